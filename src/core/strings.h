@@ -1,0 +1,24 @@
+// Small string helpers shared by every component. Pure functions, thread-safe.
+#pragma once
+
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sentiflow {
+
+std::string_view trim(std::string_view text);
+std::string to_lower_ascii(std::string_view text);
+std::vector<std::string_view> split(std::string_view text, char separator);
+
+// Levenshtein distance, for "did you mean" suggestions.
+size_t edit_distance(std::string_view a, std::string_view b);
+
+// The candidate closest to `word` when it is close enough to be a plausible typo
+// (at most a third of the word's length, between 1 and 3 edits); nullopt otherwise.
+std::optional<std::string> closest_match(std::string_view word,
+                                         std::span<const std::string> candidates);
+
+}  // namespace sentiflow

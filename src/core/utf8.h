@@ -1,0 +1,14 @@
+// UTF-8 validity (RFC 3629: no overlongs, no surrogates, nothing above U+10FFFF). Pure.
+#pragma once
+
+#include <optional>
+#include <string_view>
+
+namespace sentiflow {
+
+// The byte offset of the first invalid sequence in `text`, or nullopt when it is valid.
+std::optional<size_t> find_invalid_utf8(std::string_view text);
+
+inline bool is_valid_utf8(std::string_view text) { return !find_invalid_utf8(text); }
+
+}  // namespace sentiflow

@@ -1,0 +1,81 @@
+#include <gtest/gtest.h>
+
+#include "core/error.h"
+#include "core/strings.h"
+#include "core/time.h"
+#include "core/utf8.h"
+
+namespace sentiflow {
+namespace {
+
+TEST(Error, ExitStatusIsTwoOnlyForInvalidInput) {
+  EXPECT_EQ(exit_status(ErrorCode::invalid_input), 2);
+  for (auto code : {ErrorCode::not_found, ErrorCode::throttled, ErrorCode::transient, ErrorCode::conflict,
+                    ErrorCode::internal})
+    EXPECT_EQ(exit_status(code), 1) << to_string(code);
+}
+
+TEST(Error, OnlyThrottledAndTransientAreRetryable) {
+  EXPECT_TRUE(is_retryable(ErrorCode::throttled));
+  EXPECT_TRUE(is_retryable(ErrorCode::transient));
+  EXPECT_FALSE(is_retryable(ErrorCode::invalid_input));
+  EXPECT_FALSE(is_retryable(ErrorCode::conflict));
+  EXPECT_EQ(to_string(ErrorCode::not_found), "not_found");
+}
+
+TEST(Time, FormatsAndParsesUtc) {
+  const Seconds t = parse_utc("2026-01-01T10:00:00Z");
+  EXPECT_EQ(t.time_since_epoch().count(), 1767261600);
+  EXPECT_EQ(format_utc(t), "2026-01-01T10:00:00Z");
+  EXPECT_EQ(format_utc(parse_utc("2028-02-29T23:59:59")), "2028-02-29T23:59:59Z");
+  EXPECT_EQ(format_utc(parse_utc("2026-03-01")), "2026-03-01T00:00:00Z");
+  EXPECT_EQ(format_utc(parse_utc("1970-01-01T00:00:00+00:00")), "1970-01-01T00:00:00Z");
+  EXPECT_EQ(format_utc_millis(Millis{std::chrono::milliseconds{1767261600123}}), "2026-01-01T10:00:00.123Z");
+  EXPECT_EQ(format_utc_millis(Millis{std::chrono::milliseconds{1767261600005}}), "2026-01-01T10:00:00.005Z");
+}
+
+TEST(Time, RefusesWhatIsNotAUtcTime) {
+  for (const char* bad : {"", "2026", "2026-13-01", "2026-02-29", "2026-01-01T24:00:00", "2026-01-01T10:00",
+                          "2026-01-01T10:00:00+02:00", "2026-01-01T10:00:00.5Z", "2026-01-01X10:00:00",
+                          "26-01-01T10:00:00Z"}) {
+    try {
+      parse_utc(bad);
+      ADD_FAILURE() << "accepted " << bad;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::invalid_input);
+      EXPECT_NE(std::string(e.what()).find("expected YYYY-MM-DDTHH:MM:SSZ"), std::string::npos) << e.what();
+    }
+  }
+}
+
+TEST(Strings, TrimSplitLower) {
+  EXPECT_EQ(trim("  a b \t\n"), "a b");
+  EXPECT_EQ(trim("   "), "");
+  EXPECT_EQ(to_lower_ascii("AbC-É"), "abc-É");
+  const auto parts = split("a..b", '.');
+  ASSERT_EQ(parts.size(), 3u);
+  EXPECT_EQ(parts[1], "");
+  EXPECT_EQ(parts[2], "b");
+}
+
+TEST(Strings, SuggestsOnlyPlausibleTypos) {
+  const std::vector<std::string> keys = {"visibility_timeout", "max_receive_count", "retention", "url"};
+  EXPECT_EQ(closest_match("visiblity_timeout", keys), "visibility_timeout");
+  EXPECT_EQ(closest_match("retension", keys), "retention");
+  EXPECT_EQ(closest_match("URL", keys), "url");
+  EXPECT_EQ(closest_match("banana", keys), std::nullopt);
+  EXPECT_EQ(edit_distance("kitten", "sitting"), 3u);
+}
+
+TEST(Utf8, FindsTheFirstInvalidByte) {
+  EXPECT_TRUE(is_valid_utf8("plain ascii"));
+  EXPECT_TRUE(is_valid_utf8("caf\xC3\xA9 \xF0\x9F\x98\x80"));        // é and 😀
+  EXPECT_EQ(find_invalid_utf8("ab\xC3"), 2u);                       // truncated
+  EXPECT_EQ(find_invalid_utf8("\xC0\xAF"), 0u);                     // overlong '/'
+  EXPECT_EQ(find_invalid_utf8("x\xED\xA0\x80"), 1u);                // surrogate
+  EXPECT_EQ(find_invalid_utf8("\xF4\x90\x80\x80"), 0u);             // above U+10FFFF
+  EXPECT_EQ(find_invalid_utf8("ok\x80"), 2u);                       // lone continuation
+}
+
+}  // namespace
+}  // namespace sentiflow
