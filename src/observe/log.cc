@@ -1,0 +1,106 @@
+#include "observe/log.h"
+
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <mutex>
+
+#include "core/error.h"
+#include "core/time.h"
+
+namespace sentiflow::log {
+namespace {
+
+constexpr std::string_view kLevelNames[] = {"trace", "debug", "info", "warn", "error", "off"};
+
+std::atomic<Format> g_format{Format::text};
+
+// spdlog does the locking and the stderr writes; the line itself is ours, so that text
+// and JSON carry the same timestamp format and fields.
+spdlog::logger& logger() {
+  static const std::shared_ptr<spdlog::logger> instance = [] {
+    auto sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
+    auto made = std::make_shared<spdlog::logger>("sentiflow", sink);
+    made->set_pattern("%v");
+    made->set_level(spdlog::level::info);
+    made->flush_on(spdlog::level::trace);  // a crash must not swallow the last lines
+    return made;
+  }();
+  return *instance;
+}
+
+spdlog::level::level_enum to_spdlog(Level level) {
+  switch (level) {
+    case Level::trace: return spdlog::level::trace;
+    case Level::debug: return spdlog::level::debug;
+    case Level::info: return spdlog::level::info;
+    case Level::warn: return spdlog::level::warn;
+    case Level::error: return spdlog::level::err;
+    case Level::off: return spdlog::level::off;
+  }
+  return spdlog::level::info;
+}
+
+// A field value as text: strings bare unless they need quotes to stay one token.
+std::string text_value(const nlohmann::json& value) {
+  // Invalid UTF-8 in a field must not throw out of a log call: replace it.
+  constexpr auto replace = nlohmann::json::error_handler_t::replace;
+  if (!value.is_string()) return value.dump(-1, ' ', false, replace);
+  const auto& s = value.get_ref<const std::string&>();
+  const bool plain = !s.empty() && s.find_first_of(" \t\n\"=") == std::string::npos;
+  return plain ? s : nlohmann::json(s).dump(-1, ' ', false, replace);
+}
+
+}  // namespace
+
+Format parse_format(std::string_view name) {
+  if (name == "text") return Format::text;
+  if (name == "json") return Format::json;
+  throw invalid_input("log format '" + std::string(name) + "' is not one of: text, json");
+}
+
+Level parse_level(std::string_view name) {
+  for (size_t i = 0; i < std::size(kLevelNames); ++i)
+    if (name == kLevelNames[i]) return static_cast<Level>(i);
+  throw invalid_input("log level '" + std::string(name) +
+                      "' is not one of: trace, debug, info, warn, error, off");
+}
+
+void configure(Format format, Level level) {
+  g_format = format;
+  logger().set_level(to_spdlog(level));
+}
+
+std::string render(Format format, Level level, std::string_view timestamp, std::string_view message,
+                   const Fields& fields) {
+  const std::string_view level_name = kLevelNames[static_cast<size_t>(level)];
+  if (format == Format::json) {
+    nlohmann::ordered_json line;
+    line["ts"] = timestamp;
+    line["level"] = level_name;
+    line["msg"] = message;
+    if (fields.is_object())
+      for (const auto& [key, value] : fields.items())
+        if (key != "ts" && key != "level" && key != "msg") line[key] = value;
+    // Invalid UTF-8 in a field must not throw out of a log call: replace it.
+    return line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  }
+  std::string line;
+  line.reserve(64 + message.size());
+  line.append(timestamp).append(" ").append(level_name);
+  line.append(6 - level_name.size(), ' ');
+  line.append(message);
+  if (fields.is_object())
+    for (const auto& [key, value] : fields.items()) line.append(" ").append(key).append("=").append(text_value(value));
+  return line;
+}
+
+void write(Level level, std::string_view message, const Fields& fields) {
+  auto& sink = logger();
+  const auto spd_level = to_spdlog(level);
+  if (!sink.should_log(spd_level)) return;
+  sink.log(spd_level, "{}", render(g_format, level, format_utc_millis(now_millis()), message, fields));
+}
+
+}  // namespace sentiflow::log
