@@ -1,0 +1,411 @@
+#include "config/loader.h"
+
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "config/keys.h"
+#include "config/locations.h"
+#include "core/error.h"
+#include "core/strings.h"
+#include "core/utf8.h"
+#include "core/version.h"
+
+namespace sentiflow {
+
+std::string ConfigIssue::to_string() const {
+  std::string out = file;
+  if (line > 0) out += fmt::format(":{}:{}", line, column);
+  out += ": ";
+  if (!key.empty()) out += key + ": ";
+  return out + message;
+}
+
+nlohmann::ordered_json ConfigIssue::to_json() const {
+  nlohmann::ordered_json j = {{"file", file}, {"line", line}, {"column", column}, {"key", key}};
+  if (!value.empty()) j["value"] = value;
+  j["message"] = message;
+  return j;
+}
+
+std::string substitute_environment(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '$') {
+      out += text[i];
+      continue;
+    }
+    if (i + 1 < text.size() && text[i + 1] == '$') {  // "$$" escapes a dollar
+      out += '$';
+      ++i;
+      continue;
+    }
+    if (i + 1 >= text.size() || text[i + 1] != '{') {
+      out += '$';
+      continue;
+    }
+    const auto close = text.find('}', i + 2);
+    if (close == std::string_view::npos)
+      throw invalid_input(fmt::format("'{}': '${{' at offset {} is not closed with '}}'", text, i));
+    const auto reference = text.substr(i + 2, close - i - 2);
+    const auto marker = reference.find(":-");
+    const auto name = reference.substr(0, marker);
+    const bool name_ok = !name.empty() && !(name[0] >= '0' && name[0] <= '9') &&
+                         name.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_") ==
+                             std::string_view::npos;
+    if (!name_ok)
+      throw invalid_input(fmt::format("'{}': '${{{}}}' is not a variable reference; expected ${{NAME}} or "
+                                      "${{NAME:-default}} (write $$ for a literal $)",
+                                      text, reference));
+    const char* env = std::getenv(std::string(name).c_str());
+    if (env != nullptr && *env != '\0') {
+      out += env;
+    } else if (marker != std::string_view::npos) {
+      out += reference.substr(marker + 2);  // shell semantics: unset or empty takes the default
+    } else if (env != nullptr) {
+      out += "";  // set but empty, and no default: the empty value is what the user set
+    } else {
+      throw invalid_input(fmt::format("environment variable {} is not set (write ${{{}:-default}} to give a default)",
+                                      name, name));
+    }
+    i = close;
+  }
+  return out;
+}
+
+namespace {
+
+// Walks one YAML document against the key table. Collects every issue instead of
+// stopping at the first, and keeps each key's position for the checks across keys.
+class Loader {
+ public:
+  Loader(std::string display_name, const std::filesystem::path& file)
+      : display_name_(std::move(display_name)) {
+    const auto absolute = std::filesystem::absolute(file).lexically_normal();
+    config_.file = absolute;
+    context_.base_dir = absolute.parent_path();
+  }
+
+  LoadResult load(std::string_view text) {
+    if (const auto bad = find_invalid_utf8(text)) {
+      const auto [line, column] = position_of(text, *bad);
+      add_error(line, column, "", "", fmt::format("invalid UTF-8 at byte {}; pipeline files are UTF-8", *bad));
+      return finish();
+    }
+    YAML::Node root;
+    try {
+      root = YAML::Load(std::string(text));
+    } catch (const YAML::Exception& e) {
+      add_error(e.mark.line + 1, e.mark.column + 1, "", "", fmt::format("YAML syntax error: {}", e.msg));
+      return finish();
+    }
+    if (!root || root.IsNull()) {
+      add_error(0, 0, "", "", "the file is empty; a pipeline needs at least `name` and `source` (see docs/PIPELINE.md)");
+      return finish();
+    }
+    if (!root.IsMap()) {
+      add_error(root.Mark(), "", "", "the file must be a mapping of keys (name:, source:, ...)");
+      return finish();
+    }
+    walk_section(root, "", root.Mark());
+    fill_computed_defaults();
+    check_across_keys();
+    return finish();
+  }
+
+ private:
+  static std::pair<int, int> position_of(std::string_view text, size_t offset) {
+    int line = 1, column = 1;
+    for (size_t i = 0; i < offset && i < text.size(); ++i) {
+      if (text[i] == '\n') ++line, column = 1;
+      else ++column;
+    }
+    return {line, column};
+  }
+
+  void add_error(int line, int column, std::string key, std::string value, std::string message) {
+    result_.errors.push_back({display_name_, line, column, std::move(key), std::move(value), std::move(message)});
+  }
+  void add_error(const YAML::Mark& mark, std::string key, std::string value, std::string message) {
+    add_error(mark.is_null() ? 0 : mark.line + 1, mark.is_null() ? 0 : mark.column + 1, std::move(key),
+              std::move(value), std::move(message));
+  }
+  // Issues about a key that may come from a default: point at the key when it is in the file.
+  // A key left out (its default is at fault, or it is missing) is pointed at by its section.
+  void issue_at(std::vector<ConfigIssue>& list, const std::string& key, std::string message) {
+    std::string anchor = key;
+    auto it = marks_.find(anchor);
+    while (it == marks_.end() && anchor.find('.') != std::string::npos) {
+      anchor = anchor.substr(0, anchor.rfind('.'));
+      it = marks_.find(anchor);
+    }
+    const YAML::Mark mark = it != marks_.end() ? it->second : YAML::Mark::null_mark();
+    list.push_back({display_name_, mark.is_null() ? 0 : mark.line + 1, mark.is_null() ? 0 : mark.column + 1, key,
+                    canonical_.count(key) ? canonical_[key] : "", std::move(message)});
+  }
+
+  static std::string node_kind(const YAML::Node& node) {
+    if (node.IsSequence()) return "a list";
+    if (node.IsMap()) return "a mapping";
+    if (node.IsNull()) return "nothing";
+    return "'" + node.Scalar() + "'";
+  }
+
+  static std::string join_path(const std::string& prefix, const std::string& leaf) {
+    return prefix.empty() ? leaf : prefix + "." + leaf;
+  }
+
+  std::string unknown_key_message(const std::string& parent, const std::string& leaf) {
+    std::vector<std::string> siblings;
+    for (const auto& spec : pipeline_keys())
+      if (spec.parent() == parent) siblings.emplace_back(spec.leaf());
+    const std::string where = parent.empty() ? "at the top level" : "in " + parent;
+    if (const auto guess = closest_match(leaf, siblings))
+      return fmt::format("unknown key '{}' {}; did you mean '{}'?", leaf, where, *guess);
+    for (const auto& spec : pipeline_keys())  // the right key in the wrong section
+      if (spec.leaf() == leaf) return fmt::format("unknown key '{}' {}; did you mean '{}'?", leaf, where, spec.path);
+    std::string known;
+    for (const auto& s : siblings) known += (known.empty() ? "" : ", ") + s;
+    return fmt::format("unknown key '{}' {}; known keys: {}", leaf, where, known);
+  }
+
+  void walk_section(const YAML::Node& map, const std::string& prefix, const YAML::Mark& section_mark) {
+    std::set<std::string> seen;
+    for (const auto& entry : map) {
+      const YAML::Node& key_node = entry.first;
+      const YAML::Node& value_node = entry.second;
+      if (!key_node.IsScalar()) {
+        add_error(key_node.Mark(), prefix, "", "a key must be a plain name");
+        continue;
+      }
+      const std::string leaf = key_node.Scalar();
+      const std::string path = join_path(prefix, leaf);
+      if (!seen.insert(leaf).second) {
+        add_error(key_node.Mark(), path, "", "duplicate key; each key may appear once");
+        continue;
+      }
+      const KeySpec* spec = find_key(path);
+      if (spec == nullptr) {
+        add_error(key_node.Mark(), path, "", unknown_key_message(prefix, leaf));
+        continue;
+      }
+      // Values are pointed at where they are; sections where their key is.
+      const bool at_key = value_node.IsNull() || spec->kind == KeySpec::Kind::section;
+      marks_[path] = at_key ? key_node.Mark() : value_node.Mark();
+      if (spec->kind == KeySpec::Kind::section) {
+        if (!value_node.IsMap() && !value_node.IsNull()) {
+          add_error(value_node.Mark(), path, value_node.IsScalar() ? value_node.Scalar() : "",
+                    fmt::format("expected a mapping of keys, got {}", node_kind(value_node)));
+          failed_.insert(path);
+          continue;
+        }
+        present_.insert(path);
+        enter_section(*spec, value_node.IsMap() ? value_node : YAML::Node(YAML::NodeType::Map), key_node.Mark());
+        continue;
+      }
+      apply_value(*spec, value_node);
+    }
+    apply_defaults(prefix, section_mark);
+  }
+
+  void enter_section(const KeySpec& spec, const YAML::Node& map, const YAML::Mark& mark) {
+    if (spec.enter) spec.enter(config_);
+    walk_section(map, spec.path, mark);
+  }
+
+  void apply_value(const KeySpec& spec, const YAML::Node& node) {
+    const std::string expected = fmt::format("expected {} ({})", spec.type, spec.allowed);
+    if (!node.IsScalar()) {
+      add_error(node.Mark(), spec.path, "", fmt::format("{}, got {}", expected, node_kind(node)));
+      failed_.insert(spec.path);
+      return;
+    }
+    const std::string raw = node.Scalar();
+    try {
+      const std::string text(trim(substitute_environment(raw)));
+      canonical_[spec.path] = spec.apply(config_, text, context_);
+      present_.insert(spec.path);
+    } catch (const Error& e) {
+      add_error(node.Mark(), spec.path, raw, e.what());
+      failed_.insert(spec.path);
+    }
+  }
+
+  // The defaults of the keys a section left out, and of the sections it left out.
+  void apply_defaults(const std::string& prefix, const YAML::Mark& section_mark) {
+    for (const auto& spec : pipeline_keys()) {
+      if (spec.parent() != prefix || present_.count(spec.path) || failed_.count(spec.path) || seen_in_file(spec.path))
+        continue;
+      if (spec.kind == KeySpec::Kind::section) {
+        if (spec.presence == KeySpec::Presence::required)
+          add_error(section_mark, spec.path, "", fmt::format("required section is missing: {}", spec.doc));
+        else if (spec.presence == KeySpec::Presence::defaulted)
+          enter_section(spec, YAML::Node(YAML::NodeType::Map), section_mark);
+        continue;
+      }
+      if (spec.required) {
+        add_error(section_mark, spec.path, "", fmt::format("required key is missing: {}", spec.doc));
+        failed_.insert(spec.path);
+      } else if (!spec.default_text.empty() && !spec.default_computed) {
+        canonical_[spec.path] = spec.apply(config_, spec.default_text, context_);
+      }
+    }
+  }
+
+  bool seen_in_file(const std::string& path) const { return marks_.count(path) > 0 && !failed_.count(path) && present_.count(path); }
+  bool has(const std::string& path) const { return canonical_.count(path) > 0; }
+  bool explicit_key(const std::string& path) const { return present_.count(path) > 0; }
+
+  void set_computed(const std::string& path, const std::string& text) {
+    try {
+      canonical_[path] = find_key(path)->apply(config_, text, context_);
+    } catch (const Error& e) {
+      issue_at(result_.errors, path, fmt::format("the default '{}' does not work here: {}; set {} yourself", text,
+                                                 e.what(), path));
+      failed_.insert(path);
+    }
+  }
+
+  void fill_computed_defaults() {
+    if (!has("queue.url") && !failed_.count("queue.url") && has("name")) set_computed("queue.url", "local://" + config_.name);
+    if (!has("queue.dead_letter") && !failed_.count("queue.dead_letter") && has("queue.url"))
+      set_computed("queue.dead_letter", config_.queue.url.name + "-dlq");
+    if (!has("consumer.concurrency.max") && !failed_.count("consumer.concurrency.max")) {
+      const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+      set_computed("consumer.concurrency.max", std::to_string(std::clamp(std::max(cores, config_.consumer.min_concurrency), 1, 1000)));
+    }
+    if (!has("lambda.timeout") && !failed_.count("lambda.timeout") && has("queue.visibility_timeout")) {
+      // AWS advises a queue visibility of six times the function timeout for SQS triggers.
+      const auto vt = std::chrono::duration_cast<std::chrono::seconds>(config_.queue.visibility_timeout).count();
+      set_computed("lambda.timeout", fmt::format("{}s", std::clamp<int64_t>(vt / 6, 1, 900)));
+    }
+    if (config_.consumer.enrich && !has("consumer.enrich.user_agent"))
+      set_computed("consumer.enrich.user_agent", fmt::format("sentiflow/{}", kVersion));
+  }
+
+  void check_across_keys() {
+    auto& errors = result_.errors;
+    auto& warnings = result_.warnings;
+    if (!explicit_key("source.text") && !failed_.count("source.text") && !config_.consumer.enrich && present_.count("source"))
+      issue_at(errors, "source.text", "required unless consumer.enrich fetches the text: name the attribute holding the text");
+    if (config_.source.seed && has("source.table")) {
+      if (config_.source.table.backend != TableLocation::Backend::local)
+        issue_at(errors, "source.seed", "a seed loads local tables only; load a DynamoDB table with its own tools");
+      else if (!std::filesystem::is_regular_file(*config_.source.seed))
+        issue_at(errors, "source.seed", fmt::format("file not found: {}", config_.source.seed->string()));
+    }
+    if (has("consumer.concurrency.min") && has("consumer.concurrency.max") &&
+        config_.consumer.min_concurrency > config_.consumer.max_concurrency)
+      issue_at(errors, "consumer.concurrency.min",
+               fmt::format("min ({}) is greater than max ({})", config_.consumer.min_concurrency,
+                           config_.consumer.max_concurrency));
+    if (has("sentiment.engine") && has("sentiment.language") && config_.sentiment.engine == SentimentEngine::vader &&
+        config_.sentiment.language != "en")
+      issue_at(errors, "sentiment.language",
+               fmt::format("the vader engine analyses English only; use engine: comprehend for '{}'",
+                           config_.sentiment.language));
+    if (has("queue.url") && has("queue.dead_letter") && config_.queue.dead_letter == config_.queue.url.name)
+      issue_at(errors, "queue.dead_letter", "the dead-letter queue must not be the queue itself");
+    const bool on_sqs = has("queue.url") && config_.queue.url.backend == QueueLocation::Backend::sqs;
+    if (on_sqs) {
+      for (const auto* key : {"queue.visibility_timeout", "queue.retention", "consumer.batch_window"}) {
+        const auto& d = std::string(key) == "queue.visibility_timeout" ? config_.queue.visibility_timeout
+                        : std::string(key) == "queue.retention"        ? config_.queue.retention
+                                                                       : config_.consumer.batch_window;
+        if (has(key) && d.count() % 1000 != 0)
+          issue_at(errors, key, fmt::format("{} is not whole seconds, as SQS and Lambda require", format_duration(d)));
+      }
+      if (config_.consumer.batch_size > 10 && config_.consumer.batch_window < std::chrono::seconds{1})
+        issue_at(warnings, "consumer.batch_size",
+                 "Lambda's SQS trigger takes more than 10 messages per batch only with a batch_window of at least 1s");
+      if (explicit_key("queue.durability"))
+        issue_at(warnings, "queue.durability", "durability applies to local queues only; SQS ignores it");
+    }
+    if (explicit_key("lambda.timeout") && has("queue.visibility_timeout") &&
+        config_.lambda.timeout > config_.queue.visibility_timeout)
+      issue_at(errors, "lambda.timeout",
+               fmt::format("{}s is longer than queue.visibility_timeout ({}); AWS refuses an SQS trigger whose "
+                           "function may outlive the visibility timeout",
+                           config_.lambda.timeout.count(), format_duration(config_.queue.visibility_timeout)));
+    if (config_.observe.listen) {
+      const auto& host = config_.observe.listen->host;
+      if (host != "localhost" && host != "::1" && host.rfind("127.", 0) != 0)
+        issue_at(warnings, "observe.listen", fmt::format("{} serves metrics and the dashboard beyond this machine",
+                                                         config_.observe.listen->text()));
+    }
+  }
+
+  nlohmann::ordered_json build_resolved() const {
+    nlohmann::ordered_json root = nlohmann::ordered_json::object();
+    for (const auto& spec : pipeline_keys()) {
+      const auto it = canonical_.find(spec.path);
+      if (spec.kind == KeySpec::Kind::section || it == canonical_.end()) continue;
+      nlohmann::ordered_json* node = &root;
+      for (const auto part : split(spec.parent(), '.'))
+        if (!part.empty()) node = &(*node)[std::string(part)];
+      auto& slot = (*node)[std::string(spec.leaf())];
+      if (spec.type == "integer") slot = std::stoll(it->second);
+      else if (spec.type == "number") slot = std::stod(it->second);
+      else slot = it->second;
+    }
+    return root;
+  }
+
+  LoadResult finish() {
+    if (result_.errors.empty()) {
+      result_.resolved = build_resolved();
+      result_.config = std::move(config_);
+    }
+    std::stable_sort(result_.errors.begin(), result_.errors.end(),
+                     [](const ConfigIssue& a, const ConfigIssue& b) { return std::tie(a.line, a.column) < std::tie(b.line, b.column); });
+    return std::move(result_);
+  }
+
+  std::string display_name_;
+  LoadContext context_;
+  PipelineConfig config_;
+  LoadResult result_;
+  std::map<std::string, YAML::Mark> marks_;        // where each key's value is in the file
+  std::map<std::string, std::string> canonical_;  // every key with a value, canonical text
+  std::set<std::string> present_;                 // keys and sections written in the file
+  std::set<std::string> failed_;                  // keys whose value was refused
+};
+
+}  // namespace
+
+LoadResult load_pipeline_text(std::string_view yaml, const std::filesystem::path& file) {
+  return Loader(file.string(), file).load(yaml);
+}
+
+LoadResult load_pipeline(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) {
+    LoadResult result;
+    const bool exists = std::filesystem::exists(file);
+    result.errors.push_back({file.string(), 0, 0, "", "",
+                             exists ? "cannot read the file (check its permissions)" : "no such file"});
+    return result;
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  return load_pipeline_text(text.str(), file);
+}
+
+PipelineConfig load_pipeline_or_throw(const std::filesystem::path& file) {
+  LoadResult result = load_pipeline(file);
+  if (!result.ok()) {
+    std::string message;
+    for (const auto& issue : result.errors) message += (message.empty() ? "" : "\n") + issue.to_string();
+    throw invalid_input(message);
+  }
+  return std::move(*result.config);
+}
+
+}  // namespace sentiflow

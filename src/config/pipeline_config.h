@@ -1,0 +1,126 @@
+// PipelineConfig: the validated, typed form of a pipeline file (DESIGN.md, "The pipeline file").
+//
+// Produced only by load_pipeline() (config/loader.h), so every value here has passed its
+// type and range checks, relative paths are absolute and computed defaults are filled in.
+// A plain value: copy it freely and share it read-only between threads.
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include "config/values.h"
+#include "schedule/schedule.h"
+
+namespace sentiflow {
+
+// Where the items come from: `local://NAME` (SQLite under state_dir) or `dynamodb://NAME`.
+struct TableLocation {
+  enum class Backend { local, dynamodb };
+  Backend backend = Backend::local;
+  std::string name;
+  std::string uri;  // canonical text, e.g. "local://companies"
+};
+
+// The queue: `local://NAME`, `sqs://NAME` or `sqs://https://sqs.<region>.amazonaws.com/<acct>/NAME`.
+struct QueueLocation {
+  enum class Backend { local, sqs };
+  Backend backend = Backend::local;
+  std::string name;       // the queue's name (last path segment of a URL)
+  std::string queue_url;  // sqs only: the full queue URL when one was given, else empty
+  std::string uri;
+};
+
+// The object store: a directory (`file://` or a path) or `s3://BUCKET/PREFIX/`.
+struct StoreLocation {
+  enum class Backend { file, s3 };
+  Backend backend = Backend::file;
+  std::filesystem::path directory;  // file: absolute, lexically normal
+  std::string bucket;               // s3
+  std::string prefix;               // s3: empty or ending in '/'
+  std::string uri;                  // canonical: "file:///abs/dir/" or "s3://bucket/prefix/"
+};
+
+enum class CatchUp { latest, none };
+enum class Durability { normal, full };
+enum class SentimentEngine { vader, comprehend };
+enum class SinkFormat { jsonl, csv };
+enum class Compression { none, gzip };
+
+struct PipelineConfig {
+  std::filesystem::path file;  // absolute path of the pipeline file
+  std::string name;
+  std::optional<Schedule> schedule;  // none: manual runs only
+  CatchUp catch_up = CatchUp::latest;
+  std::filesystem::path state_dir;
+
+  struct Source {
+    TableLocation table;
+    std::string key;
+    std::optional<std::string> text;  // required unless consumer.enrich is set
+    std::optional<std::filesystem::path> seed;
+    int segments = 1;
+    int page_size = 1000;
+  } source;
+
+  struct Queue {
+    QueueLocation url;
+    Duration visibility_timeout{};
+    int max_receive_count = 5;
+    std::string dead_letter;
+    uint64_t message_size_limit = 0;
+    Duration retention{};
+    Durability durability = Durability::normal;
+  } queue;
+
+  struct Enrich {
+    std::string url;   // template; {attr} is replaced by the URL-encoded attribute
+    std::string text;  // JSON pointer into the response
+    Duration timeout{};
+    int retries = 3;
+    int concurrency = 8;
+    double rate_limit = 50;
+    std::string user_agent;
+    int cache_entries = 10000;
+    Duration cache_ttl{};
+  };
+
+  struct Consumer {
+    int batch_size = 10;
+    Duration batch_window{};
+    int min_concurrency = 1;
+    int max_concurrency = 1;
+    std::optional<Enrich> enrich;
+  } consumer;
+
+  struct Sentiment {
+    SentimentEngine engine = SentimentEngine::vader;
+    std::string language = "en";
+    double mixed_threshold = 0.2;
+    int concurrency = 4;
+  } sentiment;
+
+  struct Sink {
+    StoreLocation store;
+    SinkFormat format = SinkFormat::jsonl;
+    Compression compression = Compression::none;
+  } sink;
+
+  // Unset values fall back to the standard AWS settings (environment, profile files).
+  struct Aws {
+    std::optional<std::string> region;
+    std::optional<std::string> profile;
+    std::optional<Url> endpoint_url;
+  } aws;
+
+  struct Lambda {
+    std::chrono::seconds timeout{};
+    int memory_mb = 512;
+  } lambda;
+
+  struct Observe {
+    std::optional<ListenAddress> listen;
+  } observe;
+};
+
+}  // namespace sentiflow

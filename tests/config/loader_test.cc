@@ -1,0 +1,200 @@
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "config/keys.h"
+#include "config/loader.h"
+#include "core/error.h"
+
+namespace sentiflow {
+namespace {
+
+namespace fs = std::filesystem;
+const fs::path kSource = SENTIFLOW_SOURCE_DIR;
+
+LoadResult load(const std::string& yaml, const fs::path& file = "/srv/pipelines/p.yaml") {
+  return load_pipeline_text(yaml, file);
+}
+
+std::string errors_of(const LoadResult& r) {
+  std::string all;
+  for (const auto& e : r.errors) all += e.to_string() + "\n";
+  return all;
+}
+
+const std::string kMinimal = "name: demo\nsource: {table: local://t, key: id, text: body}\n";
+
+TEST(Loader, EveryExampleValidates) {
+  int count = 0;
+  for (const auto& entry : fs::directory_iterator(kSource / "examples")) {
+    if (entry.path().extension() != ".yaml") continue;
+    ++count;
+    const LoadResult r = load_pipeline(entry.path());
+    EXPECT_TRUE(r.ok()) << entry.path() << "\n" << errors_of(r);
+  }
+  EXPECT_GE(count, 2);
+}
+
+TEST(Loader, AMinimalFileGetsEveryDefault) {
+  const LoadResult r = load(kMinimal);
+  ASSERT_TRUE(r.ok()) << errors_of(r);
+  const PipelineConfig& c = *r.config;
+  EXPECT_EQ(c.file, "/srv/pipelines/p.yaml");
+  EXPECT_FALSE(c.schedule.has_value());
+  EXPECT_EQ(c.catch_up, CatchUp::latest);
+  EXPECT_EQ(c.state_dir, "/srv/pipelines/.sentiflow");
+  EXPECT_EQ(c.source.segments, 1);
+  EXPECT_EQ(c.source.page_size, 1000);
+  EXPECT_EQ(c.queue.url.uri, "local://demo");
+  EXPECT_EQ(c.queue.visibility_timeout, std::chrono::seconds{30});
+  EXPECT_EQ(c.queue.max_receive_count, 5);
+  EXPECT_EQ(c.queue.dead_letter, "demo-dlq");
+  EXPECT_EQ(c.queue.message_size_limit, 256u * 1024);
+  EXPECT_EQ(c.queue.retention, std::chrono::hours{96});
+  EXPECT_EQ(c.queue.durability, Durability::normal);
+  EXPECT_EQ(c.consumer.batch_size, 10);
+  EXPECT_EQ(c.consumer.batch_window, Duration{0});
+  EXPECT_EQ(c.consumer.min_concurrency, 1);
+  EXPECT_EQ(c.consumer.max_concurrency, static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+  EXPECT_FALSE(c.consumer.enrich.has_value());
+  EXPECT_EQ(c.sentiment.engine, SentimentEngine::vader);
+  EXPECT_EQ(c.sentiment.language, "en");
+  EXPECT_DOUBLE_EQ(c.sentiment.mixed_threshold, 0.2);
+  EXPECT_EQ(c.sink.store.uri, "file:///srv/pipelines/out/");
+  EXPECT_EQ(c.sink.format, SinkFormat::jsonl);
+  EXPECT_EQ(c.lambda.timeout, std::chrono::seconds{5});  // visibility 30s / 6
+  EXPECT_EQ(c.lambda.memory_mb, 512);
+  EXPECT_FALSE(c.aws.region.has_value());
+  EXPECT_FALSE(c.observe.listen.has_value());
+}
+
+TEST(Loader, EnrichSectionTurnsTheStepOnWithItsDefaults) {
+  const LoadResult r = load("name: demo\nsource: {table: local://t, key: name}\n"
+                            "consumer:\n  enrich:\n    url: https://example.org/{name}\n    text: /extract\n");
+  ASSERT_TRUE(r.ok()) << errors_of(r);
+  const auto& e = *r.config->consumer.enrich;
+  EXPECT_EQ(e.url, "https://example.org/{name}");
+  EXPECT_EQ(e.timeout, std::chrono::seconds{5});
+  EXPECT_EQ(e.retries, 3);
+  EXPECT_EQ(e.concurrency, 8);
+  EXPECT_DOUBLE_EQ(e.rate_limit, 50);
+  EXPECT_EQ(e.user_agent.rfind("sentiflow/", 0), 0u);
+  EXPECT_EQ(e.cache_entries, 10000);
+  EXPECT_EQ(e.cache_ttl, std::chrono::hours{1});
+}
+
+TEST(Loader, SubstitutesEnvironmentVariables) {
+  ::setenv("SENTIFLOW_TEST_BUCKET", "my-results", 1);
+  ::unsetenv("SENTIFLOW_TEST_UNSET");
+  const LoadResult r = load(kMinimal +
+                            "sink:\n  store: s3://${SENTIFLOW_TEST_BUCKET}/${SENTIFLOW_TEST_UNSET:-daily}/\n"
+                            "consumer:\n  batch_size: ${SENTIFLOW_TEST_UNSET:-25}\n");
+  ASSERT_TRUE(r.ok()) << errors_of(r);
+  EXPECT_EQ(r.config->sink.store.uri, "s3://my-results/daily/");
+  EXPECT_EQ(r.config->consumer.batch_size, 25);
+  EXPECT_EQ(substitute_environment("cost: $$5 ${SENTIFLOW_TEST_BUCKET}"), "cost: $5 my-results");
+  EXPECT_THROW(substitute_environment("${1BAD}"), Error);
+  EXPECT_THROW(substitute_environment("${OPEN"), Error);
+}
+
+TEST(Loader, ReportsEveryErrorAtOnceInFileOrder) {
+  const LoadResult r = load("name: 9lives\nsource: {table: local://t, key: id, text: body, segments: 0}\n"
+                            "queue: {visibility_timeout: 13h, retention: 1m, max_receive_count: zero}\n"
+                            "sink: {format: parquet}\n");
+  ASSERT_EQ(r.errors.size(), 5u) << errors_of(r);
+  EXPECT_EQ(r.errors[0].key, "name");
+  EXPECT_EQ(r.errors[1].key, "source.segments");
+  EXPECT_EQ(r.errors[2].key, "queue.visibility_timeout");
+  EXPECT_EQ(r.errors[3].key, "queue.max_receive_count");
+  EXPECT_EQ(r.errors[4].key, "sink.format");
+  EXPECT_EQ(r.errors[2].line, 3);
+  EXPECT_EQ(r.errors[2].value, "13h");
+  EXPECT_NE(r.errors[2].to_string().find("/srv/pipelines/p.yaml:3:"), std::string::npos);
+}
+
+TEST(Loader, WarnsAboutSettingsAwsWouldIgnoreOrRefuse) {
+  const LoadResult r = load("name: demo\nsource: {table: dynamodb://things, key: id, text: body}\n"
+                            "queue: {url: sqs://things, durability: full}\nconsumer: {batch_size: 100}\n"
+                            "observe: {listen: '0.0.0.0:9464'}\n");
+  ASSERT_TRUE(r.ok()) << errors_of(r);
+  ASSERT_EQ(r.warnings.size(), 3u);
+  EXPECT_EQ(r.warnings[0].key, "consumer.batch_size");
+  EXPECT_EQ(r.warnings[1].key, "queue.durability");
+  EXPECT_EQ(r.warnings[2].key, "observe.listen");
+}
+
+TEST(Loader, TheResolvedConfigIsItselfAValidPipelineFile) {
+  const fs::path dir = fs::temp_directory_path() / "sentiflow-resolved-test";
+  fs::create_directories(dir);
+  const LoadResult first = load_pipeline(kSource / "examples/aws.yaml");
+  ASSERT_TRUE(first.ok()) << errors_of(first);
+  std::ofstream(dir / "resolved.yaml") << first.resolved.dump(2);
+  const LoadResult second = load_pipeline(dir / "resolved.yaml");
+  ASSERT_TRUE(second.ok()) << errors_of(second);
+  EXPECT_EQ(first.resolved, second.resolved);
+  fs::remove_all(dir);
+}
+
+TEST(Loader, RefusesEmptyAndNonMappingFiles) {
+  EXPECT_NE(errors_of(load("")).find("the file is empty"), std::string::npos);
+  EXPECT_NE(errors_of(load("- a\n- b\n")).find("must be a mapping"), std::string::npos);
+  EXPECT_NE(errors_of(load("name: \"\xff\"\n")).find("invalid UTF-8"), std::string::npos);
+  EXPECT_NE(errors_of(load_pipeline("/no/such/pipeline.yaml")).find("no such file"), std::string::npos);
+}
+
+TEST(Loader, OrThrowListsEveryError) {
+  try {
+    load_pipeline_or_throw(kSource / "tests/config/broken/out_of_range.yaml");
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::invalid_input);
+    const std::string message = e.what();
+    EXPECT_NE(message.find("queue.retention"), std::string::npos);
+    EXPECT_NE(message.find("consumer.batch_size"), std::string::npos);
+  }
+}
+
+TEST(Keys, TheTableHasEveryKeyOfTheDesign) {
+  for (const char* path :
+       {"name", "schedule", "catch_up", "state_dir", "source.table", "source.key", "source.text", "source.seed",
+        "source.segments", "source.page_size", "queue.url", "queue.visibility_timeout", "queue.max_receive_count",
+        "queue.dead_letter", "queue.message_size_limit", "queue.retention", "queue.durability", "consumer.batch_size",
+        "consumer.batch_window", "consumer.concurrency.min", "consumer.concurrency.max", "consumer.enrich.url",
+        "consumer.enrich.text", "consumer.enrich.timeout", "consumer.enrich.retries", "consumer.enrich.concurrency",
+        "consumer.enrich.rate_limit", "consumer.enrich.user_agent", "consumer.enrich.cache.entries",
+        "consumer.enrich.cache.ttl", "sentiment.engine", "sentiment.language", "sentiment.mixed_threshold",
+        "sentiment.concurrency", "sink.store", "sink.format", "sink.compression", "aws.region", "aws.profile",
+        "aws.endpoint_url", "lambda.timeout", "lambda.memory", "observe.listen"})
+    EXPECT_NE(find_key(path), nullptr) << path;
+}
+
+TEST(Keys, EveryWrittenDefaultIsValid) {
+  for (const auto& key : pipeline_keys()) {
+    if (key.kind == KeySpec::Kind::section || key.default_text.empty() || key.default_computed) continue;
+    PipelineConfig c;
+    c.consumer.enrich.emplace();
+    EXPECT_NO_THROW(key.apply(c, key.default_text, LoadContext{"/tmp"})) << key.path;
+  }
+}
+
+TEST(Docs, PipelineReferenceIsGeneratedFromTheKeyTable) {
+  std::ifstream in(kSource / "docs/PIPELINE.md");
+  std::stringstream text;
+  text << in.rdbuf();
+  const std::string doc = text.str();
+  const std::string begin = "<!-- BEGIN GENERATED: sentiflow validate --reference -->\n";
+  const std::string end = "<!-- END GENERATED -->";
+  const auto from = doc.find(begin);
+  const auto to = doc.find(end);
+  ASSERT_NE(from, std::string::npos);
+  ASSERT_NE(to, std::string::npos);
+  EXPECT_EQ(doc.substr(from + begin.size(), to - from - begin.size()), render_reference_markdown())
+      << "docs/PIPELINE.md is out of date: run `make docs`";
+}
+
+}  // namespace
+}  // namespace sentiflow
