@@ -1,0 +1,14 @@
+// Subcommands. Each add_* function registers one subcommand on the application; its
+// callback runs the command and stores the exit status in `status`. Commands write their
+// output to stdout and diagnostics to stderr, and throw Error for failures they cannot
+// report themselves (app.cc turns those into a message and an exit status).
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace sentiflow::cli {
+
+void add_validate_command(CLI::App& app, int& status);
+void add_schedule_command(CLI::App& app, int& status);
+
+}  // namespace sentiflow::cli
