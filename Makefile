@@ -26,7 +26,7 @@ build: $(BUILD)/build.ninja
 demo: build
 	$(SENTIFLOW) validate examples/demo.yaml
 	@echo "Next fire times of the demo schedule:"
-	$(SENTIFLOW) schedule "$$($(SENTIFLOW) validate --json examples/demo.yaml | python3 -c 'import json,sys; print(json.load(sys.stdin)["config"]["schedule"])')" --count 5
+	@$(SENTIFLOW) schedule "$$($(SENTIFLOW) validate --json examples/demo.yaml | python3 -c 'import json,sys; print(json.load(sys.stdin)["config"]["schedule"])')" --count 5
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 300
