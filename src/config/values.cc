@@ -3,23 +3,15 @@
 #include <fmt/format.h>
 
 #include <charconv>
+#include <functional>
 #include <limits>
+#include <span>
 
 #include "core/error.h"
 #include "core/strings.h"
 
 namespace sentiflow {
 namespace {
-
-// Splits "250ms" into 250 and "ms"; nullopt-like false when there is no leading number.
-bool split_number(std::string_view text, uint64_t& number, std::string_view& unit) {
-  const auto* begin = text.data();
-  const auto* end = begin + text.size();
-  const auto [ptr, ec] = std::from_chars(begin, end, number);
-  if (ec != std::errc{} || ptr == begin) return false;
-  unit = trim(std::string_view(ptr, static_cast<size_t>(end - ptr)));
-  return true;
-}
 
 struct Unit {
   std::string_view name;
@@ -29,28 +21,56 @@ struct Unit {
 constexpr Unit kDurationUnits[] = {{"d", 86'400'000}, {"h", 3'600'000}, {"m", 60'000}, {"s", 1'000}, {"ms", 1}};
 constexpr Unit kSizeUnits[] = {{"GiB", 1ull << 30}, {"MiB", 1ull << 20}, {"KiB", 1ull << 10}, {"B", 1}};
 
+// A "<whole number><unit>" text, the shape durations and sizes share. `fail` builds the
+// error for a reason, so that each kind of quantity says what it expects.
+class Quantity {
+ public:
+  using Fail = std::function<Error(std::string_view why)>;
+
+  Quantity(std::string_view raw, Fail fail) : fail_(std::move(fail)) {
+    const std::string_view text = trim(raw);
+    const auto* end = text.data() + text.size();
+    const auto [ptr, ec] = std::from_chars(text.data(), end, number_);
+    if (ec == std::errc::result_out_of_range) throw fail_("it is far too large");
+    if (ec != std::errc{} || ptr == text.data()) throw fail_(text.empty() ? "it is empty" : "it does not start with a number");
+    unit_ = trim(std::string_view(ptr, static_cast<size_t>(end - ptr)));
+  }
+
+  uint64_t number() const { return number_; }
+  std::string_view unit() const { return unit_; }
+
+  // number × the factor of the unit, at most `max`; throws for an unknown unit.
+  uint64_t scaled(std::span<const Unit> units, uint64_t max) const {
+    for (const auto& u : units) {
+      if (unit_ != u.name) continue;
+      if (number_ > max / u.factor) throw fail_("it is far too large");
+      return number_ * u.factor;
+    }
+    throw fail_(fmt::format("unknown unit '{}'", unit_));
+  }
+
+  Error fail(std::string_view why) const { return fail_(why); }
+
+ private:
+  Fail fail_;
+  uint64_t number_ = 0;
+  std::string_view unit_;
+};
+
 }  // namespace
 
 Duration parse_duration(std::string_view raw) {
-  const std::string_view text = trim(raw);
-  const auto fail = [&](std::string_view why) {
-    return invalid_input(fmt::format("'{}' is not a duration: {}; expected a whole number and a unit, e.g. 250ms, 30s, 5m, 1h, 4d", raw, why));
-  };
-  uint64_t number = 0;
-  std::string_view unit;
-  if (!split_number(text, number, unit)) throw fail(text.empty() ? "it is empty" : "it does not start with a number");
-  if (unit.empty()) {
-    if (number == 0) return Duration{0};
-    throw fail("the unit is missing");
+  const Quantity q(raw, [raw](std::string_view why) {
+    return invalid_input(fmt::format(
+        "'{}' is not a duration: {}; expected a whole number and a unit, e.g. 250ms, 30s, 5m, 1h, 4d", raw, why));
+  });
+  if (q.unit().empty()) {
+    if (q.number() == 0) return Duration{0};
+    throw q.fail("the unit is missing");
   }
-  if (unit.front() == '.') throw fail("fractions are not accepted (write 1500ms, not 1.5s)");
-  for (const auto& u : kDurationUnits) {
-    if (unit != u.name) continue;
-    if (number > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) / u.factor / 1000)
-      throw fail("it is far too large");
-    return Duration{static_cast<int64_t>(number * u.factor)};
-  }
-  throw fail(fmt::format("unknown unit '{}'", unit));
+  if (q.unit().front() == '.') throw q.fail("fractions are not accepted (write 1500ms, not 1.5s)");
+  // Milliseconds fit an int64 with room for the arithmetic callers do on them.
+  return Duration{static_cast<int64_t>(q.scaled(kDurationUnits, std::numeric_limits<int64_t>::max() / 1000))};
 }
 
 std::string format_duration(Duration d) {
@@ -62,24 +82,15 @@ std::string format_duration(Duration d) {
 }
 
 uint64_t parse_size(std::string_view raw) {
-  const std::string_view text = trim(raw);
-  const auto fail = [&](std::string_view why) {
+  const Quantity q(raw, [raw](std::string_view why) {
     return invalid_input(fmt::format("'{}' is not a size: {}; expected e.g. 256KiB, 1MiB or a number of bytes", raw, why));
-  };
-  uint64_t number = 0;
-  std::string_view unit;
-  if (!split_number(text, number, unit)) throw fail(text.empty() ? "it is empty" : "it does not start with a number");
-  if (unit.empty()) return number;
-  for (const auto& u : kSizeUnits) {
-    if (unit != u.name) continue;
-    if (number > std::numeric_limits<uint64_t>::max() / u.factor) throw fail("it is far too large");
-    return number * u.factor;
-  }
-  const std::string lower = to_lower_ascii(unit);
-  if (lower == "kb" || lower == "k") throw fail("use KiB (1024 bytes) rather than KB");
-  if (lower == "mb" || lower == "m") throw fail("use MiB (1048576 bytes) rather than MB");
-  if (lower == "gb" || lower == "g") throw fail("use GiB rather than GB");
-  throw fail(fmt::format("unknown unit '{}'", unit));
+  });
+  if (q.unit().empty()) return q.number();
+  const std::string lower = to_lower_ascii(q.unit());
+  if (lower == "kb" || lower == "k") throw q.fail("use KiB (1024 bytes) rather than KB");
+  if (lower == "mb" || lower == "m") throw q.fail("use MiB (1048576 bytes) rather than MB");
+  if (lower == "gb" || lower == "g") throw q.fail("use GiB rather than GB");
+  return q.scaled(kSizeUnits, std::numeric_limits<uint64_t>::max());
 }
 
 std::string format_size(uint64_t bytes) {
