@@ -11,7 +11,11 @@ namespace sentiflow {
 
 std::string_view trim(std::string_view text);
 std::string to_lower_ascii(std::string_view text);
+std::string to_upper_ascii(std::string_view text);
+// Every part between separators, empty parts included: split("a,,b", ',') is {"a", "", "b"}.
 std::vector<std::string_view> split(std::string_view text, char separator);
+// The words between runs of spaces, tabs and line breaks; no empty words.
+std::vector<std::string_view> split_whitespace(std::string_view text);
 
 // Levenshtein distance, for "did you mean" suggestions.
 size_t edit_distance(std::string_view a, std::string_view b);

@@ -31,8 +31,6 @@ constexpr std::string_view kCronUsage =
     "cron(minutes hours day-of-month month day-of-week year), e.g. cron(0 10 * * ? *)";
 constexpr std::string_view kAtUsage = "at(yyyy-mm-ddThh:mm:ss), e.g. at(2026-01-01T10:00:00)";
 
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
-
 bool all_digits(std::string_view text) {
   if (text.empty()) return false;
   for (char c : text)
@@ -49,25 +47,6 @@ int64_t digits_value(std::string_view text) {
     if (value > 1'000'000'000) return 1'000'000'000;
   }
   return value;
-}
-
-std::vector<std::string_view> split_whitespace(std::string_view text) {
-  std::vector<std::string_view> words;
-  size_t i = 0;
-  while (i < text.size()) {
-    while (i < text.size() && is_space(text[i])) ++i;
-    const size_t start = i;
-    while (i < text.size() && !is_space(text[i])) ++i;
-    if (i > start) words.push_back(text.substr(start, i - start));
-  }
-  return words;
-}
-
-std::string to_upper_ascii(std::string_view text) {
-  std::string out(text);
-  for (char& c : out)
-    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
-  return out;
 }
 
 // ---------------------------------------------------------------------------------

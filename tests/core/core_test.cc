@@ -58,6 +58,15 @@ TEST(Strings, TrimSplitLower) {
   EXPECT_EQ(parts[2], "b");
 }
 
+TEST(Strings, SplitsOnWhitespaceRuns) {
+  const auto words = split_whitespace("  cron(0 \t10\n* ");
+  ASSERT_EQ(words.size(), 3u);
+  EXPECT_EQ(words[0], "cron(0");
+  EXPECT_EQ(words[2], "*");
+  EXPECT_TRUE(split_whitespace(" \t ").empty());
+  EXPECT_EQ(to_upper_ascii("mon-Fri é"), "MON-FRI é");
+}
+
 TEST(Strings, SuggestsOnlyPlausibleTypos) {
   const std::vector<std::string> keys = {"visibility_timeout", "max_receive_count", "retention", "url"};
   EXPECT_EQ(closest_match("visiblity_timeout", keys), "visibility_timeout");
