@@ -1,0 +1,129 @@
+#include "net/http_client.h"
+
+#include <curl/curl.h>
+#include <fmt/format.h>
+
+#include <mutex>
+
+#include "core/error.h"
+#include "core/strings.h"
+
+namespace sentiflow {
+namespace {
+
+// curl_global_init is not thread-safe in every libcurl build; do it once, before any handle.
+void init_curl_once() {
+  static std::once_flag once;
+  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+}
+
+std::string without_query(std::string_view url) { return std::string(url.substr(0, url.find_first_of("?#"))); }
+
+size_t on_body(char* data, size_t size, size_t count, void* user) {
+  static_cast<std::string*>(user)->append(data, size * count);
+  return size * count;
+}
+
+size_t on_header(char* data, size_t size, size_t count, void* user) {
+  auto* headers = static_cast<HttpHeaders*>(user);
+  const std::string_view line(data, size * count);
+  if (line.rfind("HTTP/", 0) == 0) {
+    headers->clear();  // a new response (after a redirect or 100 Continue): keep only the last
+  } else if (const auto colon = line.find(':'); colon != std::string_view::npos) {
+    headers->emplace_back(to_lower_ascii(trim(line.substr(0, colon))), std::string(trim(line.substr(colon + 1))));
+  }
+  return size * count;
+}
+
+// Frees a curl_slist however the request ends.
+struct HeaderList {
+  curl_slist* list = nullptr;
+  ~HeaderList() { curl_slist_free_all(list); }
+  void add(const std::string& line) {
+    curl_slist* grown = curl_slist_append(list, line.c_str());
+    if (grown == nullptr) throw Error(ErrorCode::internal, "out of memory building HTTP headers");
+    list = grown;
+  }
+};
+
+}  // namespace
+
+struct HttpClient::Handle {
+  CURL* curl = nullptr;
+  std::string user_agent;
+  ~Handle() {
+    if (curl != nullptr) curl_easy_cleanup(curl);
+  }
+};
+
+HttpClient::HttpClient(std::string user_agent) : handle_(std::make_unique<Handle>()) {
+  init_curl_once();
+  handle_->curl = curl_easy_init();
+  if (handle_->curl == nullptr) throw Error(ErrorCode::internal, "libcurl could not create a handle");
+  handle_->user_agent = std::move(user_agent);
+}
+
+HttpClient::~HttpClient() = default;
+HttpClient::HttpClient(HttpClient&&) noexcept = default;
+HttpClient& HttpClient::operator=(HttpClient&&) noexcept = default;
+
+HttpResponse HttpClient::send(const HttpRequest& request) {
+  CURL* curl = handle_->curl;
+  // Reset clears the previous request's options but keeps the live connections.
+  curl_easy_reset(curl);
+  HttpResponse response;
+  HeaderList headers;
+  for (const auto& [name, value] : request.headers) headers.add(name + ": " + value);
+  headers.add("Expect:");  // no 100-continue round trip before bodies
+
+  curl_easy_setopt(curl, CURLOPT_URL, request.url.c_str());
+  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);  // timeouts without SIGALRM: safe in threads
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers.list);
+  curl_easy_setopt(curl, CURLOPT_ACCEPT_ENCODING, "");  // any encoding libcurl can decode
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(request.timeout.count()));
+  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(request.connect_timeout.count()));
+  curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, request.follow_redirects ? 1L : 0L);
+  curl_easy_setopt(curl, CURLOPT_MAXREDIRS, 5L);
+  curl_easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+  if (!handle_->user_agent.empty()) curl_easy_setopt(curl, CURLOPT_USERAGENT, handle_->user_agent.c_str());
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &response.body);
+  curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(curl, CURLOPT_HEADERDATA, &response.headers);
+
+  if (request.method == "HEAD") {
+    curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
+  } else if (request.method != "GET" || !request.body.empty()) {
+    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, request.method.c_str());
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, request.body.data());
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
+  }
+
+  const CURLcode code = curl_easy_perform(curl);
+  if (code != CURLE_OK) {
+    const std::string where = fmt::format("{} {}", request.method, without_query(request.url));
+    switch (code) {
+      case CURLE_URL_MALFORMAT:
+      case CURLE_UNSUPPORTED_PROTOCOL:
+        throw invalid_input(fmt::format("{}: {}", where, curl_easy_strerror(code)));
+      case CURLE_OPERATION_TIMEDOUT:
+        throw Error(ErrorCode::transient, fmt::format("{}: timed out after {} ms", where, request.timeout.count()));
+      default:
+        throw Error(ErrorCode::transient, fmt::format("{}: {}", where, curl_easy_strerror(code)));
+    }
+  }
+  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &response.status);
+  return response;
+}
+
+std::optional<std::string> HttpResponse::header(std::string_view name) const {
+  const std::string wanted = to_lower_ascii(name);
+  for (const auto& [key, value] : headers)
+    if (key == wanted) return value;
+  return std::nullopt;
+}
+
+bool is_retryable_status(long status) { return status == 429 || (status >= 500 && status != 501); }
+
+}  // namespace sentiflow

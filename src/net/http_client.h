@@ -1,0 +1,64 @@
+// An HTTP/1.1 client over libcurl: the one way sentiflow talks to web servers (the enrich
+// step) and, through src/aws/, to AWS.
+//
+// An HttpClient owns one libcurl handle and so keeps its connections alive between
+// requests. It is NOT safe to share between threads: give each thread its own (they are
+// cheap). HTTPS checks certificates against the system CA bundle; the proxy variables
+// (http_proxy, HTTPS_PROXY, NO_PROXY, ...) are honoured as libcurl does.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace sentiflow {
+
+using HttpHeaders = std::vector<std::pair<std::string, std::string>>;
+
+struct HttpRequest {
+  std::string method = "GET";
+  std::string url{};
+  HttpHeaders headers{};
+  std::string body{};
+  std::chrono::milliseconds timeout{30'000};         // the whole exchange; 0: no limit
+  std::chrono::milliseconds connect_timeout{5'000};  // TCP and TLS set-up
+  bool follow_redirects = false;                     // up to 5, for plain web pages
+};
+
+struct HttpResponse {
+  long status = 0;
+  HttpHeaders headers;  // names in lower case, in the order received (last response only)
+  std::string body{};
+
+  // The first header named `name` (case-insensitive), or nullopt.
+  std::optional<std::string> header(std::string_view name) const;
+};
+
+class HttpClient {
+ public:
+  explicit HttpClient(std::string user_agent = "");
+  ~HttpClient();
+  HttpClient(HttpClient&&) noexcept;
+  HttpClient& operator=(HttpClient&&) noexcept;
+  HttpClient(const HttpClient&) = delete;
+  HttpClient& operator=(const HttpClient&) = delete;
+
+  // Sends `request` and returns the response, whatever its status: callers decide what a
+  // 4xx or 5xx means. Throws Error(transient) when no response came (connection refused
+  // or reset, DNS failure, timeout) and Error(invalid_input) for a URL libcurl cannot use.
+  // Error messages name the URL without its query, which may carry signatures.
+  HttpResponse send(const HttpRequest& request);
+
+ private:
+  struct Handle;
+  std::unique_ptr<Handle> handle_;
+};
+
+// True for the statuses a client may retry: 429 (throttled) and 5xx other than 501.
+bool is_retryable_status(long status);
+
+}  // namespace sentiflow

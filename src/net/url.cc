@@ -1,0 +1,49 @@
+#include "net/url.h"
+
+#include <fmt/format.h>
+
+#include "core/error.h"
+
+namespace sentiflow {
+
+std::string url_encode(std::string_view text, bool keep_slash) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(text.size() * 3);
+  for (const char ch : text) {
+    const auto c = static_cast<unsigned char>(ch);
+    const bool unreserved = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+                            c == '.' || c == '_' || c == '~' || (keep_slash && c == '/');
+    if (unreserved) {
+      out += ch;
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 0x0F];
+    }
+  }
+  return out;
+}
+
+std::string expand_url_template(std::string_view url_template,
+                                const std::function<std::optional<std::string>(std::string_view)>& lookup) {
+  std::string out;
+  out.reserve(url_template.size() + 32);
+  size_t i = 0;
+  while (i < url_template.size()) {
+    const auto open = url_template.find('{', i);
+    if (open == std::string_view::npos) break;
+    const auto close = url_template.find('}', open);
+    if (close == std::string_view::npos) break;
+    out.append(url_template.substr(i, open - i));
+    const auto name = url_template.substr(open + 1, close - open - 1);
+    const auto value = lookup(name);
+    if (!value) throw invalid_input(fmt::format("the item has no attribute '{}' for the URL template {}", name, url_template));
+    out += url_encode(*value);
+    i = close + 1;
+  }
+  out.append(url_template.substr(std::min(i, url_template.size())));
+  return out;
+}
+
+}  // namespace sentiflow

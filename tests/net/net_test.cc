@@ -1,0 +1,170 @@
+// The HTTP client against a real HTTP server started by the test on 127.0.0.1.
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <thread>
+
+#include "core/error.h"
+#include "net/backoff.h"
+#include "net/http_client.h"
+#include "net/url.h"
+
+namespace sentiflow {
+namespace {
+
+// cpp-httplib on a free port of 127.0.0.1, serving from its own thread while the test runs.
+class LocalServer {
+ public:
+  LocalServer() {
+    server_.Get("/hello", [](const httplib::Request& req, httplib::Response& res) {
+      res.set_header("X-Echo-Agent", req.get_header_value("User-Agent"));
+      res.set_header("X-Client-Port", std::to_string(req.remote_port));
+      res.set_content("hello " + req.get_param_value("name"), "text/plain");
+    });
+    server_.Post("/echo", [](const httplib::Request& req, httplib::Response& res) {
+      res.status = 201;
+      res.set_header("X-Method", req.method);
+      res.set_header("X-Custom", req.get_header_value("X-Custom"));
+      res.set_content(req.body, "application/json");
+    });
+    server_.Put("/echo", [](const httplib::Request& req, httplib::Response& res) { res.set_content(req.method + ":" + req.body, "text/plain"); });
+    server_.Get("/slow", [](const httplib::Request&, httplib::Response& res) {
+      // Longer than the client's timeout in the test: the server is what is slow here.
+      std::this_thread::sleep_for(std::chrono::milliseconds(600));
+      res.set_content("late", "text/plain");
+    });
+    server_.Get("/moved", [](const httplib::Request&, httplib::Response& res) { res.set_redirect("/hello?name=moved"); });
+    server_.Get("/busy", [](const httplib::Request&, httplib::Response& res) {
+      res.status = 503;
+      res.set_header("Retry-After", "1");
+    });
+    port_ = server_.bind_to_any_port("127.0.0.1");
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    // Poll with a deadline until the listening thread runs.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!server_.is_running() && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+  }
+  ~LocalServer() {
+    server_.stop();
+    thread_.join();
+  }
+  std::string url(const std::string& path) const { return "http://127.0.0.1:" + std::to_string(port_) + path; }
+
+ private:
+  httplib::Server server_;
+  int port_ = 0;
+  std::thread thread_;
+};
+
+TEST(HttpClient, GetsWithUserAgentAndKeepsTheConnection) {
+  LocalServer server;
+  HttpClient client("sentiflow-test/1.0 (ops@example.com)");
+  const auto first = client.send({.url = server.url("/hello?name=ada")});
+  EXPECT_EQ(first.status, 200);
+  EXPECT_EQ(first.body, "hello ada");
+  EXPECT_EQ(first.header("x-echo-agent"), "sentiflow-test/1.0 (ops@example.com)");
+  EXPECT_EQ(first.header("Content-Type"), "text/plain");
+  const auto second = client.send({.url = server.url("/hello?name=bob")});
+  EXPECT_EQ(second.body, "hello bob");
+  EXPECT_EQ(first.header("x-client-port"), second.header("x-client-port")) << "the connection was not reused";
+}
+
+TEST(HttpClient, SendsBodiesAndHeadersWithAnyMethod) {
+  LocalServer server;
+  HttpClient client;
+  const auto posted = client.send({.method = "POST", .url = server.url("/echo"), .headers = {{"X-Custom", "yes"}},
+                                   .body = R"({"a":1})"});
+  EXPECT_EQ(posted.status, 201);
+  EXPECT_EQ(posted.body, R"({"a":1})");
+  EXPECT_EQ(posted.header("x-method"), "POST");
+  EXPECT_EQ(posted.header("x-custom"), "yes");
+  const auto put = client.send({.method = "PUT", .url = server.url("/echo"), .body = "data"});
+  EXPECT_EQ(put.body, "PUT:data");
+}
+
+TEST(HttpClient, ReturnsErrorStatusesAndFollowsRedirectsOnlyWhenAsked) {
+  LocalServer server;
+  HttpClient client;
+  const auto busy = client.send({.url = server.url("/busy")});
+  EXPECT_EQ(busy.status, 503);
+  EXPECT_TRUE(is_retryable_status(busy.status));
+  EXPECT_EQ(client.send({.url = server.url("/moved")}).status, 302);
+  const auto followed = client.send({.url = server.url("/moved"), .follow_redirects = true});
+  EXPECT_EQ(followed.status, 200);
+  EXPECT_EQ(followed.body, "hello moved");
+}
+
+// A port nobody listens on: the kernel picks a free one for a socket that is then closed.
+int unused_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof(address);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+  ::close(fd);
+  return ntohs(address.sin_port);
+}
+
+TEST(HttpClient, TimeoutsAndRefusedConnectionsAreTransient) {
+  LocalServer server;
+  HttpClient client;
+  try {
+    client.send({.url = server.url("/slow?token=secret"), .timeout = std::chrono::milliseconds(200)});
+    FAIL() << "no timeout";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::transient);
+    EXPECT_NE(std::string(e.what()).find("timed out"), std::string::npos);
+    EXPECT_EQ(std::string(e.what()).find("secret"), std::string::npos) << "the query must not be in errors";
+  }
+  try {
+    client.send({.url = "http://127.0.0.1:" + std::to_string(unused_port()) + "/",
+                 .timeout = std::chrono::milliseconds(5000)});
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::transient);
+  }
+  EXPECT_THROW(client.send({.url = "ftp://127.0.0.1/x"}), Error);
+}
+
+TEST(Url, EncodesAllButUnreserved) {
+  EXPECT_EQ(url_encode("Hello World/ü~-._"), "Hello%20World%2F%C3%BC~-._");
+  EXPECT_EQ(url_encode("a/b c", true), "a/b%20c");
+  EXPECT_EQ(url_encode("*+?&="), "%2A%2B%3F%26%3D");
+}
+
+TEST(Url, ExpandsTemplatesWithEncodedAttributes) {
+  const auto lookup = [](std::string_view name) -> std::optional<std::string> {
+    if (name == "name") return "AT&T Inc.";
+    if (name == "lang") return "en";
+    return std::nullopt;
+  };
+  EXPECT_EQ(expand_url_template("https://{lang}.example.org/page/{name}?x=1", lookup),
+            "https://en.example.org/page/AT%26T%20Inc.?x=1");
+  EXPECT_THROW(expand_url_template("https://x/{missing}", lookup), Error);
+}
+
+TEST(Backoff, FullJitterStaysUnderTheDoublingCeiling) {
+  Backoff backoff(std::chrono::milliseconds(100), std::chrono::milliseconds(2000), 42);
+  EXPECT_EQ(backoff.ceiling(0).count(), 100);
+  EXPECT_EQ(backoff.ceiling(3).count(), 800);
+  EXPECT_EQ(backoff.ceiling(10).count(), 2000);
+  EXPECT_EQ(backoff.ceiling(1000).count(), 2000);
+  bool varied = false;
+  std::chrono::milliseconds previous{-1};
+  for (unsigned retry = 0; retry < 50; ++retry) {
+    const auto d = backoff.delay(retry % 6);
+    EXPECT_GE(d.count(), 0);
+    EXPECT_LE(d, backoff.ceiling(retry % 6));
+    varied = varied || (previous.count() >= 0 && d != previous);
+    previous = d;
+  }
+  EXPECT_TRUE(varied) << "jitter must vary the delays";
+}
+
+}  // namespace
+}  // namespace sentiflow
