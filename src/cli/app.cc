@@ -6,6 +6,7 @@
 
 #include "cli/commands.h"
 #include "core/error.h"
+#include "core/time.h"
 #include "core/version.h"
 #include "observe/log.h"
 
@@ -13,9 +14,12 @@ namespace sentiflow::cli {
 namespace {
 
 // Errors that end a command: a plain line for people, a JSON line when logs are JSON.
+// Written whatever --log-level says: a command must never fail without a word.
 int report(const Error& error, log::Format format) {
   if (format == log::Format::json)
-    log::error(error.what(), {{"code", std::string(to_string(error.code()))}});
+    std::cerr << log::render(format, log::Level::error, format_utc_millis(now_millis()), error.what(),
+                             {{"code", std::string(to_string(error.code()))}})
+              << "\n";
   else
     std::cerr << "sentiflow: " << error.what() << "\n";
   return exit_status(error.code());
@@ -57,7 +61,7 @@ int run(int argc, char** argv) {
     }
     for (auto* sub : app.get_subcommands([](CLI::App*) { return true; }))
       if (sub->get_name() == help_topic) {
-        std::cout << sub->help();
+        std::cout << sub->help(app.get_name());
         return;
       }
     throw invalid_input(fmt::format("no command '{}'; `sentiflow --help` lists them", help_topic));

@@ -9,6 +9,10 @@
 
 namespace sentiflow::cli {
 
+namespace {
+const Seconds kLastPrintable = parse_utc("9999-12-31T23:59:59Z");
+}  // namespace
+
 void add_schedule_command(CLI::App& app, int& status) {
   auto* cmd = app.add_subcommand("schedule", "Print the next fire times of a rate(), cron() or at() expression");
   struct Options {
@@ -28,7 +32,8 @@ void add_schedule_command(CLI::App& app, int& status) {
     std::string out;
     for (int i = 0; i < options->count; ++i) {
       const auto next = schedule.next_fire_time(t);
-      if (!next) break;
+      // ISO-8601 has four-digit years; nothing is scheduled past 9999 anyway.
+      if (!next || *next > kLastPrintable) break;
       out += format_utc(*next) + "\n";
       t = *next;
     }

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <charconv>
+#include <cmath>
 #include <limits>
 #include <map>
 
@@ -69,9 +70,10 @@ KeySpec computed(KeySpec spec, std::string rule) {
   return spec;
 }
 
-int64_t parse_integer(std::string_view text) {
+int64_t parse_integer(std::string_view text, std::string_view allowed) {
   int64_t number = 0;
   const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), number);
+  if (ec == std::errc::result_out_of_range) throw invalid_input(fmt::format("{} is out of range {}", text, allowed));
   if (text.empty() || ec != std::errc{} || ptr != text.data() + text.size())
     throw invalid_input(fmt::format("'{}' is not a whole number", text));
   return number;
@@ -82,7 +84,7 @@ KeySpec integer_key(std::string path, std::string def, int64_t lo, int64_t hi, s
   auto allowed = fmt::format("{}-{}", lo, hi);
   return value(std::move(path), "integer", std::move(def), allowed, std::move(doc),
                [=](PipelineConfig& c, std::string_view text, const LoadContext&) {
-                 const int64_t n = parse_integer(text);
+                 const int64_t n = parse_integer(text, allowed);
                  if (n < lo || n > hi) throw invalid_input(fmt::format("{} is out of range {}-{}", n, lo, hi));
                  get(c) = static_cast<std::remove_reference_t<decltype(get(c))>>(n);
                  return std::to_string(n);
@@ -96,7 +98,11 @@ KeySpec number_key(std::string path, std::string def, double lo, double hi, bool
                [=](PipelineConfig& c, std::string_view text, const LoadContext&) {
                  double x = 0;
                  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), x);
-                 if (text.empty() || ec != std::errc{} || ptr != text.data() + text.size())
+                 const bool whole_text = !text.empty() && ptr == text.data() + text.size();
+                 if (whole_text && ec == std::errc::result_out_of_range)
+                   throw invalid_input(fmt::format("{} is out of range {}", text, allowed));
+                 // from_chars reads "nan" and "inf": neither is a setting anyone means.
+                 if (!whole_text || ec != std::errc{} || !std::isfinite(x))
                    throw invalid_input(fmt::format("'{}' is not a number", text));
                  if (x > hi || x < lo || (!lo_inclusive && x == lo))
                    throw invalid_input(fmt::format("{} is out of range {}", text, allowed));
@@ -163,8 +169,8 @@ std::string check_pipeline_name(std::string_view text) {
   return std::string(text);
 }
 
-// DynamoDB's rule for attribute names: non-empty, at most 64 KB; we also refuse
-// surrounding whitespace, which is always a typo in a pipeline file.
+// DynamoDB's rule for attribute names: non-empty, at most 64 KB. (Like every value, the
+// name has been trimmed: surrounding whitespace in a pipeline file is always a typo.)
 std::string check_attribute(std::string_view text) {
   if (text.empty()) throw invalid_input("the attribute name is empty");
   if (text.size() > 65535) throw invalid_input("the attribute name is longer than 64 KiB");

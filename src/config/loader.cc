@@ -14,6 +14,7 @@
 #include "config/locations.h"
 #include "core/error.h"
 #include "core/strings.h"
+#include "core/time.h"
 #include "core/utf8.h"
 #include "core/version.h"
 
@@ -55,6 +56,8 @@ std::string substitute_environment(std::string_view text) {
     if (close == std::string_view::npos)
       throw invalid_input(fmt::format("'{}': '${{' at offset {} is not closed with '}}'", text, i));
     const auto reference = text.substr(i + 2, close - i - 2);
+    if (reference.find("${") != std::string_view::npos)
+      throw invalid_input(fmt::format("'{}': a default cannot hold another ${{...}} reference", text));
     const auto marker = reference.find(":-");
     const auto name = reference.substr(0, marker);
     const bool name_ok = !name.empty() && !(name[0] >= '0' && name[0] <= '9') &&
@@ -94,6 +97,7 @@ class Loader {
   }
 
   LoadResult load(std::string_view text) {
+    text_ = text;
     if (const auto bad = find_invalid_utf8(text)) {
       const auto [line, column] = position_of(text, *bad);
       add_error(line, column, "", "", fmt::format("invalid UTF-8 at byte {}; pipeline files are UTF-8", *bad));
@@ -101,9 +105,14 @@ class Loader {
     }
     YAML::Node root;
     try {
-      root = YAML::Load(std::string(text));
+      const std::vector<YAML::Node> documents = YAML::LoadAll(std::string(text));
+      if (documents.size() > 1) {
+        add_error(documents[1].Mark(), "", "", "a pipeline file holds one YAML document; remove the second '---'");
+        return finish();
+      }
+      if (!documents.empty()) root = documents.front();
     } catch (const YAML::Exception& e) {
-      add_error(e.mark.line + 1, e.mark.column + 1, "", "", fmt::format("YAML syntax error: {}", e.msg));
+      add_error(e.mark, "", "", fmt::format("YAML syntax error: {}", e.msg));
       return finish();
     }
     if (!root || root.IsNull()) {
@@ -121,6 +130,7 @@ class Loader {
   }
 
  private:
+  // Line and column (in bytes, from 1) of a byte offset.
   static std::pair<int, int> position_of(std::string_view text, size_t offset) {
     int line = 1, column = 1;
     for (size_t i = 0; i < offset && i < text.size(); ++i) {
@@ -130,12 +140,26 @@ class Loader {
     return {line, column};
   }
 
+  // yaml-cpp counts columns in bytes; editors count characters. Converts a 0-based byte
+  // column of a 0-based line into a 1-based character column.
+  int character_column(int line, int byte_column) const {
+    size_t start = 0;
+    for (int l = 0; l < line && start != std::string_view::npos; ++l) {
+      start = text_.find('\n', start);
+      if (start != std::string_view::npos) ++start;
+    }
+    if (start == std::string_view::npos) return byte_column + 1;
+    int column = 1;
+    for (size_t i = start; i < start + static_cast<size_t>(byte_column) && i < text_.size() && text_[i] != '\n'; ++i)
+      if ((static_cast<unsigned char>(text_[i]) & 0xC0) != 0x80) ++column;  // not a continuation byte
+    return column;
+  }
   void add_error(int line, int column, std::string key, std::string value, std::string message) {
     result_.errors.push_back({display_name_, line, column, std::move(key), std::move(value), std::move(message)});
   }
   void add_error(const YAML::Mark& mark, std::string key, std::string value, std::string message) {
-    add_error(mark.is_null() ? 0 : mark.line + 1, mark.is_null() ? 0 : mark.column + 1, std::move(key),
-              std::move(value), std::move(message));
+    add_error(mark.is_null() ? 0 : mark.line + 1, mark.is_null() ? 0 : character_column(mark.line, mark.column),
+              std::move(key), std::move(value), std::move(message));
   }
   // Issues about a key that may come from a default: point at the key when it is in the file.
   // A key left out (its default is at fault, or it is missing) is pointed at by its section.
@@ -147,8 +171,16 @@ class Loader {
       it = marks_.find(anchor);
     }
     const YAML::Mark mark = it != marks_.end() ? it->second : YAML::Mark::null_mark();
-    list.push_back({display_name_, mark.is_null() ? 0 : mark.line + 1, mark.is_null() ? 0 : mark.column + 1, key,
+    list.push_back({display_name_, mark.is_null() ? 0 : mark.line + 1,
+                    mark.is_null() ? 0 : character_column(mark.line, mark.column), key,
                     canonical_.count(key) ? canonical_[key] : "", std::move(message)});
+  }
+
+  // "?" and "!" are what yaml-cpp gives untagged plain and quoted nodes; a standard
+  // scalar tag (!!str, !!int) changes nothing here, anything else would be ignored silently.
+  static bool has_custom_tag(const YAML::Node& node) {
+    const std::string& tag = node.Tag();
+    return !(tag.empty() || tag == "?" || tag == "!" || tag.starts_with("tag:yaml.org,2002:"));
   }
 
   static std::string node_kind(const YAML::Node& node) {
@@ -187,6 +219,15 @@ class Loader {
       }
       const std::string leaf = key_node.Scalar();
       const std::string path = join_path(prefix, leaf);
+      if (leaf == "<<") {
+        add_error(key_node.Mark(), prefix, "", "YAML merge keys (<<) are not supported; write the keys out");
+        continue;
+      }
+      if (has_custom_tag(value_node)) {
+        add_error(value_node.Mark(), path, "", fmt::format("YAML tags ({}) are not supported", value_node.Tag()));
+        failed_.insert(path);
+        continue;
+      }
       if (!seen.insert(leaf).second) {
         add_error(key_node.Mark(), path, "", "duplicate key; each key may appear once");
         continue;
@@ -230,6 +271,11 @@ class Loader {
     const std::string raw = node.Scalar();
     try {
       const std::string text(trim(substitute_environment(raw)));
+      // A NUL would cut the value short for the operating system (paths) and for messages;
+      // other control characters are always a mistake in a setting.
+      for (const char c : text)
+        if (static_cast<unsigned char>(c) < 0x20 && c != '\t')
+          throw invalid_input(fmt::format("the value holds a control character (0x{:02x}); remove it", static_cast<int>(c)));
       canonical_[spec.path] = spec.apply(config_, text, context_);
       present_.insert(spec.path);
     } catch (const Error& e) {
@@ -241,8 +287,7 @@ class Loader {
   // The defaults of the keys a section left out, and of the sections it left out.
   void apply_defaults(const std::string& prefix, const YAML::Mark& section_mark) {
     for (const auto& spec : pipeline_keys()) {
-      if (spec.parent() != prefix || present_.count(spec.path) || failed_.count(spec.path) || seen_in_file(spec.path))
-        continue;
+      if (spec.parent() != prefix || present_.count(spec.path) || failed_.count(spec.path)) continue;
       if (spec.kind == KeySpec::Kind::section) {
         if (spec.presence == KeySpec::Presence::required)
           add_error(section_mark, spec.path, "", fmt::format("required section is missing: {}", spec.doc));
@@ -259,7 +304,6 @@ class Loader {
     }
   }
 
-  bool seen_in_file(const std::string& path) const { return marks_.count(path) > 0 && !failed_.count(path) && present_.count(path); }
   bool has(const std::string& path) const { return canonical_.count(path) > 0; }
   bool explicit_key(const std::string& path) const { return present_.count(path) > 0; }
 
@@ -315,13 +359,17 @@ class Loader {
       issue_at(errors, "queue.dead_letter", "the dead-letter queue must not be the queue itself");
     const bool on_sqs = has("queue.url") && config_.queue.url.backend == QueueLocation::Backend::sqs;
     if (on_sqs) {
-      for (const auto* key : {"queue.visibility_timeout", "queue.retention", "consumer.batch_window"}) {
-        const auto& d = std::string(key) == "queue.visibility_timeout" ? config_.queue.visibility_timeout
-                        : std::string(key) == "queue.retention"        ? config_.queue.retention
-                                                                       : config_.consumer.batch_window;
+      const std::pair<const char*, Duration> whole_seconds[] = {
+          {"queue.visibility_timeout", config_.queue.visibility_timeout},
+          {"queue.retention", config_.queue.retention},
+          {"consumer.batch_window", config_.consumer.batch_window}};
+      for (const auto& [key, d] : whole_seconds)
         if (has(key) && d.count() % 1000 != 0)
           issue_at(errors, key, fmt::format("{} is not whole seconds, as SQS and Lambda require", format_duration(d)));
-      }
+      if (!explicit_key("lambda.timeout") && has("queue.visibility_timeout") &&
+          config_.queue.visibility_timeout < std::chrono::seconds{1})
+        issue_at(warnings, "queue.visibility_timeout",
+                 "a visibility timeout under 1s is shorter than any Lambda timeout: AWS refuses an SQS trigger for it");
       if (config_.consumer.batch_size > 10 && config_.consumer.batch_window < std::chrono::seconds{1})
         issue_at(warnings, "consumer.batch_size",
                  "Lambda's SQS trigger takes more than 10 messages per batch only with a batch_window of at least 1s");
@@ -334,6 +382,8 @@ class Loader {
                fmt::format("{}s is longer than queue.visibility_timeout ({}); AWS refuses an SQS trigger whose "
                            "function may outlive the visibility timeout",
                            config_.lambda.timeout.count(), format_duration(config_.queue.visibility_timeout)));
+    if (config_.schedule && !config_.schedule->next_fire_time(now_seconds()))
+      issue_at(warnings, "schedule", "the schedule never fires again after now: runs start only by hand");
     if (config_.observe.listen) {
       const auto& host = config_.observe.listen->host;
       if (host != "localhost" && host != "::1" && host.rfind("127.", 0) != 0)
@@ -369,6 +419,7 @@ class Loader {
   }
 
   std::string display_name_;
+  std::string_view text_;  // the file's text, for character columns
   LoadContext context_;
   PipelineConfig config_;
   LoadResult result_;
@@ -385,14 +436,20 @@ LoadResult load_pipeline_text(std::string_view yaml, const std::filesystem::path
 }
 
 LoadResult load_pipeline(const std::filesystem::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) {
+  // A pipeline file is a few KiB; a limit keeps /dev/zero or a wrong path from eating memory.
+  constexpr uintmax_t kMaxFileBytes = 1 << 20;
+  const auto refuse = [&](std::string message) {
     LoadResult result;
-    const bool exists = std::filesystem::exists(file);
-    result.errors.push_back({file.string(), 0, 0, "", "",
-                             exists ? "cannot read the file (check its permissions)" : "no such file"});
+    result.errors.push_back({file.string(), 0, 0, "", "", std::move(message)});
     return result;
-  }
+  };
+  std::error_code ec;
+  const auto status = std::filesystem::status(file, ec);
+  if (!std::filesystem::exists(status)) return refuse("no such file");
+  if (!std::filesystem::is_regular_file(status)) return refuse("not a regular file");
+  if (std::filesystem::file_size(file, ec) > kMaxFileBytes) return refuse("larger than 1 MiB: not a pipeline file");
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return refuse("cannot read the file (check its permissions)");
   std::ostringstream text;
   text << in.rdbuf();
   return load_pipeline_text(text.str(), file);

@@ -12,8 +12,6 @@ namespace {
 
 constexpr std::string_view kNameChars = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_";
 
-bool starts_with(std::string_view text, std::string_view prefix) { return text.substr(0, prefix.size()) == prefix; }
-
 // "scheme://rest" -> {"scheme", "rest"}; scheme empty when there is none.
 std::pair<std::string, std::string_view> split_scheme(std::string_view text) {
   const auto sep = text.find("://");
@@ -105,14 +103,14 @@ StoreLocation parse_store_location(std::string_view text, const std::filesystem:
     if (slash != std::string_view::npos) location.prefix = std::string(rest.substr(slash + 1));
     // The prefix is a folder: keys are <prefix>run=<run>/..., so "results" means "results/".
     if (!location.prefix.empty() && location.prefix.back() != '/') location.prefix += '/';
-    if (location.prefix.find("//") != std::string::npos || starts_with(location.prefix, "/"))
+    if (location.prefix.find("//") != std::string::npos || location.prefix.starts_with("/"))
       throw invalid_input(fmt::format("'{}': the prefix has an empty path segment", text));
     location.uri = "s3://" + location.bucket + "/" + location.prefix;
     return location;
   }
   std::string_view path_text = text;
   if (scheme == "file") {
-    if (!starts_with(rest, "/"))
+    if (!rest.starts_with("/"))
       throw invalid_input(fmt::format("'{}': a file URI names an absolute path, e.g. file:///var/lib/sentiflow/out/",
                                       text));
     path_text = rest;
@@ -149,7 +147,7 @@ std::string check_url_template(std::string_view text) {
     i = close;
   }
   const auto scheme_end = text.find("://");
-  const auto authority_end = text.find('/', scheme_end == std::string_view::npos ? 0 : scheme_end + 3);
+  const auto authority_end = text.find_first_of("/?#", scheme_end == std::string_view::npos ? 0 : scheme_end + 3);
   if (text.substr(0, authority_end).find('{') != std::string_view::npos)
     throw invalid_input(fmt::format("'{}': the host must be fixed, not a placeholder", text));
   parse_http_url(probe);
@@ -167,7 +165,7 @@ std::string check_json_pointer(std::string_view text) {
 
 std::filesystem::path resolve_path(std::string_view text, const std::filesystem::path& base_dir) {
   std::filesystem::path path(text);
-  if (starts_with(text, "~/")) {
+  if (text.starts_with("~/")) {
     const char* home = std::getenv("HOME");
     if (home == nullptr || *home == '\0') throw invalid_input(fmt::format("'{}': HOME is not set to expand '~'", text));
     path = std::filesystem::path(home) / std::string(text.substr(2));

@@ -1,5 +1,6 @@
 // Parsing of the URIs and names a pipeline file uses to pick backends (DESIGN.md, "Where
-// it runs"). Each function throws Error(invalid_input) with what was expected. Pure.
+// it runs"). Each function throws Error(invalid_input) with what was expected. Thread-safe;
+// resolve_path (and so parse_store_location) reads $HOME for "~/", nothing else is read.
 #pragma once
 
 #include <filesystem>

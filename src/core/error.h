@@ -2,7 +2,8 @@
 //
 // Every failure that crosses a component boundary is an Error: a code that callers
 // decide on (retry, dead-letter, exit status) and a message a user can act on. Code
-// never inspects the message text. Errors are values; copying them is cheap enough.
+// never inspects the message text. Error is thrown as an exception and also kept as a value
+// (a batch entry's failure); copying it is cheap enough.
 #pragma once
 
 #include <stdexcept>

@@ -71,7 +71,7 @@ std::optional<std::string> closest_match(std::string_view word,
                                          std::span<const std::string> candidates) {
   const std::string lowered = to_lower_ascii(word);
   std::optional<std::string> best;
-  size_t best_distance = std::max<size_t>(1, std::min<size_t>(3, (word.size() + 2) / 3)) + 1;
+  size_t best_distance = std::clamp<size_t>(word.size() / 3, 1, 3) + 1;
   for (const auto& candidate : candidates) {
     const size_t d = edit_distance(lowered, to_lower_ascii(candidate));
     if (d < best_distance) {

@@ -20,8 +20,9 @@ std::vector<std::string_view> split_whitespace(std::string_view text);
 // Levenshtein distance, for "did you mean" suggestions.
 size_t edit_distance(std::string_view a, std::string_view b);
 
-// The candidate closest to `word` when it is close enough to be a plausible typo
-// (at most a third of the word's length, between 1 and 3 edits); nullopt otherwise.
+// The candidate closest to `word` (case-insensitive) when it is close enough to be a
+// plausible typo: at most a third of the word's length in edits, rounded down, but at
+// least 1 and at most 3. nullopt otherwise.
 std::optional<std::string> closest_match(std::string_view word,
                                          std::span<const std::string> candidates);
 

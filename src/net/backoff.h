@@ -14,7 +14,8 @@ class Backoff {
  public:
   using Duration = std::chrono::milliseconds;
 
-  // `seed` fixes the sequence for tests; 0 draws one from std::random_device.
+  // `seed` fixes the sequence for tests; 0 draws one from std::random_device. Negative
+  // durations count as 0.
   Backoff(Duration base, Duration cap, uint64_t seed = 0);
 
   // The wait before retry number `retry` (0 for the first retry).

@@ -19,8 +19,19 @@ void init_curl_once() {
 
 std::string without_query(std::string_view url) { return std::string(url.substr(0, url.find_first_of("?#"))); }
 
+struct BodySink {
+  std::string* body;
+  size_t limit;
+  bool overflowed = false;
+};
+
 size_t on_body(char* data, size_t size, size_t count, void* user) {
-  static_cast<std::string*>(user)->append(data, size * count);
+  auto* sink = static_cast<BodySink*>(user);
+  if (sink->body->size() + size * count > sink->limit) {
+    sink->overflowed = true;
+    return 0;  // makes libcurl stop with CURLE_WRITE_ERROR
+  }
+  sink->body->append(data, size * count);
   return size * count;
 }
 
@@ -73,13 +84,19 @@ HttpResponse HttpClient::send(const HttpRequest& request) {
   curl_easy_reset(curl);
   HttpResponse response;
   HeaderList headers;
-  for (const auto& [name, value] : request.headers) headers.add(name + ": " + value);
+  bool has_content_type = false;
+  for (const auto& [name, value] : request.headers) {
+    headers.add(name + ": " + value);
+    has_content_type = has_content_type || to_lower_ascii(name) == "content-type";
+  }
   headers.add("Expect:");  // no 100-continue round trip before bodies
+  // libcurl would label any body form-encoded; a signed request must carry what it signed.
+  if (!has_content_type) headers.add("Content-Type:");
 
   curl_easy_setopt(curl, CURLOPT_URL, request.url.c_str());
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);  // timeouts without SIGALRM: safe in threads
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers.list);
-  curl_easy_setopt(curl, CURLOPT_ACCEPT_ENCODING, "");  // any encoding libcurl can decode
+  if (request.accept_compressed) curl_easy_setopt(curl, CURLOPT_ACCEPT_ENCODING, "");  // all libcurl decodes
   curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(request.timeout.count()));
   curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(request.connect_timeout.count()));
   curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -88,7 +105,8 @@ HttpResponse HttpClient::send(const HttpRequest& request) {
   curl_easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
   if (!handle_->user_agent.empty()) curl_easy_setopt(curl, CURLOPT_USERAGENT, handle_->user_agent.c_str());
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &response.body);
+  BodySink sink{&response.body, request.max_response_bytes};
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &sink);
   curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
   curl_easy_setopt(curl, CURLOPT_HEADERDATA, &response.headers);
 
@@ -107,8 +125,18 @@ HttpResponse HttpClient::send(const HttpRequest& request) {
       case CURLE_URL_MALFORMAT:
       case CURLE_UNSUPPORTED_PROTOCOL:
         throw invalid_input(fmt::format("{}: {}", where, curl_easy_strerror(code)));
-      case CURLE_OPERATION_TIMEDOUT:
-        throw Error(ErrorCode::transient, fmt::format("{}: timed out after {} ms", where, request.timeout.count()));
+      case CURLE_WRITE_ERROR:
+        if (sink.overflowed)
+          throw invalid_input(fmt::format("{}: the response is larger than {} bytes", where, request.max_response_bytes));
+        throw Error(ErrorCode::transient, fmt::format("{}: {}", where, curl_easy_strerror(code)));
+      case CURLE_OPERATION_TIMEDOUT: {
+        // Whether the connection was ever made tells which of the two limits ran out.
+        curl_off_t connected = 0;
+        curl_easy_getinfo(curl, CURLINFO_CONNECT_TIME_T, &connected);
+        const auto limit = connected > 0 ? request.timeout : request.connect_timeout;
+        throw Error(ErrorCode::transient, fmt::format("{}: timed out after {} ms{}", where, limit.count(),
+                                                      connected > 0 ? "" : " while connecting"));
+      }
       default:
         throw Error(ErrorCode::transient, fmt::format("{}: {}", where, curl_easy_strerror(code)));
     }

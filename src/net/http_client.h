@@ -27,6 +27,12 @@ struct HttpRequest {
   std::chrono::milliseconds timeout{30'000};         // the whole exchange; 0: no limit
   std::chrono::milliseconds connect_timeout{5'000};  // TCP and TLS set-up
   bool follow_redirects = false;                     // up to 5, for plain web pages
+  // Offer gzip/deflate/br and decode the answer. Off by default: S3 must return an object's
+  // bytes exactly as stored, even when they carry a Content-Encoding.
+  bool accept_compressed = false;
+  // A longer body fails the request (Error(invalid_input)): a server must not be able to
+  // exhaust our memory.
+  size_t max_response_bytes = 64u << 20;
 };
 
 struct HttpResponse {
@@ -49,8 +55,11 @@ class HttpClient {
 
   // Sends `request` and returns the response, whatever its status: callers decide what a
   // 4xx or 5xx means. Throws Error(transient) when no response came (connection refused
-  // or reset, DNS failure, timeout) and Error(invalid_input) for a URL libcurl cannot use.
-  // Error messages name the URL without its query, which may carry signatures.
+  // or reset, DNS failure, timeout) and Error(invalid_input) for a URL libcurl cannot use
+  // or a body over request.max_response_bytes. Error messages name the URL without its
+  // query, which may carry signatures. No header is added but Expect (suppressed),
+  // User-Agent and, with accept_compressed, Accept-Encoding: a body without a Content-Type
+  // header is sent without one. Calling send() on a moved-from client is undefined.
   HttpResponse send(const HttpRequest& request);
 
  private:

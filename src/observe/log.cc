@@ -90,9 +90,15 @@ std::string render(Format format, Level level, std::string_view timestamp, std::
   line.reserve(64 + message.size());
   line.append(timestamp).append(" ").append(level_name);
   line.append(6 - level_name.size(), ' ');
-  line.append(message);
+  // One event, one line: a newline in a message must not forge a second log line.
+  for (const char c : message) {
+    if (c == '\n') line.append("\\n");
+    else if (c == '\r') line.append("\\r");
+    else line.push_back(c);
+  }
   if (fields.is_object())
-    for (const auto& [key, value] : fields.items()) line.append(" ").append(key).append("=").append(text_value(value));
+    for (const auto& [key, value] : fields.items())
+      line.append(" ").append(text_value(nlohmann::json(key))).append("=").append(text_value(value));
   return line;
 }
 

@@ -17,6 +17,7 @@ Histogram::Histogram(std::vector<double> upper_bounds)
 }
 
 void Histogram::observe(double value) {
+  if (std::isnan(value)) return;
   // Buckets are few (tens): a binary search is as fast as anything cleverer.
   const auto index = static_cast<size_t>(std::lower_bound(upper_bounds_.begin(), upper_bounds_.end(), value) -
                                          upper_bounds_.begin());

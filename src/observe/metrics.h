@@ -28,8 +28,10 @@ using Labels = std::map<std::string, std::string>;
 
 class Counter {
  public:
-  // Adds `amount` (must be >= 0: counters only go up).
-  void add(double amount = 1) { value_.fetch_add(amount, std::memory_order_relaxed); }
+  // Adds `amount`. Counters only go up: a negative or NaN amount is ignored.
+  void add(double amount = 1) {
+    if (amount >= 0) value_.fetch_add(amount, std::memory_order_relaxed);
+  }
   double value() const { return value_.load(std::memory_order_relaxed); }
 
  private:
@@ -51,6 +53,7 @@ class Histogram {
  public:
   explicit Histogram(std::vector<double> upper_bounds);
 
+  // Counts `value`; NaN is ignored (it would poison the sum).
   void observe(double value);
 
   struct Snapshot {
@@ -99,6 +102,7 @@ class Metrics {
 
  private:
   enum class Kind { counter, gauge, histogram };
+  // One family holds series of its own kind only; the other two maps stay empty.
   struct Family {
     Kind kind;
     std::string help;

@@ -125,6 +125,7 @@ TEST(Cli, VersionHelpAndUsageErrors) {
   const auto help_cmd = run("help schedule");
   EXPECT_EQ(help_cmd.status, 0);
   EXPECT_NE(help_cmd.out.find("--count"), std::string::npos);
+  EXPECT_NE(help_cmd.out.find("Usage: sentiflow schedule"), std::string::npos) << help_cmd.out;
   EXPECT_EQ(run("help nosuch").status, 2);
   EXPECT_EQ(run("").status, 2);
   EXPECT_EQ(run("frobnicate").status, 2);
@@ -142,13 +143,17 @@ TEST(Cli, JsonLogFormatMakesErrorsJsonLines) {
   EXPECT_TRUE(line.contains("ts"));
 }
 
-TEST(Cli, ValidateReferenceMatchesTheDocs) {
-  const auto r = run("validate --reference");
+TEST(Cli, FatalErrorsAreWrittenWhateverTheLogLevel) {
+  const auto r = run("--log-format json --log-level off schedule 'cron(bad)'");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_EQ(nlohmann::json::parse(r.err)["level"], "error");
+  EXPECT_NE(run("--log-level off schedule 'cron(bad)'").err.find("sentiflow: cron:"), std::string::npos);
+}
+
+TEST(Cli, ScheduleStopsAtTheLastFourDigitYear) {
+  const auto r = run("schedule 'rate(1 hour)' --from 9999-12-31T22:30:00Z --count 5");
   EXPECT_EQ(r.status, 0);
-  std::ifstream in(kSource + "/docs/PIPELINE.md");
-  std::stringstream doc;
-  doc << in.rdbuf();
-  EXPECT_NE(doc.str().find(r.out), std::string::npos) << "docs/PIPELINE.md is out of date: run `make docs`";
+  EXPECT_EQ(r.out, "9999-12-31T23:00:00Z\n");
 }
 
 }  // namespace

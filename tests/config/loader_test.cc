@@ -98,6 +98,11 @@ TEST(Loader, SubstitutesEnvironmentVariables) {
   EXPECT_EQ(r.config->consumer.batch_size, 25);
   EXPECT_EQ(substitute_environment("cost: $$5 ${SENTIFLOW_TEST_BUCKET}"), "cost: $5 my-results");
   EXPECT_THROW(substitute_environment("${1BAD}"), Error);
+  EXPECT_THROW(substitute_environment("${SENTIFLOW_TEST_UNSET:-${SENTIFLOW_TEST_BUCKET}}"), Error);
+  EXPECT_THROW(substitute_environment("${}"), Error);
+  EXPECT_EQ(substitute_environment("costs $"), "costs $");
+  ::setenv("SENTIFLOW_TEST_EMPTY", "", 1);
+  EXPECT_EQ(substitute_environment("[${SENTIFLOW_TEST_EMPTY}]"), "[]") << "set but empty stays empty";
   EXPECT_THROW(substitute_environment("${OPEN"), Error);
 }
 
@@ -128,15 +133,61 @@ TEST(Loader, WarnsAboutSettingsAwsWouldIgnoreOrRefuse) {
 }
 
 TEST(Loader, TheResolvedConfigIsItselfAValidPipelineFile) {
-  const fs::path dir = fs::temp_directory_path() / "sentiflow-resolved-test";
-  fs::create_directories(dir);
-  const LoadResult first = load_pipeline(kSource / "examples/aws.yaml");
-  ASSERT_TRUE(first.ok()) << errors_of(first);
-  std::ofstream(dir / "resolved.yaml") << first.resolved.dump(2);
-  const LoadResult second = load_pipeline(dir / "resolved.yaml");
-  ASSERT_TRUE(second.ok()) << errors_of(second);
-  EXPECT_EQ(first.resolved, second.resolved);
+  char pattern[] = "/tmp/sentiflow-resolved-XXXXXX";
+  const fs::path dir = ::mkdtemp(pattern);
+  for (const char* example : {"examples/aws.yaml", "examples/demo.yaml"}) {
+    const LoadResult first = load_pipeline(kSource / example);
+    ASSERT_TRUE(first.ok()) << errors_of(first);
+    std::ofstream(dir / "resolved.yaml") << first.resolved.dump(2);
+    const LoadResult second = load_pipeline(dir / "resolved.yaml");
+    ASSERT_TRUE(second.ok()) << example << "\n" << errors_of(second);
+    EXPECT_EQ(first.resolved, second.resolved) << example;
+  }
   fs::remove_all(dir);
+}
+
+TEST(Loader, RefusesValuesNobodyMeans) {
+  EXPECT_NE(errors_of(load(kMinimal + "sentiment: {mixed_threshold: nan}\n")).find("'nan' is not a number"),
+            std::string::npos);
+  EXPECT_NE(errors_of(load(kMinimal + "sentiment: {mixed_threshold: 1e400}\n")).find("out of range"), std::string::npos);
+  EXPECT_NE(errors_of(load(kMinimal + "consumer: {batch_size: 99999999999999999999999}\n")).find("out of range 1-10000"),
+            std::string::npos);
+  const auto nul = load(kMinimal + "sink: {store: \"out\\0/../x\"}\n");
+  EXPECT_NE(errors_of(nul).find("control character (0x00)"), std::string::npos) << errors_of(nul);
+}
+
+TEST(Loader, RefusesYamlFeaturesItWouldOtherwiseIgnore) {
+  EXPECT_NE(errors_of(load(kMinimal + "---\nbogus: 1\n")).find("one YAML document"), std::string::npos);
+  EXPECT_NE(errors_of(load("base: &b {batch_size: 5}\n" + kMinimal + "consumer:\n  <<: *b\n")).find("merge keys"),
+            std::string::npos);
+  EXPECT_NE(errors_of(load(kMinimal + "catch_up: !custom latest\n")).find("tags (!custom)"), std::string::npos);
+  EXPECT_TRUE(load(kMinimal + "catch_up: !!str latest\n").ok()) << "a standard tag changes nothing";
+}
+
+TEST(Loader, CountsColumnsInCharacters) {
+  const LoadResult r = load(kMinimal + "sink: {format: \"\u00e9\u00e9\u00e9\u00e9\u00e9\", compression: zip}\n");
+  ASSERT_EQ(r.errors.size(), 2u) << errors_of(r);
+  EXPECT_EQ(r.errors[1].key, "sink.compression");
+  EXPECT_EQ(r.errors[1].column, 38) << "after five two-byte characters";
+}
+
+TEST(Loader, RefusesWhatIsNotAPipelineFile) {
+  EXPECT_NE(errors_of(load_pipeline("/dev/zero")).find("not a regular file"), std::string::npos);
+  EXPECT_NE(errors_of(load_pipeline(kSource / "examples")).find("not a regular file"), std::string::npos);
+}
+
+TEST(Loader, ChecksUrlTemplatesWithAQueryOnly) {
+  const LoadResult r = load("name: demo\nsource: {table: local://t, key: name}\n"
+                            "consumer: {enrich: {url: \"https://example.com?q={name}\", text: /extract}}\n");
+  EXPECT_TRUE(r.ok()) << errors_of(r);
+}
+
+TEST(Loader, WarnsWhenTheScheduleNeverFires) {
+  const LoadResult r = load(kMinimal + "schedule: at(2020-01-01T00:00:00)\n");
+  ASSERT_TRUE(r.ok()) << errors_of(r);
+  ASSERT_EQ(r.warnings.size(), 1u);
+  EXPECT_EQ(r.warnings[0].key, "schedule");
+  EXPECT_NE(r.warnings[0].message.find("never fires"), std::string::npos);
 }
 
 TEST(Loader, RefusesEmptyAndNonMappingFiles) {

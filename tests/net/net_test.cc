@@ -28,6 +28,7 @@ class LocalServer {
       res.status = 201;
       res.set_header("X-Method", req.method);
       res.set_header("X-Custom", req.get_header_value("X-Custom"));
+      res.set_header("X-Content-Type", req.has_header("Content-Type") ? req.get_header_value("Content-Type") : "none");
       res.set_content(req.body, "application/json");
     });
     server_.Put("/echo", [](const httplib::Request& req, httplib::Response& res) { res.set_content(req.method + ":" + req.body, "text/plain"); });
@@ -81,8 +82,25 @@ TEST(HttpClient, SendsBodiesAndHeadersWithAnyMethod) {
   EXPECT_EQ(posted.body, R"({"a":1})");
   EXPECT_EQ(posted.header("x-method"), "POST");
   EXPECT_EQ(posted.header("x-custom"), "yes");
+  EXPECT_EQ(posted.header("x-content-type"), "none") << "no Content-Type is invented for a body";
+  const auto typed = client.send({.method = "POST", .url = server.url("/echo"),
+                                  .headers = {{"Content-Type", "application/x-amz-json-1.0"}}, .body = "{}"});
+  EXPECT_EQ(typed.header("x-content-type"), "application/x-amz-json-1.0");
   const auto put = client.send({.method = "PUT", .url = server.url("/echo"), .body = "data"});
   EXPECT_EQ(put.body, "PUT:data");
+}
+
+TEST(HttpClient, RefusesBodiesOverTheLimit) {
+  LocalServer server;
+  HttpClient client;
+  try {
+    client.send({.url = server.url("/hello?name=" + std::string(100, 'x')), .max_response_bytes = 50});
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::invalid_input);
+    EXPECT_NE(std::string(e.what()).find("larger than 50 bytes"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(client.send({.url = server.url("/hello?name=ok")}).body, "hello ok") << "the client stays usable";
 }
 
 TEST(HttpClient, ReturnsErrorStatusesAndFollowsRedirectsOnlyWhenAsked) {
@@ -154,6 +172,8 @@ TEST(Backoff, FullJitterStaysUnderTheDoublingCeiling) {
   EXPECT_EQ(backoff.ceiling(3).count(), 800);
   EXPECT_EQ(backoff.ceiling(10).count(), 2000);
   EXPECT_EQ(backoff.ceiling(1000).count(), 2000);
+  Backoff negative(std::chrono::milliseconds(100), std::chrono::milliseconds(-1), 1);
+  EXPECT_EQ(negative.delay(0).count(), 0) << "a negative cap counts as 0";
   bool varied = false;
   std::chrono::milliseconds previous{-1};
   for (unsigned retry = 0; retry < 50; ++retry) {

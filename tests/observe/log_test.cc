@@ -39,6 +39,11 @@ TEST(Log, InvalidUtf8InAFieldDoesNotThrow) {
   EXPECT_NO_THROW(render(Format::text, Level::info, "T", "m", {{"text", std::string("bad \xFF byte")}}));
 }
 
+TEST(Log, ATextLineStaysOneLine) {
+  const auto line = render(Format::text, Level::info, "T", "line1\nT error forged", {{"key with space", "v"}});
+  EXPECT_EQ(line, "T info  line1\\nT error forged \"key with space\"=v");
+}
+
 TEST(Log, ParsesFormatsAndLevels) {
   EXPECT_EQ(parse_format("json"), Format::json);
   EXPECT_EQ(parse_level("warn"), Level::warn);

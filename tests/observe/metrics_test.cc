@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <thread>
 
 #include "core/error.h"
@@ -25,6 +26,20 @@ TEST(Metrics, CountersAndGaugesAddUpAcrossThreads) {
   EXPECT_EQ(c.value(), 40000);
   EXPECT_EQ(g.value(), 0);
   EXPECT_EQ(&m.counter("sentiflow_test_total", "test"), &c) << "the same series is returned again";
+}
+
+TEST(Metrics, IgnoresValuesThatWouldCorruptTheSeries) {
+  Metrics m;
+  Counter& c = m.counter("sentiflow_c_total", "c");
+  c.add(2);
+  c.add(-5);
+  c.add(std::nan(""));
+  EXPECT_EQ(c.value(), 2);
+  Histogram h({1});
+  h.observe(std::nan(""));
+  h.observe(0.5);
+  EXPECT_EQ(h.snapshot().count, 1u);
+  EXPECT_EQ(h.snapshot().sum, 0.5);
 }
 
 TEST(Metrics, AFamilyHasOneKind) {

@@ -314,6 +314,7 @@ TEST(ScheduleTest, ErrorsStartWithTheKind) {
     if (expression.starts_with("at(")) prefix = "at: ";
     try {
       (void)Schedule::parse(expression);
+      ADD_FAILURE() << "accepted " << expression;
     } catch (const Error& e) {
       EXPECT_TRUE(std::string_view(e.what()).starts_with(prefix))
           << expression << " -> " << e.what();
