@@ -50,6 +50,8 @@ int run(int argc, char** argv) {
   int status = 0;
   add_validate_command(app, status);
   add_schedule_command(app, status);
+  add_sentiment_command(app, status);
+  add_eval_command(app, status);
 
   auto* help = app.add_subcommand("help", "Show the help of a command");
   std::string help_topic;

@@ -10,5 +10,7 @@ namespace sentiflow::cli {
 
 void add_validate_command(CLI::App& app, int& status);
 void add_schedule_command(CLI::App& app, int& status);
+void add_sentiment_command(CLI::App& app, int& status);
+void add_eval_command(CLI::App& app, int& status);
 
 }  // namespace sentiflow::cli

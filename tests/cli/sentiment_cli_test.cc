@@ -1,0 +1,221 @@
+// `sentiflow sentiment` and `sentiflow eval` as users run them.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+struct Outcome {
+  int status = -1;
+  std::string out;
+  std::string err;
+};
+
+// Runs `sentiflow ARGS` through the shell (the caller quotes; redirections allowed).
+Outcome run(const std::string& args) {
+  const fs::path err_file = fs::temp_directory_path() / ("sentiflow-sentiment-test-" + std::to_string(::getpid()) + ".err");
+  const std::string command = std::string("'") + SENTIFLOW_BINARY + "' " + args + " 2>'" + err_file.string() + "'";
+  Outcome outcome;
+  FILE* pipe = ::popen(command.c_str(), "r");
+  if (pipe == nullptr) return outcome;
+  std::array<char, 65536> buffer{};
+  size_t n = 0;
+  while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) outcome.out.append(buffer.data(), n);
+  const int raw = ::pclose(pipe);
+  outcome.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+  std::ifstream in(err_file);
+  std::stringstream err;
+  err << in.rdbuf();
+  outcome.err = err.str();
+  fs::remove(err_file);
+  return outcome;
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+// A file in the test's temporary folder with exactly `contents`.
+std::string temp_file(const std::string& name, const std::string& contents) {
+  const fs::path path = fs::path(::testing::TempDir()) / ("sentiflow-" + std::to_string(::getpid()) + "-" + name);
+  std::ofstream(path, std::ios::binary) << contents;
+  return path.string();
+}
+
+const std::string kSource = SENTIFLOW_SOURCE_DIR;
+
+TEST(SentimentCli, OneTextPrintsOneJsonResult) {
+  const auto r = run("sentiment 'VADER is smart, handsome, and funny.'");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.err, "");
+  EXPECT_EQ(r.out,
+            R"({"sentiment":"POSITIVE","scores":{"Positive":0.746,"Negative":0.0,"Neutral":0.254,"Mixed":0.0},)"
+            R"("vader":{"neg":0.0,"neu":0.254,"pos":0.746,"compound":0.8316}})"
+            "\n");
+  const auto echo = json::parse(run("sentiment --echo 'I love it but I hate it'").out);
+  EXPECT_EQ(echo["text"], "I love it but I hate it");
+  EXPECT_EQ(echo["sentiment"], "MIXED");
+  EXPECT_EQ(echo["scores"]["Mixed"], 0.412);
+  const auto strict = json::parse(run("sentiment --mixed-threshold 0.5 'I love it but I hate it'").out);
+  EXPECT_EQ(strict["sentiment"], "NEGATIVE");
+  const auto empty = json::parse(run("sentiment ''").out);
+  EXPECT_EQ(empty["sentiment"], "NEUTRAL");
+  EXPECT_EQ(empty["vader"]["compound"], 0.0);
+}
+
+TEST(SentimentCli, OneTextAsTsv) {
+  const auto r = run("sentiment --format tsv --echo 'Today SUX!'");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out,
+            "line\tsentiment\tpositive\tnegative\tneutral\tmixed\tneg\tneu\tpos\tcompound\terror\ttext\n"
+            "1\tNEGATIVE\t0.0\t0.779\t0.221\t0.0\t0.779\t0.221\t0.0\t-0.5461\t\tToday SUX!\n");
+}
+
+TEST(SentimentCli, AFileGivesOneResultPerLineInOrder) {
+  // CRLF line ends, an empty line, and no final newline.
+  const std::string file = temp_file("lines.txt", "The book was good.\r\n\r\nA really bad, horrible book.\r\n:) and :D");
+  const auto r = run("sentiment --file '" + file + "'");
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto lines = lines_of(r.out);
+  ASSERT_EQ(lines.size(), 4u) << r.out;
+  const double compounds[] = {0.4404, 0.0, -0.8211, 0.7925};
+  const char* labels[] = {"POSITIVE", "NEUTRAL", "NEGATIVE", "POSITIVE"};
+  for (size_t i = 0; i < 4; ++i) {
+    const auto j = json::parse(lines[i]);
+    EXPECT_EQ(j["line"], i + 1);
+    EXPECT_EQ(j["sentiment"], labels[i]);
+    EXPECT_EQ(j["vader"]["compound"], compounds[i]) << lines[i];
+    EXPECT_FALSE(j.contains("text"));
+  }
+}
+
+TEST(SentimentCli, StdinWhenNoTextAndNoFile) {
+  const std::string file = temp_file("stdin.txt", "good\nbad\n");
+  for (const std::string& args : {"sentiment < '" + file + "'", "sentiment --file - < '" + file + "'"}) {
+    const auto r = run(args);
+    ASSERT_EQ(r.status, 0) << r.err;
+    const auto lines = lines_of(r.out);
+    ASSERT_EQ(lines.size(), 2u) << args;
+    EXPECT_EQ(json::parse(lines[0])["sentiment"], "POSITIVE");
+    EXPECT_EQ(json::parse(lines[1])["sentiment"], "NEGATIVE");
+  }
+  const auto tsv = run("sentiment --format tsv < '" + file + "'");
+  EXPECT_EQ(tsv.out,
+            "line\tsentiment\tpositive\tnegative\tneutral\tmixed\tneg\tneu\tpos\tcompound\terror\n"
+            "1\tPOSITIVE\t1.0\t0.0\t0.0\t0.0\t0.0\t0.0\t1.0\t0.4404\t\n"
+            "2\tNEGATIVE\t0.0\t1.0\t0.0\t0.0\t1.0\t0.0\t0.0\t-0.5423\t\n");
+}
+
+TEST(SentimentCli, ABadLineGivesAnErrorLineTheRestGoesOnAndTheStatusIs2) {
+  const std::string file = temp_file("bad.txt", "good\nnot \xff UTF-8\nbad\n");
+  const auto r = run("sentiment --file '" + file + "'");
+  EXPECT_EQ(r.status, 2);
+  const auto lines = lines_of(r.out);
+  ASSERT_EQ(lines.size(), 3u) << r.out;
+  EXPECT_EQ(json::parse(lines[0])["sentiment"], "POSITIVE");
+  EXPECT_EQ(lines[1], R"({"line":2,"error":"invalid UTF-8 at byte 4"})");
+  EXPECT_EQ(json::parse(lines[2])["sentiment"], "NEGATIVE");
+  EXPECT_NE(r.err.find("failed_lines=1"), std::string::npos) << r.err;
+
+  const auto tsv = run("sentiment --format tsv --echo --file '" + file + "'");
+  EXPECT_EQ(tsv.status, 2);
+  EXPECT_EQ(lines_of(tsv.out).at(2), "2\tERROR\t\t\t\t\t\t\t\t\tinvalid UTF-8 at byte 4\t");
+  // A single TEXT that is not UTF-8 is a usage error.
+  const auto text = run("sentiment \"$(printf '\\377')\"");
+  EXPECT_EQ(text.status, 2);
+  EXPECT_NE(text.err.find("invalid UTF-8"), std::string::npos) << text.err;
+}
+
+TEST(SentimentCli, ThreadsKeepTheInputOrder) {
+  // The four corpora (about 2.6 MB, several chunks) plus a bad line in the middle.
+  std::string input;
+  for (const std::string corpus : {"tweets", "movieReviewSnippets", "amazonReviewSnippets", "nytEditorialSnippets"}) {
+    std::ifstream in(kSource + "/data/corpora/" + corpus + "_GroundTruth.txt", std::ios::binary);
+    for (std::string line; std::getline(in, line);) {
+      input += line.substr(line.find('\t', line.find('\t') + 1) + 1);
+      if (!input.empty() && input.back() == '\r') input.pop_back();
+      input += "\n";
+    }
+    if (corpus == "movieReviewSnippets") input += "\xc3\x28\n";
+  }
+  const std::string file = temp_file("corpora.txt", input);
+  const auto one = run("sentiment --threads 1 --echo --file '" + file + "'");
+  const auto two = run("sentiment --threads 2 --echo --file '" + file + "'");
+  const auto many = run("sentiment --threads 5 --echo --file '" + file + "'");
+  EXPECT_EQ(one.status, 2);
+  EXPECT_EQ(two.status, 2);
+  EXPECT_EQ(many.status, 2);
+  const auto lines = lines_of(one.out);
+  ASSERT_EQ(lines.size(), 23704u);
+  EXPECT_EQ(json::parse(lines[14805])["error"], "invalid UTF-8 at byte 0");
+  EXPECT_EQ(json::parse(lines[23703])["line"], 23704);
+  EXPECT_TRUE(one.out == two.out) << "--threads 2 changed the output";
+  EXPECT_TRUE(one.out == many.out) << "--threads 5 changed the output";
+}
+
+TEST(SentimentCli, UsageErrors) {
+  const auto comprehend = run("sentiment --engine comprehend good");
+  EXPECT_EQ(comprehend.status, 2);
+  EXPECT_NE(comprehend.err.find("arrives with the AWS backends"), std::string::npos) << comprehend.err;
+  EXPECT_EQ(run("sentiment --engine bert good").status, 2);
+  EXPECT_EQ(run("sentiment --format xml good").status, 2);
+  EXPECT_EQ(run("sentiment --mixed-threshold 0 good").status, 2);
+  const std::string file = temp_file("both.txt", "good\n");
+  EXPECT_EQ(run("sentiment good --file '" + file + "'").status, 2);
+  const auto missing = run("sentiment --file /nonexistent/input.txt");
+  EXPECT_EQ(missing.status, 2);
+  EXPECT_NE(missing.err.find("cannot read '/nonexistent/input.txt'"), std::string::npos) << missing.err;
+  const auto help = run("help sentiment");
+  EXPECT_NE(help.out.find("--threads"), std::string::npos);
+}
+
+void expect_eval_table(const Outcome& r) {
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto lines = lines_of(r.out);
+  ASSERT_EQ(lines.size(), 5u) << r.out;  // a header and four corpora
+  const char* corpora[] = {"tweets", "movie", "amazon", "nyt"};
+  for (size_t i = 0; i < 4; ++i) {
+    std::istringstream row(lines[i + 1]);
+    std::string corpus;
+    size_t sentences = 0;
+    double r_value = 0, paper_r = 0, f1 = 0, paper_f1 = 0;
+    row >> corpus >> sentences >> r_value >> paper_r >> f1 >> paper_f1;
+    EXPECT_EQ(corpus, corpora[i]);
+    EXPECT_GT(sentences, 3000u);
+    EXPECT_NEAR(r_value, paper_r, 0.03) << lines[i + 1];
+    EXPECT_NEAR(f1, paper_f1, 0.03) << lines[i + 1];
+  }
+}
+
+TEST(EvalCli, PrintsFourCorporaWithinPoint03OfThePaper) {
+  expect_eval_table(run("eval"));  // finds the project's data/corpora by itself
+  expect_eval_table(run("eval --corpora '" + kSource + "/data/corpora'"));
+  const auto j = json::parse(run("eval --json").out);
+  ASSERT_EQ(j["results"].size(), 4u);
+  EXPECT_EQ(j["results"][0]["corpus"], "tweets");
+  EXPECT_EQ(j["results"][0]["sentences"], 4200);
+  EXPECT_NEAR(j["results"][0]["r"].get<double>(), 0.872, 0.0005);
+  EXPECT_NEAR(j["results"][0]["f1"].get<double>(), 0.948, 0.0005);
+}
+
+TEST(EvalCli, AMissingCorporaFolderNamesTheOption) {
+  const auto r = run("eval --corpora /nonexistent");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("--corpora /nonexistent"), std::string::npos) << r.err;
+  EXPECT_EQ(r.out, "");
+}
+
+}  // namespace
