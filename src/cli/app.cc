@@ -52,6 +52,9 @@ int run(int argc, char** argv) {
   add_schedule_command(app, status);
   add_sentiment_command(app, status);
   add_eval_command(app, status);
+  add_queue_command(app, status);
+  add_table_command(app, status);
+  add_store_command(app, status);
 
   auto* help = app.add_subcommand("help", "Show the help of a command");
   std::string help_topic;

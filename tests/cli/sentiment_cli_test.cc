@@ -10,36 +10,16 @@
 #include <fstream>
 #include <sstream>
 
+#include "support/run_binary.h"
+
 namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
+using sentiflow::testing_support::Outcome;
 
-struct Outcome {
-  int status = -1;
-  std::string out;
-  std::string err;
-};
+Outcome run(const std::string& args) { return sentiflow::testing_support::run_sentiflow(args); }
 
-// Runs `sentiflow ARGS` through the shell (the caller quotes; redirections allowed).
-Outcome run(const std::string& args) {
-  const fs::path err_file = fs::temp_directory_path() / ("sentiflow-sentiment-test-" + std::to_string(::getpid()) + ".err");
-  const std::string command = std::string("'") + SENTIFLOW_BINARY + "' " + args + " 2>'" + err_file.string() + "'";
-  Outcome outcome;
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (pipe == nullptr) return outcome;
-  std::array<char, 65536> buffer{};
-  size_t n = 0;
-  while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) outcome.out.append(buffer.data(), n);
-  const int raw = ::pclose(pipe);
-  outcome.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-  std::ifstream in(err_file);
-  std::stringstream err;
-  err << in.rdbuf();
-  outcome.err = err.str();
-  fs::remove(err_file);
-  return outcome;
-}
 
 std::vector<std::string> lines_of(const std::string& text) {
   std::vector<std::string> lines;

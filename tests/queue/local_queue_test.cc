@@ -1,0 +1,336 @@
+// LocalQueue: the conformance suite, then what only the SQLite queue promises (its file,
+// its options, several processes).
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <thread>
+
+#include "child_process.h"
+#include "queue/local_queue.h"
+#include "queue/message_rules.h"
+#include "queue_conformance.h"
+#include "support/temp_dir.h"
+
+namespace sentiflow::testing {
+namespace {
+
+namespace fs = std::filesystem;
+
+// A fresh folder per test, removed afterwards; tests run in parallel processes (ctest -j).
+// Each test's own directory, labelled by component.
+class TempDir : public testing_support::TempDir {
+ public:
+  TempDir() : testing_support::TempDir("queue") {}
+};
+
+class LocalQueueFactory {
+ public:
+  static QueueCapabilities capabilities() {
+    return {.sub_second_timing = true,
+            .strict_stale_receipts = true,
+            .short_retention = true,
+            .keeps_last_error = true,
+            .exact_counts = true};
+  }
+
+  std::unique_ptr<Queue> open(const QueueSpec& spec) { return std::make_unique<LocalQueue>(options(spec)); }
+
+  void send_from_elsewhere(const QueueSpec& spec, const std::string& body) {
+    const int status = run_to_end({QUEUE_HELPER, "send", file().string(), spec.name, body});
+    if (status != 0) throw std::runtime_error("queue_helper send failed with status " + std::to_string(status));
+  }
+
+  LocalQueueOptions options(const QueueSpec& spec) const {
+    LocalQueueOptions o;
+    o.file = file();
+    o.name = spec.name;
+    o.visibility_timeout = spec.visibility_timeout;
+    o.dead_letter_queue = spec.dead_letter_queue;
+    o.max_receive_count = spec.max_receive_count;
+    o.message_size_limit = spec.message_size_limit;
+    o.retention = spec.retention;
+    return o;
+  }
+
+  fs::path file() const { return LocalQueue::file_in(dir_.path()); }
+
+ private:
+  TempDir dir_;
+};
+
+}  // namespace
+
+INSTANTIATE_TYPED_TEST_SUITE_P(Local, QueueConformance, ::testing::Types<LocalQueueFactory>);
+
+namespace {
+
+class LocalQueueTest : public ::testing::Test {
+ protected:
+  LocalQueueOptions options(std::string name = "q") {
+    LocalQueueOptions o;
+    o.file = LocalQueue::file_in(dir_.path());
+    o.name = std::move(name);
+    return o;
+  }
+  TempDir dir_;
+};
+
+void expect_invalid(const LocalQueueOptions& o, std::string_view fragment) {
+  try {
+    LocalQueue queue(o);
+    ADD_FAILURE() << "options accepted; expected an error with '" << fragment << "'";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::invalid_input);
+    EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(LocalQueueTest, RefusesBadOptions) {
+  auto o = options("bad name");
+  expect_invalid(o, "queue name 'bad name' must be 1-80");
+  o = options();
+  o.message_size_limit = 1024 * 1024 + 1;
+  expect_invalid(o, "outside 1 B-1 MiB");
+  o = options();
+  o.dead_letter_queue = "q";
+  expect_invalid(o, "cannot be its own dead-letter queue");
+  o = options();
+  o.dead_letter_queue = "dlq";
+  o.max_receive_count = 0;
+  expect_invalid(o, "max_receive_count 0");
+  o = options();
+  o.retention = std::chrono::hours(24 * 15);
+  expect_invalid(o, "retention");
+  o = options();
+  o.visibility_timeout = std::chrono::hours(13);
+  expect_invalid(o, "visibility timeout");
+}
+
+TEST_F(LocalQueueTest, LimitsAreSqsLimitsWithLargerBatchesAndMilliseconds) {
+  auto o = options();
+  o.message_size_limit = 1024 * 1024;
+  LocalQueue queue(o);
+  const auto limits = queue.limits();
+  EXPECT_EQ(limits.max_batch_entries, 10'000u);
+  EXPECT_EQ(limits.max_receive_messages, 10'000u);
+  EXPECT_EQ(limits.max_message_bytes, 1024u * 1024);
+  EXPECT_EQ(limits.max_wait, std::chrono::seconds(20));
+  EXPECT_EQ(limits.time_granularity, std::chrono::milliseconds(1));
+  EXPECT_NO_THROW(queue.send_one(std::string(1024 * 1024, 'x')));
+}
+
+TEST_F(LocalQueueTest, RefusesAFileThatIsNotAQueueFile) {
+  const auto file = LocalQueue::file_in(dir_.path());
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(file.c_str(), &db), SQLITE_OK);
+  sqlite3_exec(db, "CREATE TABLE other(x)", nullptr, nullptr, nullptr);
+  sqlite3_close(db);
+  expect_invalid(options(), "is not a sentiflow queue file");
+}
+
+TEST_F(LocalQueueTest, RefusesAFileFromANewerSentiflow) {
+  { LocalQueue queue(options()); }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(LocalQueue::file_in(dir_.path()).c_str(), &db), SQLITE_OK);
+  sqlite3_exec(db, "PRAGMA user_version=99", nullptr, nullptr, nullptr);
+  sqlite3_close(db);
+  expect_invalid(options(), "newer sentiflow");
+}
+
+TEST_F(LocalQueueTest, RefusesAFileOfGarbage) {
+  std::ofstream(LocalQueue::file_in(dir_.path())) << std::string(8192, 'g');
+  try {
+    LocalQueue queue(options());
+    ADD_FAILURE() << "a garbage file was opened";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::invalid_input) << e.what();
+  }
+}
+
+TEST_F(LocalQueueTest, ListsTheQueuesOfAFile) {
+  EXPECT_TRUE(LocalQueue::list(LocalQueue::file_in(dir_.path())).empty());
+  auto o = options("producer");
+  o.dead_letter_queue = "producer-dlq";
+  LocalQueue queue(o);
+  LocalQueue other(options("another"));
+  EXPECT_EQ(LocalQueue::list(LocalQueue::file_in(dir_.path())),
+            (std::vector<std::string>{"another", "producer", "producer-dlq"}));
+}
+
+TEST_F(LocalQueueTest, MessagesSurviveReopeningInBothDurabilityModes) {
+  for (auto durability : {LocalQueueOptions::Durability::normal, LocalQueueOptions::Durability::full}) {
+    auto o = options(durability == LocalQueueOptions::Durability::full ? "full" : "normal");
+    o.durability = durability;
+    { LocalQueue(o).send_one("kept"); }
+    LocalQueue reopened(o);
+    const auto got = reopened.receive({1, std::nullopt, std::chrono::milliseconds(0)});
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0].body, "kept");
+  }
+}
+
+TEST_F(LocalQueueTest, ReceiptHandlesOfOtherQueuesAreRefused) {
+  LocalQueue a(options("a"));
+  LocalQueue b(options("b"));
+  a.send_one("for a");
+  const auto got = a.receive({1, std::nullopt, std::chrono::milliseconds(0)});
+  ASSERT_EQ(got.size(), 1u);
+  const DeleteEntry entry{"x", got[0].receipt_handle};
+  const auto result = b.delete_messages(std::span(&entry, 1));
+  ASSERT_FALSE(result[0].ok());
+  EXPECT_EQ(result[0].error->code(), ErrorCode::invalid_input);
+  EXPECT_EQ(result[0].service_code, "ReceiptHandleIsInvalid");
+  EXPECT_EQ(a.counts().in_flight, 1);
+  for (std::string bad : {"", "1.2", "1.2.3", "zz.1.0000000000000001", "1.2.00000000000000001", "1.2.-000000000000001",
+                          "1.1.0000000000000000"}) {
+    const DeleteEntry e{"x", bad};
+    EXPECT_FALSE(a.delete_messages(std::span(&e, 1))[0].ok()) << bad;
+  }
+}
+
+TEST_F(LocalQueueTest, DeadLettersAfterAChangeOfVisibilityWithoutReasonSayWhy) {
+  auto o = options();
+  o.dead_letter_queue = "dlq";
+  o.max_receive_count = 1;
+  o.visibility_timeout = std::chrono::milliseconds(0);
+  LocalQueue queue(o);
+  LocalQueue dlq(options("dlq"));
+  queue.send_one("poison");
+  ASSERT_EQ(queue.receive({1, std::nullopt, std::chrono::milliseconds(0)}).size(), 1u);
+  EXPECT_TRUE(queue.receive({1, std::nullopt, std::chrono::milliseconds(0)}).empty());
+  const auto dead = dlq.receive({1, std::nullopt, std::chrono::milliseconds(0)});
+  ASSERT_EQ(dead.size(), 1u);
+  ASSERT_TRUE(dead[0].dead_letter);
+  EXPECT_EQ(dead[0].dead_letter->last_error, "received 1 times without being deleted (max_receive_count 1)");
+  EXPECT_LE(dead[0].dead_letter->moved_at, now_millis());
+}
+
+TEST_F(LocalQueueTest, RedriveMovesOnlyItsOwnDeadLettersAndAtMostMax) {
+  auto a = options("a");
+  a.dead_letter_queue = "shared-dlq";
+  a.max_receive_count = 1;
+  a.visibility_timeout = std::chrono::milliseconds(0);
+  auto b = a;
+  b.name = "b";
+  LocalQueue qa(a), qb(b);
+  for (int i = 0; i < 3; ++i) qa.send_one("a" + std::to_string(i));
+  qb.send_one("b0");
+  for (int round = 0; round < 2; ++round) {
+    qa.receive({10, std::nullopt, std::chrono::milliseconds(0)});
+    qb.receive({10, std::nullopt, std::chrono::milliseconds(0)});
+  }
+  LocalQueue dlq(options("shared-dlq"));
+  EXPECT_EQ(dlq.counts().visible, 4);
+  EXPECT_EQ(qa.redrive_dead_letters(2), 2);
+  EXPECT_EQ(qa.redrive_dead_letters(10), 1);
+  EXPECT_EQ(dlq.counts().visible, 1) << "b's dead letter stays";
+  EXPECT_EQ(qa.counts().visible, 3);
+  EXPECT_THROW(qa.redrive_dead_letters(0), Error);
+}
+
+TEST_F(LocalQueueTest, ALongPollSeesAMessageWhoseDelayEnds) {
+  LocalQueue queue(options());
+  const SendEntry entry{"e", "soon", std::chrono::milliseconds(150)};
+  queue.send(std::span(&entry, 1));
+  const auto start = std::chrono::steady_clock::now();
+  const auto got = queue.receive({1, std::nullopt, std::chrono::seconds(10)});
+  const auto took = std::chrono::steady_clock::now() - start;
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_LT(took, std::chrono::seconds(1)) << "woken when the delay ended, not at the end of the wait";
+}
+
+// Many threads at once: their calls share transactions (group commit); nothing may be lost,
+// doubled or acknowledged without being done.
+TEST_F(LocalQueueTest, ConcurrentProducersAndConsumersLoseNothing) {
+  auto o = options();
+  o.visibility_timeout = std::chrono::seconds(60);
+  LocalQueue queue(o);
+  constexpr int kProducers = 3;
+  constexpr int kPerProducer = 700;
+  std::atomic<int> deleted{0};
+  std::vector<std::string> received[2];
+  std::vector<std::thread> threads;
+  for (int p = 0; p < kProducers; ++p)
+    threads.emplace_back([&, p] {
+      for (int sent = 0; sent < kPerProducer;) {
+        std::vector<SendEntry> batch;
+        for (int i = 0; i < 7 && sent < kPerProducer; ++i, ++sent)
+          batch.push_back({"e" + std::to_string(i), std::to_string(p) + "-" + std::to_string(sent)});
+        for (const auto& r : queue.send(batch)) ASSERT_TRUE(r.ok());
+      }
+    });
+  for (int c = 0; c < 2; ++c)
+    threads.emplace_back([&, c] {
+      while (deleted.load() < kProducers * kPerProducer) {
+        const auto got = queue.receive({11, std::nullopt, std::chrono::milliseconds(100)});
+        std::vector<DeleteEntry> deletes;
+        for (const auto& m : got) {
+          deletes.push_back({"d" + std::to_string(deletes.size()), m.receipt_handle});
+          received[c].push_back(m.body);
+        }
+        if (deletes.empty()) continue;
+        for (const auto& r : queue.delete_messages(deletes)) ASSERT_TRUE(r.ok()) << r.error->what();
+        deleted += static_cast<int>(deletes.size());
+      }
+    });
+  for (auto& t : threads) t.join();
+  std::set<std::string> all(received[0].begin(), received[0].end());
+  for (const auto& body : received[1]) EXPECT_TRUE(all.insert(body).second) << body << " was delivered twice";
+  EXPECT_EQ(all.size(), static_cast<size_t>(kProducers * kPerProducer));
+  EXPECT_EQ(queue.counts().total(), 0);
+}
+
+// Two other processes write to the queue file while this one receives and deletes: SQLite's
+// write lock is taken in turn, and every message arrives exactly once.
+TEST_F(LocalQueueTest, SeveralProcessesShareOneQueueFile) {
+  auto o = options();
+  o.visibility_timeout = std::chrono::seconds(60);
+  LocalQueue queue(o);
+  constexpr int kPerProcess = 300;
+  ChildProcess first({QUEUE_HELPER, "send-many", o.file.string(), o.name, "first", std::to_string(kPerProcess)});
+  ChildProcess second({QUEUE_HELPER, "send-many", o.file.string(), o.name, "second", std::to_string(kPerProcess)});
+  std::set<std::string> bodies;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (bodies.size() < 2 * kPerProcess && std::chrono::steady_clock::now() < deadline) {
+    const auto got = queue.receive({50, std::nullopt, std::chrono::milliseconds(500)});
+    std::vector<DeleteEntry> deletes;
+    for (const auto& m : got) {
+      EXPECT_TRUE(bodies.insert(m.body).second) << m.body << " arrived twice";
+      deletes.push_back({"d" + std::to_string(deletes.size()), m.receipt_handle});
+    }
+    if (deletes.empty()) continue;
+    for (const auto& r : queue.delete_messages(deletes)) EXPECT_TRUE(r.ok());
+  }
+  EXPECT_EQ(WEXITSTATUS(first.wait()), 0);
+  EXPECT_EQ(WEXITSTATUS(second.wait()), 0);
+  EXPECT_EQ(bodies.size(), static_cast<size_t>(2 * kPerProcess));
+  EXPECT_EQ(queue.counts().total(), 0);
+}
+
+TEST(MessageRules, TextRules) {
+  EXPECT_FALSE(find_invalid_message_text("plain\ttext\r\n"));
+  EXPECT_FALSE(find_invalid_message_text("\xf0\x9f\x98\x80 \xee\x80\x80"));
+  EXPECT_TRUE(find_invalid_message_text(std::string("nul\0", 4)));
+  EXPECT_TRUE(find_invalid_message_text("\x7f\xff"));
+  EXPECT_TRUE(find_invalid_message_text("\xef\xbf\xbe"));  // U+FFFE
+  EXPECT_TRUE(find_invalid_message_text("\xef\xbf\xbf"));  // U+FFFF
+  EXPECT_TRUE(find_invalid_message_text("\xed\xa0\x80"));  // a surrogate
+}
+
+TEST(MessageRules, DurationsRoundUpToTheGranularity) {
+  using std::chrono::milliseconds;
+  EXPECT_EQ(check_duration(milliseconds(1), milliseconds(20'000), milliseconds(1000), "wait"), milliseconds(1000));
+  EXPECT_EQ(check_duration(milliseconds(0), milliseconds(20'000), milliseconds(1000), "wait"), milliseconds(0));
+  EXPECT_EQ(check_duration(milliseconds(250), milliseconds(20'000), milliseconds(1), "wait"), milliseconds(250));
+  EXPECT_THROW(check_duration(milliseconds(-1), milliseconds(20'000), milliseconds(1), "wait"), Error);
+  EXPECT_THROW(check_duration(milliseconds(20'001), milliseconds(20'000), milliseconds(1), "wait"), Error);
+}
+
+}  // namespace
+}  // namespace sentiflow::testing
