@@ -11,6 +11,9 @@
 
 #include <atomic>
 #include <filesystem>
+#include <mutex>
+#include <string>
+#include <string_view>
 #include <thread>
 
 #include "queue/local_queue.h"
@@ -68,24 +71,44 @@ void BM_QueueCycle(benchmark::State& state) {
   int64_t total = 0;
   for (auto _ : state) {
     std::atomic<int64_t> deleted{0};
+    // The first failed send or delete: every thread stops, and the benchmark reports it (from
+    // this thread: SkipWithError is not for the worker threads).
+    std::atomic<bool> failed{false};
+    std::mutex failure_mutex;
+    std::string failure;
+    const auto fail = [&](std::string_view what, const EntryResult& r) {
+      std::lock_guard lock(failure_mutex);
+      if (failure.empty()) failure = std::string(what) + " failed: " + (r.error ? r.error->what() : r.service_code);
+      failed = true;
+    };
     std::thread producer([&] {
-      for (int64_t sent = 0; sent < per_iteration; sent += static_cast<int64_t>(batch)) queue.send(entries);
+      for (int64_t sent = 0; sent < per_iteration && !failed; sent += static_cast<int64_t>(batch))
+        for (const auto& r : queue.send(entries))
+          if (!r.ok()) return fail("send", r);
     });
     auto consume = [&] {
       std::vector<DeleteEntry> deletes;
-      while (deleted.load() < per_iteration) {
+      while (deleted.load() < per_iteration && !failed) {
         const auto got = queue.receive({batch, std::nullopt, milliseconds(50)});
         if (got.empty()) continue;
         deletes.clear();
         for (size_t i = 0; i < got.size(); ++i) deletes.push_back({"d" + std::to_string(i), got[i].receipt_handle});
-        queue.delete_messages(deletes);
-        deleted += static_cast<int64_t>(got.size());
+        int64_t ok = 0;
+        for (const auto& r : queue.delete_messages(deletes)) {
+          if (!r.ok()) return fail("delete", r);
+          ++ok;
+        }
+        deleted += ok;  // only the deletes that succeeded count
       }
     };
     std::thread consumer1(consume), consumer2(consume);
     producer.join();
     consumer1.join();
     consumer2.join();
+    if (failed) {
+      state.SkipWithError(failure.c_str());
+      break;
+    }
     total += deleted.load();
   }
   state.SetItemsProcessed(total);

@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <limits>
@@ -41,10 +43,24 @@ void add_target_options(CLI::App* cmd, QueueTarget& t) {
 struct ResolvedQueue {
   LocalQueueOptions options;
   std::string dead_letter;  // the pipeline's (or --dead-letter's) dead-letter queue name
+  std::string state_dir;    // for messages
   bool from_pipeline = false;
 };
 
-// Resolves the target to queue options. `creating` allows a queue that does not exist yet.
+// Opening a LocalQueue creates the queue (and its dead-letter queue): every command but
+// `send` first checks that the queue exists, so that a mistyped name is an error instead of
+// a new, empty queue in the user's state. A queue the user named that does not exist is
+// invalid input (exit status 2).
+void require_queue(const std::filesystem::path& file, const std::string& state_dir, const std::string& name) {
+  const auto names = LocalQueue::list(file);
+  if (std::find(names.begin(), names.end(), name) != names.end()) return;
+  throw invalid_input(fmt::format("no queue '{}' in {} ({})", name, state_dir,
+                                  names.empty() ? std::string("no queues yet")
+                                                : fmt::format("queues: {}", fmt::join(names, ", "))));
+}
+
+// Resolves the target to queue options. `creating` allows a queue that does not exist yet;
+// otherwise the queue must exist (require_queue).
 ResolvedQueue resolve(const QueueTarget& t, bool creating) {
   if (t.pipeline.empty() == t.state_dir.empty()) throw invalid_input("give either --pipeline FILE or --state-dir DIR");
   ResolvedQueue r;
@@ -56,6 +72,7 @@ ResolvedQueue resolve(const QueueTarget& t, bool creating) {
                                       c.queue.url.uri));
     r.from_pipeline = true;
     r.dead_letter = c.queue.dead_letter;
+    r.state_dir = c.state_dir.string();
     auto& o = r.options;
     o.file = LocalQueue::file_in(c.state_dir);
     o.name = t.queue.empty() ? c.queue.url.name : t.queue;
@@ -70,6 +87,7 @@ ResolvedQueue resolve(const QueueTarget& t, bool creating) {
     } else {
       o.retention = kLongestRetention;
     }
+    if (!creating) require_queue(o.file, r.state_dir, o.name);
     return r;
   }
   if (t.queue.empty()) throw invalid_input("--state-dir needs --queue NAME");
@@ -77,13 +95,8 @@ ResolvedQueue resolve(const QueueTarget& t, bool creating) {
   r.options.name = t.queue;
   r.options.retention = kLongestRetention;
   r.dead_letter = t.dead_letter.empty() ? t.queue + "-dlq" : t.dead_letter;
-  if (!creating) {
-    const auto names = LocalQueue::list(r.options.file);
-    if (std::find(names.begin(), names.end(), t.queue) == names.end())
-      throw Error(ErrorCode::not_found,
-                  fmt::format("no queue '{}' in {}{}", t.queue, t.state_dir,
-                              names.empty() ? "" : fmt::format(" (queues: {})", fmt::join(names, ", "))));
-  }
+  r.state_dir = t.state_dir;
+  if (!creating) require_queue(r.options.file, r.state_dir, t.queue);
   return r;
 }
 
@@ -132,7 +145,9 @@ void stats(const QueueTarget& t, bool json) {
   std::optional<ResolvedQueue> resolved;
   std::filesystem::path file;
   if (!t.pipeline.empty() || !t.queue.empty()) {
-    resolved = resolve(t, false);
+    // A queue named with --queue must exist; the pipeline's own queues may not exist yet
+    // (nothing was sent): they show zeros.
+    resolved = resolve(t, t.queue.empty());
     file = resolved->options.file;
     rows.emplace_back(resolved->options.name, "queue");
     if (resolved->from_pipeline && t.queue.empty()) rows.emplace_back(resolved->dead_letter, "dead-letter");
@@ -141,18 +156,17 @@ void stats(const QueueTarget& t, bool json) {
     file = LocalQueue::file_in(t.state_dir);
     for (const auto& name : LocalQueue::list(file)) rows.emplace_back(name, "queue");
   }
-  const bool exists = std::filesystem::exists(file);  // stats never creates state
+  // Stats never creates state: a queue not in the file yet shows zeros.
+  const auto existing = LocalQueue::list(file);
   if (!json) std::cout << fmt::format("{:<40} {:<12} {:>10} {:>10} {:>10}\n", "QUEUE", "ROLE", "VISIBLE", "IN_FLIGHT", "DELAYED");
   for (const auto& [name, role] : rows) {
     QueueCounts counts;
-    if (exists) {
+    if (std::find(existing.begin(), existing.end(), name) != existing.end()) {
       LocalQueueOptions o = resolved ? resolved->options : LocalQueueOptions{};
       o.file = file;
       o.name = name;
-      if (role == "dead-letter" || !resolved) {
-        o.dead_letter_queue.clear();
-        o.retention = kLongestRetention;
-      }
+      o.dead_letter_queue.clear();  // counting needs no dead-letter queue: never create one
+      if (role == "dead-letter" || !resolved) o.retention = kLongestRetention;
       counts = LocalQueue(o).counts();
     }
     if (json)
@@ -337,6 +351,9 @@ void add_queue_command(CLI::App& app, int& status) {
   redrive_cmd->footer("Moved messages keep their id, body and attributes; their receive count starts again at 0.");
   redrive_cmd->callback([target, max_moved, &status] {
     ResolvedQueue r = resolve(*target, false);
+    if (r.dead_letter.empty())
+      throw invalid_input(fmt::format("queue '{}' has no dead-letter queue to redrive from", r.options.name));
+    require_queue(r.options.file, r.state_dir, r.dead_letter);
     r.options.dead_letter_queue = r.dead_letter;
     LocalQueue queue(r.options);
     const int64_t moved = queue.redrive_dead_letters(*max_moved);

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -27,19 +28,31 @@ void add_target_options(CLI::App* cmd, StoreTarget& t) {
   cmd->add_option("--store", t.directory, "A store directory, without a pipeline file");
 }
 
-std::unique_ptr<FileStore> open_store(const StoreTarget& t) {
+// `create` is false for the commands that only read: a mistyped --store creates nothing.
+std::unique_ptr<FileStore> open_store(const StoreTarget& t, bool create) {
   if (t.pipeline.empty() == t.directory.empty()) throw invalid_input("give either --pipeline FILE or --store DIR");
-  if (!t.directory.empty()) return std::make_unique<FileStore>(t.directory);
+  if (!t.directory.empty()) return std::make_unique<FileStore>(t.directory, create);
   const PipelineConfig c = load_pipeline_or_throw(t.pipeline);
   if (c.sink.store.backend != StoreLocation::Backend::file)
     throw invalid_input(fmt::format("store {}: the S3 backend arrives with the AWS backends; for now these commands use "
                                     "directory stores only",
                                     c.sink.store.uri));
-  return std::make_unique<FileStore>(c.sink.store.directory);
+  return std::make_unique<FileStore>(c.sink.store.directory, create);
+}
+
+// Reads `in` to its end into `data`; false when the stream failed before it (a read error),
+// which reading through istreambuf_iterator would take for the end.
+bool read_all(std::istream& in, std::string& data) {
+  char buffer[1 << 16];
+  while (in.read(buffer, sizeof buffer) || in.gcount() > 0) {
+    data.append(buffer, static_cast<size_t>(in.gcount()));
+    if (!in) break;
+  }
+  return !in.bad();
 }
 
 void list(const StoreTarget& t, const std::string& prefix, size_t max_keys, bool json) {
-  auto store = open_store(t);
+  auto store = open_store(t, false);
   ListRequest request;
   request.prefix = prefix;
   size_t printed = 0;
@@ -100,7 +113,7 @@ void add_store_command(CLI::App& app, int& status) {
   get_cmd->add_option("--out", get_options->out, "Write to this file instead");
   get_cmd->footer("Exit status 1 when there is no such object.");
   get_cmd->callback([target, get_options, &status] {
-    const auto object = open_store(*target)->get(get_options->key);
+    const auto object = open_store(*target, false)->get(get_options->key);
     if (!object) throw Error(ErrorCode::not_found, fmt::format("no object '{}' in the store", get_options->key));
     if (get_options->out.empty()) {
       std::cout.write(object->data.data(), static_cast<std::streamsize>(object->data.size()));
@@ -127,13 +140,15 @@ void add_store_command(CLI::App& app, int& status) {
   put_cmd->callback([target, put_options, &status] {
     std::string data;
     if (put_options->file == "-") {
-      data.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+      if (!read_all(std::cin, data) || std::ferror(stdin))
+        throw invalid_input("stdin could not be read to its end; nothing was stored");
     } else {
       std::ifstream in(put_options->file, std::ios::binary);
       if (!in) throw invalid_input(fmt::format("cannot read {}", put_options->file));
-      data.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+      if (!read_all(in, data))
+        throw invalid_input(fmt::format("{} could not be read to its end; nothing was stored", put_options->file));
     }
-    const ObjectInfo info = open_store(*target)->put(put_options->key, data, put_options->content_type);
+    const ObjectInfo info = open_store(*target, true)->put(put_options->key, data, put_options->content_type);
     std::cout << nlohmann::ordered_json{{"key", info.key}, {"size", info.size}, {"etag", info.etag},
                                         {"content_type", info.content_type}}
                      .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <fstream>
 #include <iostream>
 
@@ -59,12 +60,13 @@ ResolvedTable resolve(const TableTarget& t) {
   return r;
 }
 
-// For the commands that only read: a table that does not exist is not created.
+// For the commands that only read: a table that does not exist is not created. A table the
+// user named that is not there is invalid input (exit status 2), like a mistyped queue.
 ResolvedTable resolve_existing(const TableTarget& t) {
   ResolvedTable r = resolve(t);
   if (!std::filesystem::exists(r.options.file))
-    throw Error(ErrorCode::not_found, fmt::format("table {} does not exist yet ({}); `sentiflow table import` loads it",
-                                                  r.uri, r.options.file.string()));
+    throw invalid_input(fmt::format("table {} does not exist yet ({}); `sentiflow table import` loads it", r.uri,
+                                    r.options.file.string()));
   return r;
 }
 
@@ -77,6 +79,10 @@ int import(const TableTarget& t, const std::string& file, std::string format, bo
   }
   std::istream& in = file == "-" ? std::cin : in_file;
   const ResolvedTable r = resolve(t);
+  if (!r.options.key_schema && !std::filesystem::exists(r.options.file))
+    throw invalid_input(fmt::format("table {} does not exist ({}); creating it needs --key NAME (and --sort-key NAME "
+                                    "if it has one)",
+                                    r.uri, r.options.file.string()));
   LocalTable table(r.options);
   const ImportReport report = table.import(in, format == "csv" ? ImportFormat::csv : ImportFormat::json_lines, if_empty);
   if (json) {
@@ -85,12 +91,21 @@ int import(const TableTarget& t, const std::string& file, std::string format, bo
                                   {"skipped", report.skipped},
                                   {"table_was_not_empty", report.table_was_not_empty}};
     out["errors"] = nlohmann::ordered_json::array();
-    for (const auto& e : report.errors) out["errors"].push_back({{"line", e.line}, {"error", e.message}});
+    for (const auto& e : report.errors) {
+      nlohmann::ordered_json error = {{"line", e.line}};
+      if (e.last_line > e.line) error["last_line"] = e.last_line;
+      error["error"] = e.message;
+      out["errors"].push_back(std::move(error));
+    }
     std::cout << out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
   } else {
-    for (const auto& e : report.errors) std::cerr << fmt::format("{}:{}: {}\n", file, e.line, e.message);
-    if (report.skipped > report.errors.size())
-      std::cerr << fmt::format("{}: {} more malformed lines not shown\n", file, report.skipped - report.errors.size());
+    size_t shown = 0;  // lines, counting every line of an error over several
+    for (const auto& e : report.errors) {
+      std::cerr << fmt::format("{}:{}: {}\n", file, e.line, e.message);
+      shown += std::max(e.line, e.last_line) - e.line + 1;
+    }
+    if (report.skipped > shown)
+      std::cerr << fmt::format("{}: {} more malformed lines not shown\n", file, report.skipped - shown);
     if (report.table_was_not_empty)
       std::cout << fmt::format("{} is not empty: nothing imported (--if-empty)\n", r.uri);
     else

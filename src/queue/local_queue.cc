@@ -316,6 +316,20 @@ struct LocalQueue::State {
     sent.notify_all();
   }
 
+  // A write through this object hid a message of the queue until `visible_at`. Waiting
+  // receives only know the earliest visible_at they read after their last empty take, and
+  // commits on this connection do not change data_version; this keeps them from sleeping past
+  // the moment. Called in the group's transaction (the group leader), so it is ordered with
+  // the takes that reset it.
+  void hidden_until(int64_t visible_at) {
+    {
+      std::lock_guard lock(wait_mutex);
+      if (visible_at >= earliest_hidden) return;
+      earliest_hidden = visible_at;
+    }
+    sent.notify_all();  // waiters recompute when to wake; they take nothing before then
+  }
+
   Database db;  // used only by the leader of the running group
   int64_t queue_id = 0;
   int64_t dead_letter_id = 0;  // 0: no dead-letter queue
@@ -333,6 +347,12 @@ struct LocalQueue::State {
   std::mutex wait_mutex;
   std::condition_variable sent;
   uint64_t generation = 0;
+  // No message of the queue is hidden until earlier than this: the earliest visible_at that
+  // the last empty take read, lowered by every later write that hides a message. Waiting
+  // receives wake by it (with their own reading), so none sleeps past a message coming due.
+  int64_t earliest_hidden = std::numeric_limits<int64_t>::max();
+  // Receives now waiting for a message (LocalQueue::waiting_receivers()).
+  int64_t waiting = 0;
 
   Statement insert;
   Statement take;
@@ -411,7 +431,9 @@ LocalQueue::LocalQueue(LocalQueueOptions options) : options_(std::move(options))
       "dead_letter_source = ?3, dead_letter_receive_count = ?6, dead_lettered_at = ?2, "
       "last_error = coalesce(last_error, ?4) WHERE seq = ?5");
   s.delete_expired_one = db.prepare("DELETE FROM messages WHERE seq = ?1");
-  s.delete_expired = db.prepare("DELETE FROM messages WHERE queue_id = ?1 AND sent_at <= ?2");
+  // Only messages visible now: retention is an option of each connection, so a process with a
+  // shorter one must not delete a message another process's consumer holds (local_queue.h).
+  s.delete_expired = db.prepare("DELETE FROM messages WHERE queue_id = ?1 AND sent_at <= ?2 AND visible_at <= ?3");
   s.earliest_visible = db.prepare("SELECT min(visible_at) FROM messages WHERE queue_id = ?1");
   s.delete_by_receipt = db.prepare("DELETE FROM messages WHERE seq = ?1 AND queue_id = ?2 AND receipt = ?3");
   s.find = db.prepare("SELECT queue_id, receipt, visible_at FROM messages WHERE seq = ?1");
@@ -425,7 +447,8 @@ LocalQueue::LocalQueue(LocalQueueOptions options) : options_(std::move(options))
   s.redrive = db.prepare(
       "UPDATE messages SET queue_id = ?1, visible_at = ?2, receive_count = 0, receipt = 0, first_received_at = NULL, "
       "dead_letter_source = NULL, dead_letter_receive_count = NULL, dead_lettered_at = NULL, last_error = NULL "
-      "WHERE seq IN (SELECT seq FROM messages WHERE queue_id = ?3 AND dead_letter_source = ?4 ORDER BY seq LIMIT ?5)");
+      "WHERE seq IN (SELECT seq FROM messages WHERE queue_id = ?3 AND dead_letter_source = ?4 AND visible_at <= ?2 "
+      "ORDER BY seq LIMIT ?5)");
   s.data_version = db.prepare("PRAGMA data_version");
 }
 
@@ -445,6 +468,11 @@ std::vector<std::string> LocalQueue::list(const std::filesystem::path& file) {
 }
 
 const std::string& LocalQueue::name() const { return options_.name; }
+
+int64_t LocalQueue::waiting_receivers() const {
+  std::lock_guard lock(state_->wait_mutex);
+  return state_->waiting;
+}
 
 QueueLimits LocalQueue::limits() const {
   QueueLimits limits;
@@ -509,6 +537,7 @@ std::vector<SendResult> LocalQueue::send(std::span<const SendEntry> entries) {
       else
         u.bind_blob(6, attributes[i]);
       u.run();
+      if (entries[i].delay.count() > 0) s.hidden_until(now + entries[i].delay.count());
     }
   });
   s.wake_receivers();
@@ -525,7 +554,7 @@ void LocalQueue::State::take_visible(const LocalQueueOptions& options, size_t ma
   const int64_t now = now_ms();
   const int64_t expired_before = now - options.retention.count();
   if (now >= s.next_sweep_at) {
-    s.delete_expired.use().bind(1, s.queue_id).bind(2, expired_before).run();
+    s.delete_expired.use().bind(1, s.queue_id).bind(2, expired_before).bind(3, now).run();
     s.next_sweep_at = now + std::clamp(options.retention / 10, kMinSweepInterval, kMaxSweepInterval).count();
   }
   std::vector<MessageRow> rows;
@@ -587,9 +616,16 @@ void LocalQueue::State::take_visible(const LocalQueueOptions& options, size_t ma
   std::sort(taken.begin(), taken.end(), [](const Taken& a, const Taken& b) { return a.row.seq < b.row.seq; });
   next_visible_at = std::numeric_limits<int64_t>::max();
   if (taken.empty()) {
-    auto u = s.earliest_visible.use();
-    u.bind(1, s.queue_id);
-    if (u.step() && !u.is_null(0)) next_visible_at = u.int64(0);
+    {
+      auto u = s.earliest_visible.use();
+      u.bind(1, s.queue_id);
+      if (u.step() && !u.is_null(0)) next_visible_at = u.int64(0);
+    }
+    // Every write before this one in the file is in that reading; later ones lower it again.
+    std::lock_guard lock(s.wait_mutex);
+    s.earliest_hidden = next_visible_at;
+  } else {
+    s.hidden_until(now + visibility_timeout.count());
   }
 }
 
@@ -613,6 +649,20 @@ std::vector<ReceivedMessage> LocalQueue::receive(const ReceiveRequest& request) 
     });
     return version;
   };
+  // Counts this receive among the waiting ones while it waits (waiting_receivers()).
+  struct Waiting {
+    State& s;
+    explicit Waiting(State& state) : s(state) {
+      std::lock_guard lock(s.wait_mutex);
+      ++s.waiting;
+    }
+    ~Waiting() {
+      std::lock_guard lock(s.wait_mutex);
+      --s.waiting;
+    }
+    Waiting(const Waiting&) = delete;
+    Waiting& operator=(const Waiting&) = delete;
+  };
   std::vector<Taken> taken;
   while (true) {
     uint64_t seen_generation = 0;
@@ -623,25 +673,35 @@ std::vector<ReceivedMessage> LocalQueue::receive(const ReceiveRequest& request) 
     const int64_t seen_version = wait.count() > 0 ? data_version() : 0;
     int64_t next_visible_at = 0;
     s.write([&] { s.take_visible(options_, request.max_messages, visibility, taken, next_visible_at); });
+    // A take at or after the deadline is the last one: a long poll always looks once more
+    // when its wait ends.
     if (!taken.empty() || std::chrono::steady_clock::now() >= deadline) break;
     // Nothing yet: wait for a send through this object, a commit by another connection
-    // (data_version, looked at every poll_interval), a hidden message coming due, or the end.
+    // (data_version, looked at every poll_interval), a hidden message coming due (by our own
+    // reading or by a later write through this object: earliest_hidden), or the end.
+    const Waiting waiting(s);
     bool again = false;
     while (!again) {
       const auto now = std::chrono::steady_clock::now();
-      if (now >= deadline) break;
+      if (now >= deadline) break;  // the outer loop takes once more, then returns
+      int64_t due = 0;
+      {
+        std::lock_guard lock(s.wait_mutex);
+        due = std::min(next_visible_at, s.earliest_hidden);
+      }
       auto wake_at = std::min(deadline, now + options_.poll_interval);
-      const int64_t until_visible = next_visible_at - now_ms();
+      const int64_t until_visible = due - now_ms();
       if (until_visible < options_.poll_interval.count())
         wake_at = std::min(wake_at, now + milliseconds(std::max<int64_t>(until_visible, 0)));
       {
         std::unique_lock lock(s.wait_mutex);
-        s.sent.wait_until(lock, wake_at, [&] { return s.generation != seen_generation; });
+        s.sent.wait_until(lock, wake_at,
+                          [&] { return s.generation != seen_generation || s.earliest_hidden < due; });
         again = s.generation != seen_generation;
+        if (!again && s.earliest_hidden < due) continue;  // one comes due earlier: wait for that
       }
-      again = again || now_ms() >= next_visible_at || data_version() != seen_version;
+      again = again || now_ms() >= due || data_version() != seen_version;
     }
-    if (!again) break;
   }
   // Turning rows into messages (handles, attributes) happens outside the group.
   std::vector<ReceivedMessage> messages;
@@ -727,7 +787,10 @@ std::vector<EntryResult> LocalQueue::change_visibility(std::span<const Visibilit
         u.bind(3, receipts[i].seq).bind(4, s.queue_id).bind(5, receipts[i].token).bind(6, now).run();
       }
       if (s.db.changes() > 0) {
-        made_visible = made_visible || entry.timeout.count() == 0;
+        if (entry.timeout.count() == 0)
+          made_visible = true;
+        else
+          s.hidden_until(now + entry.timeout.count());
         continue;
       }
       auto u = s.find.use();

@@ -40,7 +40,12 @@ struct LocalQueueOptions {
   std::filesystem::path file;  // usually LocalQueue::file_in(state_dir); created when missing
   std::string name;            // 1-80 of A-Z a-z 0-9 - _
   std::chrono::milliseconds visibility_timeout{30'000};  // default of receive(); 0 to 12 h
-  std::chrono::milliseconds retention{4LL * 24 * 3600 * 1000};  // from the send; > 0, at most 14 days
+  // From the send; > 0, at most 14 days. An option of this object, not stored with the queue:
+  // this object neither delivers nor counts messages older than it, and its receives delete
+  // them, but only messages visible at that moment: a message in flight (held by a consumer,
+  // possibly of another process that keeps it longer) is never deleted by the sweep. Open a
+  // queue with the same retention everywhere (the CLI's inspections use 14 days, the longest).
+  std::chrono::milliseconds retention{4LL * 24 * 3600 * 1000};
   uint64_t message_size_limit = 256 * 1024;  // 1 B to 1 MiB
   // The dead-letter queue's name (in the same file), or empty for none. A message is moved
   // there by the receive that would be its (max_receive_count + 1)th.
@@ -67,6 +72,10 @@ class LocalQueue final : public Queue {
   static std::filesystem::path file_in(const std::filesystem::path& state_dir);
   // The names of the queues in `file`, sorted; empty when the file does not exist.
   static std::vector<std::string> list(const std::filesystem::path& file);
+
+  // How many receive calls are waiting (long-polling) on this object now: for tests and
+  // metrics only (a test sends once a receive waits, instead of sleeping and hoping).
+  int64_t waiting_receivers() const;
 
   const std::string& name() const override;
   QueueLimits limits() const override;

@@ -169,7 +169,7 @@ class Queue {
   virtual void purge() = 0;
 
   // Moves up to `max_messages` messages that came from this queue back from its dead-letter
-  // queue, as new messages with the same id, body and attributes and a receive count of 0.
+  // queue (only those visible now: a dead letter that a consumer holds stays), as new messages with the same id, body and attributes and a receive count of 0.
   // Returns how many moved. Throws Error(invalid_input) when the queue has no dead-letter
   // queue.
   virtual int64_t redrive_dead_letters(int64_t max_messages) = 0;

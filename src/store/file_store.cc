@@ -246,11 +246,15 @@ std::optional<std::pair<Fd, struct stat>> open_object(int folder, std::string_vi
 
 }  // namespace
 
-FileStore::FileStore(std::filesystem::path root) : root_(std::move(root)) {
-  std::error_code ec;
-  std::filesystem::create_directories(root_, ec);
-  if (ec) throw invalid_input(fmt::format("cannot create the store folder {}: {}", root_.string(), ec.message()));
+FileStore::FileStore(std::filesystem::path root, bool create) : root_(std::move(root)) {
+  if (create) {
+    std::error_code ec;
+    std::filesystem::create_directories(root_, ec);
+    if (ec) throw invalid_input(fmt::format("cannot create the store folder {}: {}", root_.string(), ec.message()));
+  }
   root_fd_ = ::open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (root_fd_ < 0 && !create && errno == ENOENT)
+    throw invalid_input(fmt::format("no store at {}", root_.string()));
   if (root_fd_ < 0) throw invalid_input(fmt::format("cannot open the store folder {}: {}", root_.string(), std::strerror(errno)));
 }
 

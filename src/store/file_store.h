@@ -29,9 +29,11 @@ namespace sentiflow {
 
 class FileStore final : public ObjectStore {
  public:
-  // Opens the store at `root`, creating the directory when missing. Throws
-  // Error(invalid_input) when it cannot be created or is not a directory.
-  explicit FileStore(std::filesystem::path root);
+  // Opens the store at `root`, creating the directory when missing (unless `create` is false:
+  // then a missing directory is Error(invalid_input) "no store at ROOT", for readers that must
+  // not leave a mistyped path behind). Throws Error(invalid_input) when it cannot be created
+  // or is not a directory.
+  explicit FileStore(std::filesystem::path root, bool create = true);
   ~FileStore() override;
   FileStore(const FileStore&) = delete;
   FileStore& operator=(const FileStore&) = delete;

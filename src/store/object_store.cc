@@ -11,10 +11,26 @@
 namespace sentiflow {
 
 void check_object_key(std::string_view key) {
-  // Keys can hold anything a user typed; the message shows a printable, bounded form.
+  // Keys can hold anything a user typed; the message shows a printable, bounded form: control
+  // characters and bytes that are not part of valid UTF-8 as \xNN.
   const auto shown = [&] {
+    const std::string_view head = key.substr(0, 200);
     std::string s;
-    for (const char c : key.substr(0, 200)) s += (static_cast<unsigned char>(c) < 0x20) ? '?' : c;
+    for (size_t i = 0; i < head.size();) {
+      const auto byte = static_cast<unsigned char>(head[i]);
+      size_t length = 1;
+      if (byte >= 0xC0 && byte < 0xF8) length = byte < 0xE0 ? 2 : byte < 0xF0 ? 3 : 4;
+      if (byte >= 0x80 && (byte < 0xC0 || byte >= 0xF8 || !is_valid_utf8(head.substr(i, length)) ||
+                           i + length > head.size()))
+        length = 0;  // not the start of a whole, valid sequence
+      if (byte < 0x20 || byte == 0x7F || length == 0) {
+        s += fmt::format("\\x{:02X}", byte);
+        ++i;
+      } else {
+        s.append(head.substr(i, length));
+        i += length;
+      }
+    }
     return key.size() > 200 ? s + "..." : s;
   };
   const auto refuse = [&](std::string_view why) {

@@ -1,10 +1,13 @@
 #include "table/csv.h"
 
+#include <algorithm>
+
 namespace sentiflow::table_detail {
 
 int CsvReader::get() {
   const int c = in_.get();
   if (c == '\n') ++line_;
+  if (c != EOF) last_ = c;
   return c;
 }
 
@@ -21,10 +24,15 @@ bool CsvReader::next(Record& record) {
   if (in_.peek() == EOF) return false;
   record.line = line_;
   std::string field;
+  // The last line the record took: the one before line_ when it ended with its line end.
+  const auto end = [&] {
+    record.last_line = std::max(record.line, last_ == '\n' ? line_ - 1 : line_);
+    return true;
+  };
   const auto fail = [&](const char* why) {
     record.fields.clear();
     record.error = why;
-    return true;
+    return end();
   };
   while (true) {
     field.clear();
@@ -66,7 +74,7 @@ bool CsvReader::next(Record& record) {
     record.fields.push_back(std::move(field));
     const int c = get();
     if (c == ',') continue;
-    return true;  // '\n' or the end of the input
+    return end();  // '\n' or the end of the input
   }
 }
 

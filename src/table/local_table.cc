@@ -151,9 +151,8 @@ LocalTable::LocalTable(LocalTableOptions options) : options_(std::move(options))
       throw invalid_input("the sort key must differ from the partition key");
   }
   if (!std::filesystem::exists(options_.file) && !options_.key_schema)
-    throw Error(ErrorCode::not_found,
-                fmt::format("table '{}' does not exist ({}); creating it needs its key attribute", options_.name,
-                            options_.file.string()));
+    throw invalid_input(fmt::format("table '{}' does not exist ({}); creating it needs its key attribute",
+                                    options_.name, options_.file.string()));
   std::error_code ec;
   if (options_.file.has_parent_path()) std::filesystem::create_directories(options_.file.parent_path(), ec);
   if (ec) throw invalid_input(fmt::format("cannot create the folder of {}: {}", options_.file.string(), ec.message()));
@@ -164,7 +163,7 @@ LocalTable::LocalTable(LocalTableOptions options) : options_(std::move(options))
   {
     sqlite::stamp_or_check(db, kApplicationId, kSchemaVersion, kSchema, "table", [&] {
       if (!options_.key_schema)
-        throw Error(ErrorCode::not_found, fmt::format("table '{}' does not exist ({})", options_.name, options_.file.string()));
+        throw invalid_input(fmt::format("table '{}' does not exist ({})", options_.name, options_.file.string()));
       auto insert = db.prepare("INSERT INTO meta(key, value) VALUES(?1, ?2)");
       insert.use().bind_text(1, "name").bind_text(2, options_.name).run();
       insert.use().bind_text(1, "partition_key").bind_text(2, options_.key_schema->partition_key).run();
@@ -331,9 +330,12 @@ ScanPage LocalTable::scan(const ScanRequest& request) {
 ImportReport LocalTable::import(std::istream& in, ImportFormat format, bool only_if_empty) {
   ImportReport report;
   const TableLimits limits = this->limits();
-  const auto skip = [&](size_t line, std::string message) {
-    ++report.skipped;
-    if (report.errors.size() < ImportReport::kMaxReportedErrors) report.errors.push_back({line, std::move(message)});
+  const auto skip = [&](size_t line, std::string message, size_t last_line = 0) {
+    last_line = std::max(line, last_line);
+    report.skipped += last_line - line + 1;
+    if (last_line > line) message = fmt::format("lines {}-{}: {}", line, last_line, message);
+    if (report.errors.size() < ImportReport::kMaxReportedErrors)
+      report.errors.push_back({line, last_line, std::move(message)});
   };
 
   std::lock_guard lock(mutex_);
@@ -346,14 +348,19 @@ ImportReport LocalTable::import(std::istream& in, ImportFormat format, bool only
       return report;
     }
   }
+  // Only a line that does not parse is skipped; an error of the storage (a read-only or
+  // damaged file, which SQLite also reports as invalid_input) ends the import, rolled back.
   const auto store_line = [&](size_t line, std::string_view json) {
+    std::optional<ParsedItem> item;
     try {
-      s.store(parse_item(json, schema_, limits));
-      ++report.imported;
+      item.emplace(parse_item(json, schema_, limits));
     } catch (const Error& e) {
       if (e.code() != ErrorCode::invalid_input) throw;
       skip(line, e.what());
+      return;
     }
+    s.store(*item);
+    ++report.imported;
   };
   constexpr std::string_view kBom = "\xEF\xBB\xBF";
 
@@ -384,7 +391,7 @@ ImportReport LocalTable::import(std::istream& in, ImportFormat format, bool only
       for (const auto& name : header) quoted_names.push_back(table_detail::quote_json_string(name));
       while (reader.next(record)) {
         if (!record.error.empty()) {
-          skip(record.line, record.error);
+          skip(record.line, record.error, record.last_line);
           continue;
         }
         if (record.fields.size() != header.size()) {

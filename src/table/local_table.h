@@ -39,11 +39,12 @@ enum class ImportFormat { json_lines, csv };
 
 struct ImportReport {
   struct LineError {
-    size_t line = 0;  // from 1
+    size_t line = 0;       // from 1
+    size_t last_line = 0;  // the last line lost with it: > line for a CSV record over several lines
     std::string message;
   };
   size_t imported = 0;               // items stored (a later line with the same key replaces an earlier one)
-  size_t skipped = 0;                // malformed lines, not stored
+  size_t skipped = 0;                // malformed lines, not stored (every line of a malformed CSV record)
   std::vector<LineError> errors;     // the first kMaxReportedErrors of them
   bool table_was_not_empty = false;  // with only_if_empty: nothing was imported
 

@@ -180,9 +180,42 @@ TEST_F(StateCli, QueueByStateDirectory) {
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(json_lines(r.out).at(0)["body"], "hello");
   r = run("queue receive --state-dir state --queue typo");
-  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(r.status, 2) << "a queue the user named that does not exist is invalid input";
   EXPECT_NE(r.err.find("no queue 'typo' in state (queues: producer, producer-dlq)"), std::string::npos) << r.err;
   EXPECT_EQ(run("queue receive --state-dir state").status, 2) << "--state-dir needs --queue";
+}
+
+TEST_F(StateCli, MistypedQueueNamesAreErrorsAndCreateNothing) {
+  run("queue send " + pipeline() + " hello");
+  const std::string listing = "(queues: producer, producer-dlq)";
+  for (const std::string& command : std::vector<std::string>{
+           "queue stats " + pipeline() + " --queue typo", "queue receive " + pipeline() + " --queue typo",
+        "queue delete " + pipeline() + " --queue typo 1.1.0000000000000001", "queue purge " + pipeline() + " --queue typo --yes",
+        "queue redrive " + pipeline() + " --queue typo", "queue stats --state-dir state --queue typo",
+        "queue purge --state-dir state --queue typo --yes"}) {
+    const auto r = run(command);
+    EXPECT_EQ(r.status, 2) << command;
+    EXPECT_NE(r.err.find("no queue 'typo' in "), std::string::npos) << command << ": " << r.err;
+    EXPECT_NE(r.err.find(listing), std::string::npos) << command << ": " << r.err;
+  }
+  auto r = run("queue redrive --state-dir state --queue producer --dead-letter tpyo");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("no queue 'tpyo' in state " + listing), std::string::npos) << r.err;
+  r = run("queue stats --state-dir state --json");
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto queues = json_lines(r.out);
+  ASSERT_EQ(queues.size(), 2u) << r.out;
+  EXPECT_EQ(queues[0]["queue"], "producer");
+  EXPECT_EQ(queues[1]["queue"], "producer-dlq");
+  EXPECT_EQ(queues[0]["visible"], 1) << "nothing was received, purged or moved";
+}
+
+TEST_F(StateCli, ReceivingFromAPipelineWithoutQueuesYetIsAnError) {
+  const auto r = run("queue receive " + pipeline());
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("no queue 'producer' in "), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("state (no queues yet)"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(dir_ / "state" / "queues.sqlite"));
 }
 
 TEST_F(StateCli, StatsOfAFreshPipelineCreateNothing) {
@@ -256,13 +289,18 @@ TEST_F(StateCli, TableSegmentsCoverTheTable) {
 TEST_F(StateCli, TableByStateDirectory) {
   write("items.csv", "id,text\n1,one\n2,two\n");
   auto r = run("table import --state-dir state --table numbers items.csv");
-  EXPECT_EQ(r.status, 1) << "a new table needs its key";
-  EXPECT_NE(r.err.find("does not exist"), std::string::npos) << r.err;
+  EXPECT_EQ(r.status, 2) << "a new table needs its key: a missing option is invalid input";
+  EXPECT_NE(r.err.find("creating it needs --key NAME"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(dir_ / "state" / "tables" / "numbers.sqlite"));
+  r = run("table count --state-dir state --table typo");
+  EXPECT_EQ(r.status, 2) << "a table the user named that does not exist is invalid input";
+  EXPECT_NE(r.err.find("local://typo does not exist yet"), std::string::npos) << r.err;
+  EXPECT_EQ(run("table scan --state-dir state --table typo").status, 2);
   r = run("table import --state-dir state --table numbers --key id items.csv");
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(run("table count --state-dir state --table numbers").out, "2\n");
   r = run("table count " + pipeline());
-  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.err.find("does not exist yet"), std::string::npos) << r.err;
 }
 
@@ -301,6 +339,33 @@ TEST_F(StateCli, StorePutListAndGet) {
   r = run("store put " + pipeline() + " ../escape result.jsonl");
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.err.find("'..' segment"), std::string::npos) << r.err;
+}
+
+TEST_F(StateCli, TableImportCountsEveryLineOfAnUnclosedQuote) {
+  write("items.csv", "name,description\nApple,\"never closed\nMeta,lost\nNetflix,lost\n");
+  const auto r = run("table import " + pipeline() + " items.csv");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_EQ(r.out, "imported 0 items into local://companies; 3 malformed lines skipped\n");
+  EXPECT_EQ(r.err, "items.csv:2: lines 2-4: a quoted field is not closed before the end of the input\n") << r.err;
+}
+
+TEST_F(StateCli, StoreReadsCreateNothing) {
+  for (const std::string& command :
+       std::vector<std::string>{"store ls --store typo", "store get --store typo key", "store ls " + pipeline()}) {
+    const auto r = run(command);
+    EXPECT_EQ(r.status, 2) << command;
+    EXPECT_NE(r.err.find("no store at"), std::string::npos) << command << ": " << r.err;
+  }
+  EXPECT_FALSE(fs::exists(dir_ / "typo"));
+  EXPECT_FALSE(fs::exists(dir_ / "out"));
+}
+
+TEST_F(StateCli, StorePutStoresNothingWhenStdinFails) {
+  // Reading a directory fails (EISDIR); no .input, so that the redirection is the last one.
+  const auto r = sentiflow::testing_support::run_sentiflow("store put --store out key.txt < .", {.cwd = dir_});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("stdin could not be read to its end; nothing was stored"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(dir_ / "out" / "key.txt"));
 }
 
 TEST_F(StateCli, HelpListsTheStateCommands) {

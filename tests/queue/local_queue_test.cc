@@ -245,6 +245,83 @@ TEST_F(LocalQueueTest, ALongPollSeesAMessageWhoseDelayEnds) {
   EXPECT_LT(took, std::chrono::seconds(1)) << "woken when the delay ended, not at the end of the wait";
 }
 
+// Polls (with a deadline, no sleeping to wait) until `n` receives wait on `queue`.
+bool wait_for_waiting_receivers(const LocalQueue& queue, int64_t n) {
+  const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (queue.waiting_receivers() < n) {
+    if (std::chrono::steady_clock::now() >= end) return false;
+    std::this_thread::yield();
+  }
+  return true;
+}
+
+// Same-process wake-up, deterministic: the send happens only once the receive waits.
+TEST_F(LocalQueueTest, LongPollWakesAtOnceOnASendInTheSameProcess) {
+  LocalQueue queue(options());
+  EXPECT_EQ(queue.waiting_receivers(), 0);
+  std::vector<ReceivedMessage> got;
+  std::chrono::steady_clock::time_point woke;
+  std::thread receiver([&] {
+    got = queue.receive({1, std::nullopt, queue.limits().max_wait});
+    woke = std::chrono::steady_clock::now();
+  });
+  ASSERT_TRUE(wait_for_waiting_receivers(queue, 1));
+  queue.send_one("wake up");
+  const auto sent = std::chrono::steady_clock::now();
+  receiver.join();
+  ASSERT_EQ(got.size(), 1u);
+  const auto latency = std::chrono::duration_cast<std::chrono::milliseconds>(woke - sent);
+  RecordProperty("wake_latency_ms", static_cast<int>(latency.count()));
+  EXPECT_LT(latency, std::chrono::milliseconds(100)) << "the receive woke " << latency.count() << " ms after the send";
+  EXPECT_EQ(queue.waiting_receivers(), 0);
+}
+
+// A change of visibility to a shorter timeout in the same process changes no data_version of
+// the waiter's connection: the waiter must still wake when the message comes due.
+TEST_F(LocalQueueTest, ALongPollSeesAMessageWhoseVisibilityWasShortened) {
+  LocalQueue queue(options());
+  queue.send_one("held");
+  const auto held = queue.receive({1, std::chrono::milliseconds(30'000), std::chrono::milliseconds(0)});
+  ASSERT_EQ(held.size(), 1u);
+  std::vector<ReceivedMessage> got;
+  std::chrono::steady_clock::time_point woke;
+  const auto start = std::chrono::steady_clock::now();
+  std::thread waiter([&] {
+    got = queue.receive({1, std::nullopt, std::chrono::seconds(5)});
+    woke = std::chrono::steady_clock::now();
+  });
+  ASSERT_TRUE(wait_for_waiting_receivers(queue, 1));
+  const VisibilityChange change{"c", held[0].receipt_handle, std::chrono::milliseconds(300)};
+  const auto changed = queue.change_visibility(std::span(&change, 1));
+  ASSERT_TRUE(changed[0].ok());
+  const auto changed_at = std::chrono::steady_clock::now();
+  waiter.join();
+  ASSERT_EQ(got.size(), 1u) << "the message came due 300 ms into a 5 s long poll";
+  EXPECT_EQ(got[0].body, "held");
+  EXPECT_LT(woke - changed_at, std::chrono::seconds(2));
+  EXPECT_LT(woke - start, std::chrono::seconds(4)) << "woken when the message came due, not at the deadline";
+}
+
+TEST_F(LocalQueueTest, RedriveLeavesDeadLettersInFlight) {
+  auto o = options();
+  o.dead_letter_queue = "dlq";
+  o.max_receive_count = 1;
+  o.visibility_timeout = std::chrono::milliseconds(0);
+  LocalQueue queue(o);
+  LocalQueue dlq(options("dlq"));
+  queue.send_one("poison");
+  ASSERT_EQ(queue.receive({1, std::nullopt, std::chrono::milliseconds(0)}).size(), 1u);
+  EXPECT_TRUE(queue.receive({1, std::nullopt, std::chrono::milliseconds(0)}).empty());
+  const auto held = dlq.receive({1, std::chrono::milliseconds(30'000), std::chrono::milliseconds(0)});
+  ASSERT_EQ(held.size(), 1u) << "a consumer of the dead-letter queue holds it";
+  EXPECT_EQ(queue.redrive_dead_letters(10), 0) << "a dead letter in flight is not moved under its consumer";
+  EXPECT_EQ(dlq.counts().in_flight, 1);
+  const VisibilityChange release{"r", held[0].receipt_handle, std::chrono::milliseconds(0)};
+  ASSERT_TRUE(dlq.change_visibility(std::span(&release, 1))[0].ok());
+  EXPECT_EQ(queue.redrive_dead_letters(10), 1);
+  EXPECT_EQ(dlq.counts().total(), 0);
+}
+
 // Many threads at once: their calls share transactions (group commit); nothing may be lost,
 // doubled or acknowledged without being done.
 TEST_F(LocalQueueTest, ConcurrentProducersAndConsumersLoseNothing) {

@@ -156,6 +156,37 @@ TEST_F(FileStoreTest, TheRootMustBeADirectory) {
   EXPECT_TRUE(fs::is_directory(dir_.path() / "new" / "nested" / "root"));
 }
 
+TEST_F(FileStoreTest, OpeningWithoutCreateNeedsTheDirectory) {
+  try {
+    FileStore missing(dir_.path() / "typo", false);
+    ADD_FAILURE() << "opened a store that is not there";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::invalid_input);
+    EXPECT_NE(std::string(e.what()).find("no store at"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(fs::exists(dir_.path() / "typo"));
+  store_.put("x", "y");
+  EXPECT_EQ(FileStore(root(), false).get("x")->data, "y");
+}
+
+TEST_F(FileStoreTest, KeysInMessagesShowBadBytesEscaped) {
+  const auto message = [&](const std::string& key) {
+    try {
+      store_.put(key, "x");
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("(accepted)");
+  };
+  EXPECT_NE(message("caf\xC3\xA9/\xFF\xFE" "end").find("'caf\xC3\xA9/\\xFF\\xFEend' is not valid UTF-8"),
+            std::string::npos)
+      << message("caf\xC3\xA9/\xFF\xFE" "end");
+  EXPECT_NE(message("a\x01" "b\\c").find("'a\\x01b\\c' contains a backslash"), std::string::npos)
+      << message("a\x01" "b\\c");
+  EXPECT_NE(message("\xE2\x82/x").find("'\\xE2\\x82/x'"), std::string::npos) << "a cut sequence: "
+                                                                              << message("\xE2\x82/x");
+}
+
 TEST_F(FileStoreTest, AnotherObjectOnTheSameRootSeesTheObjects) {
   store_.put("shared", "x");
   FileStore other(root());

@@ -66,12 +66,12 @@ TEST_F(LocalTableTest, RecordsItsKeySchema) {
   }
 }
 
-TEST_F(LocalTableTest, AMissingTableIsNotFoundWithoutASchema) {
+TEST_F(LocalTableTest, AMissingTableIsInvalidInputWithoutASchema) {
   try {
     open(std::nullopt, "nothing-here");
     ADD_FAILURE() << "opened a table that does not exist";
   } catch (const Error& e) {
-    EXPECT_EQ(e.code(), ErrorCode::not_found) << e.what();
+    EXPECT_EQ(e.code(), ErrorCode::invalid_input) << e.what();
   }
   EXPECT_FALSE(fs::exists(LocalTable::file_in(dir_.path(), "nothing-here")));
 }
@@ -158,6 +158,37 @@ TEST_F(LocalTableTest, ImportsCsvWithQuotesAndLineBreaks) {
   EXPECT_EQ(table.get({"Apple"}), R"({"name":"Apple","text":"Designs \"beautiful\" devices, loved","founded":"1976"})");
   EXPECT_EQ(table.get({"Multi\nLine"}), R"({"name":"Multi\nLine","text":"first\nsecond","founded":"2000"})");
   EXPECT_EQ(table.get({"Ok"}), R"({"name":"Ok","text":"","founded":"007"})") << "CSV values are strings, kept as written";
+}
+
+TEST_F(LocalTableTest, AnUnclosedQuoteSkipsEveryLineItTakes) {
+  auto table = open();
+  std::istringstream in(
+      "name,text\n"
+      "Apple,\"never closed\n"
+      "Meta,valid but inside the quote\n"
+      "Netflix,also lost\n");
+  const ImportReport report = table.import(in, ImportFormat::csv);
+  EXPECT_EQ(report.imported, 0u);
+  EXPECT_EQ(report.skipped, 3u) << "lines 2-4 are lost, not one line";
+  ASSERT_EQ(report.errors.size(), 1u);
+  EXPECT_EQ(report.errors[0].line, 2u);
+  EXPECT_EQ(report.errors[0].last_line, 4u);
+  EXPECT_EQ(report.errors[0].message, "lines 2-4: a quoted field is not closed before the end of the input");
+
+  std::istringstream no_final_line_end("name,text\nOk,1\nBad,\"open\nmore");
+  const ImportReport second = table.import(no_final_line_end, ImportFormat::csv);
+  EXPECT_EQ(second.imported, 1u);
+  EXPECT_EQ(second.skipped, 2u);
+  ASSERT_EQ(second.errors.size(), 1u);
+  EXPECT_EQ(second.errors[0].message, "lines 3-4: a quoted field is not closed before the end of the input");
+
+  std::istringstream one_line("name,text\nBad,\"open");
+  const ImportReport third = table.import(one_line, ImportFormat::csv);
+  EXPECT_EQ(third.skipped, 1u);
+  ASSERT_EQ(third.errors.size(), 1u);
+  EXPECT_EQ(third.errors[0].line, 2u);
+  EXPECT_EQ(third.errors[0].last_line, 2u);
+  EXPECT_EQ(third.errors[0].message, "a quoted field is not closed before the end of the input");
 }
 
 TEST_F(LocalTableTest, CsvHeaderMustNameTheKeyOnce) {
