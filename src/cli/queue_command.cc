@@ -21,9 +21,10 @@ namespace {
 
 using std::chrono::milliseconds;
 
-// Dead-letter queues, and queues whose settings we do not know (--state-dir), are opened with
-// SQS's longest retention: the CLI must never expire a message the pipeline would keep.
-constexpr milliseconds kLongestRetention{14LL * 24 * 3600 * 1000};
+// Retention is an attribute of the queue, stored in the queue file (LocalQueueOptions::retention).
+// These commands inspect and repair: they open queues with no retention (nullopt), so that they
+// never change the stored one. Only a `send` that creates the pipeline's queue gives it the
+// pipeline's retention.
 
 // Where the queue is: the pipeline's queue (and its dead-letter queue), or a queue by name in
 // a state directory.
@@ -78,14 +79,15 @@ ResolvedQueue resolve(const QueueTarget& t, bool creating) {
     o.name = t.queue.empty() ? c.queue.url.name : t.queue;
     o.visibility_timeout = c.queue.visibility_timeout;
     o.message_size_limit = c.queue.message_size_limit;
-    o.retention = c.queue.retention;
+    // The stored retention stays as it is; a queue created now gets the pipeline's.
+    const auto existing = LocalQueue::list(o.file);
+    if (o.name == c.queue.url.name && std::find(existing.begin(), existing.end(), o.name) == existing.end())
+      o.retention = c.queue.retention;
     o.durability = c.queue.durability == Durability::full ? LocalQueueOptions::Durability::full
                                                             : LocalQueueOptions::Durability::normal;
     if (o.name == c.queue.url.name) {  // the pipeline's queue dead-letters as the pipeline does
       o.dead_letter_queue = c.queue.dead_letter;
       o.max_receive_count = c.queue.max_receive_count;
-    } else {
-      o.retention = kLongestRetention;
     }
     if (!creating) require_queue(o.file, r.state_dir, o.name);
     return r;
@@ -93,7 +95,6 @@ ResolvedQueue resolve(const QueueTarget& t, bool creating) {
   if (t.queue.empty()) throw invalid_input("--state-dir needs --queue NAME");
   r.options.file = LocalQueue::file_in(t.state_dir);
   r.options.name = t.queue;
-  r.options.retention = kLongestRetention;
   r.dead_letter = t.dead_letter.empty() ? t.queue + "-dlq" : t.dead_letter;
   r.state_dir = t.state_dir;
   if (!creating) require_queue(r.options.file, r.state_dir, t.queue);
@@ -166,7 +167,7 @@ void stats(const QueueTarget& t, bool json) {
       o.file = file;
       o.name = name;
       o.dead_letter_queue.clear();  // counting needs no dead-letter queue: never create one
-      if (role == "dead-letter" || !resolved) o.retention = kLongestRetention;
+      o.retention = std::nullopt;  // counting never changes the stored retention
       counts = LocalQueue(o).counts();
     }
     if (json)

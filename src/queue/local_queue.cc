@@ -30,12 +30,15 @@ using sqlite::WriteTransaction;
 // 'SFLQ': marks a SQLite file as a sentiflow queue file, so that we never write our tables
 // into somebody else's database.
 constexpr int64_t kApplicationId = 0x53464C51;
-constexpr int64_t kSchemaVersion = 1;
+// 2: queues.retention (schema 1 files get the column, NULL, when first opened).
+constexpr int64_t kSchemaVersion = 2;
 
 constexpr size_t kLocalMaxBatch = 10'000;
 constexpr uint64_t kLocalMaxBatchBytes = 64ULL * 1024 * 1024;
 constexpr uint64_t kMaxMessageSizeLimit = 1024 * 1024;
 constexpr milliseconds kMaxRetention{14LL * 24 * 3600 * 1000};
+// The retention of a queue created without one, and of a queue of a schema 1 file (NULL).
+constexpr milliseconds kDefaultRetention{4LL * 24 * 3600 * 1000};
 // Expired messages are never returned nor counted; removing them is only housekeeping. It
 // scans the queue's rows, so it runs every tenth of the retention, within these bounds.
 constexpr milliseconds kMinSweepInterval{1'000};
@@ -49,7 +52,8 @@ constexpr const char* kSchema = R"sql(
 CREATE TABLE queues(
   id INTEGER PRIMARY KEY,
   name TEXT NOT NULL UNIQUE,
-  created_at INTEGER NOT NULL
+  created_at INTEGER NOT NULL,
+  retention INTEGER                       -- ms; NULL: kDefaultRetention
 );
 CREATE TABLE messages(
   seq INTEGER PRIMARY KEY,                -- order of sending
@@ -97,8 +101,8 @@ void check_options(const LocalQueueOptions& o) {
   }
   if (o.visibility_timeout.count() < 0 || o.visibility_timeout > QueueLimits{}.max_visibility_timeout)
     throw invalid_input(fmt::format("visibility timeout {} ms is outside 0-12 h", o.visibility_timeout.count()));
-  if (o.retention.count() <= 0 || o.retention > kMaxRetention)
-    throw invalid_input(fmt::format("retention {} ms is outside 1 ms-14 days", o.retention.count()));
+  if (o.retention && (o.retention->count() <= 0 || *o.retention > kMaxRetention))
+    throw invalid_input(fmt::format("retention {} ms is outside 1 ms-14 days", o.retention->count()));
   if (o.message_size_limit < 1 || o.message_size_limit > kMaxMessageSizeLimit)
     throw invalid_input(fmt::format("message size limit {} bytes is outside 1 B-1 MiB", o.message_size_limit));
   if (o.poll_interval.count() <= 0) throw invalid_input("the poll interval must be positive");
@@ -367,16 +371,46 @@ struct LocalQueue::State {
   Statement purge;
   Statement redrive;
   Statement data_version;
+  Statement select_retention;
+
+  // The queue's retention as stored now: any process may set it (LocalQueueOptions::retention).
+  int64_t stored_retention() {
+    auto u = select_retention.use();
+    u.bind(1, queue_id);
+    return u.step() ? u.int64(0) : kDefaultRetention.count();
+  }
 };
 
 namespace {
 
 // Creates the schema in a new file, or checks that an existing file is a queue file we can read.
-void prepare_schema(Database& db) { sqlite::stamp_or_check(db, kApplicationId, kSchemaVersion, kSchema, "queue"); }
+// A schema 1 file gets the retention column (NULL: the default) and becomes schema 2.
+void prepare_schema(Database& db) {
+  if (sqlite::stamp_or_check(db, kApplicationId, kSchemaVersion, kSchema, "queue")) return;
+  const auto single = [&](const char* sql) {
+    auto statement = db.prepare(sql);
+    auto u = statement.use();
+    return u.step() ? u.int64(0) : 0;
+  };
+  if (single("PRAGMA user_version") >= kSchemaVersion) return;
+  WriteTransaction tx(db);  // another process may have migrated it meanwhile: look again
+  if (single("SELECT count(*) FROM pragma_table_info('queues') WHERE name = 'retention'") == 0)
+    db.exec("ALTER TABLE queues ADD COLUMN retention INTEGER");
+  if (single("PRAGMA user_version") < kSchemaVersion)
+    db.exec(fmt::format("PRAGMA user_version={}", kSchemaVersion).c_str());
+  tx.commit();
+}
 
-int64_t queue_id_of(Database& db, const std::string& name) {
-  auto insert = db.prepare("INSERT INTO queues(name, created_at) VALUES(?1, ?2) ON CONFLICT(name) DO NOTHING");
-  insert.use().bind_text(1, name).bind(2, now_ms()).run();
+// Creates the queue when missing, with `retention` or the default, and sets its retention
+// when one is given (the last one configured wins).
+int64_t queue_id_of(Database& db, const std::string& name, std::optional<milliseconds> retention) {
+  auto insert = db.prepare(
+      "INSERT INTO queues(name, created_at, retention) VALUES(?1, ?2, ?3) ON CONFLICT(name) DO NOTHING");
+  insert.use().bind_text(1, name).bind(2, now_ms()).bind(3, retention.value_or(kDefaultRetention).count()).run();
+  if (retention) {
+    auto update = db.prepare("UPDATE queues SET retention = ?2 WHERE name = ?1");
+    update.use().bind_text(1, name).bind(2, retention->count()).run();
+  }
   auto select = db.prepare("SELECT id FROM queues WHERE name = ?1");
   auto u = select.use();
   u.bind_text(1, name);
@@ -407,8 +441,11 @@ LocalQueue::LocalQueue(LocalQueueOptions options) : options_(std::move(options))
   prepare_schema(db);
   {
     WriteTransaction tx(db);
-    state_->queue_id = queue_id_of(db, options_.name);
-    if (!options_.dead_letter_queue.empty()) state_->dead_letter_id = queue_id_of(db, options_.dead_letter_queue);
+    state_->queue_id = queue_id_of(db, options_.name, options_.retention);
+    // The dead-letter queue is another queue, with its own retention: created with the
+    // default, never changed by the source queue's options.
+    if (!options_.dead_letter_queue.empty())
+      state_->dead_letter_id = queue_id_of(db, options_.dead_letter_queue, std::nullopt);
     tx.commit();
   }
   auto& s = *state_;
@@ -431,8 +468,8 @@ LocalQueue::LocalQueue(LocalQueueOptions options) : options_(std::move(options))
       "dead_letter_source = ?3, dead_letter_receive_count = ?6, dead_lettered_at = ?2, "
       "last_error = coalesce(last_error, ?4) WHERE seq = ?5");
   s.delete_expired_one = db.prepare("DELETE FROM messages WHERE seq = ?1");
-  // Only messages visible now: retention is an option of each connection, so a process with a
-  // shorter one must not delete a message another process's consumer holds (local_queue.h).
+  // Only messages visible now: a consumer (of any process) may hold a message that a shorter
+  // retention, set since by another process, has expired; it goes when it is visible again.
   s.delete_expired = db.prepare("DELETE FROM messages WHERE queue_id = ?1 AND sent_at <= ?2 AND visible_at <= ?3");
   s.earliest_visible = db.prepare("SELECT min(visible_at) FROM messages WHERE queue_id = ?1");
   s.delete_by_receipt = db.prepare("DELETE FROM messages WHERE seq = ?1 AND queue_id = ?2 AND receipt = ?3");
@@ -450,6 +487,15 @@ LocalQueue::LocalQueue(LocalQueueOptions options) : options_(std::move(options))
       "WHERE seq IN (SELECT seq FROM messages WHERE queue_id = ?3 AND dead_letter_source = ?4 AND visible_at <= ?2 "
       "ORDER BY seq LIMIT ?5)");
   s.data_version = db.prepare("PRAGMA data_version");
+  s.select_retention = db.prepare(
+      fmt::format("SELECT coalesce(retention, {}) FROM queues WHERE id = ?1", kDefaultRetention.count()));
+}
+
+std::chrono::milliseconds LocalQueue::retention() const {
+  auto& s = *state_;
+  int64_t stored = 0;
+  s.read([&] { stored = s.stored_retention(); });
+  return milliseconds(stored);
 }
 
 LocalQueue::~LocalQueue() = default;
@@ -552,10 +598,11 @@ void LocalQueue::State::take_visible(const LocalQueueOptions& options, size_t ma
                                      int64_t& next_visible_at) {
   auto& s = *this;
   const int64_t now = now_ms();
-  const int64_t expired_before = now - options.retention.count();
+  const int64_t kept = s.stored_retention();
+  const int64_t expired_before = now - kept;
   if (now >= s.next_sweep_at) {
     s.delete_expired.use().bind(1, s.queue_id).bind(2, expired_before).bind(3, now).run();
-    s.next_sweep_at = now + std::clamp(options.retention / 10, kMinSweepInterval, kMaxSweepInterval).count();
+    s.next_sweep_at = now + std::clamp(milliseconds(kept / 10), kMinSweepInterval, kMaxSweepInterval).count();
   }
   std::vector<MessageRow> rows;
   while (taken.size() < max_messages) {
@@ -815,8 +862,9 @@ QueueCounts LocalQueue::counts() {
   QueueCounts counts;
   s.read([&] {
     const int64_t now = now_ms();
+    const int64_t kept = s.stored_retention();
     auto u = s.count.use();
-    u.bind(1, s.queue_id).bind(2, now).bind(3, now - options_.retention.count());
+    u.bind(1, s.queue_id).bind(2, now).bind(3, now - kept);
     if (u.step()) {
       counts.visible = u.int64(0);
       counts.in_flight = u.int64(1);

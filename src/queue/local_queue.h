@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -40,12 +41,14 @@ struct LocalQueueOptions {
   std::filesystem::path file;  // usually LocalQueue::file_in(state_dir); created when missing
   std::string name;            // 1-80 of A-Z a-z 0-9 - _
   std::chrono::milliseconds visibility_timeout{30'000};  // default of receive(); 0 to 12 h
-  // From the send; > 0, at most 14 days. An option of this object, not stored with the queue:
-  // this object neither delivers nor counts messages older than it, and its receives delete
-  // them, but only messages visible at that moment: a message in flight (held by a consumer,
-  // possibly of another process that keeps it longer) is never deleted by the sweep. Open a
-  // queue with the same retention everywhere (the CLI's inspections use 14 days, the longest).
-  std::chrono::milliseconds retention{4LL * 24 * 3600 * 1000};
+  // The queue's retention, counted from the send; > 0, at most 14 days. Like SQS's
+  // MessageRetentionPeriod it is an attribute of the queue, stored in the file and shared by
+  // every process: a value here sets it (the last one configured wins, as SetQueueAttributes);
+  // nullopt keeps the stored one (4 days for a queue created now). Open with nullopt to only
+  // inspect a queue (the CLI does). Messages older than the stored retention are neither
+  // delivered nor counted, and receives delete them, but only messages visible at that moment:
+  // a message in flight (held by a consumer) is deleted when it next becomes visible.
+  std::optional<std::chrono::milliseconds> retention{};
   uint64_t message_size_limit = 256 * 1024;  // 1 B to 1 MiB
   // The dead-letter queue's name (in the same file), or empty for none. A message is moved
   // there by the receive that would be its (max_receive_count + 1)th.
@@ -76,6 +79,9 @@ class LocalQueue final : public Queue {
   // How many receive calls are waiting (long-polling) on this object now: for tests and
   // metrics only (a test sends once a receive waits, instead of sleeping and hoping).
   int64_t waiting_receivers() const;
+
+  // The queue's retention as stored in the file now (another process may have set it since).
+  std::chrono::milliseconds retention() const;
 
   const std::string& name() const override;
   QueueLimits limits() const override;

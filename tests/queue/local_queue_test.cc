@@ -15,6 +15,7 @@
 #include "queue/local_queue.h"
 #include "queue/message_rules.h"
 #include "queue_conformance.h"
+#include "support/run_binary.h"
 #include "support/temp_dir.h"
 
 namespace sentiflow::testing {
@@ -407,6 +408,147 @@ TEST(MessageRules, DurationsRoundUpToTheGranularity) {
   EXPECT_EQ(check_duration(milliseconds(250), milliseconds(20'000), milliseconds(1), "wait"), milliseconds(250));
   EXPECT_THROW(check_duration(milliseconds(-1), milliseconds(20'000), milliseconds(1), "wait"), Error);
   EXPECT_THROW(check_duration(milliseconds(20'001), milliseconds(20'000), milliseconds(1), "wait"), Error);
+}
+
+using namespace std::chrono_literals;
+
+int64_t schema_version_of(const fs::path& file) {
+  sqlite3* db = nullptr;
+  if (sqlite3_open(file.c_str(), &db) != SQLITE_OK) return -1;
+  sqlite3_stmt* statement = nullptr;
+  int64_t version = -1;
+  if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &statement, nullptr) == SQLITE_OK &&
+      sqlite3_step(statement) == SQLITE_ROW)
+    version = sqlite3_column_int64(statement, 0);
+  sqlite3_finalize(statement);
+  sqlite3_close(db);
+  return version;
+}
+
+// Retention is the queue's, stored in the file: an object opened later without one (nullopt)
+// uses the stored retention, not a default of its own, and does not change it.
+TEST_F(LocalQueueTest, AnOpenWithoutRetentionKeepsAndUsesTheStoredOne) {
+  auto o = options();
+  o.retention = 1h;
+  LocalQueue keeper(o);
+  keeper.send_one("kept");
+  EXPECT_EQ(keeper.retention(), 1h);
+
+  auto later = options();  // retention: nullopt
+  LocalQueue inspector(later);
+  EXPECT_EQ(inspector.retention(), 1h);
+  std::this_thread::sleep_for(400ms);
+  EXPECT_EQ(inspector.counts().visible, 1);
+  const auto got = inspector.receive({10, 0ms, 0ms});  // its sweep runs here: nothing is expired
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].body, "kept");
+  EXPECT_EQ(keeper.retention(), 1h);
+  EXPECT_EQ(keeper.counts().visible, 1);
+  // A new queue opened without a retention gets the default, 4 days.
+  EXPECT_EQ(LocalQueue(options("fresh")).retention(), std::chrono::hours(4 * 24));
+}
+
+// An explicit retention sets the stored one, for every object of the queue (the last one
+// configured wins, as SetQueueAttributes); a dead-letter queue keeps its own.
+TEST_F(LocalQueueTest, AnExplicitRetentionSetsTheStoredOneForEveryObject) {
+  auto o = options();
+  o.retention = 1h;
+  o.dead_letter_queue = "q-dlq";
+  LocalQueue first(o);
+  first.send_one("old");
+  auto shorter = options();
+  shorter.retention = 300ms;
+  LocalQueue second(shorter);
+  EXPECT_EQ(first.retention(), 300ms);
+  EXPECT_EQ(second.retention(), 300ms);
+  EXPECT_EQ(LocalQueue(options()).retention(), 300ms);  // nullopt keeps it
+  EXPECT_EQ(LocalQueue(options("q-dlq")).retention(), std::chrono::hours(4 * 24));
+  std::this_thread::sleep_for(400ms);
+  // `first` was opened with 1 h, but the queue's retention is now 300 ms.
+  EXPECT_EQ(first.counts().total(), 0);
+  EXPECT_TRUE(first.receive({10, 0ms, 0ms}).empty());
+  first.send_one("new");
+  EXPECT_EQ(first.receive({10, 0ms, 0ms}).size(), 1u);
+
+  o.retention = 2h;  // reopened with a longer one: that one wins again
+  LocalQueue third(o);
+  EXPECT_EQ(second.retention(), 2h);
+}
+
+// A file of schema 1 (no stored retention) keeps working: it gets the column, and its queues
+// the default retention until one is configured.
+TEST_F(LocalQueueTest, ASchemaOneFileGetsTheRetentionColumn) {
+  const auto file = LocalQueue::file_in(dir_.path());
+  {
+    LocalQueue queue(options());
+    queue.send_one("from schema 1");
+  }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(file.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "ALTER TABLE queues DROP COLUMN retention; PRAGMA user_version=1", nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  ASSERT_EQ(schema_version_of(file), 1);
+
+  EXPECT_EQ(LocalQueue::list(file), std::vector<std::string>{"q"});
+  EXPECT_EQ(schema_version_of(file), 2);
+  LocalQueue queue(options());
+  EXPECT_EQ(queue.retention(), std::chrono::hours(4 * 24));
+  const auto got = queue.receive({10, 0ms, 0ms});
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].body, "from schema 1");
+  auto o = options();
+  o.retention = 1h;
+  LocalQueue configured(o);
+  EXPECT_EQ(queue.retention(), 1h);
+}
+
+// The CLI inspects: stats, receive and --state-dir opens never change a queue's stored
+// retention, of the pipeline's queue or of its dead-letter queue; a send that creates the
+// pipeline's queue gives it the pipeline's retention.
+TEST_F(LocalQueueTest, TheCliNeverChangesAStoredRetention) {
+  const auto pipeline = dir_.path() / "pipeline.yaml";
+  std::ofstream(pipeline) << "name: retention-test\n"
+                             "state_dir: state\n"
+                             "source: {table: local://companies, key: name, text: description}\n"
+                             "queue: {url: local://producer, retention: 1h}\n"
+                             "sink: {store: out/}\n";
+  const auto file = LocalQueue::file_in(dir_.path() / "state");
+  {
+    LocalQueueOptions o;
+    o.file = file;
+    o.name = "producer";
+    o.dead_letter_queue = "producer-dlq";
+    o.retention = 48h;
+    LocalQueue(o).send_one("waiting");
+    LocalQueueOptions d;
+    d.file = file;
+    d.name = "producer-dlq";
+    d.retention = 72h;
+    LocalQueue{d};
+  }
+  const std::string target = "--pipeline '" + pipeline.string() + "'";
+  for (const std::string& command :
+       {"queue stats " + target, "queue stats " + target + " --json", "queue receive " + target + " --visibility 0s",
+        "queue receive " + target + " --queue producer-dlq", "queue stats --state-dir '" + (dir_.path() / "state").string() + "'",
+        "queue receive --state-dir '" + (dir_.path() / "state").string() + "' --queue producer --visibility 0s",
+        "queue send " + target + " more"}) {
+    const auto r = testing_support::run_sentiflow(command);
+    EXPECT_EQ(r.status, 0) << command << ": " << r.err;
+  }
+  LocalQueueOptions inspect;
+  inspect.file = file;
+  inspect.name = "producer";
+  EXPECT_EQ(LocalQueue(inspect).retention(), 48h);
+  inspect.name = "producer-dlq";
+  EXPECT_EQ(LocalQueue(inspect).retention(), 72h);
+
+  // A send that creates the pipeline's queue: the pipeline's retention.
+  fs::remove_all(dir_.path() / "state");
+  const auto r = testing_support::run_sentiflow("queue send " + target + " first");
+  EXPECT_EQ(r.status, 0) << r.err;
+  inspect.name = "producer";
+  EXPECT_EQ(LocalQueue(inspect).retention(), 1h);
 }
 
 }  // namespace
