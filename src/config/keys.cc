@@ -161,7 +161,7 @@ KeySpec choice_key(std::string path, std::string def, std::vector<std::pair<std:
 std::string check_pipeline_name(std::string_view text) {
   const bool shape_ok = !text.empty() && text.size() <= 48 &&
                         ((text[0] >= 'a' && text[0] <= 'z') || (text[0] >= 'A' && text[0] <= 'Z')) &&
-                        text.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") ==
+                        text.find_first_not_of(kNameCharacters) ==
                             std::string_view::npos;
   if (!shape_ok)
     throw invalid_input(fmt::format("'{}' is not a valid name: 1-48 letters, digits, '-' or '_', starting with a letter",

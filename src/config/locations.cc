@@ -10,8 +10,6 @@
 namespace sentiflow {
 namespace {
 
-constexpr std::string_view kNameChars = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_";
-
 // "scheme://rest" -> {"scheme", "rest"}; scheme empty when there is none.
 std::pair<std::string, std::string_view> split_scheme(std::string_view text) {
   const auto sep = text.find("://");
@@ -22,7 +20,7 @@ std::pair<std::string, std::string_view> split_scheme(std::string_view text) {
 std::string check_table_name(std::string_view name, size_t min_length, std::string_view uri) {
   // DynamoDB's rule, which SQLite names fit too: 3-255 of A-Z a-z 0-9 _ - .
   const bool ok = name.size() >= min_length && name.size() <= 255 &&
-                  name.find_first_not_of(std::string(kNameChars) + ".") == std::string_view::npos;
+                  name.find_first_not_of(std::string(kNameCharacters) + ".") == std::string_view::npos;
   if (!ok)
     throw invalid_input(fmt::format("'{}': table name '{}' must be {}-255 of A-Z a-z 0-9 _ - .", uri, name, min_length));
   return std::string(name);
@@ -33,7 +31,7 @@ std::string check_table_name(std::string_view name, size_t min_length, std::stri
 std::string check_queue_name(std::string_view name) {
   if (name.size() > 5 && name.substr(name.size() - 5) == ".fifo")
     throw invalid_input(fmt::format("queue '{}': FIFO queues are not supported; the pipeline uses a standard queue", name));
-  if (name.empty() || name.size() > 80 || name.find_first_not_of(kNameChars) != std::string_view::npos)
+  if (name.empty() || name.size() > 80 || name.find_first_not_of(kNameCharacters) != std::string_view::npos)
     throw invalid_input(fmt::format("queue name '{}' must be 1-80 of A-Z a-z 0-9 - _", name));
   return std::string(name);
 }

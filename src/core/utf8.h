@@ -2,6 +2,7 @@
 #pragma once
 
 #include <optional>
+#include <string>
 #include <string_view>
 
 namespace sentiflow {
@@ -10,5 +11,8 @@ namespace sentiflow {
 std::optional<size_t> find_invalid_utf8(std::string_view text);
 
 inline bool is_valid_utf8(std::string_view text) { return !find_invalid_utf8(text); }
+
+// Appends code point `c` (at most U+10FFFF) to `out` as UTF-8.
+void append_utf8(std::string& out, char32_t c);
 
 }  // namespace sentiflow

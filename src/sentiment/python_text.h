@@ -46,9 +46,6 @@ inline char32_t decode(const unsigned char* p, const unsigned char* end, size_t&
   return 0xFFFD;
 }
 
-// Appends the UTF-8 encoding of `c` to `out`.
-void append_utf8(std::string& out, char32_t c);
-
 // str.strip(): `text` without the leading and trailing code points that is_space() accepts.
 std::string_view strip(std::string_view text);
 

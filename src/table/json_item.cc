@@ -170,24 +170,6 @@ class Scanner {
     return value;
   }
 
-  static void append_utf8(std::string& s, unsigned cp) {
-    if (cp < 0x80) {
-      s += static_cast<char>(cp);
-    } else if (cp < 0x800) {
-      s += static_cast<char>(0xC0 | (cp >> 6));
-      s += static_cast<char>(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-      s += static_cast<char>(0xE0 | (cp >> 12));
-      s += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-      s += static_cast<char>(0x80 | (cp & 0x3F));
-    } else {
-      s += static_cast<char>(0xF0 | (cp >> 18));
-      s += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-      s += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-      s += static_cast<char>(0x80 | (cp & 0x3F));
-    }
-  }
-
   // A string literal, copied as written; returns its decoded value when `decode` is set.
   // Lone surrogate escapes are refused: the text must stay readable by any JSON parser.
   std::string string(bool decode) {
@@ -230,7 +212,7 @@ class Scanner {
             if (low < 0xDC00 || low > 0xDFFF) fail("a high surrogate escape without its low half");
             cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
           }
-          append_utf8(decoded, cp);
+          append_utf8(decoded, static_cast<char32_t>(cp));
           break;
         }
         default:
