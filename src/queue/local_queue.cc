@@ -373,12 +373,21 @@ struct LocalQueue::State {
   Statement data_version;
   Statement select_retention;
 
-  // The queue's retention as stored now: any process may set it (LocalQueueOptions::retention).
-  int64_t stored_retention() {
-    auto u = select_retention.use();
-    u.bind(1, queue_id);
-    return u.step() ? u.int64(0) : kDefaultRetention.count();
+  // The queue's stored retention: any process may set it (LocalQueueOptions::retention).
+  // Every receive and count needs it, and it almost never changes, so it is read from the
+  // file at most once a second rather than by each call on the hot path.
+  int64_t stored_retention(int64_t now) {
+    if (now - retention_read_at >= kRetentionRefresh) {
+      auto u = select_retention.use();
+      u.bind(1, queue_id);
+      retention_cached = u.step() ? u.int64(0) : kDefaultRetention.count();
+      retention_read_at = now;
+    }
+    return retention_cached;
   }
+  static constexpr int64_t kRetentionRefresh = 1000;  // ms
+  int64_t retention_cached = 0;
+  int64_t retention_read_at = std::numeric_limits<int64_t>::min() / 2;  // never read yet
 };
 
 namespace {
@@ -494,7 +503,10 @@ LocalQueue::LocalQueue(LocalQueueOptions options) : options_(std::move(options))
 std::chrono::milliseconds LocalQueue::retention() const {
   auto& s = *state_;
   int64_t stored = 0;
-  s.read([&] { stored = s.stored_retention(); });
+  s.read([&] {
+    s.retention_read_at = std::numeric_limits<int64_t>::min() / 2;  // this call reads the file
+    stored = s.stored_retention(now_ms());
+  });
   return milliseconds(stored);
 }
 
@@ -598,7 +610,7 @@ void LocalQueue::State::take_visible(const LocalQueueOptions& options, size_t ma
                                      int64_t& next_visible_at) {
   auto& s = *this;
   const int64_t now = now_ms();
-  const int64_t kept = s.stored_retention();
+  const int64_t kept = s.stored_retention(now);
   const int64_t expired_before = now - kept;
   if (now >= s.next_sweep_at) {
     s.delete_expired.use().bind(1, s.queue_id).bind(2, expired_before).bind(3, now).run();
@@ -862,7 +874,7 @@ QueueCounts LocalQueue::counts() {
   QueueCounts counts;
   s.read([&] {
     const int64_t now = now_ms();
-    const int64_t kept = s.stored_retention();
+    const int64_t kept = s.stored_retention(now);
     auto u = s.count.use();
     u.bind(1, s.queue_id).bind(2, now).bind(3, now - kept);
     if (u.step()) {

@@ -45,7 +45,8 @@ struct LocalQueueOptions {
   // MessageRetentionPeriod it is an attribute of the queue, stored in the file and shared by
   // every process: a value here sets it (the last one configured wins, as SetQueueAttributes);
   // nullopt keeps the stored one (4 days for a queue created now). Open with nullopt to only
-  // inspect a queue (the CLI does). Messages older than the stored retention are neither
+  // inspect a queue (the CLI does); a change made by another process is seen within a
+  // second. Messages older than the stored retention are neither
   // delivered nor counted, and receives delete them, but only messages visible at that moment:
   // a message in flight (held by a consumer) is deleted when it next becomes visible.
   std::optional<std::chrono::milliseconds> retention{};
