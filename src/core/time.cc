@@ -54,11 +54,15 @@ bool is_valid_civil(int year, unsigned month, unsigned day) {
   return year_month_day{std::chrono::year{year}, std::chrono::month{month}, std::chrono::day{day}}.ok();
 }
 
-Seconds parse_utc(std::string_view text) {
+namespace {
+
+// parse_utc's grammar; with `millis`, also a fraction of 1 to 3 digits after the seconds,
+// stored in *millis.
+Seconds parse_utc_text(std::string_view text, int* millis) {
   auto fail = [&](std::string_view why) {
-    return invalid_input(fmt::format(
-        "invalid time '{}': {} (expected YYYY-MM-DDTHH:MM:SSZ, e.g. 2026-01-01T10:00:00Z)", text,
-        why));
+    return invalid_input(
+        fmt::format("invalid time '{}': {} (expected YYYY-MM-DDTHH:MM:SS{}Z, e.g. 2026-01-01T10:00:00{}Z)", text,
+                    why, millis ? "[.mmm]" : "", millis ? ".123" : ""));
   };
   const int y = read_digits(text, 0, 4);
   if (y < 0 || text.size() < 10 || text[4] != '-' || text[7] != '-') throw fail("bad date");
@@ -77,6 +81,16 @@ Seconds parse_utc(std::string_view text) {
     if (h < 0 || mi < 0 || s < 0) throw fail("expected HH:MM:SS after 'T'");
     if (h > 23 || mi > 59 || s > 59) throw fail("time of day out of range");
     rest = rest.substr(9);
+    if (millis && !rest.empty() && rest[0] == '.') {
+      size_t digits = 1;
+      int value = 0;
+      for (; digits < rest.size() && rest[digits] >= '0' && rest[digits] <= '9'; ++digits)
+        value = value * 10 + (rest[digits] - '0');
+      if (digits == 1 || digits > 4) throw fail("a fraction of a second has 1 to 3 digits");
+      for (size_t i = digits; i < 4; ++i) value *= 10;  // ".5" is 500 ms
+      *millis = value;
+      rest = rest.substr(digits);
+    }
     if (rest == "Z" || rest == "z" || rest == "+00:00" || rest.empty()) {
       // UTC: the only zone sentiflow uses.
     } else if (!rest.empty() && rest[0] == '.') {
@@ -88,6 +102,16 @@ Seconds parse_utc(std::string_view text) {
   const auto day = sys_days{year_month_day{std::chrono::year{y}, std::chrono::month{static_cast<unsigned>(mo)},
                                            std::chrono::day{static_cast<unsigned>(d)}}};
   return Seconds{day} + hours{h} + minutes{mi} + seconds{s};
+}
+
+}  // namespace
+
+Seconds parse_utc(std::string_view text) { return parse_utc_text(text, nullptr); }
+
+Millis parse_utc_millis(std::string_view text) {
+  int millis = 0;
+  const Seconds whole = parse_utc_text(text, &millis);
+  return Millis{whole} + milliseconds{millis};
 }
 
 Seconds now_seconds() { return floor<seconds>(system_clock::now()); }

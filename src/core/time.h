@@ -23,6 +23,11 @@ std::string format_utc_millis(Millis t);
 // whole seconds. Throws Error(invalid_input) naming what is wrong.
 Seconds parse_utc(std::string_view text);
 
+// parse_utc's forms with an optional fraction of 1 to 3 digits after the seconds, as
+// format_utc_millis writes them: "2026-01-01T10:00:00.123Z", "2026-01-01T10:00:00Z". Throws
+// Error(invalid_input) naming what is wrong.
+Millis parse_utc_millis(std::string_view text);
+
 // True when y/m/d (and h:m:s) name a real instant, e.g. not February 30th.
 bool is_valid_civil(int year, unsigned month, unsigned day);
 

@@ -3,6 +3,8 @@
 #include <charconv>
 #include <cmath>
 
+#include "core/json_text.h"
+
 namespace sentiflow::sentiment {
 
 void append_decimal(std::string& out, double x) {
@@ -38,30 +40,8 @@ void append_decimal(std::string& out, double x) {
   if (written.find_first_of(".eEn") == std::string_view::npos) out += ".0";
 }
 
-void append_json_string(std::string& out, std::string_view text) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out.push_back('"');
-  size_t plain = 0;  // start of the run of characters copied as they are
-  for (size_t i = 0; i < text.size(); ++i) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    if (c >= 0x20 && c != '"' && c != '\\') continue;
-    out.append(text.data() + plain, i - plain);
-    plain = i + 1;
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        out += "\\u00";
-        out.push_back(kHex[c >> 4]);
-        out.push_back(kHex[c & 0xF]);
-    }
-  }
-  out.append(text.data() + plain, text.size() - plain);
-  out.push_back('"');
-}
+// One escaper for the whole program (core/json_text.h), so every output spells strings alike.
+void append_json_string(std::string& out, std::string_view text) { append_json_quoted_unchecked(out, text); }
 
 void append_json_fields(std::string& out, const Sentiment& s) {
   out += "\"sentiment\":\"";

@@ -1,10 +1,7 @@
-// Reading an item's JSON text without losing its numbers; private to table/.
+// Checking an item's JSON text for a table; private to table/.
 //
-// nlohmann::json (our JSON library elsewhere) turns numbers into doubles, and its parser
-// refuses values such as 1e400 outright ("number overflow"); DESIGN.md wants a DynamoDB N of
-// 38 digits to survive from table to result. So items are checked by the small RFC 8259
-// scanner here and kept as text: numbers and strings exactly as written, only insignificant
-// whitespace removed. Pure functions, thread-safe.
+// Items are kept as text, numbers and strings exactly as written (core/json_text.h says why);
+// only insignificant whitespace is removed. Pure functions, thread-safe.
 #pragma once
 
 #include <string>
@@ -13,6 +10,9 @@
 #include "table/table.h"
 
 namespace sentiflow::table_detail {
+
+// DynamoDB's limit on nested maps and lists.
+inline constexpr int kMaxItemDepth = 32;
 
 struct ParsedItem {
   std::string text;  // the item with insignificant whitespace removed
@@ -24,8 +24,5 @@ struct ParsedItem {
 // `limits`, and that its text fits limits.max_item_bytes. Throws Error(invalid_input) saying
 // what is wrong and where.
 ParsedItem parse_item(std::string_view json, const KeySchema& schema, const TableLimits& limits);
-
-// `text` as a JSON string literal, quotes included. Throws Error(invalid_input) for invalid UTF-8.
-std::string quote_json_string(std::string_view text);
 
 }  // namespace sentiflow::table_detail

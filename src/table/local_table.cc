@@ -7,6 +7,7 @@
 #include <set>
 
 #include "core/error.h"
+#include "core/json_text.h"
 #include "core/strings.h"
 #include "table/csv.h"
 #include "table/json_item.h"
@@ -388,7 +389,7 @@ ImportReport LocalTable::import(std::istream& in, ImportFormat format, bool only
       if (!names.contains(schema_.partition_key) || (schema_.sort_key && !names.contains(*schema_.sort_key)))
         throw invalid_input(fmt::format("the CSV header has no column for the key {}", describe(schema_)));
       std::vector<std::string> quoted_names;
-      for (const auto& name : header) quoted_names.push_back(table_detail::quote_json_string(name));
+      for (const auto& name : header) append_json_quoted(quoted_names.emplace_back(), name);
       while (reader.next(record)) {
         if (!record.error.empty()) {
           skip(record.line, record.error, record.last_line);
@@ -400,8 +401,12 @@ ImportReport LocalTable::import(std::istream& in, ImportFormat format, bool only
         }
         std::string json = "{";
         try {
-          for (size_t i = 0; i < header.size(); ++i)
-            json += (i ? "," : "") + quoted_names[i] + ":" + table_detail::quote_json_string(record.fields[i]);
+          for (size_t i = 0; i < header.size(); ++i) {
+            if (i) json += ',';
+            json += quoted_names[i];
+            json += ':';
+            append_json_quoted(json, record.fields[i]);
+          }
         } catch (const Error& e) {
           skip(record.line, e.what());
           continue;
