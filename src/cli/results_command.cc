@@ -1,0 +1,184 @@
+// `sentiflow results FILE`: a pipeline's results, each (run, key) once, as JSON Lines or CSV;
+// or its error records, or a summary (docs/RESULTS.md).
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <optional>
+
+#include "cli/commands.h"
+#include "config/loader.h"
+#include "core/error.h"
+#include "pipeline/results.h"
+#include "sentiment/analyzer.h"
+#include "store/file_store.h"
+
+namespace sentiflow::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct ResultsOptions {
+  std::string pipeline;
+  std::string run;
+  std::string format = "jsonl";
+  std::string out;
+  bool summary = false;
+  bool errors = false;
+};
+
+// Where the output goes: stdout, or --out PATH written whole or not at all (a temporary file
+// beside it, renamed over it at the end), so that a failure half-way (a corrupt object) never
+// leaves a truncated file where a complete one was. Text is collected in a buffer and written
+// in large pieces: a run may have millions of records.
+class Output {
+ public:
+  explicit Output(const std::string& path) : path_(path) {
+    if (path_.empty()) return;
+    temp_ = path_.parent_path() / fmt::format(".{}.sentiflow-tmp-{}", path_.filename().string(), ::getpid());
+    file_.open(temp_, std::ios::binary | std::ios::trunc);
+    if (!file_) throw invalid_input(fmt::format("cannot write {}", temp_.string()));
+  }
+  ~Output() {
+    if (!temp_.empty() && !committed_) {
+      std::error_code ec;
+      fs::remove(temp_, ec);
+    }
+  }
+  Output(const Output&) = delete;
+  Output& operator=(const Output&) = delete;
+
+  std::string& buffer() { return buffer_; }
+
+  // Writes the buffer out once it is large.
+  void maybe_flush() {
+    if (buffer_.size() >= (size_t{1} << 20)) flush();
+  }
+
+  // Writes everything and, for --out, puts the file in place.
+  void commit() {
+    flush();
+    if (temp_.empty()) {
+      std::cout.flush();
+      return;
+    }
+    file_.close();
+    if (!file_) throw invalid_input(fmt::format("cannot write {}", temp_.string()));
+    std::error_code ec;
+    fs::rename(temp_, path_, ec);
+    if (ec) throw invalid_input(fmt::format("cannot write {}: {}", path_.string(), ec.message()));
+    committed_ = true;
+  }
+
+ private:
+  void flush() {
+    std::ostream& stream = temp_.empty() ? std::cout : static_cast<std::ostream&>(file_);
+    stream.write(buffer_.data(), static_cast<std::streamsize>(buffer_.size()));
+    if (!stream) throw invalid_input(fmt::format("cannot write {}", temp_.empty() ? "stdout" : temp_.string()));
+    buffer_.clear();
+  }
+
+  fs::path path_;
+  fs::path temp_;
+  std::ofstream file_;
+  std::string buffer_;
+  bool committed_ = false;
+};
+
+// The pipeline's sink store and prefix; a null store when its folder does not exist yet (no
+// run has stored anything: there are no results, which is not an error).
+struct SinkStore {
+  std::unique_ptr<ObjectStore> store;
+  std::string prefix;
+};
+
+SinkStore open_sink(const std::string& pipeline) {
+  const PipelineConfig config = load_pipeline_or_throw(pipeline);
+  const StoreLocation& location = config.sink.store;
+  if (location.backend != StoreLocation::Backend::file)
+    throw invalid_input(fmt::format("store {}: the S3 backend arrives with the AWS backends", location.uri));
+  SinkStore sink;
+  std::error_code ec;
+  if (!fs::exists(location.directory, ec)) return sink;
+  sink.store = std::make_unique<FileStore>(location.directory, /*create=*/false);
+  return sink;  // a directory store's prefix is its root: ""
+}
+
+std::string summary_text(const pipeline::ResultsSummary& s) {
+  std::string out = fmt::format("records: {} distinct (run, key), {} duplicates skipped\n", s.records, s.duplicates);
+  const auto percent = [&](int64_t n) { return s.records == 0 ? 0.0 : 100.0 * static_cast<double>(n) / static_cast<double>(s.records); };
+  // The four labels always, in Comprehend's order, so that scripts find each on its line.
+  for (const auto label : {sentiment::Label::positive, sentiment::Label::negative, sentiment::Label::neutral,
+                           sentiment::Label::mixed}) {
+    const std::string name(sentiment::to_string(label));
+    const auto found = s.labels.find(name);
+    const int64_t n = found == s.labels.end() ? 0 : found->second;
+    out += fmt::format("  {:<9}{:>10}  {:>5.1f}%\n", name, n, percent(n));
+  }
+  out += fmt::format("runs: {}\n", s.by_run.size());
+  for (const auto& [run, n] : s.by_run) out += fmt::format("  {}  {}\n", run, n);
+  out += fmt::format("error records: {}\n", s.errors);
+  for (const auto& [code, n] : s.errors_by_code) out += fmt::format("  {}  {}\n", code, n);
+  return out;
+}
+
+void run_results(const ResultsOptions& o) {
+  const SinkStore sink = open_sink(o.pipeline);
+  const std::optional<std::string> run = o.run.empty() ? std::nullopt : std::optional<std::string>(o.run);
+  std::optional<pipeline::ResultsReader> reader;
+  if (sink.store) reader.emplace(*sink.store, sink.prefix);
+  Output out(o.out);
+  if (o.summary) {
+    out.buffer() += summary_text(reader ? reader->summary(run) : pipeline::ResultsSummary{});
+  } else if (o.errors) {
+    if (reader)
+      for (const auto& record : reader->errors(run)) {
+        pipeline::append_jsonl(out.buffer(), record);
+        out.maybe_flush();
+      }
+  } else {
+    const bool csv = o.format == "csv";
+    if (csv) pipeline::append_csv_header(out.buffer());  // a CSV of no records is still a table
+    if (reader)
+      reader->for_each_result(run, [&](const pipeline::ResultRecord& record) {
+        if (csv)
+          pipeline::append_csv(out.buffer(), record);
+        else
+          pipeline::append_jsonl(out.buffer(), record);
+        out.maybe_flush();
+      });
+  }
+  out.commit();
+}
+
+}  // namespace
+
+void add_results_command(CLI::App& app, int& status) {
+  auto options = std::make_shared<ResultsOptions>();
+  auto* cmd = app.add_subcommand("results", "Print a pipeline's results, each (run, key) once; or its errors or a summary");
+  cmd->add_option("FILE", options->pipeline, "The pipeline file: its sink store")->required();
+  cmd->add_option("--run", options->run, "Only this run, e.g. 2026-11-26T06:00:00Z");
+  auto* format = cmd->add_option("--format", options->format, "Results as jsonl or csv")
+                     ->check(CLI::IsMember({"jsonl", "csv"}))
+                     ->capture_default_str();
+  cmd->add_option("--out", options->out, "Write to this file (whole, or not at all) instead of stdout");
+  auto* summary = cmd->add_flag("--summary", options->summary,
+                                "Counts instead of records: per label, per run, duplicates, error records by code");
+  auto* errors = cmd->add_flag("--errors", options->errors, "The error records (JSON Lines) instead of the results");
+  summary->excludes(errors);
+  format->excludes(summary);
+  format->excludes(errors);
+  cmd->footer(
+      "Reads every result object of the sink (.jsonl, .csv and their .gz forms) and prints each (run, key)\n"
+      "once, the one with the latest processed_at, sorted by run then key. A sink folder that does not exist\n"
+      "yet holds no results. Directory stores only for now; S3 arrives with the AWS backends.");
+  cmd->callback([options, &status] {
+    run_results(*options);
+    status = 0;
+  });
+}
+
+}  // namespace sentiflow::cli

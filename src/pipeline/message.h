@@ -1,0 +1,33 @@
+// The queue message body (DESIGN.md, "Message body"): what the producer sends and the
+// consumer reads, on every backend.
+//
+//   {"v": 1, "run": "2026-11-26T06:00:00Z", "key": "Netflix", "item": {...}}
+//
+// The item is the table item's JSON text, embedded as it is, so its numbers keep their exact
+// decimal text. Pure functions, thread-safe.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace sentiflow::pipeline {
+
+inline constexpr int kMessageVersion = 1;
+
+struct Message {
+  std::string run;
+  std::string key;
+  std::string item;  // the item's JSON object, compact text
+};
+
+// The body for `item` (a JSON object's text, as a table returns it; not checked again).
+// Throws Error(invalid_input) when run or key is not valid UTF-8.
+std::string encode_message(std::string_view run, std::string_view key, std::string_view item);
+
+// Reads a body. Throws Error(invalid_input) with a reason a user can act on when the body is
+// not a JSON object, has another "v", or lacks a non-empty string "run", a non-empty string
+// "key" or an object "item" (a poison message: the consumer turns it into an error record).
+// Other members are ignored. The item is returned as compact text, numbers as written.
+Message decode_message(std::string_view body);
+
+}  // namespace sentiflow::pipeline
