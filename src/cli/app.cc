@@ -55,6 +55,9 @@ int run(int argc, char** argv) {
   add_queue_command(app, status);
   add_table_command(app, status);
   add_store_command(app, status);
+  add_run_command(app, status);
+  add_status_command(app, status);
+  add_results_command(app, status);
 
   auto* help = app.add_subcommand("help", "Show the help of a command");
   std::string help_topic;

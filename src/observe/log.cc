@@ -67,6 +67,8 @@ Level parse_level(std::string_view name) {
                       "' is not one of: trace, debug, info, warn, error, off");
 }
 
+Format format() { return g_format; }
+
 void configure(Format format, Level level) {
   g_format = format;
   logger().set_level(to_spdlog(level));

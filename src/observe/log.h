@@ -23,6 +23,9 @@ Level parse_level(std::string_view name);
 // Sets the format and threshold of the process logger. Default: text, info.
 void configure(Format format, Level level);
 
+// The format configured now (a command draws a progress bar only under text logs).
+Format format();
+
 // Context fields, a JSON object; values of any JSON type.
 using Fields = nlohmann::json;
 

@@ -68,6 +68,8 @@ Metrics::Family& Metrics::family(std::string_view name, std::string_view help, K
   if (it == families_.end()) it = families_.emplace(std::string(name), Family{kind, std::string(help), {}, {}, {}, {}}).first;
   if (it->second.kind != kind)
     throw Error(ErrorCode::internal, fmt::format("metric {} is already registered as another kind", name));
+  // A reader (a summary, a timeline) may look a metric up before its owner registers it.
+  if (it->second.help.empty()) it->second.help = std::string(help);
   return it->second;
 }
 

@@ -1,0 +1,87 @@
+// `sentiflow run FILE [--once] [--run ID]`: the pipeline on this machine (docs/RUNNING.md).
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <iostream>
+#include <thread>
+
+#include "cli/commands.h"
+#include "config/loader.h"
+#include "core/error.h"
+#include "observe/log.h"
+#include "runtime/local_runner.h"
+
+namespace sentiflow::cli {
+namespace {
+
+// SIGINT and SIGTERM stop the runner gracefully: they are blocked in every thread (the mask
+// is inherited by the threads the runner starts) and taken by one thread with sigwait, which
+// may do more than a signal handler. A second signal ends the process at once.
+class GracefulStop {
+ public:
+  explicit GracefulStop(runtime::LocalRunner& runner) {
+    sigemptyset(&signals_);
+    sigaddset(&signals_, SIGINT);
+    sigaddset(&signals_, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &signals_, &previous_);
+    waiter_ = std::jthread([this, &runner](std::stop_token stop) {
+      int received = 0;
+      while (!stop.stop_requested()) {
+        timespec timeout{0, 200'000'000};  // sigtimedwait, so that the thread can be stopped
+        const int sig = sigtimedwait(&signals_, nullptr, &timeout);
+        if (sig < 0) continue;
+        if (++received > 1) _exit(128 + sig);
+        log::info("stopping on a signal; a second one ends the process at once",
+                  {{"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"}});
+        runner.request_stop();
+      }
+    });
+  }
+  ~GracefulStop() {
+    waiter_.request_stop();
+    waiter_.join();
+    pthread_sigmask(SIG_SETMASK, &previous_, nullptr);
+  }
+
+ private:
+  sigset_t signals_{};
+  sigset_t previous_{};
+  std::jthread waiter_;
+};
+
+}  // namespace
+
+void add_run_command(CLI::App& app, int& status) {
+  auto* cmd = app.add_subcommand("run",
+                                 "Run the pipeline: a daemon on the schedule, or one run with --once / --run ID.\n"
+                                 "A second `sentiflow run` on the same state only consumes (it joins the work).");
+  struct Options {
+    std::string file;
+    bool once = false;
+    std::string run_id;
+    bool no_progress = false;
+  };
+  auto o = std::make_shared<Options>();
+  cmd->add_option("FILE", o->file, "The pipeline file")->required();
+  cmd->add_flag("--once", o->once, "Resume the newest unfinished run or start a manual one, drain it, exit");
+  cmd->add_option("--run", o->run_id, "Run (or re-run: backfill) this run id, drain it, exit");
+  cmd->add_flag("--no-progress", o->no_progress, "No progress bar, even on a terminal");
+  cmd->callback([o, &status] {
+    const auto& [file, once, run_id, no_progress] = *o;
+    if (once && !run_id.empty()) throw invalid_input("give --once or --run ID, not both");
+    const PipelineConfig config = load_pipeline_or_throw(file);
+    runtime::RunnerOptions options;
+    options.mode = !run_id.empty() ? runtime::RunnerOptions::Mode::run
+                   : once          ? runtime::RunnerOptions::Mode::once
+                                   : runtime::RunnerOptions::Mode::daemon;
+    options.run_id = run_id;
+    options.progress_bar = !no_progress && isatty(STDERR_FILENO) && log::format() == log::Format::text;
+    options.summary = &std::cout;
+    runtime::LocalRunner runner(config, options);
+    GracefulStop stop(runner);
+    status = runner.run();
+  });
+}
+
+}  // namespace sentiflow::cli

@@ -1,0 +1,308 @@
+#include "pipeline/consumer.h"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+
+#include "core/digest.h"
+#include "core/json_text.h"
+#include "observe/log.h"
+#include "pipeline/message.h"
+
+namespace sentiflow::pipeline {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+
+double seconds_since(SteadyClock::time_point start) {
+  return std::chrono::duration<double>(SteadyClock::now() - start).count();
+}
+
+int64_t to_ms(Millis t) { return t.time_since_epoch().count(); }
+
+Millis parse_ms(const nlohmann::json& attributes, const char* name) {
+  const auto it = attributes.find(name);
+  if (it == attributes.end() || !it->is_string()) return Millis{};
+  try {
+    return Millis{std::chrono::milliseconds(std::stoll(it->get<std::string>()))};
+  } catch (const std::exception&) {
+    throw invalid_input(fmt::format("the SQS event's attribute {} is not a number of milliseconds", name));
+  }
+}
+
+// One record on its way through handle().
+struct Work {
+  const SqsEventRecord* record;
+  std::optional<Message> message;
+  std::string text;
+  bool needs_fetch = false;
+  std::optional<ErrorRecord> error;
+};
+
+}  // namespace
+
+SqsEvent make_sqs_event(std::vector<ReceivedMessage> messages, const std::string& queue_arn,
+                        const std::string& region) {
+  SqsEvent event;
+  event.records.reserve(messages.size());
+  for (ReceivedMessage& m : messages) {
+    SqsEventRecord r;
+    r.message_id = std::move(m.message_id);
+    r.receipt_handle = std::move(m.receipt_handle);
+    r.md5_of_body = md5_hex(m.body);
+    r.body = std::move(m.body);
+    r.receive_count = m.receive_count;
+    r.sent_at = m.sent_at;
+    r.first_received_at = m.first_received_at;
+    r.sender_id = "sentiflow";
+    r.message_attributes = std::move(m.attributes);
+    r.event_source_arn = queue_arn;
+    r.aws_region = region;
+    event.records.push_back(std::move(r));
+  }
+  return event;
+}
+
+std::string to_json(const SqsEvent& event) {
+  nlohmann::json records = nlohmann::json::array();
+  for (const SqsEventRecord& r : event.records) {
+    nlohmann::json attributes = nlohmann::json::object();
+    for (const auto& [name, a] : r.message_attributes) {
+      const bool binary = a.data_type.starts_with("Binary");
+      nlohmann::json value = {{"stringListValues", nlohmann::json::array()},
+                              {"binaryListValues", nlohmann::json::array()},
+                              {"dataType", a.data_type}};
+      value[binary ? "binaryValue" : "stringValue"] = binary ? base64_encode(a.value) : a.value;
+      attributes[name] = std::move(value);
+    }
+    records.push_back({{"messageId", r.message_id},
+                       {"receiptHandle", r.receipt_handle},
+                       {"body", r.body},
+                       {"attributes",
+                        {{"ApproximateReceiveCount", std::to_string(r.receive_count)},
+                         {"SentTimestamp", std::to_string(to_ms(r.sent_at))},
+                         {"SenderId", r.sender_id},
+                         {"ApproximateFirstReceiveTimestamp", std::to_string(to_ms(r.first_received_at))}}},
+                       {"messageAttributes", std::move(attributes)},
+                       {"md5OfBody", r.md5_of_body},
+                       {"eventSource", "aws:sqs"},
+                       {"eventSourceARN", r.event_source_arn},
+                       {"awsRegion", r.aws_region}});
+  }
+  return nlohmann::json{{"Records", std::move(records)}}.dump();
+}
+
+SqsEvent parse_sqs_event(std::string_view json) {
+  nlohmann::json doc = nlohmann::json::parse(json, nullptr, false);
+  if (doc.is_discarded() || !doc.is_object() || !doc.contains("Records") || !doc["Records"].is_array())
+    throw invalid_input("the event is not an SQS event: it needs a \"Records\" array");
+  SqsEvent event;
+  for (size_t i = 0; i < doc["Records"].size(); ++i) {
+    const nlohmann::json& j = doc["Records"][i];
+    const auto text = [&](const char* name) {
+      if (!j.is_object() || !j.contains(name) || !j[name].is_string())
+        throw invalid_input(fmt::format("the SQS event's record {} has no string \"{}\"", i, name));
+      return j[name].get<std::string>();
+    };
+    SqsEventRecord r;
+    r.message_id = text("messageId");
+    r.receipt_handle = text("receiptHandle");
+    r.body = text("body");
+    r.md5_of_body = j.value("md5OfBody", "");
+    r.event_source_arn = j.value("eventSourceARN", "");
+    r.aws_region = j.value("awsRegion", "");
+    const nlohmann::json attributes = j.value("attributes", nlohmann::json::object());
+    if (attributes.contains("ApproximateReceiveCount")) {
+      try {
+        r.receive_count = std::stoll(attributes["ApproximateReceiveCount"].get<std::string>());
+      } catch (const std::exception&) {
+        throw invalid_input(fmt::format("the SQS event's record {} has a bad ApproximateReceiveCount", i));
+      }
+    }
+    r.sent_at = parse_ms(attributes, "SentTimestamp");
+    r.first_received_at = parse_ms(attributes, "ApproximateFirstReceiveTimestamp");
+    r.sender_id = attributes.value("SenderId", "");
+    const auto attributes_it = j.find("messageAttributes");
+    if (attributes_it != j.end() && !attributes_it->is_object())
+      throw invalid_input(fmt::format("the SQS event's record {} has \"messageAttributes\" that is not an object", i));
+    if (attributes_it != j.end())
+      for (const auto& [name, value] : attributes_it->items()) {
+        const std::string type = value.value("dataType", "String");
+        r.message_attributes[name] = MessageAttribute{
+            type, type.starts_with("Binary") ? base64_decode(value.value("binaryValue", "")) : value.value("stringValue", "")};
+      }
+    event.records.push_back(std::move(r));
+  }
+  return event;
+}
+
+std::string batch_response_json(const BatchOutcome& outcome) {
+  nlohmann::json failures = nlohmann::json::array();
+  for (const auto& id : outcome.failures) failures.push_back({{"itemIdentifier", id}});
+  return nlohmann::json{{"batchItemFailures", std::move(failures)}}.dump();
+}
+
+Consumer::Consumer(ConsumerOptions options, const sentiment::Analyzer& analyzer, Sink& sink, Enricher* enricher,
+                   Metrics& metrics)
+    : options_(std::move(options)),
+      analyzer_(analyzer),
+      sink_(sink),
+      enricher_(enricher),
+      metrics_(metrics),
+      batch_seconds_(metrics.histogram("sentiflow_batch_seconds", "Time to handle one batch of messages.")),
+      sentiment_seconds_(metrics.histogram("sentiflow_sentiment_seconds", "Time of one sentiment call for a batch.")),
+      end_to_end_seconds_(metrics.histogram("sentiflow_end_to_end_seconds",
+                                            "Time from a message's send to its result being stored.")) {}
+
+BatchOutcome Consumer::handle(const SqsEvent& event) const {
+  const auto started = SteadyClock::now();
+  std::vector<Work> work(event.records.size());
+
+  // Read each body and find its text.
+  std::vector<size_t> to_fetch;
+  for (size_t i = 0; i < work.size(); ++i) {
+    Work& w = work[i];
+    w.record = &event.records[i];
+    const auto fail = [&](std::string run, std::string key, std::string_view code, std::string reason) {
+      w.error = ErrorRecord{std::move(run), std::move(key), w.record->message_id, w.record->receive_count,
+                            std::string(code), std::move(reason), Millis{}};
+    };
+    try {
+      w.message = decode_message(w.record->body);
+    } catch (const Error& e) {
+      fail(options_.unknown_run, "", error_codes::kBadMessage, e.what());
+      continue;
+    }
+    std::optional<std::string> text;
+    if (options_.text_attribute) {
+      const JsonObject item = parse_json_object(w.message->item, "the item");
+      if (const JsonMember* m = item.find(*options_.text_attribute)) text = json_string_value(m->value);
+    }
+    if (text) {
+      w.text = std::move(*text);
+    } else if (enricher_) {
+      w.needs_fetch = true;
+      to_fetch.push_back(i);
+    } else {
+      fail(w.message->run, w.message->key, error_codes::kMissingText,
+           fmt::format("the item has no string attribute '{}' (source.text) and there is no enrich step",
+                       options_.text_attribute.value_or("")));
+    }
+  }
+
+  // Fetch the texts that are not in the items, all at once.
+  if (!to_fetch.empty()) {
+    std::vector<JsonObject> items;
+    items.reserve(to_fetch.size());
+    std::vector<Enricher::AttributeLookup> lookups;
+    for (size_t i : to_fetch) items.push_back(parse_json_object(work[i].message->item, "the item"));
+    for (const JsonObject& item : items)
+      lookups.emplace_back([&item](std::string_view name) -> std::optional<std::string> {
+        const JsonMember* m = item.find(name);
+        return m ? json_scalar_text(m->value) : std::nullopt;
+      });
+    const std::vector<Enricher::Outcome> fetched = enricher_->fetch_all(lookups);
+    for (size_t j = 0; j < to_fetch.size(); ++j) {
+      Work& w = work[to_fetch[j]];
+      if (fetched[j].ok()) {
+        w.text = fetched[j].text;
+      } else {
+        w.error = ErrorRecord{w.message->run, w.message->key, w.record->message_id, w.record->receive_count,
+                              std::string(error_codes::kEnrichFailed), fetched[j].error->what(), Millis{}};
+      }
+    }
+  }
+
+  // Analyse every text of the batch in one call.
+  std::vector<size_t> analysed;
+  std::vector<std::string_view> documents;
+  for (size_t i = 0; i < work.size(); ++i)
+    if (!work[i].error) {
+      analysed.push_back(i);
+      documents.push_back(work[i].text);
+    }
+  std::vector<sentiment::Result> results(documents.size());
+  const auto analysis_started = SteadyClock::now();
+  try {
+    analyzer_.analyze(documents, results);
+  } catch (const Error& e) {
+    for (auto& r : results) r.error = e;
+  }
+  sentiment_seconds_.observe(seconds_since(analysis_started));
+
+  // Group the results by run and store each run's records as one object.
+  const Millis processed_at = now_millis();
+  std::map<std::string, std::vector<size_t>> by_run;  // run -> indexes into analysed
+  for (size_t j = 0; j < analysed.size(); ++j) {
+    Work& w = work[analysed[j]];
+    if (!results[j].ok()) {
+      w.error = ErrorRecord{w.message->run, w.message->key, w.record->message_id, w.record->receive_count,
+                            std::string(error_codes::kAnalysisFailed), results[j].error->what(), Millis{}};
+      continue;
+    }
+    by_run[w.message->run].push_back(j);
+  }
+  BatchOutcome outcome;
+  for (const auto& [run, indexes] : by_run) {
+    std::vector<ResultRecord> records;
+    std::vector<std::string> ids;
+    records.reserve(indexes.size());
+    for (size_t j : indexes) {
+      Work& w = work[analysed[j]];
+      ids.push_back(w.record->message_id);
+      records.push_back(ResultRecord{run, w.message->key, std::move(w.text), results[j].sentiment,
+                                     std::string(analyzer_.engine()), std::move(w.message->item), processed_at});
+    }
+    try {
+      sink_.put_results(run, ids, records);
+    } catch (const Error& e) {
+      for (size_t j : indexes) {
+        Work& w = work[analysed[j]];
+        w.error = ErrorRecord{run, w.message->key, w.record->message_id, w.record->receive_count,
+                              std::string(error_codes::kSinkFailed), e.what(), Millis{}};
+      }
+      continue;
+    }
+    RunTally& tally = outcome.runs[run];
+    for (size_t k = 0; k < records.size(); ++k) {
+      const std::string label(sentiment::to_string(records[k].sentiment.label));
+      ++tally.labels[label];
+      metrics_.counter("sentiflow_records_processed_total", "Records analysed and stored, by sentiment label.",
+                       {{"label", label}})
+          .add();
+      const Millis sent_at = work[analysed[indexes[k]]].record->sent_at;
+      if (sent_at.time_since_epoch().count() > 0)
+        end_to_end_seconds_.observe(std::chrono::duration<double>(processed_at - sent_at).count());
+    }
+    tally.processed += static_cast<int64_t>(records.size());
+  }
+
+  // Failures: error records (one object per run), then the ReportBatchItemFailures answer.
+  std::map<std::string, std::vector<ErrorRecord>> errors_by_run;
+  for (Work& w : work) {
+    if (!w.error) continue;
+    w.error->at = processed_at;
+    outcome.failures.push_back(w.record->message_id);
+    outcome.reasons[w.record->message_id] = fmt::format("{}: {}", w.error->code, w.error->reason);
+    ++outcome.runs[w.error->run].failed;
+    metrics_.counter("sentiflow_records_failed_total", "Messages that failed in the consumer, by error code.",
+                     {{"code", w.error->code}})
+        .add();
+    errors_by_run[w.error->run].push_back(std::move(*w.error));
+  }
+  for (const auto& [run, records] : errors_by_run) {
+    try {
+      sink_.put_errors(run, records);
+    } catch (const Error& e) {
+      // The failures still come back (they are not deleted) and will be recorded on a later
+      // receive; but the caller must know that this batch's records are missing.
+      log::warn("could not store error records", {{"run", run}, {"error", e.what()}});
+      throw;
+    }
+  }
+  batch_seconds_.observe(seconds_since(started));
+  return outcome;
+}
+
+}  // namespace sentiflow::pipeline

@@ -1,0 +1,48 @@
+// The backend factory: turns the URIs of a pipeline file into objects (DESIGN.md, "Where it
+// runs"). The only place that names concrete backends; pipeline/ sees interfaces only.
+//
+// The AWS backends (dynamodb://, sqs://, s3://, engine: comprehend) arrive with their own
+// issue; until then asking for one is Error(invalid_input) saying so.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "config/pipeline_config.h"
+#include "queue/queue.h"
+#include "sentiment/analyzer.h"
+#include "store/object_store.h"
+#include "table/table.h"
+
+namespace sentiflow::runtime {
+
+// The source table. `create`: create a missing local table (with the key schema
+// {source.key}); else a missing table is Error(invalid_input).
+std::unique_ptr<Table> open_table(const PipelineConfig& config, bool create);
+
+// How a queue is opened: `work` creates it when missing and applies the pipeline file's
+// settings (retention is a stored attribute of a queue); `inspect` changes nothing and gives
+// nullptr for a queue that does not exist (status, results).
+enum class QueueAccess { work, inspect };
+
+// The queue with its dead-letter queue and receive limit, as the pipeline file sets them.
+std::unique_ptr<Queue> open_queue(const PipelineConfig& config, QueueAccess access = QueueAccess::work);
+// The dead-letter queue itself (to count and redrive its messages).
+std::unique_ptr<Queue> open_dead_letter_queue(const PipelineConfig& config, QueueAccess access = QueueAccess::work);
+
+// The sink's object store and the prefix of the sink's keys in it ("" for a directory).
+struct SinkStore {
+  std::unique_ptr<ObjectStore> store;
+  std::string prefix;
+};
+// `create`: create a missing directory; else a missing one is Error(invalid_input).
+SinkStore open_sink_store(const PipelineConfig& config, bool create);
+
+std::unique_ptr<sentiment::Analyzer> make_analyzer(const PipelineConfig& config);
+
+// What Lambda's SQS event calls the queue: its ARN and region ("arn:aws:sqs:local:
+// 000000000000:NAME" and "local" for a local queue).
+std::string queue_arn(const PipelineConfig& config);
+std::string queue_region(const PipelineConfig& config);
+
+}  // namespace sentiflow::runtime

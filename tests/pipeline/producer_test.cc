@@ -1,0 +1,181 @@
+// The producer against the real local parts: a SQLite table, a SQLite queue, a folder store.
+#include "pipeline/producer.h"
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <mutex>
+#include <set>
+
+#include "core/json_text.h"
+#include "pipeline/message.h"
+#include "pipeline/results.h"
+#include "queue/local_queue.h"
+#include "store/file_store.h"
+#include "support/temp_dir.h"
+#include "table/local_table.h"
+
+namespace sentiflow::pipeline {
+namespace {
+
+using testing_support::TempDir;
+
+struct Parts {
+  TempDir dir{"producer"};
+  LocalTableOptions table_options{LocalTable::file_in(dir.path(), "items"), "items", KeySchema{"id"}};
+  LocalTable table{table_options};
+  LocalQueue queue{LocalQueueOptions{.file = LocalQueue::file_in(dir.path()), .name = "q"}};
+  FileStore store{dir.path() / "out"};
+  Sink sink{store, "", SinkFormat::jsonl, Compression::none};
+  Metrics metrics;
+
+  Producer producer(int segments = 1, int page_size = 1000, uint64_t limit = 256 * 1024) {
+    ProducerOptions o;
+    o.key_attribute = "id";
+    o.text_attribute = "text";
+    o.segments = segments;
+    o.page_size = page_size;
+    o.message_size_limit = limit;
+    return Producer(o, [this] { return std::make_unique<LocalTable>(table_options); }, queue, sink, metrics);
+  }
+
+  std::vector<Message> drain() {
+    std::vector<Message> out;
+    while (true) {
+      auto got = queue.receive(ReceiveRequest{10'000, std::chrono::milliseconds(60'000), {}});
+      if (got.empty()) return out;
+      for (auto& m : got) out.push_back(decode_message(m.body));
+    }
+  }
+};
+
+void fill(LocalTable& table, int n) {
+  for (int i = 0; i < n; ++i)
+    table.put(fmt::format(R"({{"id":"item-{}","text":"text {}","n":12345678901234567890123456789012345678}})", i, i));
+}
+
+TEST(Producer, SendsOneMessagePerItemWithExactNumbers) {
+  Parts p;
+  fill(p.table, 25);
+  std::atomic<bool> stop{false};
+  std::vector<ScanCheckpoint> pages;
+  std::mutex m;
+  const ProduceReport report = p.producer(1, 10).run(
+      "2026-11-26T06:00:00Z", {},
+      [&](const ScanCheckpoint& c, const ProduceReport&) {
+        std::lock_guard lock(m);
+        pages.push_back(c);
+      },
+      stop);
+  EXPECT_TRUE(report.complete);
+  EXPECT_EQ(report.scanned, 25);
+  EXPECT_EQ(report.sent, 25);
+  EXPECT_EQ(report.errors, 0);
+  ASSERT_EQ(pages.size(), 3u);  // pages of 10, 10, 5
+  EXPECT_TRUE(pages.back().done);
+  EXPECT_EQ(pages.back().sent, 25);
+  const auto messages = p.drain();
+  ASSERT_EQ(messages.size(), 25u);
+  std::set<std::string> keys;
+  for (const auto& msg : messages) {
+    EXPECT_EQ(msg.run, "2026-11-26T06:00:00Z");
+    keys.insert(msg.key);
+    EXPECT_NE(msg.item.find("12345678901234567890123456789012345678"), std::string::npos);
+  }
+  EXPECT_EQ(keys.size(), 25u);
+}
+
+TEST(Producer, ParallelSegmentsCoverTheTableOnce) {
+  Parts p;
+  fill(p.table, 500);
+  std::atomic<bool> stop{false};
+  const ProduceReport report = p.producer(4, 50).run("r", {}, nullptr, stop);
+  EXPECT_EQ(report.sent, 500);
+  std::set<std::string> keys;
+  for (const auto& msg : p.drain()) EXPECT_TRUE(keys.insert(msg.key).second) << msg.key;
+  EXPECT_EQ(keys.size(), 500u);
+}
+
+TEST(Producer, ResumesFromCheckpointsWithoutResendingFinishedPages) {
+  Parts p;
+  fill(p.table, 30);
+  std::atomic<bool> stop{false};
+  std::vector<ScanCheckpoint> saved;
+  // Stop after the first page: the callback sets the flag, the producer stops at the boundary.
+  p.producer(1, 10).run(
+      "r", {},
+      [&](const ScanCheckpoint& c, const ProduceReport&) {
+        saved = {c};
+        stop = true;
+      },
+      stop);
+  ASSERT_EQ(saved.size(), 1u);
+  EXPECT_FALSE(saved[0].done);
+  EXPECT_EQ(p.queue.counts().visible, 10);
+  stop = false;
+  const ProduceReport rest = p.producer(1, 10).run("r", saved, nullptr, stop);
+  EXPECT_TRUE(rest.complete);
+  EXPECT_EQ(rest.sent, 20);
+  std::set<std::string> keys;
+  for (const auto& msg : p.drain()) EXPECT_TRUE(keys.insert(msg.key).second) << msg.key;
+  EXPECT_EQ(keys.size(), 30u);
+  // A finished segment's checkpoint produces nothing more.
+  const ProduceReport again = p.producer(1, 10).run("r", {ScanCheckpoint{0, 1, "", true, 30, 30}}, nullptr, stop);
+  EXPECT_TRUE(again.complete);
+  EXPECT_EQ(again.sent, 0);
+}
+
+TEST(Producer, BadItemsBecomeErrorRecordsAndTheRestIsSent) {
+  Parts p;
+  p.table.put(R"({"id":"good","text":"fine"})");
+  p.table.put(R"({"id":"no-text"})");
+  p.table.put(R"({"id":"number-text","text":42})");
+  p.table.put(fmt::format(R"({{"id":"huge","text":"{}"}})", std::string(3000, 'x')));
+  std::atomic<bool> stop{false};
+  const ProduceReport report = p.producer(1, 1000, 2048).run("r1", {}, nullptr, stop);
+  EXPECT_EQ(report.scanned, 4);
+  EXPECT_EQ(report.sent, 1);
+  EXPECT_EQ(report.errors, 3);
+  ResultsReader reader(p.store, "");
+  std::map<std::string, std::string> codes;
+  for (const auto& e : reader.errors(std::string("r1"))) {
+    codes[e.key] = e.code;
+    EXPECT_TRUE(e.message_id.empty());
+    EXPECT_FALSE(e.reason.empty());
+  }
+  EXPECT_EQ(codes["no-text"], "missing_text");
+  EXPECT_EQ(codes["number-text"], "missing_text");
+  EXPECT_EQ(codes["huge"], "too_large");
+  EXPECT_EQ(p.metrics.counter("sentiflow_producer_errors_total", "", {{"code", "missing_text"}}).value(), 2);
+}
+
+TEST(Producer, ItemsWithoutTextAreSentWhenTheConsumerEnriches) {
+  Parts p;
+  p.table.put(R"({"id":"Netflix"})");
+  ProducerOptions o;
+  o.key_attribute = "id";
+  o.text_required = false;
+  Producer producer(o, [&] { return std::make_unique<LocalTable>(p.table_options); }, p.queue, p.sink, p.metrics);
+  std::atomic<bool> stop{false};
+  EXPECT_EQ(producer.run("r", {}, nullptr, stop).sent, 1);
+}
+
+TEST(Producer, AKeyAttributeOtherThanTheTablesMustBeAString) {
+  Parts p;
+  p.table.put(R"({"id":"a","name":7,"text":"t"})");
+  p.table.put(R"({"id":"b","name":"bee","text":"t"})");
+  ProducerOptions o;
+  o.key_attribute = "name";
+  o.text_attribute = "text";
+  Producer producer(o, [&] { return std::make_unique<LocalTable>(p.table_options); }, p.queue, p.sink, p.metrics);
+  std::atomic<bool> stop{false};
+  const ProduceReport report = producer.run("r", {}, nullptr, stop);
+  EXPECT_EQ(report.sent, 1);
+  EXPECT_EQ(report.errors, 1);
+  const auto messages = p.drain();
+  ASSERT_EQ(messages.size(), 1u);
+  EXPECT_EQ(messages[0].key, "bee");
+}
+
+}  // namespace
+}  // namespace sentiflow::pipeline
