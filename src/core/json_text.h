@@ -66,4 +66,10 @@ void append_json_quoted(std::string& out, std::string_view text);
 // Escapes '"', '\\' and the control characters below 0x20 only: \n \r \t \b \f, else \u00XX.
 void append_json_quoted_unchecked(std::string& out, std::string_view text);
 
+// The value of the top-level member `name` of `object`, which must be the compact text of a
+// JSON object already checked by parse_json_object (a table's item, a message's item): a fast
+// walk that skips the other values without checking them again. nullopt when there is no such
+// member. On text that was not checked the answer is unspecified (but memory-safe).
+std::optional<std::string_view> find_member_unchecked(std::string_view object, std::string_view name);
+
 }  // namespace sentiflow

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <array>
 #include <chrono>
 
 #include "core/digest.h"
@@ -14,6 +15,11 @@ namespace sentiflow::pipeline {
 namespace {
 
 using SteadyClock = std::chrono::steady_clock;
+
+// The labels in the order of their enum values.
+constexpr std::array kLabels = {sentiment::Label::positive, sentiment::Label::negative, sentiment::Label::neutral,
+                                sentiment::Label::mixed};
+static_assert(static_cast<int>(sentiment::Label::positive) == 0 && static_cast<int>(sentiment::Label::mixed) == 3);
 
 double seconds_since(SteadyClock::time_point start) {
   return std::chrono::duration<double>(SteadyClock::now() - start).count();
@@ -175,9 +181,9 @@ BatchOutcome Consumer::handle(const SqsEvent& event) const {
       continue;
     }
     std::optional<std::string> text;
-    if (options_.text_attribute) {
-      const JsonObject item = parse_json_object(w.message->item, "the item");
-      if (const JsonMember* m = item.find(*options_.text_attribute)) text = json_string_value(m->value);
+    if (options_.text_attribute) {  // the item was checked with the body: a quick walk finds the text
+      if (const auto value = find_member_unchecked(w.message->item, *options_.text_attribute))
+        text = json_string_value(*value);
     }
     if (text) {
       w.text = std::move(*text);
@@ -265,15 +271,21 @@ BatchOutcome Consumer::handle(const SqsEvent& event) const {
       continue;
     }
     RunTally& tally = outcome.runs[run];
+    std::array<int64_t, kLabels.size()> per_label{};
     for (size_t k = 0; k < records.size(); ++k) {
-      const std::string label(sentiment::to_string(records[k].sentiment.label));
-      ++tally.labels[label];
-      metrics_.counter("sentiflow_records_processed_total", "Records analysed and stored, by sentiment label.",
-                       {{"label", label}})
-          .add();
+      ++per_label[static_cast<size_t>(records[k].sentiment.label)];
       const Millis sent_at = work[analysed[indexes[k]]].record->sent_at;
       if (sent_at.time_since_epoch().count() > 0)
         end_to_end_seconds_.observe(std::chrono::duration<double>(processed_at - sent_at).count());
+    }
+    // Counted per batch, not per record: a metric lookup takes the registry's lock.
+    for (size_t l = 0; l < kLabels.size(); ++l) {
+      if (per_label[l] == 0) continue;
+      const std::string label(sentiment::to_string(kLabels[l]));
+      tally.labels[label] += per_label[l];
+      metrics_.counter("sentiflow_records_processed_total", "Records analysed and stored, by sentiment label.",
+                       {{"label", label}})
+          .add(static_cast<double>(per_label[l]));
     }
     tally.processed += static_cast<int64_t>(records.size());
   }

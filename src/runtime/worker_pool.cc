@@ -134,8 +134,8 @@ void WorkerPool::heartbeat_loop() {
     for (auto& [id, batch] : in_flight_) {
       if (now - batch.extended_at < half) continue;
       batch.extended_at = now;
-      for (const auto& handle : batch.handles)
-        changes.push_back(VisibilityChange{std::to_string(changes.size()), handle, visibility, ""});
+      for (const auto& record : batch.event->records)
+        changes.push_back(VisibilityChange{std::to_string(changes.size()), record.receipt_handle, visibility, ""});
     }
     if (changes.empty()) continue;
     lock.unlock();
@@ -214,13 +214,12 @@ void WorkerPool::worker_loop() {
 
 void WorkerPool::handle_batch(std::vector<ReceivedMessage> messages) {
   received_.add(static_cast<double>(messages.size()));
+  const pipeline::SqsEvent event = pipeline::make_sqs_event(std::move(messages), options_.queue_arn, options_.region);
   uint64_t batch_id = 0;
   {
     std::lock_guard lock(mutex_);
     batch_id = next_batch_id_++;
-    InFlight& f = in_flight_[batch_id];
-    f.extended_at = SteadyClock::now();
-    for (const auto& m : messages) f.handles.push_back(m.receipt_handle);
+    in_flight_[batch_id] = InFlight{&event, SteadyClock::now()};
   }
   struct Release {  // the heartbeat stops extending the batch however handle_batch ends
     WorkerPool& pool;
@@ -231,7 +230,6 @@ void WorkerPool::handle_batch(std::vector<ReceivedMessage> messages) {
     }
   } release{*this, batch_id};
 
-  const pipeline::SqsEvent event = pipeline::make_sqs_event(std::move(messages), options_.queue_arn, options_.region);
   pipeline::BatchOutcome outcome;
   try {
     outcome = consumer_.handle(event);

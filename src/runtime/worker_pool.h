@@ -77,7 +77,7 @@ class WorkerPool {
 
  private:
   struct InFlight {
-    std::vector<std::string> handles;
+    const pipeline::SqsEvent* event;  // owned by the worker handling it; read-only meanwhile
     std::chrono::steady_clock::time_point extended_at;
   };
 

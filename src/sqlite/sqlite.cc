@@ -116,7 +116,15 @@ Database::Database(const std::filesystem::path& file, std::chrono::milliseconds 
   }
   sqlite3_extended_result_codes(db_, 1);
   sqlite3_busy_handler(db_, &Database::on_busy, this);
-  exec("PRAGMA journal_mode=WAL");
+  try {
+    exec("PRAGMA journal_mode=WAL");
+  } catch (...) {
+    // A failed constructor runs no destructor: close here, or the connection leaks (a file
+    // that is not a database fails right here).
+    sqlite3_close_v2(db_);
+    db_ = nullptr;
+    throw;
+  }
 }
 
 Database::~Database() { sqlite3_close_v2(db_); }

@@ -207,5 +207,23 @@ TEST(JsonText, AgreesWithNlohmannOnWhatItAccepts) {
   }
 }
 
+TEST(JsonText, FindMemberUncheckedWalksACheckedObject) {
+  const JsonObject item = parse_json_object(
+      R"({"a" : {"x": [1, "}", {"y": "\"]"}]}, "s\"": "q", "b": "two \" {", "n": -1.5e3, "t": true, "e\u0301": 7})");
+  EXPECT_EQ(find_member_unchecked(item.text, "a"), R"({"x":[1,"}",{"y":"\"]"}]})");
+  EXPECT_EQ(find_member_unchecked(item.text, "b"), R"("two \" {")");
+  EXPECT_EQ(find_member_unchecked(item.text, "n"), "-1.5e3");
+  EXPECT_EQ(find_member_unchecked(item.text, "t"), "true");
+  EXPECT_EQ(find_member_unchecked(item.text, "s\""), R"("q")");  // a name with an escape, compared decoded
+  EXPECT_EQ(find_member_unchecked(item.text, "e\u0301"), "7");
+  EXPECT_FALSE(find_member_unchecked(item.text, "x"));  // nested members are not top-level
+  EXPECT_FALSE(find_member_unchecked("{}", "a"));
+  // Every member of every checked object is found, whatever its neighbours.
+  for (const auto& m : item.members) EXPECT_EQ(find_member_unchecked(item.text, m.name), m.value) << m.name;
+  // Text that was never checked gives some answer, never a crash.
+  for (std::string_view broken : {"{", "{\"", "{\"a", "{\"a\":", "{\"a\":[", "{\"a\":\"x"})
+    (void)find_member_unchecked(broken, "a");
+}
+
 }  // namespace
 }  // namespace sentiflow

@@ -1,0 +1,133 @@
+// The daemon's scheduling with an injected clock: ticks fire, catch up and are skipped while a
+// run is unfinished, without waiting for real hours.
+#include "runtime/local_runner.h"
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <thread>
+
+#include "config/loader.h"
+#include "pipeline/results.h"
+#include "queue/local_queue.h"
+#include "runtime/run_state.h"
+#include "store/file_store.h"
+#include "support/temp_dir.h"
+
+namespace sentiflow::runtime {
+namespace {
+
+using std::chrono::milliseconds;
+using testing_support::TempDir;
+
+template <typename Predicate>
+bool eventually(Predicate predicate, milliseconds deadline = milliseconds(20'000)) {
+  const auto end = std::chrono::steady_clock::now() + deadline;
+  while (std::chrono::steady_clock::now() < end) {
+    if (predicate()) return true;
+    std::this_thread::sleep_for(milliseconds(10));
+  }
+  return predicate();
+}
+
+class Daemon {
+ public:
+  Daemon(const TempDir& dir, std::string_view catch_up) {
+    std::ofstream(dir.path() / "items.jsonl") << [] {
+      std::string items;
+      for (int i = 0; i < 20; ++i) items += fmt::format(R"({{"id":"k{}","text":"good day {}"}})" "\n", i, i);
+      return items;
+    }();
+    std::ofstream(dir.path() / "p.yaml") << fmt::format(R"(name: daemon
+schedule: rate(1 hour)
+catch_up: {}
+state_dir: state
+source: {{table: local://items, key: id, text: text, seed: items.jsonl}}
+queue: {{url: local://q, visibility_timeout: 60s}}
+consumer: {{batch_size: 5, concurrency: {{min: 1, max: 2}}}}
+sink: {{store: out/}}
+)",
+                                                        catch_up);
+    config_ = load_pipeline_or_throw(dir.path() / "p.yaml");
+    set_clock("2026-11-26T05:30:00Z");
+    RunnerOptions options;
+    options.mode = RunnerOptions::Mode::daemon;
+    options.clock = [this] { return Millis{milliseconds(now_ms_.load())}; };
+    runner_ = std::make_unique<LocalRunner>(config_, options);
+    thread_ = std::thread([this] { status_ = runner_->run(); });
+  }
+  ~Daemon() { stop(); }
+
+  int stop() {
+    if (thread_.joinable()) {
+      runner_->request_stop();
+      thread_.join();
+    }
+    return status_;
+  }
+  void set_clock(std::string_view utc) {
+    now_ms_ = std::chrono::duration_cast<milliseconds>(parse_utc(utc).time_since_epoch()).count();
+  }
+  const PipelineConfig& config() const { return config_; }
+
+ private:
+  PipelineConfig config_;
+  std::atomic<int64_t> now_ms_{0};
+  std::unique_ptr<LocalRunner> runner_;
+  std::thread thread_;
+  int status_ = -1;
+};
+
+bool finished(RunState& state, const std::string& id) {
+  const auto run = state.run(id);
+  return run && run->phase == RunPhase::finished;
+}
+
+TEST(LocalRunnerDaemon, FiresOnTheInjectedClockAndSkipsATickWhileARunIsUnfinished) {
+  TempDir dir("daemon");
+  Daemon daemon(dir, "latest");
+  RunState state(daemon.config().state_dir);
+  // First start counts as downtime: with catch_up latest the 05:00 tick runs at once.
+  ASSERT_TRUE(eventually([&] { return finished(state, "2026-11-26T05:00:00Z"); }));
+  EXPECT_EQ(state.run("2026-11-26T05:00:00Z")->counts.processed, 20);
+  EXPECT_EQ(state.run("2026-11-26T05:00:00Z")->kind, RunKind::scheduled);
+
+  // A message no consumer can handle stays in flight for the visibility timeout (60 s), so the
+  // next run cannot finish while the test runs.
+  LocalQueue queue(LocalQueueOptions{.file = LocalQueue::file_in(daemon.config().state_dir), .name = "q"});
+  queue.send_one("poison");
+  daemon.set_clock("2026-11-26T06:00:02Z");
+  ASSERT_TRUE(eventually([&] {
+    const auto run = state.run("2026-11-26T06:00:00Z");
+    return run && run->counts.processed == 20 && run->phase == RunPhase::draining;
+  }));
+  EXPECT_EQ(state.skipped_ticks(), 0);
+
+  daemon.set_clock("2026-11-26T07:00:01Z");
+  ASSERT_TRUE(eventually([&] { return state.skipped_ticks() == 1; }));
+  EXPECT_EQ(format_utc(*state.last_tick()), "2026-11-26T07:00:00Z");
+  EXPECT_FALSE(state.run("2026-11-26T07:00:00Z"));
+  EXPECT_EQ(daemon.stop(), 0);
+
+  // Every item of both runs is stored once.
+  FileStore store(daemon.config().sink.store.directory, false);
+  pipeline::ResultsReader reader(store, "");
+  EXPECT_EQ(reader.summary(std::nullopt).records, 40);
+}
+
+TEST(LocalRunnerDaemon, CatchUpNoneSkipsTheMissedTickAndFiresTheNextOne) {
+  TempDir dir("daemon-none");
+  Daemon daemon(dir, "none");
+  RunState state(daemon.config().state_dir);
+  ASSERT_TRUE(eventually([&] { return state.last_tick().has_value(); }));
+  EXPECT_EQ(format_utc(*state.last_tick()), "2026-11-26T05:00:00Z");
+  EXPECT_FALSE(state.run("2026-11-26T05:00:00Z"));
+  daemon.set_clock("2026-11-26T06:00:10Z");  // ten seconds late is a wake-up, not downtime
+  ASSERT_TRUE(eventually([&] { return finished(state, "2026-11-26T06:00:00Z"); }));
+  EXPECT_EQ(daemon.stop(), 0);
+  EXPECT_EQ(state.recent_runs(10).size(), 1u);
+}
+
+}  // namespace
+}  // namespace sentiflow::runtime
