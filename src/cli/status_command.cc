@@ -20,33 +20,13 @@ nlohmann::json counts_json(const QueueCounts& c) {
   return {{"visible", c.visible}, {"in_flight", c.in_flight}, {"delayed", c.delayed}};
 }
 
-nlohmann::json run_json(const runtime::RunRecord& r) {
-  nlohmann::json j = {{"id", r.id},
-                      {"kind", runtime::to_string(r.kind)},
-                      {"state", runtime::to_string(r.phase)},
-                      {"attempt", r.attempt},
-                      {"started_at", format_utc_millis(r.started_at)},
-                      {"produced_at", r.produced_at ? nlohmann::json(format_utc_millis(*r.produced_at)) : nullptr},
-                      {"finished_at", r.finished_at ? nlohmann::json(format_utc_millis(*r.finished_at)) : nullptr},
-                      {"scanned", r.counts.scanned},
-                      {"sent", r.counts.sent},
-                      {"producer_errors", r.counts.producer_errors},
-                      {"processed", r.counts.processed},
-                      {"failed", r.counts.failed},
-                      {"dead_letters", r.counts.dead_letters},
-                      {"labels", r.counts.labels}};
-  j["seconds"] = r.finished_at ? nlohmann::json(std::chrono::duration<double>(*r.finished_at - r.started_at).count())
-                               : nullptr;
-  return j;
-}
-
 nlohmann::json gather(const PipelineConfig& c, size_t limit) {
   nlohmann::json out = {{"pipeline", c.name}, {"state_dir", c.state_dir.string()}};
   const bool has_state = std::filesystem::exists(runtime::RunState::file_in(c.state_dir));
   nlohmann::json runs = nlohmann::json::array();
   if (has_state) {
     runtime::RunState state(c.state_dir);
-    for (const auto& r : state.recent_runs(limit)) runs.push_back(run_json(r));
+    for (const auto& r : state.recent_runs(limit)) runs.push_back(runtime::to_json(r));
     const auto last = state.last_tick();
     out["scheduler"] = {{"last_tick", last ? nlohmann::json(format_utc(*last)) : nullptr},
                         {"skipped_ticks", state.skipped_ticks()}};

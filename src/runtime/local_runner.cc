@@ -230,27 +230,52 @@ struct LocalRunner::Impl {
     std::rethrow_exception(producer_failure);
   }
 
-  // One point a second of the run's timeline, for `sentiflow report`.
+  // What the process is doing now: cumulative counters (rates are differences between points),
+  // queue depths, workers and latency. One a second goes to the run's timeline (for `sentiflow
+  // report`); docs/RUNNING.md lists the fields.
+  nlohmann::json live_point(Seconds at) {
+    const auto counts = queue->counts();
+    const auto e2e = metrics.histogram("sentiflow_end_to_end_seconds", "").snapshot();
+    const auto counter = [&](std::string_view name, const Labels& labels = {}) {
+      return metrics.counter(name, "", labels).value();
+    };
+    nlohmann::json labels = nlohmann::json::object();
+    double processed = 0;
+    for (std::string_view label : {"POSITIVE", "NEGATIVE", "NEUTRAL", "MIXED"}) {
+      const double n = counter("sentiflow_records_processed_total", {{"label", std::string(label)}});
+      labels[std::string(label)] = n;
+      processed += n;
+    }
+    double failed = 0;
+    const nlohmann::json snapshot = metrics.snapshot();
+    for (auto it = snapshot.begin(); it != snapshot.end(); ++it)
+      if (it.key().starts_with("sentiflow_records_failed_total") && it->is_number()) failed += it->get<double>();
+    return {{"t", format_utc(at)},
+            {"run", current},
+            {"scanned", counter("sentiflow_items_scanned_total")},
+            {"sent", counter("sentiflow_messages_sent_total")},
+            {"received", counter("sentiflow_messages_received_total")},
+            {"deleted", counter("sentiflow_messages_deleted_total")},
+            {"processed", processed},
+            {"failed", failed},
+            {"labels", std::move(labels)},
+            {"visible", counts.visible},
+            {"in_flight", counts.in_flight},
+            {"delayed", counts.delayed},
+            {"dead_letters", dead_letters->counts().total()},
+            {"workers", pool->workers()},
+            {"p50", e2e.quantile(0.5)},
+            {"p90", e2e.quantile(0.9)},
+            {"p99", e2e.quantile(0.99)}};
+  }
+
   void record_timeline(bool force = false) {
     if (current.empty()) return;
     const Seconds now = now_seconds();
     if (!force && now <= last_timeline) return;
     last_timeline = now;
-    const auto counts = queue->counts();
-    const auto e2e = metrics.histogram("sentiflow_end_to_end_seconds", "").snapshot();
-    nlohmann::json point = {
-        {"scanned", metrics.counter("sentiflow_items_scanned_total", "").value()},
-        {"sent", metrics.counter("sentiflow_messages_sent_total", "").value()},
-        {"received", metrics.counter("sentiflow_messages_received_total", "").value()},
-        {"deleted", metrics.counter("sentiflow_messages_deleted_total", "").value()},
-        {"visible", counts.visible},
-        {"in_flight", counts.in_flight},
-        {"workers", pool->workers()},
-        {"p50", e2e.quantile(0.5)},
-        {"p99", e2e.quantile(0.99)},
-    };
     try {
-      state.record_timeline(current, TimelinePoint{now, point.dump()});
+      state.record_timeline(current, TimelinePoint{now, live_point(now).dump()});
     } catch (const Error& e) {
       log::warn("could not record the timeline", {{"error", e.what()}});
     }

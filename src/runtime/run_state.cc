@@ -496,4 +496,24 @@ SchedulerLock::~SchedulerLock() {
   ::close(fd_);
 }
 
+nlohmann::json to_json(const RunRecord& r) {
+  nlohmann::json j = {{"id", r.id},
+                      {"kind", to_string(r.kind)},
+                      {"state", to_string(r.phase)},
+                      {"attempt", r.attempt},
+                      {"started_at", format_utc_millis(r.started_at)},
+                      {"produced_at", r.produced_at ? nlohmann::json(format_utc_millis(*r.produced_at)) : nullptr},
+                      {"finished_at", r.finished_at ? nlohmann::json(format_utc_millis(*r.finished_at)) : nullptr},
+                      {"scanned", r.counts.scanned},
+                      {"sent", r.counts.sent},
+                      {"producer_errors", r.counts.producer_errors},
+                      {"processed", r.counts.processed},
+                      {"failed", r.counts.failed},
+                      {"dead_letters", r.counts.dead_letters},
+                      {"labels", r.counts.labels}};
+  j["seconds"] = r.finished_at ? nlohmann::json(std::chrono::duration<double>(*r.finished_at - r.started_at).count())
+                               : nullptr;
+  return j;
+}
+
 }  // namespace sentiflow::runtime

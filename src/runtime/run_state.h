@@ -14,6 +14,8 @@
 // process dies, even by SIGKILL.
 #pragma once
 
+#include <nlohmann/json.hpp>
+
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -57,6 +59,11 @@ struct RunRecord {
   std::optional<Millis> finished_at{};
   RunCounts counts;
 };
+
+// The run as `sentiflow status --json`, the dashboard and reports show it: id, kind, state,
+// attempt, started_at, produced_at, finished_at (UTC text or null), the counts, labels, and
+// seconds (finished_at - started_at, or null).
+nlohmann::json to_json(const RunRecord& run);
 
 // Where the producer is in one scan segment.
 struct Checkpoint {
