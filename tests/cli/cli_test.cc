@@ -64,7 +64,7 @@ TEST(Cli, ValidateSummarisesTheDemo) {
   const auto r = run("validate '" + kSource + "/examples/demo.yaml'");
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_NE(r.out.find("rate(1 hour) (next: "), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("local://companies (key name, text description"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("local://vader_corpora (key doc, text text"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("1-4 workers"), std::string::npos) << r.out;
 }
 
