@@ -8,12 +8,17 @@
 
 #include "cli/commands.h"
 #include "config/loader.h"
+#include "config/values.h"
 #include "core/error.h"
 #include "observe/log.h"
 #include "runtime/local_runner.h"
 
 namespace sentiflow::cli {
 namespace {
+
+// Where `--listen` without an address serves: loopback only, Prometheus's port for exporters
+// of this kind (9464), so nothing is exposed beyond this machine unless asked.
+constexpr std::string_view kDefaultListen = "127.0.0.1:9464";
 
 // SIGINT and SIGTERM stop the runner gracefully: they are blocked in every thread (the mask
 // is inherited by the threads the runner starts) and taken by one thread with sigwait, which
@@ -61,14 +66,20 @@ void add_run_command(CLI::App& app, int& status) {
     bool once = false;
     std::string run_id;
     bool no_progress = false;
+    std::string listen;
   };
   auto o = std::make_shared<Options>();
   cmd->add_option("FILE", o->file, "The pipeline file")->required();
   cmd->add_flag("--once", o->once, "Resume the newest unfinished run or start a manual one, drain it, exit");
   cmd->add_option("--run", o->run_id, "Run (or re-run: backfill) this run id, drain it, exit");
   cmd->add_flag("--no-progress", o->no_progress, "No progress bar, even on a terminal");
-  cmd->callback([o, &status] {
-    const auto& [file, once, run_id, no_progress] = *o;
+  auto* listen_option = cmd->add_option("--listen", o->listen,
+                  "Serve /metrics, /healthz, /readyz and the live dashboard at HOST:PORT during the run "
+                  "(default of observe.listen; `--listen` alone: " +
+                      std::string(kDefaultListen) + ")")
+      ->expected(0, 1);
+  cmd->callback([o, listen_option, &status] {
+    const auto& [file, once, run_id, no_progress, listen] = *o;
     if (once && !run_id.empty()) throw invalid_input("give --once or --run ID, not both");
     const PipelineConfig config = load_pipeline_or_throw(file);
     runtime::RunnerOptions options;
@@ -78,6 +89,8 @@ void add_run_command(CLI::App& app, int& status) {
     options.run_id = run_id;
     options.progress_bar = !no_progress && isatty(STDERR_FILENO) && log::format() == log::Format::text;
     options.summary = &std::cout;
+    options.listen = config.observe.listen;
+    if (listen_option->count() > 0) options.listen = parse_listen_address(listen.empty() ? kDefaultListen : listen);
     runtime::LocalRunner runner(config, options);
     GracefulStop stop(runner);
     status = runner.run();

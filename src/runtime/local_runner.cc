@@ -15,6 +15,7 @@
 #include "pipeline/producer.h"
 #include "pipeline/sink.h"
 #include "runtime/backends.h"
+#include "runtime/observe_server.h"
 #include "runtime/run_state.h"
 #include "runtime/ticks.h"
 #include "runtime/worker_pool.h"
@@ -93,6 +94,7 @@ struct LocalRunner::Impl {
   std::unique_ptr<pipeline::Consumer> consumer;
   std::unique_ptr<WorkerPool> pool;
   Metrics& metrics = Metrics::global();
+  std::unique_ptr<ObserveServer> server;  // with --listen / observe.listen
 
   // The run being produced or drained by this process (scheduler only).
   std::string current;
@@ -118,7 +120,12 @@ struct LocalRunner::Impl {
         sink_store(open_sink_store(c, true)),
         sink(*sink_store.store, sink_store.prefix, c.sink.format, c.sink.compression),
         analyzer(make_analyzer(c)) {
-    if (lock) seed_table(c);  // by the scheduler only, before anything reads the table
+    if (lock) {
+      seed_table(c);  // by the scheduler only, before anything reads the table
+      // A table that cannot be read is refused before any run is recorded (a run started on
+      // it would stay `producing` and be resumed by the next --once).
+      (void)open_table(c, false)->count();
+    }
     if (c.consumer.enrich) enricher = std::make_unique<pipeline::Enricher>(*c.consumer.enrich);
     consumer = std::make_unique<pipeline::Consumer>(pipeline::ConsumerOptions{c.source.text, "unknown"}, *analyzer,
                                                     sink, enricher.get());
@@ -143,6 +150,41 @@ struct LocalRunner::Impl {
         }
       }
     });
+    if (runner.options_.listen) {
+      server = std::make_unique<ObserveServer>(*runner.options_.listen, metrics, [this] { return status_json(); });
+      server->start();
+    }
+  }
+
+  // What the dashboard shows beside the live points; called from the server's threads (the
+  // run state and the queues are safe to share).
+  nlohmann::json status_json() {
+    nlohmann::json runs = nlohmann::json::array();
+    for (const RunRecord& r : state.recent_runs(10)) runs.push_back(to_json(r));
+    return {{"pipeline", config.name},
+            {"scheduler", scheduler()},
+            {"queue", config.queue.url.uri},
+            {"dead_letter_queue", config.queue.dead_letter},
+            {"dead_letters", dead_letters->counts().total()},
+            {"workers", {{"now", pool->workers()}, {"min", config.consumer.min_concurrency}, {"max", config.consumer.max_concurrency}}},
+            {"runs", std::move(runs)}};
+  }
+
+  // Once a second: the run's timeline point and the server's live point.
+  void each_second(bool force = false) {
+    const Seconds now = now_seconds();
+    if (!force && now <= last_timeline) return;
+    last_timeline = now;
+    if (current.empty() && !server) return;
+    nlohmann::json point = live_point(now);
+    if (!current.empty()) {
+      try {
+        state.record_timeline(current, TimelinePoint{now, point.dump()});
+      } catch (const Error& e) {
+        log::warn("could not record the timeline", {{"error", e.what()}});
+      }
+    }
+    if (server) server->add_point(std::move(point));
   }
 
   ~Impl() {
@@ -218,7 +260,7 @@ struct LocalRunner::Impl {
       dead_letters_total += dead;
     }
     state.mark_finished(current, now_millis());
-    record_timeline(true);
+    each_second(true);
     summarize(current);
     current.clear();
     return true;
@@ -267,18 +309,6 @@ struct LocalRunner::Impl {
             {"p50", e2e.quantile(0.5)},
             {"p90", e2e.quantile(0.9)},
             {"p99", e2e.quantile(0.99)}};
-  }
-
-  void record_timeline(bool force = false) {
-    if (current.empty()) return;
-    const Seconds now = now_seconds();
-    if (!force && now <= last_timeline) return;
-    last_timeline = now;
-    try {
-      state.record_timeline(current, TimelinePoint{now, live_point(now).dump()});
-    } catch (const Error& e) {
-      log::warn("could not record the timeline", {{"error", e.what()}});
-    }
   }
 
   void show_progress() {
@@ -374,10 +404,11 @@ struct LocalRunner::Impl {
     log::info("run started", {{"run", run.id}, {"attempt", run.attempt}});
     start_producer(run);
     pool->start();
+    if (server) server->set_ready(true);
     while (!self.stop_) {
       check_producer();
       if (current_finished()) break;
-      record_timeline();
+      each_second();
       show_progress();
       pause();
     }
@@ -399,12 +430,14 @@ struct LocalRunner::Impl {
               {{"state_dir", config.state_dir.string()}});
     const int64_t dead_before = dead_letters->counts().total();
     pool->start();
+    if (server) server->set_ready(true);
     while (!self.stop_) {
       if (!daemon) {
         const auto unfinished = state.newest_unfinished();
         const bool producing = unfinished && unfinished->phase == RunPhase::producing;
         if (!producing && queue->counts().total() == 0) break;
       }
+      each_second();
       pause();
     }
     pool->stop();
@@ -416,6 +449,7 @@ struct LocalRunner::Impl {
     const Schedule* schedule = config.schedule ? &*config.schedule : nullptr;
     if (!schedule) log::info("no schedule: the daemon only resumes unfinished runs and consumes");
     pool->start();
+    if (server) server->set_ready(true);
     if (auto unfinished = state.newest_unfinished()) {
       log::info("resuming an unfinished run", {{"run", unfinished->id}});
       start_producer(*unfinished);
@@ -448,7 +482,7 @@ struct LocalRunner::Impl {
           if (plan.next) log::info("next tick", {{"at", format_utc(*plan.next)}});
         }
       }
-      record_timeline();
+      each_second();
       if (!current.empty()) show_progress();
       pause();
     }

@@ -25,6 +25,7 @@
 #include <iosfwd>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "config/pipeline_config.h"
@@ -40,6 +41,9 @@ struct RunnerOptions {
   std::chrono::milliseconds log_interval{5'000};  // progress log lines when there is no bar
   std::function<Millis()> clock = now_millis;     // the daemon's time (tests inject their own)
   std::ostream* summary = nullptr;   // where run summaries go (stdout in the CLI); null: the log
+  // Serve /metrics, /healthz, /readyz and the dashboard here for the life of run()
+  // (runtime/observe_server.h); nullopt: no server.
+  std::optional<ListenAddress> listen{};
 };
 
 class LocalRunner {

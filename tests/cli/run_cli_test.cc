@@ -1,0 +1,514 @@
+// `sentiflow run|status|results` end to end, as users run them: a whole pipeline on a small
+// table, poison messages and a failing enrich step, a process killed at random moments, a
+// daemon stopped with SIGTERM, a second process that joins, and bad usage.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <optional>
+#include <random>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "support/run_binary.h"
+#include "support/temp_dir.h"
+
+extern char** environ;
+
+namespace {
+
+namespace fs = std::filesystem;
+using sentiflow::testing_support::Outcome;
+using sentiflow::testing_support::read_whole_file;
+using sentiflow::testing_support::TempDir;
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+std::vector<nlohmann::json> json_lines(const std::string& text) {
+  std::vector<nlohmann::json> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty()) lines.push_back(nlohmann::json::parse(line));
+  return lines;
+}
+
+// Polls `done` until it holds or the deadline passes; returns whether it held. The pause
+// between looks is short: the condition, not the pause, decides when the wait ends.
+bool poll_until(const std::function<bool()>& done, Clock::duration limit, milliseconds every = milliseconds(20)) {
+  const auto deadline = Clock::now() + limit;
+  while (true) {
+    if (done()) return true;
+    if (Clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(every);
+  }
+}
+
+// `sentiflow ARGV…` started directly (no shell, so signals reach the binary itself), with
+// stdout and stderr in files; the destructor kills and reaps it if the test did not.
+class Spawned {
+ public:
+  Spawned(const std::vector<std::string>& args, fs::path out, fs::path err) : out_(std::move(out)), err_(std::move(err)) {
+    std::vector<std::string> argv{SENTIFLOW_BINARY};
+    argv.insert(argv.end(), args.begin(), args.end());
+    std::vector<char*> raw;
+    for (auto& a : argv) raw.push_back(a.data());
+    raw.push_back(nullptr);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, out_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, err_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    const int rc = posix_spawn(&pid_, raw[0], &actions, nullptr, raw.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    if (rc != 0) throw std::runtime_error("cannot start " + argv[0]);
+  }
+  ~Spawned() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      reap(true);
+    }
+  }
+  Spawned(const Spawned&) = delete;
+  Spawned& operator=(const Spawned&) = delete;
+
+  void signal(int sig) const {
+    if (pid_ > 0) ::kill(pid_, sig);
+  }
+
+  // Whether the process has ended (reaping it); its raw wait status is in status().
+  bool ended() { return pid_ <= 0 || reap(false); }
+
+  // Waits up to `limit` for the end; returns whether it came.
+  bool wait_for_end(Clock::duration limit) {
+    return poll_until([this] { return ended(); }, limit, milliseconds(10));
+  }
+
+  // The exit code, or -1 when the process did not exit normally (a signal) or still runs.
+  int exit_code() const { return pid_ <= 0 && WIFEXITED(status_) ? WEXITSTATUS(status_) : -1; }
+  bool killed_by(int sig) const { return pid_ <= 0 && WIFSIGNALED(status_) && WTERMSIG(status_) == sig; }
+  std::string out() const { return read_whole_file(out_); }
+  std::string err() const { return read_whole_file(err_); }
+
+ private:
+  bool reap(bool block) {
+    int status = 0;
+    pid_t r = 0;
+    do r = ::waitpid(pid_, &status, block ? 0 : WNOHANG);
+    while (r < 0 && errno == EINTR);
+    if (r == 0) return false;
+    status_ = status;
+    pid_ = -1;
+    return true;
+  }
+
+  pid_t pid_ = -1;
+  int status_ = 0;
+  fs::path out_;
+  fs::path err_;
+};
+
+// cpp-httplib on a free port of 127.0.0.1: /page/<name> answers {"extract": …}, except a
+// 404 for names that start with "Missing".
+class PageServer {
+ public:
+  PageServer() {
+    server_.set_tcp_nodelay(true);
+    // The enricher keeps up to 8 connections per process open: one thread for each (and
+    // then some), or a second process waits for the first one's idle connections to time out.
+    server_.new_task_queue = [] { return new httplib::ThreadPool(48); };
+    server_.set_keep_alive_max_count(100000);
+    server_.Get(R"(/page/(.+))", [](const httplib::Request& req, httplib::Response& res) {
+      const std::string name = req.matches[1];
+      if (name.starts_with("Missing")) {
+        res.status = 404;
+        res.set_content(R"({"title": "Not found."})", "application/json");
+        return;
+      }
+      res.set_content(nlohmann::json{{"extract", name + " is a wonderful and happy company"}}.dump(), "application/json");
+    });
+    port_ = server_.bind_to_any_port("127.0.0.1");
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    poll_until([this] { return server_.is_running(); }, seconds(10), milliseconds(1));
+  }
+  ~PageServer() {
+    server_.stop();
+    thread_.join();
+  }
+  int port() const { return port_; }
+
+ private:
+  httplib::Server server_;
+  int port_ = 0;
+  std::thread thread_;
+};
+
+// A seed line: an item whose description VADER finds positive, negative or neutral.
+std::string seed_item(int i) {
+  static const char* const kTexts[] = {"a wonderful, great and happy company", "a terrible, awful and sad failure",
+                                       "a company that makes tables", "good products but horrible service"};
+  char key[32];
+  std::snprintf(key, sizeof key, "item-%06d", i);
+  return nlohmann::json{{"name", key}, {"description", kTexts[i % 4]}}.dump() + "\n";
+}
+
+// A pipeline folder of its own: pipeline.yaml, its seed, its state and out/ beside it.
+class RunCli : public ::testing::Test {
+ protected:
+  void write(const std::string& name, const std::string& text) const {
+    std::ofstream(dir_.path() / name, std::ios::binary) << text;
+  }
+  std::string path(const std::string& name) const { return (dir_.path() / name).string(); }
+  std::string file() const { return path("pipeline.yaml"); }
+  std::string quoted_file() const { return "'" + file() + "'"; }
+
+  // A seed of `n` good items.
+  void write_seed(int n, const std::string& name = "seed.jsonl") const {
+    std::string text;
+    for (int i = 0; i < n; ++i) text += seed_item(i);
+    write(name, text);
+  }
+
+  // A consumer that fetches each item's text from a PageServer, at most `rate` requests a
+  // second. The rate limit gives a run a floor on its length whatever the machine's speed
+  // (this pipeline does ~50,000 items/s without it), so that kills, signals and a second
+  // process land while the run is still going.
+  std::string rate_limited_consumer(const std::string& rest, int rate) {
+    if (!server_) server_.emplace();
+    return "{" + rest + ", enrich: {url: 'http://127.0.0.1:" + std::to_string(server_->port()) +
+           "/page/{name}', text: /extract, rate_limit: " + std::to_string(rate) + ", concurrency: 8}}";
+  }
+
+  // A pipeline over local://items with the given extra sections (YAML flow maps).
+  void write_pipeline(const std::string& source, const std::string& queue, const std::string& consumer,
+                      const std::string& extra = "") const {
+    write("pipeline.yaml", "name: run-cli-test\n"
+                           "state_dir: state\n" +
+                               extra + "source: " + source + "\nqueue: " + queue + "\nconsumer: " + consumer +
+                               "\nsink: {store: out/}\n");
+  }
+
+  Outcome run(const std::string& args) const { return sentiflow::testing_support::run_sentiflow(args, {.cwd = dir_.path()}); }
+
+  Spawned spawn(const std::vector<std::string>& args) {
+    const int n = spawned_++;
+    return Spawned(args, dir_.path() / ("p" + std::to_string(n) + ".out"), dir_.path() / ("p" + std::to_string(n) + ".err"));
+  }
+
+  nlohmann::json status() const {
+    const Outcome r = run("status " + quoted_file() + " --json");
+    EXPECT_EQ(r.status, 0) << r.err;
+    return r.status == 0 ? nlohmann::json::parse(r.out) : nlohmann::json::object();
+  }
+
+  std::vector<nlohmann::json> results(const std::string& args = "") const {
+    const Outcome r = run("results " + quoted_file() + " " + args);
+    EXPECT_EQ(r.status, 0) << r.err;
+    return json_lines(r.out);
+  }
+
+  // Every (run, key) of the results; fails the test when one comes twice or out of order.
+  static std::map<std::string, std::set<std::string>> keys_by_run(const std::vector<nlohmann::json>& records) {
+    std::map<std::string, std::set<std::string>> out;
+    std::pair<std::string, std::string> previous;
+    for (const auto& r : records) {
+      std::pair<std::string, std::string> id{r.at("run").get<std::string>(), r.at("key").get<std::string>()};
+      EXPECT_LT(previous, id) << "results not sorted or (run, key) twice: " << id.first << " " << id.second;
+      previous = id;
+      out[id.first].insert(id.second);
+    }
+    return out;
+  }
+
+  static std::set<std::string> expected_keys(int n) {
+    std::set<std::string> keys;
+    for (int i = 0; i < n; ++i) keys.insert(nlohmann::json::parse(seed_item(i)).at("name").get<std::string>());
+    return keys;
+  }
+
+  TempDir dir_{"run-cli"};
+  std::optional<PageServer> server_;
+  int spawned_ = 0;
+};
+
+TEST_F(RunCli, EndToEndOnASmallTable) {
+  std::string seed;
+  for (int i = 0; i < 40; ++i) {
+    if (i == 9) seed += "{\"name\": \"broken\", \"description\": \n";  // line 10: not JSON
+    if (i == 20) seed += "{\"name\": \"no-text\"}\n";                   // line 22: no description
+    seed += seed_item(i);
+  }
+  write("seed.jsonl", seed);
+  write_pipeline("{table: local://items, key: name, text: description, seed: seed.jsonl, page_size: 7}",
+                 "{url: local://producer, visibility_timeout: 5s}", "{batch_size: 4, concurrency: {min: 1, max: 2}}");
+
+  Outcome r = run("run " + quoted_file() + " --once --no-progress");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("finished"), std::string::npos) << r.out;
+  EXPECT_NE(r.err.find("seed.jsonl:10:"), std::string::npos) << r.err;
+
+  auto records = results();
+  ASSERT_EQ(records.size(), 40u);
+  auto runs = keys_by_run(records);
+  ASSERT_EQ(runs.size(), 1u);
+  const std::string first_run = runs.begin()->first;
+  EXPECT_TRUE(first_run.starts_with("manual-")) << first_run;
+  EXPECT_EQ(runs.begin()->second, expected_keys(40));
+  for (const auto& record : records) EXPECT_EQ(record.at("schema"), 1);
+
+  auto errors = results("--errors");
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].at("code"), "missing_text");
+  EXPECT_EQ(errors[0].at("key"), "no-text");
+  EXPECT_EQ(errors[0].at("run"), first_run);
+
+  auto s = status();
+  ASSERT_EQ(s["runs"].size(), 1u) << s.dump(2);
+  EXPECT_EQ(s["runs"][0]["id"], first_run);
+  EXPECT_EQ(s["runs"][0]["state"], "finished");
+  EXPECT_EQ(s["runs"][0]["processed"], 40);
+  EXPECT_EQ(s["runs"][0]["producer_errors"], 1);
+  EXPECT_EQ(s["dead_letter_queue"]["messages"], 0);
+
+  // The first run is finished: --once starts a new manual run over the same table.
+  r = run("run " + quoted_file() + " --once --no-progress");
+  ASSERT_EQ(r.status, 0) << r.err;
+  records = results();
+  ASSERT_EQ(records.size(), 80u);
+  runs = keys_by_run(records);
+  ASSERT_EQ(runs.size(), 2u);
+  for (const auto& [run_id, keys] : runs) EXPECT_EQ(keys, expected_keys(40)) << run_id;
+  s = status();
+  ASSERT_EQ(s["runs"].size(), 2u) << s.dump(2);
+  for (const auto& run_record : s["runs"]) EXPECT_EQ(run_record["state"], "finished");
+}
+
+TEST_F(RunCli, PoisonMessagesAndAFailingEnrichBecomeErrorRecordsAndDeadLetters) {
+  PageServer server;
+  constexpr int kGood = 12;
+  const std::vector<std::string> missing{"Missing-1", "Missing-2", "Missing-3"};
+  std::string seed;
+  std::set<std::string> good;
+  for (int i = 0; i < kGood; ++i) {
+    const std::string name = "Company-" + std::to_string(i);
+    good.insert(name);
+    seed += nlohmann::json{{"name", name}}.dump() + "\n";
+    if (i % 4 == 0) seed += nlohmann::json{{"name", missing[static_cast<size_t>(i / 4)]}}.dump() + "\n";
+  }
+  write("seed.jsonl", seed);
+  write_pipeline("{table: local://items, key: name, seed: seed.jsonl}",
+                 "{url: local://producer, visibility_timeout: 300ms, max_receive_count: 2}",
+                 "{batch_size: 5, concurrency: {min: 1, max: 2}, enrich: {url: 'http://127.0.0.1:" +
+                     std::to_string(server.port()) + "/page/{name}', text: /extract, retries: 0, timeout: 5s}}");
+
+  Outcome r = run("queue send --pipeline " + quoted_file() + " 'not json' '{\"v\":1}'");
+  ASSERT_EQ(r.status, 0) << r.err;
+
+  r = run("run " + quoted_file() + " --once --no-progress");
+  EXPECT_EQ(r.status, 1) << "dead letters make the exit status 1\n" << r.err;
+
+  const auto runs = keys_by_run(results());
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_EQ(runs.begin()->second, good);
+
+  std::map<std::string, int> enrich_failures;
+  int bad_messages = 0;
+  for (const auto& e : results("--errors")) {
+    if (e.at("code") == "enrich_failed")
+      ++enrich_failures[e.at("key").get<std::string>()];
+    else if (e.at("code") == "bad_message")
+      ++bad_messages;
+    else
+      ADD_FAILURE() << "unexpected error record " << e.dump();
+  }
+  for (const auto& name : missing) EXPECT_EQ(enrich_failures[name], 2) << name << ": one record per receive";
+  EXPECT_EQ(enrich_failures.size(), missing.size());
+  EXPECT_EQ(bad_messages, 4) << "two poison messages, received twice each";
+
+  const auto s = status();
+  EXPECT_EQ(s["dead_letter_queue"]["messages"], 2 + static_cast<int>(missing.size())) << s.dump(2);
+  ASSERT_EQ(s["runs"].size(), 1u) << s.dump(2);
+  EXPECT_EQ(s["runs"][0]["state"], "finished");
+  EXPECT_EQ(s["runs"][0]["processed"], kGood);
+  EXPECT_EQ(s["queue"]["counts"]["visible"], 0);
+  EXPECT_EQ(s["queue"]["counts"]["in_flight"], 0);
+}
+
+TEST_F(RunCli, KilledAtRandomMomentsAndRestartedEndsAsOneCompleteRun) {
+  constexpr int kItems = 50'000;
+  write_seed(kItems);
+  // max_receive_count is high: a message in flight at every kill is received again each time,
+  // which is how crashes look to a queue, not a poison message.
+  // 8,000 fetches a second: a run takes at least 6.25 s of work, more than the five kills'
+  // delays add up to, so every kill lands on the same run.
+  write_pipeline("{table: local://items, key: name, seed: seed.jsonl, page_size: 1000}",
+                 "{url: local://producer, visibility_timeout: 1s, max_receive_count: 1000}",
+                 rate_limited_consumer("batch_size: 500, concurrency: {min: 1, max: 2}", 8000));
+  const std::vector<std::string> args{"--log-level", "warn", "run", file(), "--once", "--no-progress"};
+
+  std::mt19937 random(20261126);
+  int kills = 0;
+  int starts = 0;
+  bool finished = false;
+  while (kills < 5 && !finished && starts < 30) {
+    const int delay = kills == 0 ? std::uniform_int_distribution<int>(20, 80)(random)
+                                 : std::uniform_int_distribution<int>(100, 1500)(random);
+    Spawned p = spawn(args);
+    ++starts;
+    if (p.wait_for_end(milliseconds(delay))) {
+      // It ended before the kill: that is only fine when the run is complete.
+      ASSERT_EQ(p.exit_code(), 0) << p.err();
+      finished = true;
+      break;
+    }
+    p.signal(SIGKILL);
+    ASSERT_TRUE(p.wait_for_end(seconds(10)));
+    if (!p.killed_by(SIGKILL)) {  // it exited on its own in the last instant
+      ASSERT_EQ(p.exit_code(), 0) << p.err();
+      finished = true;
+      break;
+    }
+    ++kills;
+    const auto s = status();
+    if (!s["runs"].empty() && s["runs"][0]["state"] == "finished") {
+      // The kill came after the run was marked finished, before the process ended.
+      finished = true;
+      break;
+    }
+    if (kills == 1) {
+      // The seed loads in one transaction: after a kill the table is empty (or not there
+      // yet) or whole, never half-loaded.
+      const Outcome count = run("table count --pipeline " + quoted_file());
+      if (count.status == 0)
+        EXPECT_TRUE(count.out == "0\n" || count.out == "50000\n") << count.out;
+      else
+        EXPECT_NE(count.err.find("does not exist yet"), std::string::npos) << count.err;
+    }
+  }
+  EXPECT_GE(kills, 5) << "the run finished before five kills landed; it should take longer";
+
+  for (int attempt = 0; !finished && attempt < 10; ++attempt) {
+    const Outcome r = run("--log-level warn run " + quoted_file() + " --once --no-progress");
+    ASSERT_NE(r.status, 2) << r.err;
+    finished = r.status == 0;
+  }
+  ASSERT_TRUE(finished);
+
+  const Outcome count = run("table count --pipeline " + quoted_file());
+  EXPECT_EQ(count.out, "50000\n") << count.err;
+  const auto runs = keys_by_run(results());
+  ASSERT_EQ(runs.size(), 1u) << "one complete run, resumed after each kill";
+  EXPECT_EQ(runs.begin()->second.size(), static_cast<size_t>(kItems));
+  EXPECT_EQ(runs.begin()->second, expected_keys(kItems));
+  const auto s = status();
+  ASSERT_EQ(s["runs"].size(), 1u) << s.dump(2);
+  EXPECT_EQ(s["runs"][0]["id"], runs.begin()->first);
+  EXPECT_EQ(s["runs"][0]["state"], "finished");
+  EXPECT_EQ(s["dead_letter_queue"]["messages"], 0);
+}
+
+TEST_F(RunCli, SigtermInDaemonModeLosesNothing) {
+  constexpr int kItems = 20'000;
+  write_seed(kItems);
+  // 10,000 fetches a second: the run needs at least 2 s, so SIGTERM comes while it goes on.
+  write_pipeline("{table: local://items, key: name, seed: seed.jsonl, page_size: 500}",
+                 "{url: local://producer, visibility_timeout: 30s}",
+                 rate_limited_consumer("batch_size: 100, concurrency: {min: 1, max: 1}", 10000),
+                 "schedule: rate(1 hour)\ncatch_up: latest\n");
+
+  Spawned daemon = spawn({"run", file(), "--no-progress"});
+  // A first start counts as downtime: catch_up latest fires the latest tick at once.
+  ASSERT_TRUE(poll_until(
+      [&] {
+        const auto s = status();
+        return !s["runs"].empty() && s["runs"][0]["processed"].get<int64_t>() > 0;
+      },
+      seconds(15), milliseconds(50)))
+      << daemon.err();
+  daemon.signal(SIGTERM);
+  ASSERT_TRUE(daemon.wait_for_end(seconds(15))) << "the daemon did not stop within 15 s";
+  EXPECT_EQ(daemon.exit_code(), 0) << daemon.err();
+  EXPECT_NE(daemon.err().find("stopping"), std::string::npos) << daemon.err();
+
+  auto s = status();
+  ASSERT_EQ(s["runs"].size(), 1u) << s.dump(2);
+  const std::string tick = s["runs"][0]["id"];
+  EXPECT_EQ(s["runs"][0]["kind"], "scheduled");
+  EXPECT_TRUE(tick.ends_with(":00:00Z")) << tick;
+  ASSERT_NE(s["runs"][0]["state"], "finished") << "the run must still be unfinished after SIGTERM: make it longer";
+  EXPECT_EQ(s["queue"]["counts"]["in_flight"], 0) << "a graceful stop acknowledges the batches in hand";
+
+  const Outcome r = run("run " + quoted_file() + " --once --no-progress");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.err.find("resuming"), std::string::npos) << r.err;
+  const auto runs = keys_by_run(results());
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_EQ(runs.begin()->first, tick);
+  EXPECT_EQ(runs.begin()->second, expected_keys(kItems));
+  s = status();
+  ASSERT_EQ(s["runs"].size(), 1u) << s.dump(2);
+  EXPECT_EQ(s["runs"][0]["state"], "finished");
+}
+
+TEST_F(RunCli, ASecondProcessOnlyConsumes) {
+  constexpr int kItems = 5'000;
+  write_seed(kItems);
+  // 2,000 fetches a second for each process: A alone would need 2.5 s.
+  write_pipeline("{table: local://items, key: name, seed: seed.jsonl, page_size: 500}",
+                 "{url: local://producer, visibility_timeout: 30s}",
+                 rate_limited_consumer("batch_size: 100, concurrency: {min: 1, max: 1}", 2000));
+
+  Spawned a = spawn({"run", file(), "--once", "--no-progress"});
+  ASSERT_TRUE(poll_until([&] { return !status()["runs"].empty(); }, seconds(15), milliseconds(50))) << a.err();
+  Spawned b = spawn({"run", file(), "--once", "--no-progress"});
+  ASSERT_TRUE(a.wait_for_end(seconds(30))) << a.err();
+  ASSERT_TRUE(b.wait_for_end(seconds(30))) << b.err();
+  EXPECT_EQ(a.exit_code(), 0) << a.err();
+  EXPECT_EQ(b.exit_code(), 0) << b.err();
+  EXPECT_NE(b.err().find("only consumes"), std::string::npos) << b.err();
+  EXPECT_NE(a.out().find("finished"), std::string::npos) << a.out();
+
+  const auto runs = keys_by_run(results());
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_EQ(runs.begin()->second, expected_keys(kItems));
+  const auto s = status();
+  ASSERT_EQ(s["runs"].size(), 1u) << s.dump(2);
+  EXPECT_EQ(s["runs"][0]["state"], "finished");
+}
+
+TEST_F(RunCli, RunRefusesBadUsage) {
+  write_seed(3);
+  write_pipeline("{table: local://items, key: name, text: description, seed: seed.jsonl}", "{url: local://producer}",
+                 "{batch_size: 10}");
+  Outcome r = run("run " + quoted_file() + " --once --run X");
+  EXPECT_EQ(r.status, 2) << r.err;
+  EXPECT_NE(r.err.find("--once"), std::string::npos) << r.err;
+
+  write_pipeline("{table: dynamodb://items, key: name, text: description}", "{url: local://producer}", "{batch_size: 10}");
+  r = run("run " + quoted_file() + " --once --no-progress");
+  EXPECT_EQ(r.status, 2) << r.err;
+  EXPECT_NE(r.err.find("AWS backends"), std::string::npos) << r.err;
+  EXPECT_TRUE(status()["runs"].empty()) << "a pipeline that cannot start recorded a run: " << status().dump();
+
+  write_pipeline("{table: local://items, key: name, text: description, seed: no-such-seed.jsonl}",
+                 "{url: local://producer}", "{batch_size: 10}");
+  r = run("run " + quoted_file() + " --once --no-progress");
+  EXPECT_EQ(r.status, 2) << r.err;
+  EXPECT_NE(r.err.find("no-such-seed.jsonl"), std::string::npos) << r.err;
+}
+
+}  // namespace
