@@ -58,6 +58,7 @@ int run(int argc, char** argv) {
   add_run_command(app, status);
   add_status_command(app, status);
   add_results_command(app, status);
+  add_report_command(app, status);
 
   auto* help = app.add_subcommand("help", "Show the help of a command");
   std::string help_topic;

@@ -16,6 +16,7 @@ void add_queue_command(CLI::App& app, int& status);
 void add_table_command(CLI::App& app, int& status);
 void add_store_command(CLI::App& app, int& status);
 void add_results_command(CLI::App& app, int& status);
+void add_report_command(CLI::App& app, int& status);
 void add_run_command(CLI::App& app, int& status);
 void add_status_command(CLI::App& app, int& status);
 

@@ -289,6 +289,17 @@ struct LocalRunner::Impl {
       processed += n;
     }
     double failed = 0;
+    // The queue's depths as gauges too, for /metrics (read here once a second, not per scrape).
+    const int64_t dead = dead_letters->counts().total();
+    const auto depth = [&](const char* which, int64_t n) {
+      metrics.gauge("sentiflow_queue_messages", "Messages in the queue now, by state (visible, in_flight, delayed).",
+                    {{"state", which}})
+          .set(static_cast<double>(n));
+    };
+    depth("visible", counts.visible);
+    depth("in_flight", counts.in_flight);
+    depth("delayed", counts.delayed);
+    metrics.gauge("sentiflow_dead_letter_messages", "Messages in the dead-letter queue now.").set(static_cast<double>(dead));
     const nlohmann::json snapshot = metrics.snapshot();
     for (auto it = snapshot.begin(); it != snapshot.end(); ++it)
       if (it.key().starts_with("sentiflow_records_failed_total") && it->is_number()) failed += it->get<double>();
@@ -304,7 +315,7 @@ struct LocalRunner::Impl {
             {"visible", counts.visible},
             {"in_flight", counts.in_flight},
             {"delayed", counts.delayed},
-            {"dead_letters", dead_letters->counts().total()},
+            {"dead_letters", dead},
             {"workers", pool->workers()},
             {"p50", e2e.quantile(0.5)},
             {"p90", e2e.quantile(0.9)},

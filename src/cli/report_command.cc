@@ -1,0 +1,113 @@
+// `sentiflow report FILE [--run ID] --html OUT`: one run as a static, self-contained HTML page
+// to share — the live dashboard (runtime/observe_server.h) with the run's metric timeline and
+// its record written into the page, so it draws the same charts without a server
+// (docs/OBSERVABILITY.md). Reads only the run state; changes nothing else.
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <string>
+
+#include "cli/commands.h"
+#include "config/loader.h"
+#include "core/error.h"
+#include "observe/log.h"
+#include "runtime/observe_server.h"
+#include "runtime/run_state.h"
+
+namespace sentiflow::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+// The run the report is of: `id`, or the newest run. A pipeline without state or without that
+// run is the user's mistake (exit 2), and the message says what exists.
+runtime::RunRecord find_run(runtime::RunState& state, const PipelineConfig& config, const std::string& file,
+                            const std::string& id) {
+  if (id.empty()) {
+    const auto newest = state.recent_runs(1);
+    if (newest.empty()) throw invalid_input(fmt::format("pipeline {} has no runs yet; run it first", config.name));
+    return newest.front();
+  }
+  if (auto run = state.run(id)) return *run;
+  throw invalid_input(fmt::format("pipeline {} has no run '{}'; `sentiflow status {}` lists its runs", config.name, id,
+                                  file));
+}
+
+// The report's data: the run's timeline points (oldest first) and a status shaped as the live
+// server's, with `report: true` so the page can say it is a snapshot. A point that is not JSON
+// (a state file written by hand) is left out with a warning rather than spoiling the page.
+nlohmann::json report_data(runtime::RunState& state, const PipelineConfig& config, const runtime::RunRecord& run) {
+  nlohmann::json points = nlohmann::json::array();
+  for (const auto& point : state.timeline(run.id)) {
+    auto value = nlohmann::json::parse(point.json, nullptr, false);
+    if (value.is_discarded()) {
+      log::warn("a timeline point is not JSON; left out", {{"run", run.id}});
+      continue;
+    }
+    points.push_back(std::move(value));
+  }
+  nlohmann::json status = {{"pipeline", config.name},
+                           {"runs", nlohmann::json::array({runtime::to_json(run)})},
+                           {"dead_letters", run.counts.dead_letters},
+                           {"report", true}};
+  return {{"points", std::move(points)}, {"status", std::move(status)}};
+}
+
+// Writes `text` to `path` whole or not at all: a temporary file beside it, renamed over it, so
+// a reader never sees half a page and a failure leaves the old file in place.
+void write_atomically(const fs::path& path, const std::string& text) {
+  const fs::path dir = path.parent_path().empty() ? fs::path(".") : path.parent_path();
+  const fs::path temp = dir / fmt::format(".{}.sentiflow-tmp-{}", path.filename().string(), ::getpid());
+  {
+    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
+    out.write(text.data(), static_cast<std::streamsize>(text.size()));
+    out.close();
+    if (!out) {
+      std::error_code ec;
+      fs::remove(temp, ec);
+      throw invalid_input(fmt::format("cannot write {}", path.string()));
+    }
+  }
+  std::error_code ec;
+  fs::rename(temp, path, ec);
+  if (ec) {
+    std::error_code ignored;
+    fs::remove(temp, ignored);
+    throw invalid_input(fmt::format("cannot write {}: {}", path.string(), ec.message()));
+  }
+}
+
+}  // namespace
+
+void add_report_command(CLI::App& app, int& status) {
+  auto* cmd = app.add_subcommand("report", "One run as a static, self-contained HTML page (the dashboard's charts)");
+  struct Options {
+    std::string file;
+    std::string run;
+    std::string html;
+  };
+  auto o = std::make_shared<Options>();
+  cmd->add_option("FILE", o->file, "The pipeline file")->required();
+  cmd->add_option("--run", o->run, "The run to report (default: the newest)");
+  cmd->add_option("--html", o->html, "Where to write the page")->required();
+  cmd->callback([o, &status] {
+    const PipelineConfig config = load_pipeline_or_throw(o->file);
+    // RunState would create a state file; a report only reads, so a missing one is an answer.
+    if (!fs::exists(runtime::RunState::file_in(config.state_dir)))
+      throw invalid_input(fmt::format("pipeline {} has no state in {} yet; run it first", config.name,
+                                      config.state_dir.string()));
+    runtime::RunState state(config.state_dir);
+    const runtime::RunRecord run = find_run(state, config, o->file, o->run);
+    const std::string page = runtime::static_dashboard(report_data(state, config, run));
+    write_atomically(o->html, page);
+    std::cout << fmt::format("wrote {} ({} bytes): run {}\n", o->html, page.size(), run.id);
+    status = 0;
+  });
+}
+
+}  // namespace sentiflow::cli
