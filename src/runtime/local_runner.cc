@@ -29,7 +29,7 @@ using std::chrono::milliseconds;
 
 // How often the main loop looks at the queue, the producer and the clock.
 constexpr milliseconds kTick{100};
-constexpr milliseconds kFinishCheck{300};
+constexpr milliseconds kFinishCheck{1000};
 
 std::string manual_run_id(Millis now) {
   // manual-YYYYMMDDTHHMMSS.mmmZ from 2026-11-26T06:00:00.123Z
@@ -109,6 +109,7 @@ struct LocalRunner::Impl {
   Seconds last_timeline{};
   SteadyClock::time_point last_progress{};
   SteadyClock::time_point last_finish_check{};
+  uint64_t empty_receives_seen = 0;
 
   Impl(LocalRunner& runner, const PipelineConfig& c)
       : self(runner),
@@ -244,11 +245,14 @@ struct LocalRunner::Impl {
   }
 
   // Whether the current run is done: produced and nothing of it left in the queue. The queue's
-  // counts cost a query over its messages, so they are read at most every kFinishCheck.
+  // counts cost a query over its messages, so they are read only when a worker of ours has just
+  // found the queue empty, or once a second (the work may be done by other processes).
   bool current_finished() {
     if (current.empty() || !produced) return false;
     const auto now = SteadyClock::now();
-    if (now - last_finish_check < kFinishCheck) return false;
+    const uint64_t empty = pool->empty_receives();
+    if (empty == empty_receives_seen && now - last_finish_check < kFinishCheck) return false;
+    empty_receives_seen = empty;
     last_finish_check = now;
     if (queue->counts().total() != 0) return false;
     if (producer.joinable()) producer.join();
@@ -443,7 +447,10 @@ struct LocalRunner::Impl {
     pool->start();
     if (server) server->set_ready(true);
     while (!self.stop_) {
-      if (!daemon) {
+      const auto now = SteadyClock::now();
+      if (!daemon && (pool->empty_receives() != empty_receives_seen || now - last_finish_check >= kFinishCheck)) {
+        empty_receives_seen = pool->empty_receives();  // the same economy as current_finished()
+        last_finish_check = now;
         const auto unfinished = state.newest_unfinished();
         const bool producing = unfinished && unfinished->phase == RunPhase::producing;
         if (!producing && queue->counts().total() == 0) break;

@@ -193,6 +193,7 @@ void WorkerPool::worker_loop() {
       continue;
     }
     if (batch.empty()) {
+      empty_receives_.fetch_add(1, std::memory_order_relaxed);
       if (SteadyClock::now() - idle_since < options_.idle_timeout) continue;
       int n = workers_.load();
       bool leave = false;

@@ -49,7 +49,9 @@ struct WorkerPoolOptions {
   std::chrono::milliseconds scale_up_cooldown{200};
   std::chrono::milliseconds idle_timeout{2'000};
   int backlog_per_worker = 2;  // batches of visible messages one worker is expected to keep up with
-  std::chrono::milliseconds poll_wait{500};  // long-poll wait of one receive; bounds how fast stop() is noticed
+  // Long-poll wait of one receive: bounds how fast stop() is noticed (a receive cannot be
+  // interrupted) and so the end of every run; an idle worker's receive is a cheap read.
+  std::chrono::milliseconds poll_wait{100};
   std::string queue_arn;
   std::string region;
 };
@@ -74,6 +76,9 @@ class WorkerPool {
   int workers() const { return workers_.load(); }
   // The most workers seen at once since start().
   int peak_workers() const { return peak_workers_.load(); }
+  // How many receives have come back empty since start(): a cheap sign that the queue may be
+  // drained, for callers that would otherwise poll the queue's counts (a query over it).
+  uint64_t empty_receives() const { return empty_receives_.load(std::memory_order_relaxed); }
 
  private:
   struct InFlight {
@@ -107,6 +112,7 @@ class WorkerPool {
   bool heartbeat_stop_ = false;  // set once the workers are joined; guarded by mutex_
   std::atomic<int> workers_{0};
   std::atomic<int> peak_workers_{0};
+  std::atomic<uint64_t> empty_receives_{0};
   std::mutex mutex_;  // guards threads_, in_flight_, next_batch_id_
   std::condition_variable wake_;
   std::list<Worker> threads_;  // workers; those that stopped are joined by the scaler
