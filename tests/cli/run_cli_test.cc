@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "support/run_binary.h"
+#include "support/poll.h"
 #include "support/temp_dir.h"
 
 extern char** environ;
@@ -33,6 +34,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using sentiflow::testing_support::Outcome;
+using sentiflow::testing_support::poll_until;
 using sentiflow::testing_support::read_whole_file;
 using sentiflow::testing_support::TempDir;
 using Clock = std::chrono::steady_clock;
@@ -47,16 +49,6 @@ std::vector<nlohmann::json> json_lines(const std::string& text) {
   return lines;
 }
 
-// Polls `done` until it holds or the deadline passes; returns whether it held. The pause
-// between looks is short: the condition, not the pause, decides when the wait ends.
-bool poll_until(const std::function<bool()>& done, Clock::duration limit, milliseconds every = milliseconds(20)) {
-  const auto deadline = Clock::now() + limit;
-  while (true) {
-    if (done()) return true;
-    if (Clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(every);
-  }
-}
 
 // `sentiflow ARGV…` started directly (no shell, so signals reach the binary itself), with
 // stdout and stderr in files; the destructor kills and reaps it if the test did not.

@@ -13,23 +13,16 @@
 #include "queue/local_queue.h"
 #include "runtime/run_state.h"
 #include "store/file_store.h"
+#include "support/poll.h"
 #include "support/temp_dir.h"
 
 namespace sentiflow::runtime {
 namespace {
 
 using std::chrono::milliseconds;
+using testing_support::poll_until;
 using testing_support::TempDir;
 
-template <typename Predicate>
-bool eventually(Predicate predicate, milliseconds deadline = milliseconds(20'000)) {
-  const auto end = std::chrono::steady_clock::now() + deadline;
-  while (std::chrono::steady_clock::now() < end) {
-    if (predicate()) return true;
-    std::this_thread::sleep_for(milliseconds(10));
-  }
-  return predicate();
-}
 
 class Daemon {
  public:
@@ -89,7 +82,7 @@ TEST(LocalRunnerDaemon, FiresOnTheInjectedClockAndSkipsATickWhileARunIsUnfinishe
   Daemon daemon(dir, "latest");
   RunState state(daemon.config().state_dir);
   // First start counts as downtime: with catch_up latest the 05:00 tick runs at once.
-  ASSERT_TRUE(eventually([&] { return finished(state, "2026-11-26T05:00:00Z"); }));
+  ASSERT_TRUE(poll_until([&] { return finished(state, "2026-11-26T05:00:00Z"); }));
   EXPECT_EQ(state.run("2026-11-26T05:00:00Z")->counts.processed, 20);
   EXPECT_EQ(state.run("2026-11-26T05:00:00Z")->kind, RunKind::scheduled);
 
@@ -98,14 +91,14 @@ TEST(LocalRunnerDaemon, FiresOnTheInjectedClockAndSkipsATickWhileARunIsUnfinishe
   LocalQueue queue(LocalQueueOptions{.file = LocalQueue::file_in(daemon.config().state_dir), .name = "q"});
   queue.send_one("poison");
   daemon.set_clock("2026-11-26T06:00:02Z");
-  ASSERT_TRUE(eventually([&] {
+  ASSERT_TRUE(poll_until([&] {
     const auto run = state.run("2026-11-26T06:00:00Z");
     return run && run->counts.processed == 20 && run->phase == RunPhase::draining;
   }));
   EXPECT_EQ(state.skipped_ticks(), 0);
 
   daemon.set_clock("2026-11-26T07:00:01Z");
-  ASSERT_TRUE(eventually([&] { return state.skipped_ticks() == 1; }));
+  ASSERT_TRUE(poll_until([&] { return state.skipped_ticks() == 1; }));
   EXPECT_EQ(format_utc(*state.last_tick()), "2026-11-26T07:00:00Z");
   EXPECT_FALSE(state.run("2026-11-26T07:00:00Z"));
   EXPECT_EQ(daemon.stop(), 0);
@@ -120,11 +113,11 @@ TEST(LocalRunnerDaemon, CatchUpNoneSkipsTheMissedTickAndFiresTheNextOne) {
   TempDir dir("daemon-none");
   Daemon daemon(dir, "none");
   RunState state(daemon.config().state_dir);
-  ASSERT_TRUE(eventually([&] { return state.last_tick().has_value(); }));
+  ASSERT_TRUE(poll_until([&] { return state.last_tick().has_value(); }));
   EXPECT_EQ(format_utc(*state.last_tick()), "2026-11-26T05:00:00Z");
   EXPECT_FALSE(state.run("2026-11-26T05:00:00Z"));
   daemon.set_clock("2026-11-26T06:00:10Z");  // ten seconds late is a wake-up, not downtime
-  ASSERT_TRUE(eventually([&] { return finished(state, "2026-11-26T06:00:00Z"); }));
+  ASSERT_TRUE(poll_until([&] { return finished(state, "2026-11-26T06:00:00Z"); }));
   EXPECT_EQ(daemon.stop(), 0);
   EXPECT_EQ(state.recent_runs(10).size(), 1u);
 }

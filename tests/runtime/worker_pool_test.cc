@@ -12,23 +12,16 @@
 #include "queue/local_queue.h"
 #include "sentiment/vader.h"
 #include "store/file_store.h"
+#include "support/poll.h"
 #include "support/temp_dir.h"
 
 namespace sentiflow::runtime {
 namespace {
 
 using std::chrono::milliseconds;
+using testing_support::poll_until;
 using testing_support::TempDir;
 
-template <typename Predicate>
-bool eventually(Predicate predicate, milliseconds deadline = milliseconds(20'000)) {
-  const auto end = std::chrono::steady_clock::now() + deadline;
-  while (std::chrono::steady_clock::now() < end) {
-    if (predicate()) return true;
-    std::this_thread::sleep_for(milliseconds(10));
-  }
-  return predicate();
-}
 
 // An analyzer that takes its time, so that a burst builds a backlog the pool must scale for.
 class SlowAnalyzer final : public sentiment::Analyzer {
@@ -80,13 +73,13 @@ TEST(WorkerPool, ScalesUpOnABurstAndBackDownWhenIdle) {
   WorkerPool pool(o, p.queue, consumer, [&](const pipeline::BatchOutcome& b) { processed += b.runs.at("r").processed; },
                   p.metrics);
   pool.start();
-  EXPECT_TRUE(eventually([&] { return pool.workers() == 1; }));
+  EXPECT_TRUE(poll_until([&] { return pool.workers() == 1; }));
   p.send(1500);
-  EXPECT_TRUE(eventually([&] { return pool.workers() > 1; })) << "no scale-up";
-  EXPECT_TRUE(eventually([&] { return processed.load() == 1500; }));
+  EXPECT_TRUE(poll_until([&] { return pool.workers() > 1; })) << "no scale-up";
+  EXPECT_TRUE(poll_until([&] { return processed.load() == 1500; }));
   EXPECT_GT(pool.peak_workers(), 1);
   EXPECT_LE(pool.peak_workers(), 4);
-  EXPECT_TRUE(eventually([&] { return pool.workers() == 1; })) << "no scale-down, workers=" << pool.workers();
+  EXPECT_TRUE(poll_until([&] { return pool.workers() == 1; })) << "no scale-down, workers=" << pool.workers();
   EXPECT_EQ(p.metrics.gauge("sentiflow_workers", "").value(), 1);
   pool.stop();
   EXPECT_EQ(p.queue.counts().total(), 0);
@@ -107,8 +100,8 @@ TEST(WorkerPool, ScalesToZeroAndStartsAWorkerWhenMessagesArrive) {
   pool.start();
   EXPECT_EQ(pool.workers(), 0);
   p.send(5);
-  EXPECT_TRUE(eventually([&] { return processed.load() == 5; }));
-  EXPECT_TRUE(eventually([&] { return pool.workers() == 0; }));
+  EXPECT_TRUE(poll_until([&] { return processed.load() == 5; }));
+  EXPECT_TRUE(poll_until([&] { return pool.workers() == 0; }));
   pool.stop();
 }
 
@@ -129,7 +122,7 @@ TEST(WorkerPool, HeartbeatKeepsALongBatchHiddenUntilItIsDone) {
                   p.metrics);
   pool.start();
   p.send(5);
-  EXPECT_TRUE(eventually([&] { return processed.load() >= 5; }));
+  EXPECT_TRUE(poll_until([&] { return processed.load() >= 5; }));
   pool.stop();
   EXPECT_EQ(processed.load(), 5) << "a message was processed twice";
   EXPECT_EQ(p.metrics.counter("sentiflow_messages_received_total", "").value(), 5);
@@ -149,7 +142,7 @@ TEST(WorkerPool, StopFinishesTheBatchInHandAndAcknowledgesIt) {
                   p.metrics);
   pool.start();
   p.send(30);
-  EXPECT_TRUE(eventually([&] { return p.queue.counts().in_flight > 0; }));
+  EXPECT_TRUE(poll_until([&] { return p.queue.counts().in_flight > 0; }));
   pool.stop();  // while a batch is in the analyzer
   const auto counts = p.queue.counts();
   EXPECT_EQ(counts.in_flight, 0) << "a batch was abandoned in flight";
@@ -175,7 +168,7 @@ TEST(WorkerPool, FailedMessagesComeBackAndBecomeDeadLetters) {
   queue.send_one(pipeline::encode_message("r", "ok", R"({"id":"ok","text":"fine"})"));
   pool.start();
   LocalQueue dlq(LocalQueueOptions{.file = LocalQueue::file_in(dir.path()), .name = "q-dlq"});
-  EXPECT_TRUE(eventually([&] { return dlq.counts().total() == 1 && queue.counts().total() == 0; }));
+  EXPECT_TRUE(poll_until([&] { return dlq.counts().total() == 1 && queue.counts().total() == 0; }));
   pool.stop();
   const auto dead = dlq.receive(ReceiveRequest{10, milliseconds(1000), {}});
   ASSERT_EQ(dead.size(), 1u);
