@@ -56,8 +56,7 @@ SqsEvent make_sqs_event(std::vector<ReceivedMessage> messages, const std::string
     SqsEventRecord r;
     r.message_id = std::move(m.message_id);
     r.receipt_handle = std::move(m.receipt_handle);
-    r.md5_of_body = md5_hex(m.body);
-    r.body = std::move(m.body);
+    r.body = std::move(m.body);  // md5_of_body: computed by to_json, the only reader
     r.receive_count = m.receive_count;
     r.sent_at = m.sent_at;
     r.first_received_at = m.first_received_at;
@@ -91,7 +90,7 @@ std::string to_json(const SqsEvent& event) {
                          {"SenderId", r.sender_id},
                          {"ApproximateFirstReceiveTimestamp", std::to_string(to_ms(r.first_received_at))}}},
                        {"messageAttributes", std::move(attributes)},
-                       {"md5OfBody", r.md5_of_body},
+                       {"md5OfBody", r.md5_of_body.empty() ? md5_hex(r.body) : r.md5_of_body},
                        {"eventSource", "aws:sqs"},
                        {"eventSourceARN", r.event_source_arn},
                        {"awsRegion", r.aws_region}});
@@ -208,7 +207,12 @@ BatchOutcome Consumer::handle(const SqsEvent& event) const {
         const JsonMember* m = item.find(name);
         return m ? json_scalar_text(m->value) : std::nullopt;
       });
-    const std::vector<Enricher::Outcome> fetched = enricher_->fetch_all(lookups);
+    std::vector<Enricher::Outcome> fetched;
+    try {
+      fetched = enricher_->fetch_all(lookups);
+    } catch (const std::exception& e) {  // fetch_all reports per item; this is the unexpected
+      fetched.assign(lookups.size(), Enricher::Outcome{"", Error(ErrorCode::internal, e.what())});
+    }
     for (size_t j = 0; j < to_fetch.size(); ++j) {
       Work& w = work[to_fetch[j]];
       if (fetched[j].ok()) {
@@ -234,6 +238,8 @@ BatchOutcome Consumer::handle(const SqsEvent& event) const {
     analyzer_.analyze(documents, results);
   } catch (const Error& e) {
     for (auto& r : results) r.error = e;
+  } catch (const std::exception& e) {  // a bug or bad_alloc: the batch's records fail, not the worker
+    for (auto& r : results) r.error = Error(ErrorCode::internal, e.what());
   }
   sentiment_seconds_.observe(seconds_since(analysis_started));
 
@@ -297,7 +303,9 @@ BatchOutcome Consumer::handle(const SqsEvent& event) const {
     w.error->at = processed_at;
     outcome.failures.push_back(w.record->message_id);
     outcome.reasons[w.record->message_id] = fmt::format("{}: {}", w.error->code, w.error->reason);
-    ++outcome.runs[w.error->run].failed;
+    RunTally& tally = outcome.runs[w.error->run];
+    ++tally.failed;
+    if (options_.max_receive_count > 0 && w.record->receive_count >= options_.max_receive_count) ++tally.dead_letters;
     metrics_.counter("sentiflow_records_failed_total", "Messages that failed in the consumer, by error code.",
                      {{"code", w.error->code}})
         .add();

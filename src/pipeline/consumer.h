@@ -42,7 +42,7 @@ struct SqsEventRecord {
   Millis first_received_at{};         // attributes.ApproximateFirstReceiveTimestamp
   std::string sender_id;              // attributes.SenderId
   MessageAttributes message_attributes;
-  std::string md5_of_body;            // hex MD5 of body
+  std::string md5_of_body;            // hex MD5 of body; to_json computes it when empty (local events)
   std::string event_source_arn;       // arn:aws:sqs:REGION:ACCOUNT:QUEUE
   std::string aws_region;
 };
@@ -66,6 +66,8 @@ SqsEvent parse_sqs_event(std::string_view json);
 struct RunTally {
   int64_t processed = 0;
   int64_t failed = 0;
+  int64_t dead_letters = 0;  // failures on their last receive: the queue dead-letters them next
+
   std::map<std::string, int64_t> labels;
 };
 
@@ -82,6 +84,9 @@ struct ConsumerOptions {
   std::optional<std::string> text_attribute;  // source.text
   // The run under which a body that is not a message is recorded (it names no run).
   std::string unknown_run = "unknown";
+  // The queue's max_receive_count: a failure on that receive is counted as a dead letter of
+  // its run (the queue moves it on its next receive). 0: not known, not counted.
+  int max_receive_count = 0;
 };
 
 class Consumer {

@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <fstream>
 #include <iostream>
@@ -13,6 +15,7 @@
 #include "pipeline/consumer.h"
 #include "pipeline/enrich.h"
 #include "pipeline/producer.h"
+#include "pipeline/retry.h"
 #include "pipeline/sink.h"
 #include "runtime/backends.h"
 #include "runtime/observe_server.h"
@@ -38,6 +41,18 @@ std::string manual_run_id(Millis now) {
   for (char c : iso)
     if (c != '-' && c != ':') id += c;
   return id;
+}
+
+// A run id names a folder of the sink (run=<id>/) and a row of the state: tick times, manual
+// ids and names a user gives a backfill fit this rule; '/', spaces and the like do not.
+void check_run_id(const std::string& id) {
+  const bool ok = !id.empty() && id.size() <= 128 && std::all_of(id.begin(), id.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' || c == ':';
+  });
+  if (!ok)
+    throw invalid_input(fmt::format("run id '{}': 1 to 128 of A-Z a-z 0-9 - _ . : (a tick time such as "
+                                    "2026-11-26T06:00:00Z, or a name of yours)",
+                                    id));
 }
 
 bool is_tick_id(const std::string& id) {
@@ -102,7 +117,8 @@ struct LocalRunner::Impl {
   int64_t dead_letters_at_start = 0;
   std::atomic<bool> produced{false};
   std::atomic<bool> producer_stop{false};
-  std::exception_ptr producer_failure;
+  std::exception_ptr producer_failure;  // written by the producer thread before producer_failed
+  std::atomic<bool> producer_failed{false};
   std::thread producer;
   int64_t total_items = -1;
   int64_t dead_letters_total = 0;  // became dead letters while this process ran
@@ -128,7 +144,7 @@ struct LocalRunner::Impl {
       (void)open_table(c, false)->count();
     }
     if (c.consumer.enrich) enricher = std::make_unique<pipeline::Enricher>(*c.consumer.enrich);
-    consumer = std::make_unique<pipeline::Consumer>(pipeline::ConsumerOptions{c.source.text, "unknown"}, *analyzer,
+    consumer = std::make_unique<pipeline::Consumer>(pipeline::ConsumerOptions{c.source.text, "unknown", c.queue.max_receive_count}, *analyzer,
                                                     sink, enricher.get());
     WorkerPoolOptions o;
     o.min_workers = c.consumer.min_concurrency;
@@ -143,6 +159,7 @@ struct LocalRunner::Impl {
         RunCounts delta;
         delta.processed = tally.processed;
         delta.failed = tally.failed;
+        delta.dead_letters = tally.dead_letters;
         delta.labels = tally.labels;
         try {
           state.add_counts(run, delta);
@@ -201,8 +218,9 @@ struct LocalRunner::Impl {
     dead_letters_at_start = dead_letters->counts().total();
     produced = run.phase != RunPhase::producing;
     producer_stop = false;
-    producer_failure = nullptr;
     if (producer.joinable()) producer.join();
+    producer_failure = nullptr;
+    producer_failed = false;
     if (produced) return;
     try {
       total_items = open_table(config, false)->count();
@@ -229,8 +247,11 @@ struct LocalRunner::Impl {
               delta.scanned = page.scanned;
               delta.sent = page.sent;
               delta.producer_errors = page.errors;
-              state.add_counts(id, delta);
-              state.save_checkpoint(id, Checkpoint{c.segment, c.total_segments, c.token, c.done, c.scanned, c.sent});
+              // The page is sent: its checkpoint must be saved, through a busy state file too.
+              pipeline::with_retries([&] { state.add_counts(id, delta); });
+              pipeline::with_retries([&] {
+                state.save_checkpoint(id, Checkpoint{c.segment, c.total_segments, c.token, c.done, c.scanned, c.sent});
+              });
             },
             producer_stop);
         if (report.complete) {
@@ -240,6 +261,7 @@ struct LocalRunner::Impl {
         }
       } catch (...) {
         producer_failure = std::current_exception();
+        producer_failed = true;
       }
     });
   }
@@ -254,15 +276,14 @@ struct LocalRunner::Impl {
     if (empty == empty_receives_seen && now - last_finish_check < kFinishCheck) return false;
     empty_receives_seen = empty;
     last_finish_check = now;
-    if (queue->counts().total() != 0) return false;
+    // Counts first, then the batches in hand (WorkerPool::batches_in_hand): a batch received
+    // after the counts were read shows in the second, one acknowledged before in neither.
+    if (queue->counts().total() != 0 || pool->batches_in_hand() != 0) return false;
     if (producer.joinable()) producer.join();
-    const int64_t dead = dead_letters->counts().total() - dead_letters_at_start;
-    if (dead > 0) {
-      RunCounts delta;
-      delta.dead_letters = dead;
-      state.add_counts(current, delta);
-      dead_letters_total += dead;
-    }
+    // Dead letters of the run are counted by the consumers (a failure on its last receive);
+    // the queue's own count also catches messages that ran out of receives in crashes, for the
+    // exit status.
+    dead_letters_total += std::max<int64_t>(0, dead_letters->counts().total() - dead_letters_at_start);
     state.mark_finished(current, now_millis());
     each_second(true);
     summarize(current);
@@ -271,7 +292,7 @@ struct LocalRunner::Impl {
   }
 
   void check_producer() {
-    if (!producer_failure) return;
+    if (!producer_failed) return;
     if (producer.joinable()) producer.join();
     std::rethrow_exception(producer_failure);
   }
@@ -453,7 +474,7 @@ struct LocalRunner::Impl {
         last_finish_check = now;
         const auto unfinished = state.newest_unfinished();
         const bool producing = unfinished && unfinished->phase == RunPhase::producing;
-        if (!producing && queue->counts().total() == 0) break;
+        if (!producing && queue->counts().total() == 0 && pool->batches_in_hand() == 0) break;
       }
       each_second();
       pause();
@@ -468,40 +489,67 @@ struct LocalRunner::Impl {
     if (!schedule) log::info("no schedule: the daemon only resumes unfinished runs and consumes");
     pool->start();
     if (server) server->set_ready(true);
-    if (auto unfinished = state.newest_unfinished()) {
-      log::info("resuming an unfinished run", {{"run", unfinished->id}});
-      start_producer(*unfinished);
-    }
     std::optional<Seconds> next_logged;
+    auto resume_not_before = SteadyClock::now();
     while (!self.stop_) {
-      check_producer();
-      current_finished();
-      if (schedule) {
-        const Seconds now = std::chrono::floor<std::chrono::seconds>(self.options_.clock());
-        const TickPlan plan = plan_tick(*schedule, config.catch_up, state.last_tick(), now);
-        if (plan.missed) {
-          log::info("skipped a tick missed while no scheduler ran (catch_up: none)", {{"tick", format_utc(*plan.missed)}});
-          state.set_last_tick(*plan.missed);
+      try {
+        if (producer_failed) {
+          // A producer that failed for good (after its retries) leaves its run unfinished: the
+          // daemon logs it and tries again later instead of ending.
+          producer.join();
+          try {
+            std::rethrow_exception(producer_failure);
+          } catch (const std::exception& e) {
+            log::error("the producer failed; the run will be resumed in 30 s", {{"run", current}, {"error", e.what()}});
+          }
+          producer_failed = false;
+          current.clear();
+          resume_not_before = SteadyClock::now() + std::chrono::seconds(30);
         }
-        if (plan.fire) {
-          state.set_last_tick(*plan.fire);
-          if (!current.empty() || state.newest_unfinished()) {
-            state.add_skipped_tick();
-            metrics.counter("sentiflow_ticks_skipped_total", "Schedule ticks skipped because a run was unfinished.").add();
-            log::warn("tick skipped: a run is unfinished", {{"tick", format_utc(*plan.fire)}, {"run", current}});
-          } else {
-            const RunRecord run = state.start_run(format_utc(*plan.fire), RunKind::scheduled, now_millis());
-            log::info("run started", {{"run", run.id}, {"attempt", run.attempt}});
-            start_producer(run);
+        current_finished();
+        // Unfinished runs (left by a crash, a signal, or a failure) are finished one after the
+        // other before a new tick runs; while one is current, ticks are skipped.
+        if (current.empty() && SteadyClock::now() >= resume_not_before)
+          if (auto unfinished = state.newest_unfinished()) {
+            log::info("resuming an unfinished run", {{"run", unfinished->id}});
+            start_producer(*unfinished);
+          }
+        if (schedule) {
+          const Seconds now = std::chrono::floor<std::chrono::seconds>(self.options_.clock());
+          const TickPlan plan = plan_tick(*schedule, config.catch_up, state.last_tick(), now);
+          if (plan.missed) {
+            log::info("skipped a tick missed while no scheduler ran (catch_up: none)",
+                      {{"tick", format_utc(*plan.missed)}});
+            state.set_last_tick(*plan.missed);
+          }
+          if (plan.fire) {
+            if (!current.empty() || state.newest_unfinished()) {
+              state.add_skipped_tick();
+              metrics.counter("sentiflow_ticks_skipped_total", "Schedule ticks skipped because a run was unfinished.")
+                  .add();
+              log::warn("tick skipped: a run is unfinished", {{"tick", format_utc(*plan.fire)}, {"run", current}});
+            } else {
+              // The run first, then the tick: a crash between the two fires the tick again,
+              // which resumes the run instead of losing the tick.
+              const RunRecord run = state.start_run(format_utc(*plan.fire), RunKind::scheduled, now_millis());
+              log::info("run started", {{"run", run.id}, {"attempt", run.attempt}});
+              start_producer(run);
+            }
+            state.set_last_tick(*plan.fire);
+          }
+          if (plan.next != next_logged) {
+            next_logged = plan.next;
+            if (plan.next) log::info("next tick", {{"at", format_utc(*plan.next)}});
           }
         }
-        if (plan.next != next_logged) {
-          next_logged = plan.next;
-          if (plan.next) log::info("next tick", {{"at", format_utc(*plan.next)}});
-        }
+        each_second();
+        if (!current.empty()) show_progress();
+      } catch (const Error& e) {
+        // A state file held by another process for longer than its busy timeout: the daemon
+        // outlives it; anything else is a bug or a broken pipeline and ends it.
+        if (!is_retryable(e.code())) throw;
+        log::warn("the daemon could not read or write its state; trying again", {{"error", e.what()}});
       }
-      each_second();
-      if (!current.empty()) show_progress();
       pause();
     }
     log::info("stopping: finishing the batches in progress");
@@ -527,6 +575,7 @@ void LocalRunner::request_stop() {
 }
 
 int LocalRunner::run() {
+  if (options_.mode == RunnerOptions::Mode::run) check_run_id(options_.run_id);  // before anything is created
   std::filesystem::create_directories(config_.state_dir);
   Impl impl(*this, config_);
   switch (options_.mode) {

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include <fmt/format.h>
+
 #include "observe/log.h"
 #include "pipeline/retry.h"
 
@@ -23,7 +25,9 @@ WorkerPool::WorkerPool(WorkerPoolOptions options, Queue& queue, const pipeline::
       received_(metrics.counter("sentiflow_messages_received_total", "Messages received by consumers.")),
       deleted_(metrics.counter("sentiflow_messages_deleted_total", "Messages deleted after they were processed.")),
       extended_(metrics.counter("sentiflow_visibility_extensions_total",
-                                "Visibility extensions of messages still being processed (heartbeats).")) {
+                                "Visibility extensions of messages still being processed (heartbeats).")),
+      callback_failures_(metrics.counter("sentiflow_batch_report_failures_total",
+                                         "Batches whose counts could not be recorded in the run state.")) {
   if (options_.max_workers < options_.min_workers || options_.min_workers < 0)
     throw invalid_input("concurrency.min must be between 0 and concurrency.max");
   if (options_.batch_size < 1) throw invalid_input("consumer.batch_size must be at least 1");
@@ -168,8 +172,16 @@ std::vector<ReceivedMessage> WorkerPool::receive_batch() {
       wait = std::min(wait, left);
     }
     wait = std::min(wait, limits.max_wait);
-    std::vector<ReceivedMessage> got = queue_.receive(ReceiveRequest{
-        std::min(wanted - batch.size(), limits.max_receive_messages), options_.visibility_timeout, wait});
+    std::vector<ReceivedMessage> got;
+    try {
+      got = queue_.receive(ReceiveRequest{std::min(wanted - batch.size(), limits.max_receive_messages),
+                                          options_.visibility_timeout, wait});
+    } catch (const Error& e) {
+      if (batch.empty()) throw;
+      log::warn("a receive failed while a batch was filling; handling what came", {{"error", e.what()}});
+      break;
+    }
+    if (!got.empty() && batch.empty()) ++in_hand_;  // in flight from now on: see batches_in_hand()
     if (got.empty()) {
       if (batch.empty()) break;  // nothing visible: let the caller count idle time
       continue;
@@ -207,7 +219,12 @@ void WorkerPool::worker_loop() {
       idle_since = SteadyClock::now();
       continue;
     }
-    handle_batch(std::move(batch));
+    try {
+      handle_batch(std::move(batch));
+    } catch (const std::exception& e) {  // never end a worker thread with an exception
+      log::error("a batch could not be handled; its messages will be delivered again", {{"error", e.what()}});
+    }
+    --in_hand_;
     idle_since = SteadyClock::now();
   }
   workers_gauge_.set(--workers_);
@@ -235,9 +252,11 @@ void WorkerPool::handle_batch(std::vector<ReceivedMessage> messages) {
   try {
     outcome = consumer_.handle(event);
   } catch (const std::exception& e) {
-    // Nothing was acknowledged: every message comes back after its visibility timeout.
+    // Nothing was acknowledged: every message comes back after its visibility timeout, with
+    // the reason kept (the dead-letter queue shows it if it ends there).
     log::error("a batch failed as a whole; its messages will be delivered again", {{"error", e.what()}});
-    return;
+    const std::string reason = fmt::format("the batch failed as a whole: {}", e.what());
+    for (const auto& r : event.records) outcome.reasons[r.message_id] = reason;
   }
 
   const QueueLimits limits = queue_.limits();
@@ -262,13 +281,33 @@ void WorkerPool::handle_batch(std::vector<ReceivedMessage> messages) {
       }
     }
   };
+  const auto log_entry_failures = [](const char* what, const std::vector<EntryResult>& results) {
+    for (const auto& r : results)
+      if (!r.ok()) {
+        // The message comes back after its visibility timeout and is handled again: at least once.
+        log::warn(what, {{"error", r.error->what()}, {"code", r.service_code}});
+        break;  // one line per call: a stale batch would repeat the same reason for every entry
+      }
+  };
   in_chunks(deletes, [&](std::span<const DeleteEntry> part) {
     const auto results = queue_.delete_messages(part);
     deleted_.add(static_cast<double>(std::count_if(results.begin(), results.end(), [](auto& r) { return r.ok(); })));
+    log_entry_failures("could not delete a processed message; it will be delivered again", results);
     return results;
   });
-  in_chunks(releases, [&](std::span<const VisibilityChange> part) { return queue_.change_visibility(part); });
-  if (on_batch_) on_batch_(outcome);
+  in_chunks(releases, [&](std::span<const VisibilityChange> part) {
+    const auto results = queue_.change_visibility(part);
+    log_entry_failures("could not release a failed message; it comes back after its visibility timeout", results);
+    return results;
+  });
+  if (!on_batch_) return;
+  try {
+    pipeline::with_retries([&] { on_batch_(outcome); });
+  } catch (const std::exception& e) {
+    // The batch is stored and acknowledged; only its counts in the run state are missing.
+    callback_failures_.add();
+    log::error("could not record a batch's counts", {{"error", e.what()}});
+  }
 }
 
 }  // namespace sentiflow::runtime

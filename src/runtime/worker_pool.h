@@ -79,6 +79,10 @@ class WorkerPool {
   // How many receives have come back empty since start(): a cheap sign that the queue may be
   // drained, for callers that would otherwise poll the queue's counts (a query over it).
   uint64_t empty_receives() const { return empty_receives_.load(std::memory_order_relaxed); }
+  // Batches received and not yet acknowledged and reported (on_batch returned): a run is not
+  // finished while this is above 0, even when the queue's counts say it is empty. Read the
+  // queue's counts first, then this.
+  int batches_in_hand() const { return in_hand_.load(); }
 
  private:
   struct InFlight {
@@ -113,6 +117,8 @@ class WorkerPool {
   std::atomic<int> workers_{0};
   std::atomic<int> peak_workers_{0};
   std::atomic<uint64_t> empty_receives_{0};
+  std::atomic<int> in_hand_{0};
+  Counter& callback_failures_;
   std::mutex mutex_;  // guards threads_, in_flight_, next_batch_id_
   std::condition_variable wake_;
   std::list<Worker> threads_;  // workers; those that stopped are joined by the scaler

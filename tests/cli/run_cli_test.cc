@@ -490,6 +490,12 @@ TEST_F(RunCli, RunRefusesBadUsage) {
   EXPECT_EQ(r.status, 2) << r.err;
   EXPECT_NE(r.err.find("--once"), std::string::npos) << r.err;
 
+  // A run id names a folder of the sink: one with '/' is refused before anything is created.
+  r = run("run " + quoted_file() + " --run 'x/y' --no-progress");
+  EXPECT_EQ(r.status, 2) << r.err;
+  EXPECT_NE(r.err.find("run id 'x/y'"), std::string::npos) << r.err;
+  EXPECT_TRUE(status()["runs"].empty()) << status().dump();
+
   write_pipeline("{table: dynamodb://items, key: name, text: description}", "{url: local://producer}", "{batch_size: 10}");
   r = run("run " + quoted_file() + " --once --no-progress");
   EXPECT_EQ(r.status, 2) << r.err;

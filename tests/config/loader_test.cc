@@ -249,3 +249,22 @@ TEST(Docs, PipelineReferenceIsGeneratedFromTheKeyTable) {
 
 }  // namespace
 }  // namespace sentiflow
+
+namespace sentiflow {
+namespace {
+
+TEST(Loader, ABatchWindowMustLeaveTheVisibilityTimeoutToWork) {
+  const LoadResult too_long = load(kMinimal + "queue: {visibility_timeout: 10s}\nconsumer: {batch_window: 6s}\n");
+  ASSERT_FALSE(too_long.ok());
+  EXPECT_NE(errors_of(too_long).find("consumer.batch_window"), std::string::npos) << errors_of(too_long);
+  EXPECT_NE(errors_of(too_long).find("half of queue.visibility_timeout"), std::string::npos) << errors_of(too_long);
+  EXPECT_TRUE(load(kMinimal + "queue: {visibility_timeout: 10s}\nconsumer: {batch_window: 5s}\n").ok());
+
+  const LoadResult zero = load(kMinimal + "queue: {visibility_timeout: 0s}\n");
+  ASSERT_TRUE(zero.ok()) << errors_of(zero);  // SQS allows it; it is a warning here
+  ASSERT_FALSE(zero.warnings.empty());
+  EXPECT_NE(zero.warnings.front().message.find("more than once"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace sentiflow

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <functional>
 #include <thread>
 
 #include "config/loader.h"
@@ -26,7 +27,9 @@ using testing_support::TempDir;
 
 class Daemon {
  public:
-  Daemon(const TempDir& dir, std::string_view catch_up) {
+  // `before_start` sees the state before the daemon does (to leave unfinished runs in it).
+  Daemon(const TempDir& dir, std::string_view catch_up,
+         const std::function<void(const PipelineConfig&)>& before_start = nullptr) {
     std::ofstream(dir.path() / "items.jsonl") << [] {
       std::string items;
       for (int i = 0; i < 20; ++i) items += fmt::format(R"({{"id":"k{}","text":"good day {}"}})" "\n", i, i);
@@ -43,6 +46,7 @@ sink: {{store: out/}}
 )",
                                                         catch_up);
     config_ = load_pipeline_or_throw(dir.path() / "p.yaml");
+    if (before_start) before_start(config_);
     set_clock("2026-11-26T05:30:00Z");
     RunnerOptions options;
     options.mode = RunnerOptions::Mode::daemon;
@@ -120,6 +124,24 @@ TEST(LocalRunnerDaemon, CatchUpNoneSkipsTheMissedTickAndFiresTheNextOne) {
   ASSERT_TRUE(poll_until([&] { return finished(state, "2026-11-26T06:00:00Z"); }));
   EXPECT_EQ(daemon.stop(), 0);
   EXPECT_EQ(state.recent_runs(10).size(), 1u);
+}
+
+TEST(LocalRunnerDaemon, FinishesEveryUnfinishedRunBeforeANewTick) {
+  TempDir dir("daemon-resume");
+  // Two runs stopped before they were produced (a signal, a crash), the older one first.
+  Daemon daemon(dir, "latest", [](const PipelineConfig& c) {
+    RunState state(c.state_dir);
+    state.start_run("older", RunKind::manual, Millis{milliseconds(1000)});
+    state.start_run("newer", RunKind::manual, Millis{milliseconds(2000)});
+  });
+  RunState state(daemon.config().state_dir);
+  ASSERT_TRUE(poll_until([&] { return finished(state, "older") && finished(state, "newer"); }))
+      << "older: " << to_json(*state.run("older")).dump() << " newer: " << to_json(*state.run("newer")).dump();
+  EXPECT_EQ(state.run("older")->counts.processed, 20);
+  EXPECT_EQ(state.run("newer")->counts.processed, 20);
+  // The 05:00 tick came while they were unfinished: skipped, not lost in a queue of ticks.
+  EXPECT_EQ(state.skipped_ticks(), 1);
+  EXPECT_EQ(daemon.stop(), 0);
 }
 
 }  // namespace
