@@ -1,0 +1,199 @@
+#include "aws/client.h"
+
+#include <mutex>
+#include <thread>
+
+#include "aws/errors.h"
+#include "aws/sigv4.h"
+#include "core/error.h"
+#include "core/strings.h"
+#include "core/version.h"
+#include "net/backoff.h"
+#include "net/url.h"
+#include "observe/log.h"
+
+namespace sentiflow::aws {
+namespace {
+
+constexpr size_t kMaxMessage = 1000;  // a server's message can be a whole canonical request
+
+// Masks every occurrence of the secret and the token: a server may echo what it received (an
+// InvalidSignatureException quotes the canonical request, which holds the token).
+std::string redact(std::string text, const Credentials& credentials) {
+  for (const std::string* secret : {&credentials.secret_access_key, &credentials.session_token}) {
+    if (secret->size() < 4) continue;  // nothing meaningful to hide, and "" would loop
+    for (auto at = text.find(*secret); at != std::string::npos; at = text.find(*secret, at))
+      text.replace(at, secret->size(), "***");
+  }
+  if (text.size() > kMaxMessage) text = text.substr(0, kMaxMessage) + "...";
+  return text;
+}
+
+// Idle HttpClients: a call borrows one and gives it back, so that concurrent calls never share
+// a libcurl handle and sequential ones reuse its connections.
+class ClientPool {
+ public:
+  explicit ClientPool(std::string user_agent) : user_agent_(std::move(user_agent)) {}
+
+  std::unique_ptr<HttpClient> take() {
+    {
+      std::lock_guard lock(mutex_);
+      if (!idle_.empty()) {
+        auto client = std::move(idle_.back());
+        idle_.pop_back();
+        return client;
+      }
+    }
+    return std::make_unique<HttpClient>(user_agent_);
+  }
+
+  void give_back(std::unique_ptr<HttpClient> client) {
+    std::lock_guard lock(mutex_);
+    idle_.push_back(std::move(client));
+  }
+
+ private:
+  const std::string user_agent_;
+  std::mutex mutex_;
+  std::vector<std::unique_ptr<HttpClient>> idle_;
+};
+
+}  // namespace
+
+struct AwsClient::Impl {
+  std::string service_id;
+  std::string signing_name;
+  AwsClientOptions options;
+  ClientPool pool;
+  RetryQuota quota;
+
+  Impl(const ServiceInfo& service, AwsClientOptions o)
+      : service_id(service.id),
+        signing_name(service.signing_name),
+        options(std::move(o)),
+        pool(options.user_agent.empty() ? "sentiflow/" + std::string(kVersion) : options.user_agent) {
+    while (options.endpoint.ends_with('/')) options.endpoint.pop_back();
+    if (!options.credentials) throw Error(ErrorCode::internal, "an AWS client needs a credentials provider");
+    split_url(options.endpoint);  // throws for an endpoint that is not a URL
+  }
+
+  std::string prefix(const AwsRequest& request) const { return service_id + " " + request.operation + ": "; }
+
+  AwsResponse attempt(const AwsRequest& request, const std::string& url) {
+    Credentials credentials;
+    try {
+      credentials = options.credentials->get();
+    } catch (const Error& e) {
+      throw Error(e.code(), prefix(request) + e.what());
+    }
+    SigningRequest signing{
+        .method = request.method, .url = url, .body = request.body, .payload_hash = request.payload_hash};
+    for (const auto& header : request.headers) {
+      const auto lower = to_lower_ascii(header.first);
+      if (lower != "authorization" && lower != "x-amz-date" && lower != "x-amz-security-token" &&
+          !(signing_name == "s3" && lower == "x-amz-content-sha256"))
+        signing.headers.push_back(header);
+    }
+    HttpRequest http{.method = request.method,
+                     .url = url,
+                     .headers = signing.headers,
+                     .body = request.body,
+                     .timeout = options.timeout,
+                     .connect_timeout = options.connect_timeout};
+    const auto added = sign(signing, credentials, options.region, signing_name, options.now());
+    http.headers.insert(http.headers.end(), added.begin(), added.end());
+
+    auto client = pool.take();
+    HttpResponse response;
+    try {
+      response = client->send(http);
+    } catch (const Error& e) {
+      pool.give_back(std::move(client));
+      throw Error(e.code(), redact(prefix(request) + e.what(), credentials));
+    }
+    pool.give_back(std::move(client));
+    if (response.status < 300) return response;
+
+    const auto error = parse_error(response);
+    if (is_expired_credentials(error.code)) options.credentials->invalidate();
+    std::string message = prefix(request) + error.code;
+    message += error.message.empty() ? " (HTTP " + std::to_string(response.status) + ")" : ": " + error.message;
+    throw Error(map_error(response.status, error.code), redact(std::move(message), credentials));
+  }
+};
+
+AwsClient::AwsClient(const ServiceInfo& service, AwsClientOptions options)
+    : impl_(std::make_unique<Impl>(service, std::move(options))) {}
+AwsClient::~AwsClient() = default;
+AwsClient::AwsClient(AwsClient&&) noexcept = default;
+AwsClient& AwsClient::operator=(AwsClient&&) noexcept = default;
+
+AwsClient AwsClient::from_settings(const ServiceInfo& service, const AwsSettings& settings,
+                                   std::shared_ptr<CredentialsProvider> credentials, const Environment& env) {
+  AwsClientOptions options;
+  options.region = resolve_region(settings, env);
+  options.endpoint = resolve_endpoint(service, options.region, settings, env);
+  options.retry = retry_policy_from(env);
+  if (!credentials) {
+    CredentialsOptions credentials_options;
+    credentials_options.environment = env;
+    credentials = default_chain(settings, std::move(credentials_options));
+  }
+  options.credentials = std::move(credentials);
+  return AwsClient(service, std::move(options));
+}
+
+std::string AwsClient::url_for(const AwsRequest& request) const {
+  std::string url = impl_->options.endpoint;
+  if (!request.path.starts_with('/')) url += '/';
+  url += url_encode(request.path, /*keep_slash=*/true);
+  char separator = '?';
+  for (const auto& [name, value] : request.query) {
+    url += separator;
+    separator = '&';
+    url += url_encode(name);
+    if (value) url.append("=").append(url_encode(*value));
+  }
+  return url;
+}
+
+AwsResponse AwsClient::call(const AwsRequest& request) const {
+  auto& impl = *impl_;
+  const auto url = url_for(request);
+  const auto& policy = impl.options.retry;
+  Backoff backoff(policy.base, policy.cap, impl.options.backoff_seed);
+  Backoff throttled_backoff(policy.throttling_base, policy.cap, impl.options.backoff_seed);
+  int retries = 0;
+  for (int attempt = 1;; ++attempt) {
+    try {
+      auto response = impl.attempt(request, url);
+      impl.quota.release(retries);
+      return response;
+    } catch (const Error& e) {
+      const bool again = is_retryable(e.code()) && attempt < policy.max_attempts && impl.quota.acquire();
+      if (!again) {
+        if (attempt == 1) throw;
+        throw Error(e.code(), std::string(e.what()) + " (after " + std::to_string(attempt) + " attempts)");
+      }
+      const auto delay =
+          (e.code() == ErrorCode::throttled ? throttled_backoff : backoff).delay(static_cast<unsigned>(retries));
+      ++retries;
+      log::debug("retrying an AWS call", {{"service", impl.service_id},
+                                          {"operation", request.operation},
+                                          {"attempt", attempt},
+                                          {"code", to_string(e.code())},
+                                          {"delay_ms", delay.count()}});
+      if (impl.options.sleep) {
+        impl.options.sleep(delay);
+      } else {
+        std::this_thread::sleep_for(delay);
+      }
+    }
+  }
+}
+
+const std::string& AwsClient::region() const { return impl_->options.region; }
+const std::string& AwsClient::endpoint() const { return impl_->options.endpoint; }
+const RetryQuota& AwsClient::retry_quota() const { return impl_->quota; }
+
+}  // namespace sentiflow::aws

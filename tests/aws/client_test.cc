@@ -1,0 +1,338 @@
+// AwsClient against a local server on 127.0.0.1 that checks signatures as AWS does (from what
+// arrived on the wire and the SignedHeaders list), and answers errors, throttling and 5xx.
+#include "aws/client.h"
+
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <atomic>
+#include <mutex>
+#include <thread>
+
+#include "aws/sigv4.h"
+#include "core/error.h"
+#include "core/strings.h"
+
+namespace sentiflow::aws {
+namespace {
+
+constexpr const char* kSecret = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYzSECRET";
+constexpr const char* kToken = "IQoJb3JpZ2luX2VjTOKEN//////////wEaCXVzLWVhc3QtMSJGMEQCIF";
+
+const Credentials kCredentials{
+    .access_key_id = "AKIDCLIENTTEST", .secret_access_key = kSecret, .session_token = kToken};
+
+// What a server would compute: the request as received, its signed headers only, signed anew
+// at its X-Amz-Date. True when the client's Authorization matches.
+bool signature_holds(const httplib::Request& req, int port, std::string_view service) {
+  const auto authorization = req.get_header_value("Authorization");
+  const auto names_at = authorization.find("SignedHeaders=");
+  if (names_at == std::string::npos) return false;
+  const auto names_end = authorization.find(',', names_at);
+  const auto names = split(std::string_view(authorization).substr(names_at + 14, names_end - names_at - 14), ';');
+  SigningRequest request{
+      .method = req.method, .url = "http://127.0.0.1:" + std::to_string(port) + req.target, .body = req.body};
+  for (const auto& [name, value] : req.headers) {
+    const auto lower = to_lower_ascii(name);
+    if (std::find(names.begin(), names.end(), lower) != names.end()) request.headers.emplace_back(name, value);
+  }
+  const auto date = req.get_header_value("X-Amz-Date");  // 20260102T030405Z
+  if (date.size() != 16) return false;
+  const auto time = parse_utc(date.substr(0, 4) + "-" + date.substr(4, 2) + "-" + date.substr(6, 2) + "T" +
+                              date.substr(9, 2) + ":" + date.substr(11, 2) + ":" + date.substr(13, 2) + "Z");
+  const auto expected = sign_request(request, kCredentials, "us-east-1", service, time);
+  return expected.authorization == authorization;
+}
+
+// A fake AWS endpoint. /verify/... checks the signature and echoes the decoded path and query;
+// /script answers with the next of `script`'s responses (the last one repeats).
+class FakeAws {
+ public:
+  struct Reply {
+    int status;
+    std::string body;
+    std::string content_type = "application/x-amz-json-1.0";
+  };
+
+  explicit FakeAws(std::string service) : service_(std::move(service)) {
+    auto verify = [this](const httplib::Request& req, httplib::Response& res) {
+      ++requests;
+      if (!signature_holds(req, port_, service_)) {
+        res.status = 403;
+        res.set_content(R"({"__type":"InvalidSignatureException","message":"Signature mismatch"})", "application/json");
+        return;
+      }
+      std::string params;
+      for (const auto& [k, v] : req.params) params += k + "=" + v + ";";
+      res.set_content(req.path + "|" + params + "|" + req.body, "text/plain");
+    };
+    server_.Get(R"(/verify/.*)", verify);
+    server_.Put(R"(/verify/.*)", verify);
+    server_.Post(R"(/verify/.*)", verify);
+    server_.Post("/script", [this](const httplib::Request&, httplib::Response& res) {
+      std::lock_guard lock(mutex_);
+      const auto n = static_cast<size_t>(requests++);
+      const auto& reply = script.at(std::min(n, script.size() - 1));
+      res.status = reply.status;
+      res.set_content(reply.body, reply.content_type);
+    });
+    // Headers and body leave in two writes: without this, Nagle's algorithm holds the second
+    // until the client's delayed ACK, 40 ms per response.
+    server_.set_tcp_nodelay(true);
+    port_ = server_.bind_to_any_port("127.0.0.1");
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!server_.is_running() && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+  }
+  ~FakeAws() {
+    server_.stop();
+    thread_.join();
+  }
+  std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(port_); }
+
+  std::atomic<int> requests{0};
+  std::vector<Reply> script{{200, "{}"}};
+
+ private:
+  std::string service_;
+  httplib::Server server_;
+  int port_ = 0;
+  std::thread thread_;
+  std::mutex mutex_;
+};
+
+// A provider that counts, for the expired-token test.
+class CountingProvider : public CredentialsProvider {
+ public:
+  Credentials get() override {
+    ++gets;
+    return kCredentials;
+  }
+  void invalidate() override { ++invalidations; }
+  std::string source() const override { return "test"; }
+  std::atomic<int> gets{0};
+  std::atomic<int> invalidations{0};
+};
+
+struct Waits {
+  std::mutex mutex;
+  std::vector<std::chrono::milliseconds> delays;
+};
+
+AwsClient make_client(const ServiceInfo& service, const std::string& endpoint, Waits* waits = nullptr,
+                      std::shared_ptr<CredentialsProvider> credentials = static_credentials(kCredentials)) {
+  AwsClientOptions options{.region = "us-east-1", .endpoint = endpoint, .credentials = std::move(credentials)};
+  options.timeout = std::chrono::milliseconds(5000);
+  options.sleep = [waits](std::chrono::milliseconds delay) {
+    if (waits == nullptr) return;
+    std::lock_guard lock(waits->mutex);
+    waits->delays.push_back(delay);
+  };
+  options.backoff_seed = 42;
+  return AwsClient(service, std::move(options));
+}
+
+std::string message_of(const std::function<void()>& fn, ErrorCode* code = nullptr) {
+  try {
+    fn();
+  } catch (const Error& e) {
+    if (code != nullptr) *code = e.code();
+    return e.what();
+  }
+  return "(no error)";
+}
+
+TEST(AwsClient, SignsWhatItSendsForS3KeysAndQueries) {
+  FakeAws server("s3");
+  const auto client = make_client(kS3, server.endpoint());
+  const auto response =
+      client.call({.operation = "PutObject",
+                   .method = "PUT",
+                   .path = "/verify/bucket/run=2026-01-01T00:00:00Z/a b+c~d*(1)/日本.txt",
+                   .query = {{"uploads", std::nullopt}, {"prefix", "a/b:c"}},
+                   .headers = {{"Content-Type", "text/plain"}, {"X-Amz-Meta-Note", "  two   spaces "}},
+                   .body = "hello"});
+  EXPECT_EQ(response.status, 200);
+  EXPECT_EQ(response.body,
+            "/verify/bucket/run=2026-01-01T00:00:00Z/a b+c~d*(1)/日本.txt"
+            "|prefix=a/b:c;uploads=;|hello");
+}
+
+TEST(AwsClient, SignsWhatItSendsForJsonServices) {
+  FakeAws server("dynamodb");
+  const auto client = make_client(kDynamoDb, server.endpoint() + "/");
+  const auto response = client.call(
+      {.operation = "ListTables",
+       .path = "/verify/",
+       .headers = {{"Content-Type", "application/x-amz-json-1.0"}, {"X-Amz-Target", "DynamoDB_20120810.ListTables"}},
+       .body = "{}"});
+  EXPECT_EQ(response.status, 200);
+  EXPECT_EQ(client.endpoint(), server.endpoint()) << "trailing slash dropped";
+}
+
+TEST(AwsClient, UrlEncodesPathOnceAndQueryByRfc3986) {
+  const auto client = make_client(kS3, "https://s3.us-east-1.amazonaws.com/base");
+  EXPECT_EQ(client.url_for({.path = "/bucket/a b+c~d/é",
+                            .query = {{"list-type", "2"}, {"prefix", "x/y:z"}, {"acl", std::nullopt}}}),
+            "https://s3.us-east-1.amazonaws.com/base/bucket/a%20b%2Bc~d/%C3%A9?list-type=2&prefix=x%2Fy%3Az&acl");
+  EXPECT_EQ(client.url_for({.path = "bucket"}), "https://s3.us-east-1.amazonaws.com/base/bucket");
+}
+
+TEST(AwsClient, RetriesThrottlingAndServerErrorsWithJitteredBackoff) {
+  FakeAws server("sqs");
+  server.script = {{503, "<html>unavailable</html>", "text/html"},
+                   {400, R"({"__type":"com.amazonaws.sqs#ThrottlingException","message":"Rate exceeded"})"},
+                   {200, R"({"QueueUrls":[]})"}};
+  Waits waits;
+  const auto client = make_client(kSqs, server.endpoint(), &waits);
+  const auto response = client.call({.operation = "ListQueues", .path = "/script", .body = "{}"});
+  EXPECT_EQ(response.body, R"({"QueueUrls":[]})");
+  EXPECT_EQ(server.requests.load(), 3);
+  ASSERT_EQ(waits.delays.size(), 2u);
+  EXPECT_LE(waits.delays[0], std::chrono::milliseconds(50)) << "after a 503: up to the base";
+  EXPECT_LE(waits.delays[1], std::chrono::milliseconds(2000)) << "after throttling: up to twice the throttling base";
+  EXPECT_EQ(client.retry_quota().available(), RetryQuota::kCapacity) << "a success refunds its retries";
+}
+
+TEST(AwsClient, GivesUpAfterThreeAttempts) {
+  FakeAws server("sqs");
+  server.script = {{500, R"({"__type":"InternalFailure","message":"oops"})"}};
+  Waits waits;
+  const auto client = make_client(kSqs, server.endpoint(), &waits);
+  ErrorCode code{};
+  const auto message = message_of([&] { client.call({.operation = "ListQueues", .path = "/script"}); }, &code);
+  EXPECT_EQ(code, ErrorCode::transient);
+  EXPECT_EQ(message, "SQS ListQueues: InternalFailure: oops (after 3 attempts)");
+  EXPECT_EQ(server.requests.load(), 3);
+  EXPECT_EQ(waits.delays.size(), 2u);
+}
+
+TEST(AwsClient, DoesNotRetryWhatRetryingCannotFix) {
+  FakeAws server("dynamodb");
+  server.script = {{400, R"({"__type":"com.amazon.coral.validate#ValidationException",)"
+                         R"("message":"One or more parameter values were invalid"})"}};
+  const auto client = make_client(kDynamoDb, server.endpoint());
+  ErrorCode code{};
+  const auto message = message_of([&] { client.call({.operation = "PutItem", .path = "/script"}); }, &code);
+  EXPECT_EQ(code, ErrorCode::invalid_input);
+  EXPECT_EQ(message, "DynamoDB PutItem: ValidationException: One or more parameter values were invalid");
+  EXPECT_EQ(server.requests.load(), 1);
+}
+
+TEST(AwsClient, MapsXmlErrorsAndBareStatuses) {
+  FakeAws server("s3");
+  server.script = {{404,
+                    "<?xml version=\"1.0\"?><Error><Code>NoSuchKey</Code><Message>The specified key does not "
+                    "exist.</Message></Error>",
+                    "application/xml"}};
+  const auto client = make_client(kS3, server.endpoint());
+  ErrorCode code{};
+  EXPECT_EQ(message_of([&] { client.call({.operation = "GetObject", .path = "/script"}); }, &code),
+            "S3 GetObject: NoSuchKey: The specified key does not exist.");
+  EXPECT_EQ(code, ErrorCode::not_found);
+
+  FakeAws bare("s3");
+  bare.script = {{412, "", "text/plain"}};
+  const auto bare_client = make_client(kS3, bare.endpoint());
+  EXPECT_EQ(message_of([&] { bare_client.call({.operation = "PutObject", .path = "/script"}); }, &code),
+            "S3 PutObject: Http412 (HTTP 412)");
+  EXPECT_EQ(code, ErrorCode::conflict);
+}
+
+TEST(AwsClient, ExpiredTokenRefreshesCredentialsBeforeTheRetry) {
+  FakeAws server("sqs");
+  server.script = {{400, R"({"__type":"com.amazonaws.sqs#ExpiredTokenException",)"
+                         R"("message":"The security token included in the request is expired"})"},
+                   {200, "{}"}};
+  auto provider = std::make_shared<CountingProvider>();
+  const auto client = make_client(kSqs, server.endpoint(), nullptr, provider);
+  EXPECT_EQ(client.call({.operation = "ListQueues", .path = "/script"}).status, 200);
+  EXPECT_EQ(provider->invalidations.load(), 1);
+  EXPECT_EQ(provider->gets.load(), 2);
+}
+
+TEST(AwsClient, MasksSecretsAServerEchoes) {
+  FakeAws server("sqs");
+  server.script = {{403, std::string(R"({"__type":"InvalidSignatureException",)") +
+                             R"("message":"The Canonical String should have been 'x-amz-security-token:)" + kToken +
+                             "' with key " + kSecret + "\"}"}};
+  const auto client = make_client(kSqs, server.endpoint());
+  const auto message = message_of([&] { client.call({.operation = "ListQueues", .path = "/script"}); });
+  EXPECT_NE(message.find("SQS ListQueues: InvalidSignatureException: "), std::string::npos) << message;
+  EXPECT_EQ(message.find(kToken), std::string::npos) << message;
+  EXPECT_EQ(message.find(kSecret), std::string::npos) << message;
+}
+
+TEST(AwsClient, ConnectionFailuresAreTransientAndRetried) {
+  std::string dead;
+  {
+    FakeAws gone("sqs");
+    dead = gone.endpoint();
+  }
+  Waits waits;
+  const auto client = make_client(kSqs, dead, &waits);
+  ErrorCode code{};
+  const auto message = message_of([&] { client.call({.operation = "ListQueues", .path = "/"}); }, &code);
+  EXPECT_EQ(code, ErrorCode::transient);
+  EXPECT_TRUE(message.starts_with("SQS ListQueues: ")) << message;
+  EXPECT_EQ(waits.delays.size(), 2u);
+}
+
+TEST(AwsClient, TheRetryQuotaStopsRetriesWhileAServiceKeepsFailing) {
+  FakeAws server("sqs");
+  server.script = {{500, R"({"__type":"InternalFailure"})"}};
+  Waits waits;
+  const auto client = make_client(kSqs, server.endpoint(), &waits);
+  constexpr int kCalls = 60;
+  for (int i = 0; i < kCalls; ++i) EXPECT_THROW(client.call({.operation = "ListQueues", .path = "/script"}), Error);
+  // 500 tokens pay for 100 retries: 50 calls with 2 retries each, then single attempts.
+  EXPECT_EQ(server.requests.load(), 50 * 3 + (kCalls - 50));
+  EXPECT_EQ(client.retry_quota().available(), 0);
+}
+
+TEST(AwsClient, CredentialErrorsCarryTheirCodeAndTheCall) {
+  FakeAws server("sqs");
+  AwsClientOptions options{.region = "us-east-1", .endpoint = server.endpoint()};
+  CredentialsOptions credentials_options;
+  credentials_options.environment = fixed_environment({{"AWS_CONFIG_FILE", "/nonexistent/c"},
+                                                       {"AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/c"},
+                                                       {"AWS_EC2_METADATA_DISABLED", "true"}});
+  options.credentials = default_chain({}, credentials_options);
+  const AwsClient client(kSqs, std::move(options));
+  ErrorCode code{};
+  const auto message = message_of([&] { client.call({.operation = "ListQueues", .path = "/script"}); }, &code);
+  EXPECT_EQ(code, ErrorCode::invalid_input);
+  EXPECT_TRUE(message.starts_with("SQS ListQueues: no AWS credentials found")) << message;
+  EXPECT_EQ(server.requests.load(), 0);
+}
+
+TEST(AwsClient, SharedBetweenThreads) {
+  FakeAws server("dynamodb");
+  const auto client = make_client(kDynamoDb, server.endpoint());
+  std::atomic<int> ok{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 6; ++t)
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 15; ++i) {
+        const auto body = "{\"t\":" + std::to_string(t) + ",\"i\":" + std::to_string(i) + "}";
+        const auto response = client.call({.operation = "GetItem", .path = "/verify/", .body = body});
+        if (response.body == "/verify/||" + body) ++ok;
+      }
+    });
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(ok.load(), 6 * 15);
+}
+
+TEST(AwsClient, FromSettingsResolvesRegionAndEndpoint) {
+  const auto env = fixed_environment(
+      {{"AWS_REGION", "eu-west-3"}, {"AWS_ENDPOINT_URL_SQS", "http://127.0.0.1:9324"}, {"AWS_MAX_ATTEMPTS", "5"}});
+  const auto client = AwsClient::from_settings(kSqs, {}, static_credentials(kCredentials), env);
+  EXPECT_EQ(client.region(), "eu-west-3");
+  EXPECT_EQ(client.endpoint(), "http://127.0.0.1:9324");
+  const auto regional =
+      AwsClient::from_settings(kDynamoDb, {.region = "ap-south-1"}, static_credentials(kCredentials), env);
+  EXPECT_EQ(regional.endpoint(), "https://dynamodb.ap-south-1.amazonaws.com");
+}
+
+}  // namespace
+}  // namespace sentiflow::aws
