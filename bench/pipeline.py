@@ -9,6 +9,10 @@ What it measures (the issue's acceptance, docs/PERFORMANCE.md "Pipeline end to e
     pipeline efficiency: best end-to-end items/s / bare VADER sentences/s;
   - the serial fraction Amdahl's law fits to 1 vs n workers and 1 vs n processes (Karp-Flatt);
   - peak RSS of every run, and of the best configuration at N/4 and N (flat in table size?).
+With --listen-overhead, only this instead: the overhead of `run --listen` (serving /metrics and
+the dashboard) on the items/s of 1 process with 2 workers (--workers W), --repeats runs without and
+with, alternating, while a thread here scrapes /metrics and polls /api/live once a second each;
+target < 2%. Written to WORK_DIR/pipeline-listen-overhead-N.json.
 
 Items are JSON Lines {"id": "item-0000001", "text": ..., "n": 1} whose texts are drawn, with a
 fixed seed, from the four human-rated VADER corpora (data/corpora/*_GroundTruth.txt), so the
@@ -19,6 +23,7 @@ items processed, or the script fails.
 
 Usage: python3 bench/pipeline.py --sentiflow build/sentiflow [--items 1000000] [--workers 1,2]
            [--processes 2] [--batch-size 1000] [--work-dir DIR] [--quick] [--keep]
+       python3 bench/pipeline.py --listen-overhead [--workers 2] [--repeats 3] [--items N | --quick]
 Python 3 standard library only. The generated items are cached in the work dir by (N, seed).
 """
 
@@ -35,12 +40,15 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CORPORA = ("tweets", "movieReviewSnippets", "amazonReviewSnippets", "nytEditorialSnippets")
 TARGET_ITEMS_PER_S = 100_000
 TARGET_PEAK_MB = 300
 QUICK_ITEMS = 50_000
+TARGET_LISTEN_OVERHEAD_PERCENT = 2.0
 
 
 class BenchError(Exception):
@@ -155,6 +163,97 @@ class Child:
             raise BenchError(f"{self.label}: exit status {code}: {' '.join(self.argv)}\n{self.stderr_tail()}")
 
 
+class Scraper:
+    """While one run lasts, what a Prometheus scrape a second and one open dashboard cost.
+
+    Finds the server's URL in the run's JSON log (stderr: the line "serving metrics and the
+    dashboard" and its "url"; the run was started with --listen 127.0.0.1:0), then GETs / once
+    (the page loading) and, once a second until finish(), /metrics and /api/live (the latter as
+    the dashboard polls it: ?since=SEQ once it has points). A thread of this script: its own CPU
+    is on the same cores as the run's, as a local Prometheus and browser would be.
+    """
+
+    LOG_MSG = "serving metrics and the dashboard"
+
+    def __init__(self, child, period_s=1.0):
+        self.child = child
+        self.period_s = period_s
+        self.url = None
+        self.stats = {"metrics_ok": 0, "live_ok": 0, "page_ok": 0, "refused": 0, "bad": []}
+        # No proxy: an http_proxy in the environment must not see requests to 127.0.0.1.
+        self.opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._loop, name="scraper", daemon=True)
+        self.thread.start()
+
+    def _find_url(self, state):
+        """Reads what the log has gained since the last look; the URL once its line is there."""
+        with open(self.child.stderr_path, "rb") as f:
+            f.seek(state["offset"])
+            chunk = f.read()
+        state["offset"] += len(chunk)
+        lines = (state["partial"] + chunk).split(b"\n")
+        state["partial"] = lines.pop()  # a line still being written
+        for line in lines:
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(record, dict) and record.get("msg") == self.LOG_MSG and record.get("url"):
+                return str(record["url"]).rstrip("/")
+        return None
+
+    def _get(self, path):
+        """(status, body); status None where nothing answered (the server has stopped)."""
+        try:
+            with self.opener.open(self.url + path, timeout=5) as response:
+                return response.status, response.read()
+        except urllib.error.HTTPError as e:
+            return e.code, b""
+        except (urllib.error.URLError, OSError):
+            return None, b""
+
+    def _count(self, path, status, key):
+        if status == 200:
+            self.stats[key] += 1
+            if self.stats["refused"]:  # refusals are expected only once the run is ending
+                self.stats["bad"].append(f"GET {path}: answered after an earlier request was refused")
+        elif status is None:
+            self.stats["refused"] += 1
+        else:
+            self.stats["bad"].append(f"GET {path}: {status}")
+
+    def _loop(self):
+        state = {"offset": 0, "partial": b""}
+        while self.url is None:
+            self.url = self._find_url(state)
+            if self.url is None and self.stopping.wait(0.005):
+                return
+        status, _ = self._get("/")
+        self._count("/", status, "page_ok")
+        seq = 0
+        next_at = time.monotonic()
+        while not self.stopping.is_set():
+            status, _ = self._get("/metrics")
+            self._count("/metrics", status, "metrics_ok")
+            path = "/api/live" + (f"?since={seq}" if seq > 0 else "")
+            status, body = self._get(path)
+            self._count(path, status, "live_ok")
+            if status == 200:
+                try:
+                    seq = int(json.loads(body).get("seq", seq))
+                except (ValueError, AttributeError):
+                    self.stats["bad"].append(f"GET {path}: not a JSON object")
+            next_at += self.period_s
+            self.stopping.wait(max(0.0, next_at - time.monotonic()))
+
+    def finish(self):
+        """Stops the thread; what it saw: URL, answers counted, anything but 200 or a refusal."""
+        self.stopping.set()
+        self.thread.join(10)
+        return {"url": self.url, **self.stats}
+
+
 def run_checked(argv, what):
     result = subprocess.run(argv, capture_output=True, text=True, errors="replace")
     if result.returncode != 0:
@@ -198,8 +297,15 @@ def parse_summary(text):
 # Measurements
 
 
-def measure_pipeline(args, items, n, workers, processes, label):
-    """One configuration on a fresh state: import (untimed), then the timed run(s)."""
+def measure_pipeline(args, items, n, workers, processes, label, log_options=("--log-level", "warn"),
+                     run_options=(), watch=None):
+    """One configuration on a fresh state: import (untimed), then the timed run(s).
+
+    log_options: the global options of the timed command(s); run_options: more options of `run`;
+    watch: called with the (first) process as soon as it is started, it answers an object whose
+    finish() is called once every process has ended (or the run failed) and whose answer goes into
+    the result as "watch" (the --listen-overhead scraper).
+    """
     directory = os.path.join(args.work_dir, f"run-{label}-{n}")
     shutil.rmtree(directory, ignore_errors=True)
     os.makedirs(directory)
@@ -213,24 +319,33 @@ def measure_pipeline(args, items, n, workers, processes, label):
     os.sync()  # the import's writes are not left to the kernel's flusher during the timed run
 
     timeout = max(300.0, n / 2000.0)
-    base = [args.sentiflow, "--log-level", "warn", "run", pipeline, "--once", "--no-progress"]
+    base = [args.sentiflow, *log_options, "run", pipeline, "--once", "--no-progress", *run_options]
+    watcher = None
     t0 = time.perf_counter()
-    if processes == 1:
-        children = [Child(base, directory, "run", timeout)]
-    else:
-        # The first process must hold the scheduler lock and have started the run before the
-        # others look: a consumer that finds no unfinished run and an empty queue ends at once.
-        first = Child([args.sentiflow, "--log-level", "info", "--log-format", "json", "run", pipeline, "--once",
-                       "--no-progress"], directory, "run-1", timeout)
-        wait_for_line(first.stderr_path, '"msg":"run started"', first, 60)
-        children = [first] + [Child(base, directory, f"run-{i}", timeout) for i in range(2, processes + 1)]
-    waited = []
-    for child in children:
-        waited.append((child, *child.wait()))
-        if waited[-1][1] != 0:  # the others would wait for a run that does not finish
-            for other in children[len(waited):]:
-                other.proc.terminate()
-    wall = time.perf_counter() - t0
+    try:
+        if processes == 1:
+            children = [Child(base, directory, "run", timeout)]
+        else:
+            # The first process must hold the scheduler lock and have started the run before the
+            # others look: a consumer that finds no unfinished run and an empty queue ends at once.
+            first = Child([args.sentiflow, "--log-level", "info", "--log-format", "json", "run", pipeline, "--once",
+                           "--no-progress", *run_options], directory, "run-1", timeout)
+            children = [first]
+            watcher = watch(first) if watch else None
+            wait_for_line(first.stderr_path, '"msg":"run started"', first, 60)
+            children += [Child(base, directory, f"run-{i}", timeout) for i in range(2, processes + 1)]
+        if watch and watcher is None:
+            watcher = watch(children[0])
+        waited = []
+        for child in children:
+            waited.append((child, *child.wait()))
+            if waited[-1][1] != 0:  # the others would wait for a run that does not finish
+                for other in children[len(waited):]:
+                    other.proc.terminate()
+        wall = time.perf_counter() - t0
+    finally:
+        # Stopped however the run ended; its verdict counts only once the run has succeeded.
+        watched = watcher.finish() if watcher else None
     for child, code, _, _, _ in waited:
         child.check(code)
     summary = parse_summary(children[0].stdout())
@@ -252,6 +367,7 @@ def measure_pipeline(args, items, n, workers, processes, label):
         "peak_rss_mib": max(rss) / 1024,
         "peak_rss_mib_per_process": [kib / 1024 for kib in rss],
         "runner": summary,
+        **({"watch": watched} if watcher else {}),
     }
 
 
@@ -268,6 +384,78 @@ def measure_vader(args, texts, n, repeats):
         if best is None or seconds < best["seconds"]:
             best = {"seconds": seconds, "sentences_per_s": n / seconds, "peak_rss_mib": kib / 1024}
     return best
+
+
+def median(values):
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+
+
+def spread(values):
+    """(max - min) / median: how far apart the runs of one side are."""
+    return (max(values) - min(values)) / median(values)
+
+
+def measure_listen_overhead(args, items, n, workers):
+    """The same run without and with `--listen 127.0.0.1:0` and a Scraper, alternating (without,
+    with, without, ...) so that a drift of the machine falls on both sides; medians of each side."""
+    log_options = ("--log-level", "info", "--log-format", "json")  # both sides: only --listen differs
+    runs = {"without": [], "with": []}
+    chronological = []
+    # One run first that counts for neither side: the first run after the items were generated
+    # meets a colder page cache and binary than the others, and it would always be a "without".
+    print(f"warm-up run (not counted): {n:,} items ...", flush=True)
+    warmup = measure_pipeline(args, items, n, workers, 1, "warm-up", log_options)
+    print(f"  {warmup['seconds']:.2f} s, {warmup['items_per_s']:,.0f} items/s", flush=True)
+    for i in range(args.repeats):
+        for side in ("without", "with"):
+            label = f"1 process, {workers} worker{'s' if workers > 1 else ''}, {side} --listen"
+            print(f"{label} ({i + 1}/{args.repeats}): {n:,} items ...", flush=True)
+            if side == "with":
+                r = measure_pipeline(args, items, n, workers, 1, label, log_options,
+                                     ("--listen", "127.0.0.1:0"), Scraper)
+                w = r["watch"]
+                if w["url"] is None:
+                    raise BenchError(f"{label}: no '{Scraper.LOG_MSG}' line with a url in the run's log")
+                if w["bad"] or w["metrics_ok"] == 0:
+                    raise BenchError(f"{label}: /metrics did not answer 200 ({w['metrics_ok']} scrapes): {w}")
+                print(f"  {r['seconds']:.2f} s, {r['items_per_s']:,.0f} items/s; scraped {w['metrics_ok']} x "
+                      f"/metrics, {w['live_ok']} x /api/live", flush=True)
+            else:
+                r = measure_pipeline(args, items, n, workers, 1, label, log_options)
+                print(f"  {r['seconds']:.2f} s, {r['items_per_s']:,.0f} items/s", flush=True)
+            r["side"] = side
+            runs[side].append(r)
+            chronological.append(r)
+
+    def side(rs):
+        rates = [r["items_per_s"] for r in rs]
+        own = [r["runner"]["runner_items_per_s"] for r in rs if r["runner"]["runner_items_per_s"]]
+        return {"items_per_s": rates, "median_items_per_s": median(rates), "spread": spread(rates),
+                "median_runner_items_per_s": median(own) if own else None,
+                "median_cpu_seconds": median([r["cpu_seconds"] for r in rs]),
+                "median_peak_rss_mib": median([r["peak_rss_mib"] for r in rs])}
+
+    without, with_ = side(runs["without"]), side(runs["with"])
+    overhead = (1 - with_["median_items_per_s"] / without["median_items_per_s"]) * 100
+    runner = None
+    if without["median_runner_items_per_s"] and with_["median_runner_items_per_s"]:
+        runner = (1 - with_["median_runner_items_per_s"] / without["median_runner_items_per_s"]) * 100
+    return {
+        "workers": workers,
+        "repeats": args.repeats,
+        "order": "alternating: without, with, without, with, ...",
+        "without": without,
+        "with": with_,
+        "overhead_percent": overhead,
+        "runner_overhead_percent": runner,  # on the runs' own items/s (start-up and shut-down left out)
+        "cpu_overhead_percent": (with_["median_cpu_seconds"] / without["median_cpu_seconds"] - 1) * 100,
+        "target_percent": TARGET_LISTEN_OVERHEAD_PERCENT,
+        "met": overhead < TARGET_LISTEN_OVERHEAD_PERCENT,
+        "runs": chronological,  # each with its "side"
+        "warmup": warmup,
+    }
 
 
 def karp_flatt(r1, rn, n):
@@ -346,6 +534,39 @@ def print_report(result):
           f"(largest {peak * 1.048576:.0f} MB){note}")
 
 
+def print_listen_report(result):
+    o = result["listen_overhead"]
+    n = result["items"]
+    print()
+    print(f"overhead of --listen (a scrape of /metrics and a poll of /api/live a second): {n:,} items, "
+          f"1 process, {o['workers']} workers, {o['repeats']} runs each, alternating")
+    print(f"machine: {result['machine']}; build: {result['build_type']}; {result['date']}")
+    print(f"load average (1 min) before / after: {result['load_before']:.2f} / {result['load_after']:.2f}")
+    print()
+    print(f"{'':<16} {'median items/s':>14} {'spread':>7} {'run own /s':>11} {'CPU s':>6} {'RSS MiB':>8}  runs (items/s)")
+    for name in ("without", "with"):
+        sd = o[name]
+        own = sd["median_runner_items_per_s"]
+        print(f"{name + ' --listen':<16} {sd['median_items_per_s']:>14,.0f} {sd['spread']:>7.1%} "
+              f"{own if own is not None else 0:>11,.0f} {sd['median_cpu_seconds']:>6.2f} "
+              f"{sd['median_peak_rss_mib']:>8.0f}  {', '.join(f'{x:,.0f}' for x in sd['items_per_s'])}")
+    print("(spread: (max - min) / median of one side's runs; run own /s: the runs' summaries, start-up and\n"
+          " shut-down left out; CPU s: user + system of the process, medians)")
+    print()
+    runner = o["runner_overhead_percent"]
+    print(f"overhead: 1 - {o['with']['median_items_per_s']:,.0f} / {o['without']['median_items_per_s']:,.0f} = "
+          f"{o['overhead_percent']:.2f}% of items/s"
+          + (f"; {runner:.2f}% of the runs' own items/s" if runner is not None else "")
+          + f"; CPU time {o['cpu_overhead_percent']:+.2f}%")
+    noise = max(o["without"]["spread"], o["with"]["spread"])
+    caveat = ""
+    if noise * 100 >= TARGET_LISTEN_OVERHEAD_PERCENT:
+        caveat = (f" (but the runs of one side spread by up to {noise:.1%}, more than the target: "
+                  "not decisive; rerun on a quiet machine with more --repeats)")
+    print(f"target overhead < {TARGET_LISTEN_OVERHEAD_PERCENT:.0f}%: {'met' if o['met'] else 'NOT met'} "
+          f"({o['overhead_percent']:.2f}%){caveat}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sentiflow", default=os.path.join(ROOT, "build", "sentiflow"), help="the binary")
@@ -360,6 +581,10 @@ def main():
     parser.add_argument("--vader-repeats", type=int, default=3, help="bare VADER runs; the best counts")
     parser.add_argument("--no-memory", action="store_true", help="skip the N/4 run of the memory comparison")
     parser.add_argument("--keep", action="store_true", help="keep each run's state and sink")
+    parser.add_argument("--listen-overhead", action="store_true",
+                        help="only the overhead of --listen with a scraper, 1 process of --workers (default 2) "
+                             "workers, --repeats runs without and with, alternating")
+    parser.add_argument("--repeats", type=int, default=3, help="--listen-overhead: runs of each side")
     args = parser.parse_args()
 
     args.sentiflow = os.path.abspath(args.sentiflow)
@@ -373,6 +598,8 @@ def main():
         workers = sorted({1, 2, cores} | {w for w in (4, 8, 16, 32, 64) if w <= cores})
     if n < 4 or min(workers) < 1 or args.processes < 0 or args.processes == 1:
         parser.error("--items >= 4, --workers >= 1 each, --processes 0 or >= 2")
+    if args.listen_overhead and (args.repeats < 1 or (args.workers and len(workers) != 1)):
+        parser.error("--listen-overhead takes --repeats >= 1 and one --workers count")
     os.makedirs(args.work_dir, exist_ok=True)
     args.work_dir = os.path.abspath(args.work_dir)
 
@@ -390,6 +617,14 @@ def main():
     }
     print(f"generating {n:,} items (seed {args.seed}) in {args.work_dir} ...", flush=True)
     items, texts = generate(args.work_dir, n, args.seed)
+
+    if args.listen_overhead:
+        # The best in-process configuration of the measurements above: 2 workers.
+        result["listen_overhead"] = measure_listen_overhead(args, items, n, workers[0] if args.workers else 2)
+        result["load_after"] = os.getloadavg()[0]
+        print_listen_report(result)
+        write_result(result, os.path.join(args.work_dir, f"pipeline-listen-overhead-{n}.json"))
+        return
 
     configs = [(w, 1, f"1 process, {w} worker{'s' if w > 1 else ''}") for w in workers]
     if args.processes:
@@ -435,7 +670,10 @@ def main():
 
     result["load_after"] = os.getloadavg()[0]
     print_report(result)
-    out = os.path.join(args.work_dir, f"pipeline-{n}.json")
+    write_result(result, os.path.join(args.work_dir, f"pipeline-{n}.json"))
+
+
+def write_result(result, out):
     with open(out, "w", encoding="utf-8") as f:
         json.dump(result, f, indent=2)
         f.write("\n")
