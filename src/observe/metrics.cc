@@ -168,4 +168,33 @@ nlohmann::json Metrics::snapshot() const {
   return out;
 }
 
+double Metrics::value(std::string_view name, const Labels& labels) const {
+  std::lock_guard lock(mutex_);
+  const auto it = families_.find(name);
+  if (it == families_.end()) return 0;
+  const Family& f = it->second;
+  if (const auto c = f.counters.find(labels); c != f.counters.end()) return c->second->value();
+  if (const auto g = f.gauges.find(labels); g != f.gauges.end()) return g->second->value();
+  return 0;
+}
+
+double Metrics::family_total(std::string_view name) const {
+  std::lock_guard lock(mutex_);
+  const auto it = families_.find(name);
+  if (it == families_.end()) return 0;
+  double total = 0;
+  for (const auto& [labels, c] : it->second.counters) total += c->value();
+  for (const auto& [labels, g] : it->second.gauges) total += g->value();
+  return total;
+}
+
+std::optional<Histogram::Snapshot> Metrics::histogram_snapshot(std::string_view name, const Labels& labels) const {
+  std::lock_guard lock(mutex_);
+  const auto it = families_.find(name);
+  if (it == families_.end()) return std::nullopt;
+  const auto h = it->second.histograms.find(labels);
+  if (h == it->second.histograms.end()) return std::nullopt;
+  return h->second->snapshot();
+}
+
 }  // namespace sentiflow

@@ -17,6 +17,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -99,6 +100,14 @@ class Metrics {
 
   // {"name": value, "name{label=\"v\"}": value, ...}; histograms give count, sum, p50, p90, p99.
   nlohmann::json snapshot() const;
+
+  // The value of a counter or gauge series, or 0 when it does not exist: for readers (run
+  // summaries, live points) that must not register families they do not own.
+  double value(std::string_view name, const Labels& labels = {}) const;
+  // The sum of a counter or gauge family's series (0 when missing).
+  double family_total(std::string_view name) const;
+  // A histogram series' snapshot, or nullopt when it does not exist.
+  std::optional<Histogram::Snapshot> histogram_snapshot(std::string_view name, const Labels& labels = {}) const;
 
  private:
   enum class Kind { counter, gauge, histogram };

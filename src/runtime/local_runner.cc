@@ -302,18 +302,12 @@ struct LocalRunner::Impl {
   // report`); docs/RUNNING.md lists the fields.
   nlohmann::json live_point(Seconds at) {
     const auto counts = queue->counts();
-    const auto e2e = metrics.histogram("sentiflow_end_to_end_seconds", "").snapshot();
-    const auto counter = [&](std::string_view name, const Labels& labels = {}) {
-      return metrics.counter(name, "", labels).value();
-    };
+    const auto e2e = metrics.histogram_snapshot("sentiflow_end_to_end_seconds").value_or(Histogram::Snapshot{});
+    // Lookups that create nothing: a consumer-only process has no producer families to show.
+    const auto counter = [&](std::string_view name, const Labels& labels = {}) { return metrics.value(name, labels); };
     nlohmann::json labels = nlohmann::json::object();
-    double processed = 0;
-    for (std::string_view label : {"POSITIVE", "NEGATIVE", "NEUTRAL", "MIXED"}) {
-      const double n = counter("sentiflow_records_processed_total", {{"label", std::string(label)}});
-      labels[std::string(label)] = n;
-      processed += n;
-    }
-    double failed = 0;
+    for (std::string_view label : {"POSITIVE", "NEGATIVE", "NEUTRAL", "MIXED"})
+      labels[std::string(label)] = counter("sentiflow_records_processed_total", {{"label", std::string(label)}});
     // The queue's depths as gauges too, for /metrics (read here once a second, not per scrape).
     const int64_t dead = dead_letters->counts().total();
     const auto depth = [&](const char* which, int64_t n) {
@@ -325,26 +319,33 @@ struct LocalRunner::Impl {
     depth("in_flight", counts.in_flight);
     depth("delayed", counts.delayed);
     metrics.gauge("sentiflow_dead_letter_messages", "Messages in the dead-letter queue now.").set(static_cast<double>(dead));
-    const nlohmann::json snapshot = metrics.snapshot();
-    for (auto it = snapshot.begin(); it != snapshot.end(); ++it)
-      if (it.key().starts_with("sentiflow_records_failed_total") && it->is_number()) failed += it->get<double>();
-    return {{"t", format_utc(at)},
-            {"run", current},
-            {"scanned", counter("sentiflow_items_scanned_total")},
-            {"sent", counter("sentiflow_messages_sent_total")},
-            {"received", counter("sentiflow_messages_received_total")},
-            {"deleted", counter("sentiflow_messages_deleted_total")},
-            {"processed", processed},
-            {"failed", failed},
-            {"labels", std::move(labels)},
-            {"visible", counts.visible},
-            {"in_flight", counts.in_flight},
-            {"delayed", counts.delayed},
-            {"dead_letters", dead},
-            {"workers", pool->workers()},
-            {"p50", e2e.quantile(0.5)},
-            {"p90", e2e.quantile(0.9)},
-            {"p99", e2e.quantile(0.99)}};
+    nlohmann::json point = {{"t", format_utc(at)},
+                            {"run", current},
+                            {"scanned", counter("sentiflow_items_scanned_total")},
+                            {"sent", counter("sentiflow_messages_sent_total")},
+                            {"received", counter("sentiflow_messages_received_total")},
+                            {"deleted", counter("sentiflow_messages_deleted_total")},
+                            {"processed", metrics.family_total("sentiflow_records_processed_total")},
+                            {"failed", metrics.family_total("sentiflow_records_failed_total")},
+                            {"labels", std::move(labels)},
+                            {"visible", counts.visible},
+                            {"in_flight", counts.in_flight},
+                            {"delayed", counts.delayed},
+                            {"dead_letters", dead},
+                            {"workers", pool->workers()},
+                            {"p50", e2e.quantile(0.5)},
+                            {"p90", e2e.quantile(0.9)},
+                            {"p99", e2e.quantile(0.99)}};
+    // The counters above are this process's since it started (they span a daemon's runs and miss
+    // other processes' work); the run's own counts, from the state every process adds to:
+    if (!current.empty())
+      if (const auto run = state.run(current))
+        point["run_counts"] = {{"scanned", run->counts.scanned},
+                               {"sent", run->counts.sent},
+                               {"processed", run->counts.processed},
+                               {"failed", run->counts.failed},
+                               {"dead_letters", run->counts.dead_letters}};
+    return point;
   }
 
   void show_progress() {
@@ -389,7 +390,7 @@ struct LocalRunner::Impl {
     const RunCounts& c = run->counts;
     const double seconds =
         run->finished_at ? std::chrono::duration<double>(*run->finished_at - run->started_at).count() : 0;
-    const auto e2e = metrics.histogram("sentiflow_end_to_end_seconds", "").snapshot();
+    const auto e2e = metrics.histogram_snapshot("sentiflow_end_to_end_seconds").value_or(Histogram::Snapshot{});
     std::string labels;
     for (const auto& [label, n] : c.labels)
       labels += fmt::format("{}{} {} ({:.1f}%)", labels.empty() ? "" : " · ", label, thousands(n),

@@ -100,3 +100,28 @@ TEST(Metrics, SnapshotsAsJson) {
 
 }  // namespace
 }  // namespace sentiflow
+
+namespace sentiflow {
+namespace {
+
+TEST(MetricsLookup, ReadersCreateNothing) {
+  Metrics m;
+  EXPECT_EQ(m.value("sentiflow_missing_total"), 0);
+  EXPECT_EQ(m.family_total("sentiflow_missing_total"), 0);
+  EXPECT_FALSE(m.histogram_snapshot("sentiflow_missing_seconds"));
+  EXPECT_EQ(m.prometheus_text(), "") << "a lookup registered a family";
+
+  m.counter("sentiflow_things_total", "Things.", {{"kind", "a"}}).add(2);
+  m.counter("sentiflow_things_total", "Things.", {{"kind", "b"}}).add(3);
+  m.gauge("sentiflow_level", "Level.").set(7);
+  m.histogram("sentiflow_wait_seconds", "Waits.").observe(0.2);
+  EXPECT_EQ(m.value("sentiflow_things_total", {{"kind", "b"}}), 3);
+  EXPECT_EQ(m.value("sentiflow_things_total", {{"kind", "c"}}), 0);
+  EXPECT_EQ(m.family_total("sentiflow_things_total"), 5);
+  EXPECT_EQ(m.value("sentiflow_level"), 7);
+  ASSERT_TRUE(m.histogram_snapshot("sentiflow_wait_seconds"));
+  EXPECT_EQ(m.histogram_snapshot("sentiflow_wait_seconds")->count, 1u);
+}
+
+}  // namespace
+}  // namespace sentiflow
