@@ -1,0 +1,421 @@
+#include "store/s3_store.h"
+
+#include <array>
+#include <charconv>
+
+#include "aws/errors.h"
+#include "core/digest.h"
+#include "core/error.h"
+#include "core/strings.h"
+#include "core/utf8.h"
+#include "observe/log.h"
+
+namespace sentiflow {
+namespace {
+
+constexpr size_t kMinPartSize = 5u << 20;  // S3's minimum for every part but the last
+constexpr size_t kMaxParts = 10'000;       // S3's limit
+constexpr std::string_view kTokenPrefix = "s3v2:";
+constexpr std::string_view kMd5Meta = "x-amz-meta-sentiflow-md5";
+
+// ---- A small XML reader, enough for S3's flat answers (no attributes read, no nesting of
+// one tag in itself). Every text goes through xml_text, which refuses what it cannot decode.
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+[[noreturn]] void bad_answer(const std::string& what) {
+  throw Error(ErrorCode::internal, "S3 sent an answer sentiflow cannot read: " + what);
+}
+
+// Replaces the five named entities and numeric references (&#38; &#x26;).
+std::string xml_text(std::string_view text) {
+  static constexpr std::array<std::pair<std::string_view, char>, 5> kEntities = {
+      {{"amp;", '&'}, {"lt;", '<'}, {"gt;", '>'}, {"quot;", '"'}, {"apos;", '\''}}};
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '&') {
+      out += text[i];
+      continue;
+    }
+    const auto rest = text.substr(i + 1);
+    const auto semicolon = rest.find(';');
+    if (semicolon == std::string_view::npos) bad_answer("an unterminated XML entity");
+    bool named = false;
+    for (const auto& [entity, c] : kEntities) {
+      if (rest.starts_with(entity)) {
+        out += c;
+        i += entity.size();
+        named = true;
+        break;
+      }
+    }
+    if (named) continue;
+    if (!rest.starts_with('#') || semicolon < 2) bad_answer("an unknown XML entity");
+    const bool hex = rest[1] == 'x' || rest[1] == 'X';
+    const auto digits = rest.substr(hex ? 2 : 1, semicolon - (hex ? 2 : 1));
+    uint32_t code = 0;
+    const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), code, hex ? 16 : 10);
+    if (ec != std::errc() || end != digits.data() + digits.size() || digits.empty() || code > 0x10FFFF ||
+        (code >= 0xD800 && code <= 0xDFFF))
+      bad_answer("a bad XML character reference");
+    append_utf8(out, static_cast<char32_t>(code));
+    i += semicolon + 1;
+  }
+  return out;
+}
+
+// The raw contents of every <tag>...</tag> in `body`, in order; <tag/> counts as empty.
+std::vector<std::string_view> xml_elements(std::string_view body, std::string_view tag) {
+  const std::string open = "<" + std::string(tag) + ">";
+  const std::string empty = "<" + std::string(tag) + "/>";
+  const std::string close = "</" + std::string(tag) + ">";
+  std::vector<std::string_view> found;
+  size_t at = 0;
+  while (true) {
+    const auto start = body.find(open, at);
+    const auto short_form = body.find(empty, at);
+    if (short_form < start) {
+      found.emplace_back();
+      at = short_form + empty.size();
+      continue;
+    }
+    if (start == std::string_view::npos) break;
+    const auto inner = start + open.size();
+    const auto end = body.find(close, inner);
+    if (end == std::string_view::npos) bad_answer("<" + std::string(tag) + "> is not closed");
+    found.push_back(body.substr(inner, end - inner));
+    at = end + close.size();
+  }
+  return found;
+}
+
+// The decoded text of the first <tag>, or nullopt when there is none.
+std::optional<std::string> xml_value(std::string_view body, std::string_view tag) {
+  const auto found = xml_elements(body, tag);
+  if (found.empty()) return std::nullopt;
+  return xml_text(found.front());
+}
+
+std::string required_value(std::string_view body, std::string_view tag) {
+  auto value = xml_value(body, tag);
+  if (!value) bad_answer("no <" + std::string(tag) + ">");
+  return std::move(*value);
+}
+
+// S3's encoding-type=url: percent-encoding with '+' for a space (botocore's unquote_plus).
+std::string url_decode(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '+') {
+      out += ' ';
+    } else if (text[i] == '%') {
+      if (i + 2 >= text.size()) bad_answer("a truncated %-escape");
+      const int hi = hex_value(text[i + 1]);
+      const int lo = hex_value(text[i + 2]);
+      if (hi < 0 || lo < 0) bad_answer("a bad %-escape");
+      out += static_cast<char>(hi * 16 + lo);
+      i += 2;
+    } else {
+      out += text[i];
+    }
+  }
+  return out;
+}
+
+uint64_t parse_size(std::string_view text) {
+  text = trim(text);
+  uint64_t value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || text.empty()) bad_answer("a bad size");
+  return value;
+}
+
+// S3 quotes ETags ("\"5d41...\""), in headers and in XML.
+std::string unquote(std::string_view etag) {
+  etag = trim(etag);
+  if (etag.size() >= 2 && etag.front() == '"' && etag.back() == '"') etag = etag.substr(1, etag.size() - 2);
+  return std::string(etag);
+}
+
+std::string hex_to_bytes(std::string_view hex) {
+  std::string out;
+  for (size_t i = 0; i + 1 < hex.size(); i += 2)
+    out += static_cast<char>(hex_value(hex[i]) * 16 + hex_value(hex[i + 1]));
+  return out;
+}
+
+bool is_bucket_name(std::string_view name) {
+  if (name.size() < 3 || name.size() > 63) return false;
+  const auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
+  if (!alnum(name.front()) || !alnum(name.back())) return false;
+  for (const char c : name)
+    if (!alnum(c) && c != '-' && c != '.') return false;
+  return name.find("..") == std::string_view::npos;
+}
+
+// The head of an object from a GetObject/HeadObject response.
+ObjectInfo info_from(std::string_view key, const aws::AwsResponse& response, std::optional<uint64_t> size) {
+  ObjectInfo info;
+  info.key = std::string(key);
+  if (size) {
+    info.size = *size;
+  } else {
+    const auto length = response.header("content-length");
+    if (!length) bad_answer("a HeadObject answer without Content-Length");
+    info.size = parse_size(*length);
+  }
+  if (const auto md5 = response.header(kMd5Meta)) {
+    info.etag = std::string(trim(*md5));
+  } else if (const auto etag = response.header("etag")) {
+    info.etag = unquote(*etag);
+  }
+  info.content_type = response.header("content-type").value_or("");
+  if (const auto modified = response.header("last-modified")) info.last_modified = parse_http_date(*modified);
+  return info;
+}
+
+}  // namespace
+
+std::string content_md5(std::string_view data) { return base64_encode(hex_to_bytes(md5_hex(data))); }
+
+Millis parse_http_date(std::string_view text) {
+  // "Tue, 15 Nov 1994 08:12:31 GMT"
+  static constexpr std::array<std::string_view, 12> kMonths = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                                               "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  const auto fail = [&]() -> Millis {
+    throw Error(ErrorCode::internal, "S3 sent a date sentiflow cannot read: '" + std::string(text) + "'");
+  };
+  const auto parts = split_whitespace(text);
+  if (parts.size() != 6 || !parts[0].ends_with(',') || parts[5] != "GMT") return fail();
+  const auto number = [&](std::string_view s, int& out) {
+    const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+    return ec == std::errc() && end == s.data() + s.size() && !s.empty();
+  };
+  int day = 0, year = 0, hour = 0, minute = 0, second = 0;
+  unsigned month = 0;
+  for (unsigned m = 0; m < 12; ++m)
+    if (kMonths[m] == parts[2]) month = m + 1;
+  const auto clock = parts[4];
+  if (!number(parts[1], day) || !number(parts[3], year) || month == 0 || clock.size() != 8 || clock[2] != ':' ||
+      clock[5] != ':' || !number(clock.substr(0, 2), hour) || !number(clock.substr(3, 2), minute) ||
+      !number(clock.substr(6, 2), second) || hour > 23 || minute > 59 || second > 60 ||
+      !is_valid_civil(year, month, static_cast<unsigned>(day)))
+    return fail();
+  const std::chrono::sys_days date{std::chrono::year{year} / std::chrono::month{month} /
+                                   std::chrono::day{static_cast<unsigned>(day)}};
+  return Millis{date + std::chrono::hours(hour) + std::chrono::minutes(minute) + std::chrono::seconds(second)};
+}
+
+S3Store::S3Store(aws::AwsClient client, S3StoreOptions options)
+    : client_(std::move(client)), options_(std::move(options)) {
+  if (!is_bucket_name(options_.bucket))
+    throw Error(ErrorCode::invalid_input, "'" + options_.bucket +
+                                              "' is not an S3 bucket name (3-63 characters of a-z 0-9 . -, starting "
+                                              "and ending with a letter or digit)");
+  if (!options_.prefix.empty()) {
+    if (!options_.prefix.ends_with('/'))
+      throw Error(ErrorCode::invalid_input, "an S3 store's prefix must end with '/': '" + options_.prefix + "'");
+    try {
+      check_object_key(std::string_view(options_.prefix).substr(0, options_.prefix.size() - 1));
+    } catch (const Error& e) {
+      throw Error(ErrorCode::invalid_input, "bad S3 store prefix '" + options_.prefix + "': " + e.what());
+    }
+    if (options_.prefix.size() >= 1024) throw Error(ErrorCode::invalid_input, "the S3 store's prefix is too long");
+  }
+  if (options_.part_size < kMinPartSize || options_.multipart_threshold < kMinPartSize)
+    throw Error(ErrorCode::invalid_input, "an S3 multipart part and threshold must be at least 5 MiB");
+  if (options_.create_bucket) create_bucket();
+}
+
+S3Store::~S3Store() = default;
+
+void S3Store::create_bucket() {
+  aws::AwsRequest request{.operation = "CreateBucket", .method = "PUT", .path = "/" + options_.bucket};
+  if (client_.region() != "us-east-1") {  // us-east-1 refuses a location constraint naming itself
+    request.headers = {{"Content-Type", "application/xml"}};
+    request.body = "<CreateBucketConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><LocationConstraint>" +
+                   client_.region() + "</LocationConstraint></CreateBucketConfiguration>";
+  }
+  try {
+    client_.call(request);
+  } catch (const Error& e) {
+    // Outside us-east-1, S3 answers BucketAlreadyOwnedByYou (409) for a bucket we have.
+    if (e.code() != ErrorCode::conflict || std::string_view(e.what()).find("BucketAlreadyOwnedByYou") == std::string_view::npos)
+      throw;
+  }
+}
+
+StoreLimits S3Store::limits() const { return {.max_key_bytes = 1024 - options_.prefix.size(), .max_keys_per_page = 1000}; }
+
+std::string S3Store::object_path(std::string_view key) const {
+  check_object_key(key);
+  if (options_.prefix.size() + key.size() > 1024)
+    throw Error(ErrorCode::invalid_input, "the key is longer than " + std::to_string(limits().max_key_bytes) +
+                                              " bytes (S3's 1024 less the store's prefix)");
+  return "/" + options_.bucket + "/" + options_.prefix + std::string(key);
+}
+
+ObjectInfo S3Store::put(std::string_view key, std::string_view data, std::string_view content_type) {
+  const auto path = object_path(key);
+  const std::string type = content_type.empty() ? guess_content_type(key) : std::string(content_type);
+  check_content_type(type);
+  const auto md5 = md5_hex(data);
+  if (data.size() > options_.multipart_threshold) return put_multipart(key, data, type, md5);
+
+  const auto response = client_.call({.operation = "PutObject",
+                                      .method = "PUT",
+                                      .path = path,
+                                      .headers = {{"Content-Type", type}, {"Content-MD5", base64_encode(hex_to_bytes(md5))}},
+                                      .body = std::string(data)});
+  // S3 checked Content-MD5; an ETag that differs means a server we do not understand.
+  if (const auto etag = response.header("etag"); etag && unquote(*etag) != md5)
+    throw Error(ErrorCode::internal, "S3 PutObject: the ETag " + unquote(*etag) + " is not the MD5 " + md5 +
+                                         " of what was sent");
+  return {.key = std::string(key), .size = data.size(), .etag = md5, .content_type = type, .last_modified = now_millis()};
+}
+
+ObjectInfo S3Store::put_multipart(std::string_view key, std::string_view data, const std::string& content_type,
+                                  const std::string& md5) {
+  const auto path = object_path(key);
+  const size_t parts = (data.size() + options_.part_size - 1) / options_.part_size;
+  if (parts > kMaxParts)
+    throw Error(ErrorCode::invalid_input, "an object of " + std::to_string(data.size()) +
+                                              " bytes needs more than S3's 10000 parts of " +
+                                              std::to_string(options_.part_size) + " bytes");
+  const auto created = client_.call({.operation = "CreateMultipartUpload",
+                                     .method = "POST",
+                                     .path = path,
+                                     .query = {{"uploads", std::nullopt}},
+                                     .headers = {{"Content-Type", content_type}, {std::string(kMd5Meta), md5}}});
+  const auto upload_id = required_value(created.body, "UploadId");
+  try {
+    std::string complete = "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">";
+    for (size_t i = 0; i < parts; ++i) {
+      const auto part = data.substr(i * options_.part_size, options_.part_size);
+      const auto number = std::to_string(i + 1);
+      const auto uploaded = client_.call({.operation = "UploadPart",
+                                          .method = "PUT",
+                                          .path = path,
+                                          .query = {{"partNumber", number}, {"uploadId", upload_id}},
+                                          .headers = {{"Content-MD5", content_md5(part)}},
+                                          .body = std::string(part)});
+      const auto etag = uploaded.header("etag");
+      if (!etag) bad_answer("an UploadPart answer without ETag");
+      complete += "<Part><PartNumber>" + number + "</PartNumber><ETag>\"" + unquote(*etag) + "\"</ETag></Part>";
+    }
+    complete += "</CompleteMultipartUpload>";
+    const auto done = client_.call({.operation = "CompleteMultipartUpload",
+                                    .method = "POST",
+                                    .path = path,
+                                    .query = {{"uploadId", upload_id}},
+                                    .headers = {{"Content-Type", "application/xml"}},
+                                    .body = complete});
+    // CompleteMultipartUpload can fail after its 200 status: the body is then an <Error>.
+    if (trim(done.body).find("<Error>") != std::string_view::npos) {
+      const auto error = aws::parse_error(done);
+      throw Error(aws::map_error(500, error.code), "S3 CompleteMultipartUpload: " + error.code + ": " + error.message);
+    }
+  } catch (...) {
+    try {
+      client_.call({.operation = "AbortMultipartUpload",
+                    .method = "DELETE",
+                    .path = path,
+                    .query = {{"uploadId", upload_id}}});
+    } catch (const Error& e) {
+      log::warn("could not abort a failed S3 multipart upload; its parts stay until a lifecycle rule removes them",
+                {{"bucket", options_.bucket}, {"upload_id", upload_id}, {"error", e.what()}});
+    }
+    throw;
+  }
+  return {.key = std::string(key),
+          .size = data.size(),
+          .etag = md5,
+          .content_type = content_type,
+          .last_modified = now_millis()};
+}
+
+std::optional<StoredObject> S3Store::get(std::string_view key) {
+  const auto path = object_path(key);
+  aws::AwsResponse response;
+  try {
+    response = client_.call({.operation = "GetObject", .method = "GET", .path = path});
+  } catch (const Error& e) {
+    if (e.code() == ErrorCode::not_found && std::string_view(e.what()).find("NoSuchBucket") == std::string_view::npos)
+      return std::nullopt;
+    throw;
+  }
+  StoredObject object;
+  object.info = info_from(key, response, response.body.size());
+  object.data = std::move(response.body);
+  return object;
+}
+
+std::optional<ObjectInfo> S3Store::head(std::string_view key) {
+  const auto path = object_path(key);
+  try {
+    // A HEAD answer has no body: a missing bucket and a missing key are both a bare 404 here.
+    return info_from(key, client_.call({.operation = "HeadObject", .method = "HEAD", .path = path}), std::nullopt);
+  } catch (const Error& e) {
+    if (e.code() == ErrorCode::not_found) return std::nullopt;
+    throw;
+  }
+}
+
+ListPage S3Store::list(const ListRequest& request) {
+  if (request.max_keys < 1 || request.max_keys > 1000)
+    throw Error(ErrorCode::invalid_input, "max_keys must be 1 to 1000, not " + std::to_string(request.max_keys));
+  aws::AwsRequest call{.operation = "ListObjectsV2",
+                       .method = "GET",
+                       .path = "/" + options_.bucket,
+                       .query = {{"list-type", "2"},
+                                 {"encoding-type", "url"},
+                                 {"max-keys", std::to_string(request.max_keys)},
+                                 {"prefix", options_.prefix + request.prefix}}};
+  if (!request.continuation_token.empty()) {
+    const std::string_view token = request.continuation_token;
+    if (!token.starts_with(kTokenPrefix) || token.size() == kTokenPrefix.size())
+      throw Error(ErrorCode::invalid_input, "not a continuation token of this S3 store");
+    std::string inner;
+    try {
+      inner = base64_decode(token.substr(kTokenPrefix.size()));
+    } catch (const Error&) {
+      throw Error(ErrorCode::invalid_input, "not a continuation token of this S3 store");
+    }
+    call.query.emplace_back("continuation-token", std::move(inner));
+  }
+  const auto response = client_.call(call);
+  const std::string_view body = response.body;
+  const bool url_encoded = xml_value(body, "EncodingType").value_or("") == "url";
+
+  ListPage page;
+  for (const auto contents : xml_elements(body, "Contents")) {
+    std::string key = required_value(contents, "Key");
+    if (url_encoded) key = url_decode(key);
+    if (!key.starts_with(options_.prefix)) bad_answer("a key outside the prefix asked for");
+    ObjectInfo info;
+    info.key = key.substr(options_.prefix.size());
+    info.size = parse_size(required_value(contents, "Size"));
+    info.etag = unquote(required_value(contents, "ETag"));
+    info.last_modified = parse_utc_millis(required_value(contents, "LastModified"));
+    page.objects.push_back(std::move(info));
+  }
+  if (xml_value(body, "IsTruncated").value_or("false") == "true") {
+    const auto next = xml_value(body, "NextContinuationToken");
+    if (!next || next->empty()) bad_answer("a truncated listing without NextContinuationToken");
+    page.next_token = std::string(kTokenPrefix) + base64_encode(*next);
+  }
+  return page;
+}
+
+void S3Store::remove(std::string_view key) {
+  client_.call({.operation = "DeleteObject", .method = "DELETE", .path = object_path(key)});
+}
+
+}  // namespace sentiflow
