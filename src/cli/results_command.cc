@@ -13,6 +13,7 @@
 #include "config/loader.h"
 #include "core/error.h"
 #include "pipeline/results.h"
+#include "runtime/backends.h"
 #include "sentiment/analyzer.h"
 #include "store/file_store.h"
 
@@ -88,23 +89,14 @@ class Output {
   bool committed_ = false;
 };
 
-// The pipeline's sink store and prefix; a null store when its folder does not exist yet (no
-// run has stored anything: there are no results, which is not an error).
-struct SinkStore {
-  std::unique_ptr<ObjectStore> store;
-  std::string prefix;
-};
-
-SinkStore open_sink(const std::string& pipeline) {
+// The pipeline's sink store and prefix (runtime/backends.h); a null store when its folder does
+// not exist yet (no run has stored anything: there are no results, which is not an error).
+runtime::SinkStore open_sink(const std::string& pipeline) {
   const PipelineConfig config = load_pipeline_or_throw(pipeline);
   const StoreLocation& location = config.sink.store;
-  if (location.backend != StoreLocation::Backend::file)
-    throw invalid_input(fmt::format("store {}: the S3 backend arrives with the AWS backends", location.uri));
-  SinkStore sink;
   std::error_code ec;
-  if (!fs::exists(location.directory, ec)) return sink;
-  sink.store = std::make_unique<FileStore>(location.directory, /*create=*/false);
-  return sink;  // a directory store's prefix is its root: ""
+  if (location.backend == StoreLocation::Backend::file && !fs::exists(location.directory, ec)) return {};
+  return runtime::open_sink_store(config, /*create=*/false);
 }
 
 std::string summary_text(const pipeline::ResultsSummary& s) {
@@ -126,7 +118,7 @@ std::string summary_text(const pipeline::ResultsSummary& s) {
 }
 
 void run_results(const ResultsOptions& o) {
-  const SinkStore sink = open_sink(o.pipeline);
+  const runtime::SinkStore sink = open_sink(o.pipeline);
   const std::optional<std::string> run = o.run.empty() ? std::nullopt : std::optional<std::string>(o.run);
   std::optional<pipeline::ResultsReader> reader;
   if (sink.store) reader.emplace(*sink.store, sink.prefix);
@@ -174,7 +166,7 @@ void add_results_command(CLI::App& app, int& status) {
   cmd->footer(
       "Reads every result object of the sink (.jsonl, .csv and their .gz forms) and prints each (run, key)\n"
       "once, the one with the latest processed_at, sorted by run then key. A sink folder that does not exist\n"
-      "yet holds no results. Directory stores only for now; S3 arrives with the AWS backends.");
+      "yet holds no results. The sink may be a folder or s3://BUCKET/PREFIX/.");
   cmd->callback([options, &status] {
     run_results(*options);
     status = 0;

@@ -5,10 +5,16 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "aws/client.h"
+#include "aws/credentials.h"
+#include "aws/endpoints.h"
 #include "core/error.h"
 #include "queue/local_queue.h"
+#include "queue/sqs_queue.h"
 #include "sentiment/vader.h"
 #include "store/file_store.h"
+#include "store/s3_store.h"
+#include "table/dynamodb_table.h"
 #include "table/local_table.h"
 
 namespace sentiflow::runtime {
@@ -39,30 +45,82 @@ std::unique_ptr<Queue> open_local_queue(const PipelineConfig& c, const std::stri
   return std::make_unique<LocalQueue>(std::move(o));
 }
 
+// The pipeline file's `aws:` section; unset values fall back to the standard AWS settings.
+aws::AwsSettings aws_settings(const PipelineConfig& c) {
+  aws::AwsSettings s;
+  s.region = c.aws.region;
+  s.profile = c.aws.profile;
+  if (c.aws.endpoint_url) s.endpoint_url = c.aws.endpoint_url->text;
+  return s;
+}
+
+aws::AwsClient aws_client(const PipelineConfig& c, const aws::ServiceInfo& service) {
+  const aws::AwsSettings settings = aws_settings(c);
+  return aws::AwsClient::from_settings(service, settings, aws::default_chain(settings));
+}
+
 }  // namespace
 
 std::unique_ptr<Table> open_table(const PipelineConfig& config, bool create) {
   const TableLocation& t = config.source.table;
-  if (t.backend != TableLocation::Backend::local) not_yet(t.uri);
+  if (t.backend == TableLocation::Backend::dynamodb) {
+    // The table's own key schema (DescribeTable): source.key may name another string attribute.
+    DynamoDbTableOptions options;
+    options.name = t.name;
+    return std::make_unique<DynamoDbTable>(std::make_shared<const aws::AwsClient>(aws_client(config, aws::kDynamoDb)),
+                                           options);
+  }
   const auto file = LocalTable::file_in(config.state_dir, t.name);
   if (!create && !std::filesystem::exists(file))
     throw invalid_input(fmt::format("table {} does not exist ({})", t.uri, file.string()));
   return std::make_unique<LocalTable>(LocalTableOptions{file, t.name, KeySchema{config.source.key}});
 }
 
+// An SQS queue by name or URL. `work` creates it (and its dead-letter queue, named in its
+// RedrivePolicy: dead-lettering is SQS's own) with the pipeline file's attributes; `inspect`
+// gives nullptr for a queue that does not exist.
+std::unique_ptr<Queue> open_sqs_queue(const PipelineConfig& c, const std::string& queue, bool with_dead_letter,
+                                      QueueAccess access) {
+  SqsQueueOptions options;
+  options.queue = queue;
+  if (access == QueueAccess::work) {
+    SqsQueueAttributes a;
+    a.visibility_timeout = c.queue.visibility_timeout;
+    a.retention = c.queue.retention;
+    a.message_size_limit = c.queue.message_size_limit;
+    if (with_dead_letter) a.dead_letter_queue = c.queue.dead_letter;
+    a.max_receive_count = c.queue.max_receive_count;
+    options.create = a;
+  }
+  try {
+    return std::make_unique<SqsQueue>(std::make_shared<const aws::AwsClient>(aws_client(c, aws::kSqs)), options);
+  } catch (const Error& e) {
+    if (access == QueueAccess::inspect && e.code() == ErrorCode::not_found) return nullptr;
+    throw;
+  }
+}
+
 std::unique_ptr<Queue> open_queue(const PipelineConfig& config, QueueAccess access) {
-  if (config.queue.url.backend != QueueLocation::Backend::local) not_yet(config.queue.url.uri);
-  return open_local_queue(config, config.queue.url.name, true, access);
+  const QueueLocation& q = config.queue.url;
+  if (q.backend == QueueLocation::Backend::sqs)
+    return open_sqs_queue(config, q.queue_url.empty() ? q.name : q.queue_url, true, access);
+  return open_local_queue(config, q.name, true, access);
 }
 
 std::unique_ptr<Queue> open_dead_letter_queue(const PipelineConfig& config, QueueAccess access) {
-  if (config.queue.url.backend != QueueLocation::Backend::local) not_yet(config.queue.url.uri);
+  if (config.queue.url.backend == QueueLocation::Backend::sqs)
+    return open_sqs_queue(config, config.queue.dead_letter, false, access);
   return open_local_queue(config, config.queue.dead_letter, false, access);
 }
 
 SinkStore open_sink_store(const PipelineConfig& config, bool create) {
   const StoreLocation& s = config.sink.store;
-  if (s.backend != StoreLocation::Backend::file) not_yet(s.uri);
+  if (s.backend == StoreLocation::Backend::s3) {
+    // The sink's keys live under the prefix; the store itself is the bucket.
+    S3StoreOptions options;
+    options.bucket = s.bucket;
+    return SinkStore{std::make_unique<S3Store>(aws_client(config, aws::kS3), options), s.prefix};
+  }
   return SinkStore{std::make_unique<FileStore>(s.directory, create), ""};
 }
 
@@ -74,9 +132,19 @@ std::unique_ptr<sentiment::Analyzer> make_analyzer(const PipelineConfig& config)
 }
 
 std::string queue_arn(const PipelineConfig& config) {
-  return fmt::format("arn:aws:sqs:{}:000000000000:{}", queue_region(config), config.queue.url.name);
+  // The account is in an SQS URL (https://sqs.REGION.amazonaws.com/ACCOUNT/NAME); a queue
+  // named without its URL, or a local one, shows the placeholder account AWS's examples use.
+  std::string account = "000000000000";
+  const std::string& url = config.queue.url.queue_url;
+  if (const auto last = url.rfind('/'); last != std::string::npos && last > 0)
+    if (const auto before = url.rfind('/', last - 1); before != std::string::npos)
+      account = url.substr(before + 1, last - before - 1);
+  return fmt::format("arn:aws:sqs:{}:{}:{}", queue_region(config), account, config.queue.url.name);
 }
 
-std::string queue_region(const PipelineConfig&) { return "local"; }
+std::string queue_region(const PipelineConfig& config) {
+  if (config.queue.url.backend == QueueLocation::Backend::local) return "local";
+  return aws::resolve_region(aws_settings(config), aws::process_environment());
+}
 
 }  // namespace sentiflow::runtime
