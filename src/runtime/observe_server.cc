@@ -1,10 +1,13 @@
 #include "runtime/observe_server.h"
 
+#include <arpa/inet.h>
 #include <fmt/format.h>
 #include <httplib.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <charconv>
@@ -13,8 +16,10 @@
 #include <deque>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include "core/error.h"
+#include "core/strings.h"
 #include "observe/log.h"
 
 namespace sentiflow::runtime {
@@ -33,7 +38,28 @@ constexpr const char* kContentSecurityPolicy =
 // per core, which a many-core host running the pipeline would rather keep.
 constexpr size_t kServerThreads = 8;
 
-bool is_wildcard(const std::string& host) { return host == "0.0.0.0" || host == "::"; }
+// localhost, 127.0.0.0/8 and ::1: addresses only this machine can reach.
+bool is_loopback(const std::string& host) {
+  if (to_lower_ascii(host) == "localhost") return true;
+  in_addr v4{};
+  if (::inet_pton(AF_INET, host.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+  in6_addr v6{};
+  if (::inet_pton(AF_INET6, host.c_str(), &v6) == 1) return IN6_IS_ADDR_LOOPBACK(&v6);
+  return false;
+}
+
+// The Host headers a browser sends for a server bound to a loopback `host` on `port` (lower
+// case; without the port too where it is HTTP's default). A page of another site whose name
+// an attacker made resolve to 127.0.0.1 (DNS rebinding) sends its own name instead.
+std::vector<std::string> loopback_host_names(const std::string& host, uint16_t port) {
+  std::vector<std::string> names;
+  const std::string bound = host.find(':') != std::string::npos ? "[" + host + "]" : host;
+  for (const std::string& name : {std::string("127.0.0.1"), std::string("localhost"), std::string("[::1]"), bound}) {
+    names.push_back(to_lower_ascii(name) + ":" + std::to_string(port));
+    if (port == 80) names.push_back(to_lower_ascii(name));
+  }
+  return names;
+}
 
 // Why binding failed, in words a user can act on. `bind_errno` is errno right after the failed
 // bind (httplib reports only false); the host is resolved again to tell a bad name apart.
@@ -83,11 +109,15 @@ struct ObserveServer::Impl {
   std::atomic<uint16_t> bound_port{0};
   std::atomic<bool> ready{false};
   std::mutex start_mutex;  // start() and stop() against each other
+  // The Host headers accepted, when bound to a loopback address (empty: any). Set by start()
+  // before the server's threads exist, read-only after.
+  std::vector<std::string> allowed_hosts;
 
   // Points are kept as JSON text: each is serialised once, not once per request.
   std::mutex points_mutex;
   std::deque<std::string> points;
   uint64_t last_seq = 0;  // the number of the newest point; points are numbered from 1
+  std::string last_t;     // the newest point's "t"
   // When this server started (ms since the epoch): a dashboard that sees it change knows its
   // point numbers belong to another server's life.
   int64_t boot_ms = 0;
@@ -96,7 +126,13 @@ struct ObserveServer::Impl {
 
   void route() {
     server.new_task_queue = [] { return new httplib::ThreadPool(kServerThreads); };
-    server.set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
+    server.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+      if (!host_allowed(req)) {
+        res.status = 421;
+        res.set_content("misdirected request: this server answers only to its own address\n",
+                        "text/plain; charset=utf-8");
+        return httplib::Server::HandlerResponse::Handled;
+      }
       if (req.method == "GET" || req.method == "HEAD") return httplib::Server::HandlerResponse::Unhandled;
       res.status = 405;
       res.set_header("Allow", "GET, HEAD");
@@ -134,6 +170,12 @@ struct ObserveServer::Impl {
       res.set_header("X-Content-Type-Options", "nosniff");
       res.set_content(std::string(dashboard_html()), "text/html; charset=utf-8");
     });
+  }
+
+  bool host_allowed(const httplib::Request& req) const {
+    if (allowed_hosts.empty()) return true;
+    const std::string host = to_lower_ascii(req.get_header_value("Host"));
+    return std::find(allowed_hosts.begin(), allowed_hosts.end(), host) != allowed_hosts.end();
   }
 
   void live(const httplib::Request& req, httplib::Response& res) {
@@ -215,6 +257,7 @@ void ObserveServer::start() {
                                     bind_failure_reason(address, bind_errno)));
   }
   impl_->bound_port = static_cast<uint16_t>(port);
+  if (is_loopback(address.host)) impl_->allowed_hosts = loopback_host_names(address.host, impl_->bound_port);
   impl_->boot_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                        std::chrono::system_clock::now().time_since_epoch())
                        .count();
@@ -223,7 +266,7 @@ void ObserveServer::start() {
     impl->loop_done = true;
   });
   log::info("serving metrics and the dashboard", {{"url", url()}});
-  if (is_wildcard(address.host))
+  if (!is_loopback(address.host))
     log::warn("the metrics server and the dashboard are reachable from other machines", {{"listen", address.text()}});
 }
 
@@ -246,8 +289,16 @@ std::string ObserveServer::url() const {
 }
 
 void ObserveServer::add_point(nlohmann::json point) {
+  std::string t;
+  if (const auto at = point.find("t"); at != point.end() && at->is_string()) t = at->get<std::string>();
   std::string text = point.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   std::lock_guard lock(impl_->points_mutex);
+  // The runner's final point of a run often falls in the second of the last regular one.
+  if (!t.empty() && t == impl_->last_t && !impl_->points.empty()) {
+    impl_->points.back() = std::move(text);
+    return;
+  }
+  impl_->last_t = std::move(t);
   impl_->points.push_back(std::move(text));
   ++impl_->last_seq;
   while (impl_->points.size() > max_points) impl_->points.pop_front();

@@ -15,7 +15,10 @@
 // HEAD is answered too; any other method gets 405, any other path 404.
 //
 // Binds only the address it is given: the default config says 127.0.0.1, and reaching it from
-// other machines takes an explicit 0.0.0.0 (or a host's address). Requests are served on a few
+// other machines takes an explicit 0.0.0.0 (or a host's address; start() logs a warning for any
+// address but a loopback one). Bound to a loopback address, it answers only requests whose Host
+// is 127.0.0.1:PORT, localhost:PORT, [::1]:PORT or the bound host's, and 421 to any other: a
+// web page whose name was made to resolve to 127.0.0.1 (DNS rebinding) cannot read it. Requests are served on a few
 // threads of the server's own, one request per connection (so that stop() never waits for an
 // idle client); every public method is thread-safe, and the status provider is called from
 // those threads, once per /api/live request, possibly from two at a time.
@@ -65,8 +68,10 @@ class ObserveServer {
   // "http://HOST:PORT/" with the bound port (IPv6 hosts in brackets); logged by start().
   std::string url() const;
 
-  // Appends one live point (LocalRunner's live_point(): t, run, counters, queue depths,
-  // workers, p50/p90/p99), dropping the oldest beyond max_points.
+  // Appends one live point (LocalRunner's live_point(): t, run, counters, run_counts, queue
+  // depths, workers, p50/p90/p99), dropping the oldest beyond max_points. A point with the same
+  // "t" as the newest replaces it and keeps its number (a run's final point, in the second of
+  // its last regular one): a dashboard that holds point N asks `since=N-1` to see it replaced.
   void add_point(nlohmann::json point);
 
   // /readyz answers 200 when ready, 503 otherwise. Not ready at first.

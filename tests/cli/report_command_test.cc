@@ -88,6 +88,9 @@ TEST_F(ReportCli, WritesTheNewestRunAsAPageThatNeedsNoServer) {
   ASSERT_FALSE(points.empty());
   for (const auto& p : points) EXPECT_EQ(p.at("run"), id);
   EXPECT_EQ(points.back().at("processed").get<double>(), 100);
+  // The run's own counts ride along (the page's tiles prefer them to the process's counters).
+  EXPECT_EQ(points.back().at("run_counts").at("processed"), 100);
+  EXPECT_EQ(points.back().at("run_counts").at("scanned"), 100);
   const auto& status = data.at("status");
   EXPECT_EQ(status.at("pipeline"), "report-test");
   EXPECT_EQ(status.at("report"), true);

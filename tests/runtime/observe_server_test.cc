@@ -30,8 +30,9 @@ json demo_status() {
 class Fetch {
  public:
   explicit Fetch(const ObserveServer& server) : base_("http://127.0.0.1:" + std::to_string(server.port())) {}
-  HttpResponse operator()(const std::string& path, const std::string& method = "GET") {
-    return client_.send({.method = method, .url = base_ + path, .timeout = std::chrono::seconds(10)});
+  HttpResponse operator()(const std::string& path, const std::string& method = "GET", HttpHeaders headers = {}) {
+    return client_.send(
+        {.method = method, .url = base_ + path, .headers = std::move(headers), .timeout = std::chrono::seconds(10)});
   }
 
  private:
@@ -159,6 +160,24 @@ TEST(ObserveServer, LiveDataHoldsThePointsAndTheStatus) {
   EXPECT_EQ(fetch("/api/live?since=two").status, 400);
 }
 
+TEST(ObserveServer, APointOfTheSameSecondReplacesTheNewest) {
+  Metrics metrics;
+  ObserveServer server(kAnyLocalPort, metrics, demo_status);
+  server.start();
+  const json first = {{"t", "2026-01-01T10:00:00Z"}, {"processed", 1}};
+  const json regular = {{"t", "2026-01-01T10:00:01Z"}, {"processed", 5}};
+  const json final_point = {{"t", "2026-01-01T10:00:01Z"}, {"processed", 7}};
+  server.add_point(first);
+  server.add_point(regular);
+  server.add_point(final_point);
+  Fetch fetch(server);
+  const json live = json::parse(fetch("/api/live").body);
+  EXPECT_EQ(live["seq"], 2);
+  EXPECT_EQ(live["points"], json::array({first, final_point}));
+  // The replaced point keeps its number: asking from the one before it gets the new values.
+  EXPECT_EQ(json::parse(fetch("/api/live?since=1").body)["points"], json::array({final_point}));
+}
+
 TEST(ObserveServer, KeepsTheLastFifteenMinutesOfPoints) {
   Metrics metrics;
   ObserveServer server(kAnyLocalPort, metrics, demo_status);
@@ -211,6 +230,25 @@ TEST(ObserveServer, ServesTheDashboardAndRefusesOtherPathsAndMethods) {
   EXPECT_EQ(post.status, 405);
   EXPECT_EQ(post.header("allow"), "GET, HEAD");
   EXPECT_EQ(fetch("/", "DELETE").status, 405);
+}
+
+TEST(ObserveServer, OnLoopbackAnswersOnlyToItsOwnHostNames) {
+  Metrics metrics;
+  ObserveServer server(kAnyLocalPort, metrics, demo_status);
+  server.start();
+  Fetch fetch(server);
+  const std::string port = std::to_string(server.port());
+  EXPECT_EQ(fetch("/api/live").status, 200);  // Host: 127.0.0.1:PORT
+  for (const std::string& host : {"localhost:" + port, "LocalHost:" + port, "[::1]:" + port})
+    EXPECT_EQ(fetch("/healthz", "GET", {{"Host", host}}).status, 200) << host;
+  // DNS rebinding: a page of attacker.example whose name now resolves to 127.0.0.1.
+  for (const std::string& host : {std::string("attacker.example"), "attacker.example:" + port, std::string("127.0.0.1:1")}) {
+    const auto refused = fetch("/api/live", "GET", {{"Host", host}});
+    EXPECT_EQ(refused.status, 421) << host;
+    EXPECT_EQ(refused.body.find("\"points\""), std::string::npos) << host;
+    EXPECT_NE(refused.body.find("misdirected"), std::string::npos) << refused.body;
+  }
+  EXPECT_EQ(fetch("/metrics", "GET", {{"Host", "attacker.example"}}).status, 421);
 }
 
 TEST(ObserveServer, RefusesAPortInUseNamingTheAddress) {
