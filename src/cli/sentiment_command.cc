@@ -22,9 +22,11 @@
 
 #include <unistd.h>
 
+#include "aws/client.h"
 #include "cli/commands.h"
 #include "core/error.h"
 #include "observe/log.h"
+#include "sentiment/comprehend.h"
 #include "sentiment/format.h"
 #include "sentiment/vader.h"
 
@@ -44,6 +46,7 @@ struct Options {
   std::string format = "jsonl";
   int threads = 1;
   std::string engine = "vader";
+  std::string language = "en";  // comprehend
   double mixed_threshold = sentiment::kDefaultMixedThreshold;
   bool echo = false;
   std::string lexicon;
@@ -111,10 +114,14 @@ void format_result(std::string& out, Format format, bool echo, size_t line, std:
   } else {
     const auto& s = r.sentiment;
     out += sentiment::to_string(s.label);
-    for (const double x : {s.scores.positive, s.scores.negative, s.scores.neutral, s.scores.mixed, s.vader->neg,
-                           s.vader->neu, s.vader->pos, s.vader->compound}) {
+    for (const double x : {s.scores.positive, s.scores.negative, s.scores.neutral, s.scores.mixed}) {
       out.push_back('\t');
       sentiment::append_decimal(out, x);
+    }
+    for (const double x : {s.vader ? s.vader->neg : 0, s.vader ? s.vader->neu : 0, s.vader ? s.vader->pos : 0,
+                           s.vader ? s.vader->compound : 0}) {
+      out.push_back('\t');
+      if (s.vader) sentiment::append_decimal(out, x);  // empty for engines without VADER numbers
     }
     out.push_back('\t');
   }
@@ -326,10 +333,15 @@ class Streamer {
 };
 
 std::unique_ptr<sentiment::Analyzer> make_analyzer(const Options& o) {
-  if (o.engine == "comprehend")
-    throw invalid_input(
-        "the comprehend engine is not available yet: it arrives with the AWS backends; use --engine vader");
-  if (o.engine != "vader") throw invalid_input(fmt::format("unknown engine '{}': use vader", o.engine));
+  if (o.engine == "comprehend") {
+    // The standard AWS settings from the environment and shared files (docs/AWS.md).
+    sentiment::ComprehendAnalyzer::Options comprehend;
+    comprehend.language = o.language;
+    return std::make_unique<sentiment::ComprehendAnalyzer>(
+        std::make_shared<const aws::AwsClient>(aws::AwsClient::from_settings(aws::kComprehend, aws::AwsSettings{})),
+        comprehend);
+  }
+  if (o.engine != "vader") throw invalid_input(fmt::format("unknown engine '{}': use vader or comprehend", o.engine));
   sentiment::VaderAnalyzer::Options vader;
   vader.mixed_threshold = o.mixed_threshold;
   vader.lexicon_file = o.lexicon;
@@ -388,8 +400,11 @@ void add_sentiment_command(CLI::App& app, int& status) {
   cmd->add_option("--threads", options->threads, "Worker threads for files and stdin; 0 = one per core")
       ->check(CLI::Range(0, 256))
       ->capture_default_str();
-  cmd->add_option("--engine", options->engine, "vader (comprehend arrives with the AWS backends)")
+  cmd->add_option("--engine", options->engine,
+                  "vader, or comprehend (Amazon Comprehend; region, credentials and endpoint from the standard AWS "
+                  "settings: AWS_REGION, AWS_PROFILE, AWS_ENDPOINT_URL_COMPREHEND...)")
       ->capture_default_str();
+  cmd->add_option("--language", options->language, "comprehend: the documents' language code")->capture_default_str();
   cmd->add_option("--mixed-threshold", options->mixed_threshold,
                   "MIXED when VADER's pos and neg are both at least this (0 < x <= 1)")
       ->capture_default_str();

@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "queue/local_queue.h"
 #include "queue/sqs_queue.h"
+#include "sentiment/comprehend.h"
 #include "sentiment/vader.h"
 #include "store/file_store.h"
 #include "store/s3_store.h"
@@ -19,12 +20,6 @@
 
 namespace sentiflow::runtime {
 namespace {
-
-[[noreturn]] void not_yet(std::string_view what) {
-  throw invalid_input(fmt::format("{}: the AWS backends are not built yet; use the local backends (local://, a "
-                                  "folder, engine: vader)",
-                                  what));
-}
 
 std::unique_ptr<Queue> open_local_queue(const PipelineConfig& c, const std::string& name, bool with_dead_letter,
                                         QueueAccess access) {
@@ -125,7 +120,13 @@ SinkStore open_sink_store(const PipelineConfig& config, bool create) {
 }
 
 std::unique_ptr<sentiment::Analyzer> make_analyzer(const PipelineConfig& config) {
-  if (config.sentiment.engine != SentimentEngine::vader) not_yet("sentiment.engine: comprehend");
+  if (config.sentiment.engine == SentimentEngine::comprehend) {
+    sentiment::ComprehendAnalyzer::Options options;
+    options.language = config.sentiment.language;
+    options.concurrency = config.sentiment.concurrency;
+    return std::make_unique<sentiment::ComprehendAnalyzer>(
+        std::make_shared<const aws::AwsClient>(aws_client(config, aws::kComprehend)), options);
+  }
   sentiment::VaderAnalyzer::Options options;
   options.mixed_threshold = config.sentiment.mixed_threshold;
   return std::make_unique<sentiment::VaderAnalyzer>(options);

@@ -1,8 +1,9 @@
 // The backend factory: turns the URIs of a pipeline file into objects (DESIGN.md, "Where it
 // runs"). The only place that names concrete backends; pipeline/ sees interfaces only.
 //
-// The AWS backends (dynamodb://, sqs://, s3://, engine: comprehend) arrive with their own
-// issue; until then asking for one is Error(invalid_input) saying so.
+// The AWS backends (dynamodb://, sqs://, s3://, engine: comprehend) take their credentials,
+// region and endpoint from the pipeline file's `aws:` section, else the standard AWS settings
+// (docs/AWS.md).
 #pragma once
 
 #include <memory>
