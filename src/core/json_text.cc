@@ -401,11 +401,9 @@ void append_json_quoted_unchecked(std::string& out, std::string_view text) {
   out.push_back('"');
 }
 
-namespace {
-
 // The end of the string literal that starts at `pos` (its opening quote), one past the closing
 // quote; text.size() when it is not closed.
-size_t skip_string(std::string_view text, size_t pos) {
+size_t json_string_end(std::string_view text, size_t pos) {
   for (++pos; pos < text.size(); ++pos) {
     if (text[pos] == '\\') {
       ++pos;
@@ -417,9 +415,9 @@ size_t skip_string(std::string_view text, size_t pos) {
 }
 
 // One past the end of the compact value that starts at `pos`.
-size_t skip_value(std::string_view text, size_t pos) {
+size_t json_value_end(std::string_view text, size_t pos) {
   if (pos >= text.size()) return text.size();
-  if (text[pos] == '"') return skip_string(text, pos);
+  if (text[pos] == '"') return json_string_end(text, pos);
   if (text[pos] != '{' && text[pos] != '[') {
     while (pos < text.size() && text[pos] != ',' && text[pos] != '}' && text[pos] != ']') ++pos;
     return pos;
@@ -428,7 +426,7 @@ size_t skip_value(std::string_view text, size_t pos) {
   while (pos < text.size()) {
     const char c = text[pos];
     if (c == '"') {
-      pos = skip_string(text, pos);
+      pos = json_string_end(text, pos);
       continue;
     }
     if (c == '{' || c == '[') ++depth;
@@ -440,13 +438,12 @@ size_t skip_value(std::string_view text, size_t pos) {
   return pos;
 }
 
-}  // namespace
 
 std::optional<std::string_view> find_member_unchecked(std::string_view object, std::string_view name) {
   if (object.size() < 2 || object.front() != '{') return std::nullopt;
   size_t pos = 1;
   while (pos < object.size() && object[pos] == '"') {
-    const size_t name_end = skip_string(object, pos);
+    const size_t name_end = json_string_end(object, pos);
     if (name_end >= object.size()) break;
     const std::string_view literal = object.substr(pos, name_end - pos);  // quotes included
     const std::string_view raw_name = literal.substr(1, literal.size() - 2);
@@ -454,7 +451,7 @@ std::optional<std::string_view> find_member_unchecked(std::string_view object, s
     const bool match = raw_name.find('\\') == std::string_view::npos ? raw_name == name
                                                                       : json_string_value(literal) == name;
     pos = name_end + 1;  // past ':'
-    const size_t value_end = skip_value(object, pos);
+    const size_t value_end = json_value_end(object, pos);
     if (match) return object.substr(pos, value_end - pos);
     pos = value_end;
     if (pos >= object.size() || object[pos] != ',') break;

@@ -72,4 +72,11 @@ void append_json_quoted_unchecked(std::string& out, std::string_view text);
 // member. On text that was not checked the answer is unspecified (but memory-safe).
 std::optional<std::string_view> find_member_unchecked(std::string_view object, std::string_view name);
 
+// The walk find_member_unchecked makes, for callers that need every member or element of
+// checked compact text: one past the end of the string literal that starts at `pos` (its opening
+// quote), and one past the end of the value that starts at `pos`; text.size() when the text
+// ends first (unchecked text).
+size_t json_string_end(std::string_view text, size_t pos);
+size_t json_value_end(std::string_view text, size_t pos);
+
 }  // namespace sentiflow

@@ -23,49 +23,15 @@ constexpr int kMaxAnswerDepth = 2 * table_detail::kMaxItemDepth + 8;
 
 // ---- Walking compact JSON text that parse_json_object already checked ----------------------
 
-// One past the closing quote of the string literal that starts at `pos`.
-size_t string_end(std::string_view text, size_t pos) {
-  for (++pos; pos < text.size(); ++pos) {
-    if (text[pos] == '\\') {
-      ++pos;
-    } else if (text[pos] == '"') {
-      return pos + 1;
-    }
-  }
-  return text.size();
-}
-
-// One past the end of the compact value that starts at `pos`.
-size_t value_end(std::string_view text, size_t pos) {
-  if (pos >= text.size()) return text.size();
-  if (text[pos] == '"') return string_end(text, pos);
-  if (text[pos] != '{' && text[pos] != '[') {
-    while (pos < text.size() && text[pos] != ',' && text[pos] != '}' && text[pos] != ']') ++pos;
-    return pos;
-  }
-  int depth = 0;
-  while (pos < text.size()) {
-    const char c = text[pos];
-    if (c == '"') {
-      pos = string_end(text, pos);
-      continue;
-    }
-    if (c == '{' || c == '[') ++depth;
-    if ((c == '}' || c == ']') && --depth == 0) return pos + 1;
-    ++pos;
-  }
-  return pos;
-}
-
 // Calls f(name literal, value) for each member of the compact object `object`.
 template <typename F>
 void for_each_member(std::string_view object, F&& f) {
   size_t pos = 1;
   while (pos < object.size() && object[pos] == '"') {
-    const size_t name_end = string_end(object, pos);
+    const size_t name_end = json_string_end(object, pos);
     const std::string_view name = object.substr(pos, name_end - pos);
     pos = name_end + 1;  // past ':'
-    const size_t end = value_end(object, pos);
+    const size_t end = json_value_end(object, pos);
     f(name, object.substr(pos, end - pos));
     pos = end;
     if (pos >= object.size() || object[pos] != ',') break;
@@ -78,7 +44,7 @@ template <typename F>
 void for_each_element(std::string_view array, F&& f) {
   size_t pos = 1;
   while (pos < array.size() && array[pos] != ']') {
-    const size_t end = value_end(array, pos);
+    const size_t end = json_value_end(array, pos);
     f(array.substr(pos, end - pos));
     pos = end;
     if (pos >= array.size() || array[pos] != ',') break;
