@@ -15,6 +15,7 @@
 #include "core/error.h"
 #include "core/time.h"
 #include "queue/local_queue.h"
+#include "runtime/backends.h"
 
 namespace sentiflow::cli {
 namespace {
@@ -67,10 +68,6 @@ ResolvedQueue resolve(const QueueTarget& t, bool creating) {
   ResolvedQueue r;
   if (!t.pipeline.empty()) {
     const PipelineConfig c = load_pipeline_or_throw(t.pipeline);
-    if (c.queue.url.backend != QueueLocation::Backend::local)
-      throw invalid_input(fmt::format("queue {}: the SQS backend arrives with the AWS backends; for now these commands "
-                                      "inspect local:// queues only",
-                                      c.queue.url.uri));
     r.from_pipeline = true;
     r.dead_letter = c.queue.dead_letter;
     r.state_dir = c.state_dir.string();
@@ -99,6 +96,39 @@ ResolvedQueue resolve(const QueueTarget& t, bool creating) {
   r.state_dir = t.state_dir;
   if (!creating) require_queue(r.options.file, r.state_dir, t.queue);
   return r;
+}
+
+// An SQS queue goes through the backend factory, like the pipeline's own processes open it.
+// The pipeline's queue and dead-letter queue may be missing (stats shows zeros; send creates
+// them as `sentiflow run` would); a queue named with --queue must exist and is only ever opened
+// to inspect, so that a mistyped name creates nothing and no other queue gets the pipeline's
+// attributes.
+struct SqsTarget {
+  PipelineConfig config;  // with --queue: queue.url names that queue
+  bool named = false;     // --queue gave a queue other than the pipeline's
+};
+
+// The pipeline's config when --pipeline names an sqs:// queue; nullopt for the local path
+// (which also reports a target given twice or not at all).
+std::optional<SqsTarget> sqs_target(const QueueTarget& t) {
+  if (t.pipeline.empty() || !t.state_dir.empty()) return std::nullopt;
+  SqsTarget target{load_pipeline_or_throw(t.pipeline), false};
+  QueueLocation& url = target.config.queue.url;
+  if (url.backend != QueueLocation::Backend::sqs) return std::nullopt;
+  if (!t.queue.empty() && t.queue != url.name) {
+    url.name = t.queue;
+    url.queue_url.clear();
+    target.named = true;
+  }
+  return target;
+}
+
+// The queue to work on; `creating` (send to the pipeline's own queue) creates it when missing.
+std::unique_ptr<Queue> open_sqs(const SqsTarget& t, bool creating) {
+  const bool create = creating && !t.named;
+  auto queue = runtime::open_queue(t.config, create ? runtime::QueueAccess::work : runtime::QueueAccess::inspect);
+  if (!queue) throw invalid_input(fmt::format("no SQS queue '{}'", t.config.queue.url.name));
+  return queue;
 }
 
 std::string hex(std::string_view bytes) {
@@ -141,7 +171,35 @@ std::pair<std::string, MessageAttribute> parse_attribute(const std::string& text
   return {text.substr(0, equals), MessageAttribute{text.substr(equals + 1, colon - equals - 1), text.substr(colon + 1)}};
 }
 
+void print_stats_row(const std::string& name, const std::string& role, const QueueCounts& counts, bool json) {
+  if (json)
+    std::cout << nlohmann::ordered_json{{"queue", name}, {"role", role}, {"visible", counts.visible},
+                                        {"in_flight", counts.in_flight}, {"delayed", counts.delayed}}
+                     .dump()
+              << "\n";
+  else
+    std::cout << fmt::format("{:<40} {:<12} {:>10} {:>10} {:>10}\n", name, role, counts.visible, counts.in_flight,
+                             counts.delayed);
+}
+
+void print_stats_header(bool json) {
+  if (!json) std::cout << fmt::format("{:<40} {:<12} {:>10} {:>10} {:>10}\n", "QUEUE", "ROLE", "VISIBLE", "IN_FLIGHT", "DELAYED");
+}
+
+// Stats of an SQS pipeline's queues: opened to inspect only, a missing one shows zeros.
+void sqs_stats(const SqsTarget& t, bool json) {
+  const auto counts_of = [](std::unique_ptr<Queue> queue) { return queue ? queue->counts() : QueueCounts{}; };
+  const QueueCounts queue_counts =
+      t.named ? open_sqs(t, false)->counts() : counts_of(runtime::open_queue(t.config, runtime::QueueAccess::inspect));
+  print_stats_header(json);
+  print_stats_row(t.config.queue.url.name, "queue", queue_counts, json);
+  if (t.named || t.config.queue.dead_letter.empty()) return;
+  print_stats_row(t.config.queue.dead_letter, "dead-letter",
+                  counts_of(runtime::open_dead_letter_queue(t.config, runtime::QueueAccess::inspect)), json);
+}
+
 void stats(const QueueTarget& t, bool json) {
+  if (const auto sqs = sqs_target(t)) return sqs_stats(*sqs, json);
   std::vector<std::pair<std::string, std::string>> rows;  // queue, role
   std::optional<ResolvedQueue> resolved;
   std::filesystem::path file;
@@ -159,7 +217,7 @@ void stats(const QueueTarget& t, bool json) {
   }
   // Stats never creates state: a queue not in the file yet shows zeros.
   const auto existing = LocalQueue::list(file);
-  if (!json) std::cout << fmt::format("{:<40} {:<12} {:>10} {:>10} {:>10}\n", "QUEUE", "ROLE", "VISIBLE", "IN_FLIGHT", "DELAYED");
+  print_stats_header(json);
   for (const auto& [name, role] : rows) {
     QueueCounts counts;
     if (std::find(existing.begin(), existing.end(), name) != existing.end()) {
@@ -170,15 +228,14 @@ void stats(const QueueTarget& t, bool json) {
       o.retention = std::nullopt;  // counting never changes the stored retention
       counts = LocalQueue(o).counts();
     }
-    if (json)
-      std::cout << nlohmann::ordered_json{{"queue", name}, {"role", role}, {"visible", counts.visible},
-                                          {"in_flight", counts.in_flight}, {"delayed", counts.delayed}}
-                       .dump()
-                << "\n";
-    else
-      std::cout << fmt::format("{:<40} {:<12} {:>10} {:>10} {:>10}\n", name, role, counts.visible, counts.in_flight,
-                               counts.delayed);
+    print_stats_row(name, role, counts, json);
   }
+}
+
+// The target's queue: SQS through the factory, or a LocalQueue (resolve()).
+std::unique_ptr<Queue> open_target(const QueueTarget& t, bool creating) {
+  if (const auto sqs = sqs_target(t)) return open_sqs(*sqs, creating);
+  return std::make_unique<LocalQueue>(resolve(t, creating).options);
 }
 
 int send(const QueueTarget& t, const std::vector<std::string>& bodies, const std::string& file,
@@ -202,7 +259,8 @@ int send(const QueueTarget& t, const std::vector<std::string>& bodies, const std
   }
   if (messages.empty()) throw invalid_input("nothing to send: give BODY arguments or --file FILE (one message per line)");
 
-  LocalQueue queue(resolve(t, true).options);
+  const auto opened = open_target(t, true);
+  Queue& queue = *opened;
   int status = 0;
   const size_t batch = queue.limits().max_batch_entries;
   for (size_t start = 0; start < messages.size(); start += batch) {
@@ -227,12 +285,12 @@ int send(const QueueTarget& t, const std::vector<std::string>& bodies, const std
 }
 
 void receive(const QueueTarget& t, size_t max, const std::string& wait_text, const std::string& visibility_text) {
-  LocalQueue queue(resolve(t, false).options);
+  const auto queue = open_target(t, false);
   ReceiveRequest request;
   request.max_messages = max;
   if (!wait_text.empty()) request.wait = parse_duration(wait_text);
   if (!visibility_text.empty()) request.visibility_timeout = parse_duration(visibility_text);
-  for (const auto& m : queue.receive(request)) std::cout << to_json(m).dump() << "\n";
+  for (const auto& m : queue->receive(request)) std::cout << to_json(m).dump() << "\n";
 }
 
 int delete_messages(const QueueTarget& t, std::vector<std::string> handles) {
@@ -242,7 +300,8 @@ int delete_messages(const QueueTarget& t, std::vector<std::string> handles) {
       if (!line.empty()) handles.push_back(line);
   }
   if (handles.empty()) throw invalid_input("give the RECEIPT_HANDLEs to delete (or - to read them from stdin)");
-  LocalQueue queue(resolve(t, false).options);
+  const auto opened = open_target(t, false);
+  Queue& queue = *opened;
   int status = 0;
   const size_t batch = queue.limits().max_batch_entries;
   for (size_t start = 0; start < handles.size(); start += batch) {
@@ -270,7 +329,8 @@ void add_queue_command(CLI::App& app, int& status) {
   command->require_subcommand(1);
   command->footer(
       "Each subcommand takes --pipeline FILE (the pipeline's state_dir, queue and dead-letter queue) or\n"
-      "--state-dir DIR with --queue NAME. Only local:// queues for now; SQS arrives with the AWS backends.");
+      "--state-dir DIR with --queue NAME. A pipeline's queue may be local:// or sqs://; only `send` to the pipeline's\n"
+      "own queue creates a queue (as `sentiflow run` would), the other subcommands never do.");
   auto target = std::make_shared<QueueTarget>();
 
   auto* stats_cmd = command->add_subcommand("stats", "Message counts: visible, in flight and delayed");
@@ -337,20 +397,30 @@ void add_queue_command(CLI::App& app, int& status) {
   purge_cmd->add_flag("--yes", *yes, "Confirm: the messages cannot be recovered");
   purge_cmd->callback([target, yes, &status] {
     if (!*yes) throw invalid_input("purge deletes every message of the queue for good; add --yes to confirm");
-    LocalQueue queue(resolve(*target, false).options);
-    const int64_t total = queue.counts().total();
-    queue.purge();
-    std::cout << fmt::format("purged queue '{}': {} message{} deleted\n", queue.name(), total, total == 1 ? "" : "s");
+    const auto queue = open_target(*target, false);
+    const int64_t total = queue->counts().total();
+    queue->purge();
+    std::cout << fmt::format("purged queue '{}': {} message{} deleted\n", queue->name(), total, total == 1 ? "" : "s");
     status = 0;
   });
 
   auto max_moved = std::make_shared<int64_t>(std::numeric_limits<int64_t>::max());
   auto* redrive_cmd = command->add_subcommand("redrive", "Move the dead letters of a queue back to it");
   add_target_options(redrive_cmd, *target);
-  redrive_cmd->add_option("--dead-letter", target->dead_letter, "With --state-dir: the dead-letter queue (default QUEUE-dlq)");
+  redrive_cmd->add_option("--dead-letter", target->dead_letter,
+                          "With --state-dir: the dead-letter queue (default QUEUE-dlq); SQS takes its queue's RedrivePolicy");
   redrive_cmd->add_option("--max", *max_moved, "At most this many messages (default: all)")->check(CLI::PositiveNumber);
   redrive_cmd->footer("Moved messages keep their id, body and attributes; their receive count starts again at 0.");
   redrive_cmd->callback([target, max_moved, &status] {
+    if (const auto sqs = sqs_target(*target)) {
+      // SQS knows the dead-letter queue from the queue's RedrivePolicy (SqsQueue says how it moves them).
+      const auto queue = open_sqs(*sqs, false);
+      const int64_t moved = queue->redrive_dead_letters(*max_moved);
+      std::cout << fmt::format("moved {} message{} from '{}' back to '{}'\n", moved, moved == 1 ? "" : "s",
+                               sqs->named ? "its dead-letter queue" : sqs->config.queue.dead_letter, queue->name());
+      status = 0;
+      return;
+    }
     ResolvedQueue r = resolve(*target, false);
     if (r.dead_letter.empty())
       throw invalid_input(fmt::format("queue '{}' has no dead-letter queue to redrive from", r.options.name));

@@ -13,6 +13,7 @@
 #include "config/loader.h"
 #include "core/error.h"
 #include "core/time.h"
+#include "runtime/backends.h"
 #include "store/file_store.h"
 
 namespace sentiflow::cli {
@@ -28,16 +29,26 @@ void add_target_options(CLI::App* cmd, StoreTarget& t) {
   cmd->add_option("--store", t.directory, "A store directory, without a pipeline file");
 }
 
-// `create` is false for the commands that only read: a mistyped --store creates nothing.
-std::unique_ptr<FileStore> open_store(const StoreTarget& t, bool create) {
+// The store and the prefix its keys live under: "" for a directory; the sink's prefix in an
+// S3 bucket, so that keys read the same on both (relative to the sink's root).
+struct OpenedStore {
+  std::unique_ptr<ObjectStore> store;
+  std::string prefix;
+
+  std::string full_key(std::string_view key) const { return prefix + std::string(key); }
+  std::string relative(const std::string& key) const {
+    return key.starts_with(prefix) ? key.substr(prefix.size()) : key;
+  }
+};
+
+// `create` is false for the commands that only read: a mistyped --store creates nothing. A
+// pipeline's store comes from the backend factory, so an s3:// sink works as a directory does
+// (no bucket is ever created here: it belongs to the deployment).
+OpenedStore open_store(const StoreTarget& t, bool create) {
   if (t.pipeline.empty() == t.directory.empty()) throw invalid_input("give either --pipeline FILE or --store DIR");
-  if (!t.directory.empty()) return std::make_unique<FileStore>(t.directory, create);
-  const PipelineConfig c = load_pipeline_or_throw(t.pipeline);
-  if (c.sink.store.backend != StoreLocation::Backend::file)
-    throw invalid_input(fmt::format("store {}: the S3 backend arrives with the AWS backends; for now these commands use "
-                                    "directory stores only",
-                                    c.sink.store.uri));
-  return std::make_unique<FileStore>(c.sink.store.directory, create);
+  if (!t.directory.empty()) return {std::make_unique<FileStore>(t.directory, create), ""};
+  runtime::SinkStore sink = runtime::open_sink_store(load_pipeline_or_throw(t.pipeline), create);
+  return {std::move(sink.store), std::move(sink.prefix)};
 }
 
 // Reads `in` to its end into `data`; false when the stream failed before it (a read error),
@@ -52,9 +63,10 @@ bool read_all(std::istream& in, std::string& data) {
 }
 
 void list(const StoreTarget& t, const std::string& prefix, size_t max_keys, bool json) {
-  auto store = open_store(t, false);
+  const OpenedStore opened = open_store(t, false);
+  ObjectStore* store = opened.store.get();
   ListRequest request;
-  request.prefix = prefix;
+  request.prefix = opened.full_key(prefix);
   size_t printed = 0;
   do {
     request.max_keys = std::min(store->limits().max_keys_per_page, max_keys - printed);
@@ -62,12 +74,12 @@ void list(const StoreTarget& t, const std::string& prefix, size_t max_keys, bool
     std::string out;
     for (const auto& o : page.objects) {
       if (json)
-        out += nlohmann::ordered_json{{"key", o.key}, {"size", o.size}, {"etag", o.etag},
+        out += nlohmann::ordered_json{{"key", opened.relative(o.key)}, {"size", o.size}, {"etag", o.etag},
                                       {"last_modified", format_utc_millis(o.last_modified)}}
                    .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) +
                "\n";
       else
-        out += fmt::format("{}  {:>12}  {}\n", format_utc_millis(o.last_modified), o.size, o.key);
+        out += fmt::format("{}  {:>12}  {}\n", format_utc_millis(o.last_modified), o.size, opened.relative(o.key));
     }
     std::cout << out;
     printed += page.objects.size();
@@ -81,8 +93,8 @@ void add_store_command(CLI::App& app, int& status) {
   auto* store = app.add_subcommand("store", "Look into and change a pipeline's sink store: ls, get, put");
   store->require_subcommand(1);
   store->footer(
-      "Each subcommand takes --pipeline FILE (the pipeline's sink store) or --store DIR. Only directory stores\n"
-      "for now; S3 arrives with the AWS backends. Keys are relative to the store's root.");
+      "Each subcommand takes --pipeline FILE (the pipeline's sink store: a directory or s3://BUCKET/PREFIX/) or\n"
+      "--store DIR. Keys are relative to the store's root: the directory, or the sink's prefix in the bucket.");
   auto target = std::make_shared<StoreTarget>();
 
   struct ListOptions {
@@ -113,7 +125,8 @@ void add_store_command(CLI::App& app, int& status) {
   get_cmd->add_option("--out", get_options->out, "Write to this file instead");
   get_cmd->footer("Exit status 1 when there is no such object.");
   get_cmd->callback([target, get_options, &status] {
-    const auto object = open_store(*target, false)->get(get_options->key);
+    const OpenedStore opened = open_store(*target, false);
+    const auto object = opened.store->get(opened.full_key(get_options->key));
     if (!object) throw Error(ErrorCode::not_found, fmt::format("no object '{}' in the store", get_options->key));
     if (get_options->out.empty()) {
       std::cout.write(object->data.data(), static_cast<std::streamsize>(object->data.size()));
@@ -148,8 +161,9 @@ void add_store_command(CLI::App& app, int& status) {
       if (!read_all(in, data))
         throw invalid_input(fmt::format("{} could not be read to its end; nothing was stored", put_options->file));
     }
-    const ObjectInfo info = open_store(*target, true)->put(put_options->key, data, put_options->content_type);
-    std::cout << nlohmann::ordered_json{{"key", info.key}, {"size", info.size}, {"etag", info.etag},
+    const OpenedStore opened = open_store(*target, true);
+    const ObjectInfo info = opened.store->put(opened.full_key(put_options->key), data, put_options->content_type);
+    std::cout << nlohmann::ordered_json{{"key", opened.relative(info.key)}, {"size", info.size}, {"etag", info.etag},
                                         {"content_type", info.content_type}}
                      .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
               << "\n";

@@ -10,6 +10,8 @@
 #include "cli/commands.h"
 #include "config/loader.h"
 #include "core/error.h"
+#include "core/strings.h"
+#include "runtime/backends.h"
 #include "table/local_table.h"
 
 namespace sentiflow::cli {
@@ -32,42 +34,121 @@ void add_target_options(CLI::App* cmd, TableTarget& t) {
   cmd->add_option("--sort-key", t.sort_key, "With --state-dir: the sort key attribute, if the table has one");
 }
 
-struct ResolvedTable {
-  LocalTableOptions options;
-  std::string uri;  // local://NAME, for messages
+// The table opened for a command, and its URI (for messages).
+struct OpenedTable {
+  std::unique_ptr<Table> table;
+  std::string uri;
   int page_size = 1000;
 };
 
-ResolvedTable resolve(const TableTarget& t) {
+// Opens the target's table. `importing`: a missing local table is created (with --pipeline's key,
+// or --key with --state-dir). Otherwise nothing is created: a local table the user named that is
+// not there is invalid input (exit status 2), like a mistyped queue; a missing DynamoDB table is
+// DescribeTable's not_found. A pipeline's table comes from the backend factory (local:// or
+// dynamodb://); a DynamoDB table is never created here, `importing` or not.
+OpenedTable open(const TableTarget& t, bool importing) {
   if (t.pipeline.empty() == t.state_dir.empty()) throw invalid_input("give either --pipeline FILE or --state-dir DIR");
-  ResolvedTable r;
+  const auto require_file = [](const std::filesystem::path& file, const std::string& uri) {
+    if (!std::filesystem::exists(file))
+      throw invalid_input(fmt::format("table {} does not exist yet ({}); `sentiflow table import` loads it", uri,
+                                      file.string()));
+  };
   if (!t.pipeline.empty()) {
     const PipelineConfig c = load_pipeline_or_throw(t.pipeline);
-    if (c.source.table.backend != TableLocation::Backend::local)
-      throw invalid_input(fmt::format("table {}: the DynamoDB backend arrives with the AWS backends; for now these "
-                                      "commands use local:// tables only",
-                                      c.source.table.uri));
-    r.options = {LocalTable::file_in(c.state_dir, c.source.table.name), c.source.table.name, KeySchema{c.source.key}};
-    r.uri = c.source.table.uri;
-    r.page_size = c.source.page_size;
-    return r;
+    if (!importing && c.source.table.backend == TableLocation::Backend::local)
+      require_file(LocalTable::file_in(c.state_dir, c.source.table.name), c.source.table.uri);
+    return {runtime::open_table(c, importing), c.source.table.uri, c.source.page_size};
   }
   if (t.table.empty()) throw invalid_input("--state-dir needs --table NAME");
-  r.options = {LocalTable::file_in(t.state_dir, t.table), t.table, std::nullopt};
+  LocalTableOptions options{LocalTable::file_in(t.state_dir, t.table), t.table, std::nullopt};
   if (!t.key.empty())
-    r.options.key_schema = KeySchema{t.key, t.sort_key.empty() ? std::nullopt : std::optional<std::string>(t.sort_key)};
-  r.uri = "local://" + t.table;
-  return r;
+    options.key_schema = KeySchema{t.key, t.sort_key.empty() ? std::nullopt : std::optional<std::string>(t.sort_key)};
+  const std::string uri = "local://" + t.table;
+  if (!importing) require_file(options.file, uri);
+  if (!options.key_schema && !std::filesystem::exists(options.file))
+    throw invalid_input(fmt::format("table {} does not exist ({}); creating it needs --key NAME (and --sort-key NAME "
+                                    "if it has one)",
+                                    uri, options.file.string()));
+  return {std::make_unique<LocalTable>(std::move(options)), uri, 1000};
 }
 
-// For the commands that only read: a table that does not exist is not created. A table the
-// user named that is not there is invalid input (exit status 2), like a mistyped queue.
-ResolvedTable resolve_existing(const TableTarget& t) {
-  ResolvedTable r = resolve(t);
-  if (!std::filesystem::exists(r.options.file))
-    throw invalid_input(fmt::format("table {} does not exist yet ({}); `sentiflow table import` loads it", r.uri,
-                                    r.options.file.string()));
-  return r;
+bool has_items(Table& table) {
+  ScanRequest request;
+  request.limit = 1;
+  do {  // DynamoDB may answer a page with no items and a token: follow it
+    const ScanPage page = table.scan(request);
+    if (!page.items.empty()) return true;
+    request.start_token = page.next_token;
+  } while (!request.start_token.empty());
+  return false;
+}
+
+// A JSON Lines import into a table without LocalTable's one transaction (DynamoDB): items go in
+// put_batch calls of limits().max_batch_items, so it is not atomic: the items of the batches
+// written before a failure stay. A batch the backend refuses as invalid (a malformed item, or
+// two lines with one key) is put again item by item, in line order, so that each bad line is
+// reported and skipped as LocalTable's import does, and a later line with a key replaces an
+// earlier one. Items still unprocessed after the backend's own retries are put one by one.
+ImportReport import_in_batches(Table& table, std::istream& in, bool only_if_empty) {
+  ImportReport report;
+  if (only_if_empty && has_items(table)) {
+    report.table_was_not_empty = true;
+    return report;
+  }
+  const auto skip = [&](size_t line, std::string message) {
+    ++report.skipped;
+    if (report.errors.size() < ImportReport::kMaxReportedErrors) report.errors.push_back({line, line, std::move(message)});
+  };
+  const auto put_one = [&](size_t line, const std::string& item) {
+    try {
+      table.put(item);
+      ++report.imported;
+    } catch (const Error& e) {
+      if (e.code() != ErrorCode::invalid_input) throw;
+      skip(line, e.what());
+    }
+  };
+  std::vector<size_t> lines;
+  std::vector<std::string> items;
+  const auto flush = [&] {
+    if (items.empty()) return;
+    try {
+      const std::vector<std::string> left = table.put_batch(items);
+      report.imported += items.size() - left.size();
+      for (const auto& item : left) {
+        const auto at = std::find(items.begin(), items.end(), item);
+        put_one(at == items.end() ? lines.front() : lines[static_cast<size_t>(at - items.begin())], item);
+      }
+    } catch (const Error& e) {
+      if (e.code() != ErrorCode::invalid_input) throw;
+      for (size_t i = 0; i < items.size(); ++i) put_one(lines[i], items[i]);
+    }
+    lines.clear();
+    items.clear();
+  };
+  constexpr std::string_view kBom = "\xEF\xBB\xBF";
+  const size_t batch = table.limits().max_batch_items;
+  std::string line;
+  size_t number = 1;
+  try {
+    for (; std::getline(in, line); ++number) {
+      std::string_view text = line;
+      if (number == 1 && text.starts_with(kBom)) text.remove_prefix(kBom.size());
+      if (trim(text).empty()) continue;
+      lines.push_back(number);
+      items.emplace_back(text);
+      if (items.size() == batch) flush();
+    }
+    flush();
+  } catch (const Error& e) {
+    throw Error(e.code(), fmt::format("{} (near line {}; the {} items imported before it stay in the table)", e.what(),
+                                      lines.empty() ? number : lines.front(), report.imported));
+  }
+  if (in.bad())
+    throw invalid_input(fmt::format("the import input could not be read to its end; the {} items imported before "
+                                    "line {} stay in the table",
+                                    report.imported, number));
+  return report;
 }
 
 int import(const TableTarget& t, const std::string& file, std::string format, bool if_empty, bool json) {
@@ -78,13 +159,17 @@ int import(const TableTarget& t, const std::string& file, std::string format, bo
     if (!in_file) throw invalid_input(fmt::format("cannot read {}", file));
   }
   std::istream& in = file == "-" ? std::cin : in_file;
-  const ResolvedTable r = resolve(t);
-  if (!r.options.key_schema && !std::filesystem::exists(r.options.file))
-    throw invalid_input(fmt::format("table {} does not exist ({}); creating it needs --key NAME (and --sort-key NAME "
-                                    "if it has one)",
-                                    r.uri, r.options.file.string()));
-  LocalTable table(r.options);
-  const ImportReport report = table.import(in, format == "csv" ? ImportFormat::csv : ImportFormat::json_lines, if_empty);
+  const OpenedTable r = open(t, true);
+  ImportReport report;
+  if (auto* local = dynamic_cast<LocalTable*>(r.table.get())) {
+    report = local->import(in, format == "csv" ? ImportFormat::csv : ImportFormat::json_lines, if_empty);
+  } else {
+    if (format == "csv")
+      throw invalid_input(fmt::format("table {}: only JSON Lines can be imported into DynamoDB; CSV only into local:// "
+                                      "tables",
+                                      r.uri));
+    report = import_in_batches(*r.table, in, if_empty);
+  }
   if (json) {
     nlohmann::ordered_json out = {{"table", r.uri},
                                   {"imported", report.imported},
@@ -118,8 +203,8 @@ int import(const TableTarget& t, const std::string& file, std::string format, bo
 }
 
 void scan(const TableTarget& t, int segment, int segments, int64_t limit, int page_size) {
-  const ResolvedTable r = resolve_existing(t);
-  LocalTable table(r.options);
+  const OpenedTable r = open(t, false);
+  Table& table = *r.table;
   ScanRequest request;
   request.segment = segment;
   request.total_segments = segments;
@@ -145,7 +230,7 @@ void add_table_command(CLI::App& app, int& status) {
   table->require_subcommand(1);
   table->footer(
       "Each subcommand takes --pipeline FILE (the pipeline's state_dir, source table and key) or --state-dir DIR\n"
-      "with --table NAME. Only local:// tables for now; DynamoDB arrives with the AWS backends.");
+      "with --table NAME. A pipeline's table may be local:// or dynamodb:// (which must exist: it is never created).");
   auto target = std::make_shared<TableTarget>();
 
   struct ImportOptions {
@@ -155,7 +240,7 @@ void add_table_command(CLI::App& app, int& status) {
     bool json = false;
   };
   auto import_options = std::make_shared<ImportOptions>();
-  auto* import_cmd = table->add_subcommand("import", "Load items from JSON Lines or CSV, in one transaction");
+  auto* import_cmd = table->add_subcommand("import", "Load items from JSON Lines or CSV (local:// tables: in one transaction)");
   add_target_options(import_cmd, *target);
   import_cmd->add_option("FILE", import_options->file, "The file (- for stdin)")->required();
   import_cmd->add_option("--format", import_options->format, "jsonl or csv (default: by the file's extension)")
@@ -165,7 +250,9 @@ void add_table_command(CLI::App& app, int& status) {
   import_cmd->footer(
       "JSON Lines: one object per line. CSV: a header row naming the attributes, then one item per row; every\n"
       "value is a string. An item with the key replaces the one there. A malformed line is reported on stderr\n"
-      "(FILE:LINE: why) and skipped; the exit status is then 2. All or nothing if the import itself fails.");
+      "(FILE:LINE: why) and skipped; the exit status is then 2. A local:// table imports all or nothing if the\n"
+      "import itself fails. A dynamodb:// table takes JSON Lines only, in batches of 25: not atomic, the items\n"
+      "written before a failure stay in the table (the error says how many).");
   import_cmd->callback([target, import_options, &status] {
     status = import(*target, import_options->file, import_options->format, import_options->if_empty,
                     import_options->json);
@@ -197,8 +284,8 @@ void add_table_command(CLI::App& app, int& status) {
   add_target_options(count_cmd, *target);
   count_cmd->add_flag("--json", *json, "Print {\"table\", \"count\"}");
   count_cmd->callback([target, json, &status] {
-    const ResolvedTable r = resolve_existing(*target);
-    const int64_t count = LocalTable(r.options).count();
+    const OpenedTable r = open(*target, false);
+    const int64_t count = r.table->count();
     if (*json)
       std::cout << nlohmann::ordered_json{{"table", r.uri}, {"count", count}}.dump() << "\n";
     else

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "support/run_binary.h"
+#include "support/aws_env.h"
 #include "support/poll.h"
 #include "support/temp_dir.h"
 
@@ -497,9 +498,10 @@ TEST_F(RunCli, RunRefusesBadUsage) {
   EXPECT_TRUE(status()["runs"].empty()) << status().dump();
 
   write_pipeline("{table: dynamodb://items, key: name, text: description}", "{url: local://producer}", "{batch_size: 10}");
+  sentiflow::testing_support::hide_aws_settings();  // a DynamoDB table without a region: usage error
   r = run("run " + quoted_file() + " --once --no-progress");
   EXPECT_EQ(r.status, 2) << r.err;
-  EXPECT_NE(r.err.find("AWS backends"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("no AWS region"), std::string::npos) << r.err;
   EXPECT_TRUE(status()["runs"].empty()) << "a pipeline that cannot start recorded a run: " << status().dump();
 
   write_pipeline("{table: local://items, key: name, text: description, seed: no-such-seed.jsonl}",
