@@ -116,7 +116,11 @@ SinkStore open_sink_store(const PipelineConfig& config, bool create) {
     options.bucket = s.bucket;
     return SinkStore{std::make_unique<S3Store>(aws_client(config, aws::kS3), options), s.prefix};
   }
-  return SinkStore{std::make_unique<FileStore>(s.directory, create), ""};
+  // The results are as durable as the queue they come from: fsynced with `durability: full`;
+  // with `normal` (a commit survives the process, not the machine) an fsync per object would
+  // cost more than the queue's own commits and promise more than the pipeline keeps.
+  const bool sync = config.queue.durability == Durability::full;
+  return SinkStore{std::make_unique<FileStore>(s.directory, create, sync), ""};
 }
 
 std::unique_ptr<sentiment::Analyzer> make_analyzer(const PipelineConfig& config) {

@@ -246,7 +246,7 @@ std::optional<std::pair<Fd, struct stat>> open_object(int folder, std::string_vi
 
 }  // namespace
 
-FileStore::FileStore(std::filesystem::path root, bool create) : root_(std::move(root)) {
+FileStore::FileStore(std::filesystem::path root, bool create, bool sync) : root_(std::move(root)), sync_(sync) {
   if (create) {
     std::error_code ec;
     std::filesystem::create_directories(root_, ec);
@@ -305,7 +305,7 @@ ObjectInfo FileStore::put(std::string_view key, std::string_view data, std::stri
     if (::fstat(fd.get(), &st) != 0) throw io_error(errno, fmt::format("writing object '{}'", key));
     set_attribute(fd.get(), kContentTypeAttribute, type, key);
     set_attribute(fd.get(), kEtagAttribute, etag_record(md5, st), key);
-    if (::fsync(fd.get()) != 0) throw io_error(errno, fmt::format("syncing object '{}'", key));
+    if (sync_ && ::fsync(fd.get()) != 0) throw io_error(errno, fmt::format("syncing object '{}'", key));
     if (::renameat(folder, temp.c_str(), folder, path.name.c_str()) != 0) {
       const int err = errno;
       if (err == ENOENT && attempt < kPutAttempts) continue;
@@ -315,7 +315,7 @@ ObjectInfo FileStore::put(std::string_view key, std::string_view data, std::stri
       throw io_error(err, fmt::format("renaming object '{}' into place", key));
     }
     guard.armed = false;
-    if (::fsync(folder) != 0) throw io_error(errno, fmt::format("syncing the folder of object '{}'", key));
+    if (sync_ && ::fsync(folder) != 0) throw io_error(errno, fmt::format("syncing the folder of object '{}'", key));
     ObjectInfo info;
     info.key = std::string(key);
     info.size = data.size();

@@ -3,7 +3,8 @@
 //
 // The object under key "run=1/a.jsonl" is the file <root>/run=1/a.jsonl. A put writes a
 // temporary file in the same folder, fsyncs it, renames it over the key and fsyncs the
-// folder, so readers (and a crash) see the old object or the new one, whole. The content type
+// folder (the fsyncs only with `sync`, the default), so readers (and a crash) see the old object
+// or the new one, whole. The content type
 // and the ETag (MD5, with the size and mtime it belongs to) are extended attributes of the
 // file (user.sentiflow.*), set before the rename; on a file system without them, or for files
 // put there by other means, the content type comes from the file's extension and the ETag is
@@ -33,7 +34,12 @@ class FileStore final : public ObjectStore {
   // then a missing directory is Error(invalid_input) "no store at ROOT", for readers that must
   // not leave a mistyped path behind). Throws Error(invalid_input) when it cannot be created
   // or is not a directory.
-  explicit FileStore(std::filesystem::path root, bool create = true);
+  //
+  // `sync`: fsync each object and its folder before put() returns, so that a stored object
+  // survives a crash of the machine. Without it a put is still atomic and survives a crash of
+  // the process (the rename is), which is the promise of a local pipeline with
+  // `queue.durability: normal`; the runner syncs only with `durability: full`.
+  explicit FileStore(std::filesystem::path root, bool create = true, bool sync = true);
   ~FileStore() override;
   FileStore(const FileStore&) = delete;
   FileStore& operator=(const FileStore&) = delete;
@@ -50,6 +56,7 @@ class FileStore final : public ObjectStore {
  private:
   std::filesystem::path root_;
   int root_fd_ = -1;                   // every path is opened relative to it
+  bool sync_ = true;
   std::atomic<uint64_t> temp_counter_{0};  // names temporary files uniquely within the process
 };
 
