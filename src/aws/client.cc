@@ -145,6 +145,9 @@ AwsClient AwsClient::from_settings(const ServiceInfo& service, const AwsSettings
 
 std::string AwsClient::url_for(const AwsRequest& request) const {
   std::string url = impl_->options.endpoint;
+  if (!request.host_prefix.empty())
+    if (const auto scheme_end = url.find("://"); scheme_end != std::string::npos)
+      url.insert(scheme_end + 3, request.host_prefix);
   if (!request.path.starts_with('/')) url += '/';
   url += url_encode(request.path, /*keep_slash=*/true);
   char separator = '?';

@@ -37,6 +37,9 @@ struct AwsRequest {
   HttpHeaders headers{};  // Content-Type, X-Amz-Target...; never the signing headers
   std::string body{};
   std::optional<std::string> payload_hash{};  // see SigningRequest
+  // Put before the endpoint's host: S3's virtual-hosted addressing ("BUCKET." + s3.REGION.
+  // amazonaws.com). Empty: the endpoint as it is (path-style).
+  std::string host_prefix{};
 };
 
 // A successful (1xx/2xx) response.

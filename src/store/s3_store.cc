@@ -215,6 +215,7 @@ Millis parse_http_date(std::string_view text) {
 
 S3Store::S3Store(aws::AwsClient client, S3StoreOptions options)
     : client_(std::move(client)), options_(std::move(options)) {
+  virtual_hosted_ = use_virtual_hosted(client_.endpoint(), options_.bucket);
   if (!is_bucket_name(options_.bucket))
     throw Error(ErrorCode::invalid_input, "'" + options_.bucket +
                                               "' is not an S3 bucket name (3-63 characters of a-z 0-9 . -, starting "
@@ -244,7 +245,7 @@ void S3Store::create_bucket() {
                    client_.region() + "</LocationConstraint></CreateBucketConfiguration>";
   }
   try {
-    client_.call(request);
+    call(request);
   } catch (const Error& e) {
     // Outside us-east-1, S3 answers BucketAlreadyOwnedByYou (409) for a bucket we have.
     if (e.code() != ErrorCode::conflict || std::string_view(e.what()).find("BucketAlreadyOwnedByYou") == std::string_view::npos)
@@ -253,6 +254,26 @@ void S3Store::create_bucket() {
 }
 
 StoreLimits S3Store::limits() const { return {.max_key_bytes = 1024 - options_.prefix.size(), .max_keys_per_page = 1000}; }
+
+bool use_virtual_hosted(std::string_view endpoint, std::string_view bucket) {
+  const auto scheme_end = endpoint.find("://");
+  if (scheme_end == std::string_view::npos || bucket.find('.') != std::string_view::npos) return false;
+  std::string_view host = endpoint.substr(scheme_end + 3);
+  host = host.substr(0, host.find_first_of(":/"));
+  const bool aws = host.ends_with(".amazonaws.com") || host.ends_with(".amazonaws.com.cn");
+  return aws && (host.starts_with("s3.") || host.starts_with("s3-"));
+}
+
+aws::AwsResponse S3Store::call(aws::AwsRequest request) const {
+  if (virtual_hosted_) {
+    const std::string bucket_path = "/" + options_.bucket;
+    if (request.path == bucket_path || request.path.starts_with(bucket_path + "/")) {
+      request.path = request.path.size() == bucket_path.size() ? "/" : request.path.substr(bucket_path.size());
+      request.host_prefix = options_.bucket + ".";
+    }
+  }
+  return client_.call(request);
+}
 
 std::string S3Store::object_path(std::string_view key) const {
   check_object_key(key);
@@ -269,7 +290,7 @@ ObjectInfo S3Store::put(std::string_view key, std::string_view data, std::string
   const auto md5 = md5_hex(data);
   if (data.size() > options_.multipart_threshold) return put_multipart(key, data, type, md5);
 
-  const auto response = client_.call({.operation = "PutObject",
+  const auto response = call({.operation = "PutObject",
                                       .method = "PUT",
                                       .path = path,
                                       .headers = {{"Content-Type", type}, {"Content-MD5", base64_encode(hex_to_bytes(md5))}},
@@ -289,7 +310,7 @@ ObjectInfo S3Store::put_multipart(std::string_view key, std::string_view data, c
     throw Error(ErrorCode::invalid_input, "an object of " + std::to_string(data.size()) +
                                               " bytes needs more than S3's 10000 parts of " +
                                               std::to_string(options_.part_size) + " bytes");
-  const auto created = client_.call({.operation = "CreateMultipartUpload",
+  const auto created = call({.operation = "CreateMultipartUpload",
                                      .method = "POST",
                                      .path = path,
                                      .query = {{"uploads", std::nullopt}},
@@ -300,7 +321,7 @@ ObjectInfo S3Store::put_multipart(std::string_view key, std::string_view data, c
     for (size_t i = 0; i < parts; ++i) {
       const auto part = data.substr(i * options_.part_size, options_.part_size);
       const auto number = std::to_string(i + 1);
-      const auto uploaded = client_.call({.operation = "UploadPart",
+      const auto uploaded = call({.operation = "UploadPart",
                                           .method = "PUT",
                                           .path = path,
                                           .query = {{"partNumber", number}, {"uploadId", upload_id}},
@@ -311,7 +332,7 @@ ObjectInfo S3Store::put_multipart(std::string_view key, std::string_view data, c
       complete += "<Part><PartNumber>" + number + "</PartNumber><ETag>\"" + unquote(*etag) + "\"</ETag></Part>";
     }
     complete += "</CompleteMultipartUpload>";
-    const auto done = client_.call({.operation = "CompleteMultipartUpload",
+    const auto done = call({.operation = "CompleteMultipartUpload",
                                     .method = "POST",
                                     .path = path,
                                     .query = {{"uploadId", upload_id}},
@@ -324,7 +345,7 @@ ObjectInfo S3Store::put_multipart(std::string_view key, std::string_view data, c
     }
   } catch (...) {
     try {
-      client_.call({.operation = "AbortMultipartUpload",
+      call({.operation = "AbortMultipartUpload",
                     .method = "DELETE",
                     .path = path,
                     .query = {{"uploadId", upload_id}}});
@@ -345,7 +366,7 @@ std::optional<StoredObject> S3Store::get(std::string_view key) {
   const auto path = object_path(key);
   aws::AwsResponse response;
   try {
-    response = client_.call({.operation = "GetObject", .method = "GET", .path = path});
+    response = call({.operation = "GetObject", .method = "GET", .path = path});
   } catch (const Error& e) {
     if (e.code() == ErrorCode::not_found && std::string_view(e.what()).find("NoSuchBucket") == std::string_view::npos)
       return std::nullopt;
@@ -361,7 +382,7 @@ std::optional<ObjectInfo> S3Store::head(std::string_view key) {
   const auto path = object_path(key);
   try {
     // A HEAD answer has no body: a missing bucket and a missing key are both a bare 404 here.
-    return info_from(key, client_.call({.operation = "HeadObject", .method = "HEAD", .path = path}), std::nullopt);
+    return info_from(key, call({.operation = "HeadObject", .method = "HEAD", .path = path}), std::nullopt);
   } catch (const Error& e) {
     if (e.code() == ErrorCode::not_found) return std::nullopt;
     throw;
@@ -371,13 +392,13 @@ std::optional<ObjectInfo> S3Store::head(std::string_view key) {
 ListPage S3Store::list(const ListRequest& request) {
   if (request.max_keys < 1 || request.max_keys > 1000)
     throw Error(ErrorCode::invalid_input, "max_keys must be 1 to 1000, not " + std::to_string(request.max_keys));
-  aws::AwsRequest call{.operation = "ListObjectsV2",
-                       .method = "GET",
-                       .path = "/" + options_.bucket,
-                       .query = {{"list-type", "2"},
-                                 {"encoding-type", "url"},
-                                 {"max-keys", std::to_string(request.max_keys)},
-                                 {"prefix", options_.prefix + request.prefix}}};
+  aws::AwsRequest list_request{.operation = "ListObjectsV2",
+                               .method = "GET",
+                               .path = "/" + options_.bucket,
+                               .query = {{"list-type", "2"},
+                                         {"encoding-type", "url"},
+                                         {"max-keys", std::to_string(request.max_keys)},
+                                         {"prefix", options_.prefix + request.prefix}}};
   if (!request.continuation_token.empty()) {
     const std::string_view token = request.continuation_token;
     if (!token.starts_with(kTokenPrefix) || token.size() == kTokenPrefix.size())
@@ -388,9 +409,9 @@ ListPage S3Store::list(const ListRequest& request) {
     } catch (const Error&) {
       throw Error(ErrorCode::invalid_input, "not a continuation token of this S3 store");
     }
-    call.query.emplace_back("continuation-token", std::move(inner));
+    list_request.query.emplace_back("continuation-token", std::move(inner));
   }
-  const auto response = client_.call(call);
+  const auto response = call(list_request);
   const std::string_view body = response.body;
   const bool url_encoded = xml_value(body, "EncodingType").value_or("") == "url";
 
@@ -415,7 +436,7 @@ ListPage S3Store::list(const ListRequest& request) {
 }
 
 void S3Store::remove(std::string_view key) {
-  client_.call({.operation = "DeleteObject", .method = "DELETE", .path = object_path(key)});
+  call({.operation = "DeleteObject", .method = "DELETE", .path = object_path(key)});
 }
 
 }  // namespace sentiflow

@@ -68,10 +68,20 @@ class S3Store final : public ObjectStore {
   ObjectInfo put_multipart(std::string_view key, std::string_view data, const std::string& content_type,
                            const std::string& md5);
   void create_bucket();
+  // Sends a request whose path starts with "/BUCKET", virtual-hosted when virtual_hosted_.
+  aws::AwsResponse call(aws::AwsRequest request) const;
 
   aws::AwsClient client_;
   S3StoreOptions options_;
+  bool virtual_hosted_ = false;
 };
+
+// Whether requests for `bucket` at `endpoint` go virtual-hosted (https://BUCKET.s3.REGION.
+// amazonaws.com/KEY, what AWS recommends and new regions require) rather than path-style
+// (ENDPOINT/BUCKET/KEY, what LocalStack, moto and other custom endpoints expect): yes for AWS's
+// own S3 endpoints and a bucket name without dots (a dotted name would not match AWS's TLS
+// certificate), else no.
+bool use_virtual_hosted(std::string_view endpoint, std::string_view bucket);
 
 // The base64 of the raw MD5 digest of `data`: the Content-MD5 header's value.
 std::string content_md5(std::string_view data);

@@ -397,6 +397,26 @@ TEST(S3StoreWire, ListDecodesUrlEncodedKeysAndEntities) {
   EXPECT_EQ(page.next_token.find("1a&b"), std::string::npos) << "the token is wrapped, not S3's own";
 }
 
+TEST(S3Store, AwsEndpointsAreVirtualHostedCustomOnesPathStyle) {
+  EXPECT_TRUE(use_virtual_hosted("https://s3.us-east-1.amazonaws.com", "results"));
+  EXPECT_TRUE(use_virtual_hosted("https://s3.eu-west-3.amazonaws.com/", "my-bucket-1"));
+  EXPECT_TRUE(use_virtual_hosted("https://s3.cn-north-1.amazonaws.com.cn", "results"));
+  EXPECT_FALSE(use_virtual_hosted("https://s3.us-east-1.amazonaws.com", "dotted.bucket"));  // TLS name
+  EXPECT_FALSE(use_virtual_hosted("http://127.0.0.1:5000", "results"));                     // moto
+  EXPECT_FALSE(use_virtual_hosted("http://localhost:4566", "results"));                     // LocalStack
+  EXPECT_FALSE(use_virtual_hosted("https://sqs.us-east-1.amazonaws.com", "results"));
+
+  // The client puts the bucket before the endpoint's host, and signs that host.
+  const aws::AwsClient client(aws::kS3, {.region = "us-east-1",
+                                         .endpoint = "https://s3.us-east-1.amazonaws.com",
+                                         .credentials = aws::static_credentials({.access_key_id = "a", .secret_access_key = "b"})});
+  EXPECT_EQ(client.url_for({.operation = "GetObject", .method = "GET", .path = "/run=1/a b.jsonl",
+                            .host_prefix = "results."}),
+            "https://results.s3.us-east-1.amazonaws.com/run%3D1/a%20b.jsonl");
+  EXPECT_EQ(client.url_for({.operation = "GetObject", .method = "GET", .path = "/results/k"}),
+            "https://s3.us-east-1.amazonaws.com/results/k");
+}
+
 TEST(S3Store, RefusesBadOptionsAndReadsHttpDates) {
   const auto client = [] {
     return aws::AwsClient(aws::kS3, {.region = "us-east-1",
