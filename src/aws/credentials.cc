@@ -153,7 +153,7 @@ class ChainProvider final : public CredentialsProvider {
     for (size_t i = 0; i < sources_.size(); ++i) {
       if (auto credentials = sources_[i].load(true)) {
         chosen_ = i;
-        log::info("AWS credentials found", {{"source", sources_[i].name}});
+        log::debug("AWS credentials found", {{"source", sources_[i].name}});  // once per client: a debug line
         return *credentials;
       }
     }
