@@ -4,6 +4,8 @@
 #include <nlohmann/json.hpp>
 #include <utility>
 
+#include "aws/xml.h"
+#include "core/error.h"
 #include "core/strings.h"
 
 namespace sentiflow::aws {
@@ -18,37 +20,19 @@ std::string bare_code(std::string_view code) {
   return std::string(trim(code));
 }
 
-std::string xml_unescape(std::string_view text) {
-  static constexpr std::array<std::pair<std::string_view, char>, 5> kEntities = {
-      {{"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&quot;", '"'}, {"&apos;", '\''}}};
-  std::string out;
-  out.reserve(text.size());
-  for (size_t i = 0; i < text.size(); ++i) {
-    bool replaced = false;
-    if (text[i] == '&') {
-      for (const auto& [entity, c] : kEntities) {
-        if (text.substr(i, entity.size()) == entity) {
-          out += c;
-          i += entity.size() - 1;
-          replaced = true;
-          break;
-        }
-      }
-    }
-    if (!replaced) out += text[i];
-  }
-  return out;
-}
-
-// The text of the first <tag>...</tag>; enough for AWS's flat error documents.
+// The text of the first <tag>...</tag>, trimmed; enough for AWS's flat error documents. An
+// error document is read leniently: one that aws::xml_value cannot decode gives its raw text.
 std::string xml_element(std::string_view body, std::string_view tag) {
-  const std::string open = "<" + std::string(tag) + ">";
-  const std::string close = "</" + std::string(tag) + ">";
-  const auto start = body.find(open);
-  if (start == std::string_view::npos) return "";
-  const auto end = body.find(close, start + open.size());
-  if (end == std::string_view::npos) return "";
-  return xml_unescape(trim(body.substr(start + open.size(), end - start - open.size())));
+  try {
+    const auto value = xml_value(body, tag);
+    return value ? std::string(trim(*value)) : "";
+  } catch (const Error&) {
+    const std::string open = "<" + std::string(tag) + ">";
+    const auto start = body.find(open);
+    const auto end = start == std::string_view::npos ? start : body.find("</" + std::string(tag) + ">", start);
+    if (end == std::string_view::npos) return "";
+    return std::string(trim(body.substr(start + open.size(), end - start - open.size())));
+  }
 }
 
 std::string json_string(const nlohmann::json& document, std::initializer_list<const char*> names) {

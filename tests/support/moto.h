@@ -38,6 +38,7 @@
 #include <vector>
 
 #include "aws/client.h"
+#include "aws/xml.h"
 #include "core/error.h"
 #include "net/url.h"
 
@@ -144,14 +145,6 @@ class MotoServer {
   pid_t pid_ = -1;
 };
 
-// The text between the first <tag> and </tag> of `xml`, or "" (enough for IAM's answers).
-inline std::string xml_value(const std::string& xml, const std::string& tag) {
-  const auto start = xml.find("<" + tag + ">");
-  const auto end = xml.find("</" + tag + ">");
-  if (start == std::string::npos || end == std::string::npos) return "";
-  return xml.substr(start + tag.size() + 2, end - start - tag.size() - 2);
-}
-
 // A client of `service` at `endpoint`, us-east-1, signing with `credentials`. One attempt by
 // default: a test should see moto's first answer, not a retried one.
 inline aws::AwsClient moto_client(const aws::ServiceInfo& service, const std::string& endpoint,
@@ -180,7 +173,8 @@ inline aws::Credentials create_iam_user(const std::string& endpoint, const std::
   const std::string policy = R"({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]})";
   setup.call(iam_action("PutUserPolicy", "UserName=" + user_name + "&PolicyName=all&PolicyDocument=" + url_encode(policy)));
   const auto created = setup.call(iam_action("CreateAccessKey", "UserName=" + user_name)).body;
-  return {.access_key_id = xml_value(created, "AccessKeyId"), .secret_access_key = xml_value(created, "SecretAccessKey")};
+  return {.access_key_id = aws::xml_value(created, "AccessKeyId").value_or(""),
+          .secret_access_key = aws::xml_value(created, "SecretAccessKey").value_or("")};
 }
 
 // A fresh moto in auth mode with one allow-all IAM user; see the top of this file.
