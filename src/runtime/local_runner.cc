@@ -139,9 +139,10 @@ struct LocalRunner::Impl {
         analyzer(make_analyzer(c)) {
     if (lock) {
       seed_table(c);  // by the scheduler only, before anything reads the table
-      // A table that cannot be read is refused before any run is recorded (a run started on
-      // it would stay `producing` and be resumed by the next --once).
-      (void)open_table(c, false)->count();
+      // A table that cannot be opened (missing, or an AWS table that is not there) is refused
+      // before any run is recorded: a run started on it would stay `producing` and be resumed by
+      // the next --once. Opening checks it; counting it would scan a DynamoDB table.
+      (void)open_table(c, false);
     }
     if (c.consumer.enrich) enricher = std::make_unique<pipeline::Enricher>(*c.consumer.enrich);
     consumer = std::make_unique<pipeline::Consumer>(pipeline::ConsumerOptions{c.source.text, "unknown", c.queue.max_receive_count}, *analyzer,
@@ -222,10 +223,14 @@ struct LocalRunner::Impl {
     producer_failure = nullptr;
     producer_failed = false;
     if (produced) return;
-    try {
-      total_items = open_table(config, false)->count();
-    } catch (const Error&) {
-      total_items = -1;
+    // The progress line's total: exact and cheap on a local table; on DynamoDB a count is a
+    // full scan, so there the ETA goes by what has been sent.
+    total_items = -1;
+    if (config.source.table.backend == TableLocation::Backend::local) {
+      try {
+        total_items = open_table(config, false)->count();
+      } catch (const Error&) {
+      }
     }
     producer = std::thread([this, id = run.id] {
       try {
