@@ -45,6 +45,12 @@ bench: build
 bench-pipeline: build
 	python3 bench/pipeline.py --sentiflow $(SENTIFLOW) $(BENCH_ARGS)
 
+# `make bench-aws`: the AWS backends against a moto_server it starts (bench/aws.py: items/s of
+# `run --once` on dynamodb:// sqs:// s3:// and per-call latency; BENCH_ARGS=--quick: about 20 s).
+.PHONY: bench-aws
+bench-aws: build
+	python3 bench/aws.py --sentiflow $(SENTIFLOW) $(BENCH_ARGS)
+
 # Regenerates the key reference in docs/PIPELINE.md from the key table.
 docs: build
 	python3 scripts/update_pipeline_doc.py $(SENTIFLOW) docs/PIPELINE.md

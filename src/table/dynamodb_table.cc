@@ -16,41 +16,14 @@
 namespace sentiflow {
 namespace {
 
+using table_detail::find_tag;
+using table_detail::for_each_element;
+using table_detail::for_each_member;
 using table_detail::parse_item;
+using table_detail::TagType;
 
 // DynamoDB JSON nests two levels per item level ({"M":{...}}), plus the answer's envelope.
 constexpr int kMaxAnswerDepth = 2 * table_detail::kMaxItemDepth + 8;
-
-// ---- Walking compact JSON text that parse_json_object already checked ----------------------
-
-// Calls f(name literal, value) for each member of the compact object `object`.
-template <typename F>
-void for_each_member(std::string_view object, F&& f) {
-  size_t pos = 1;
-  while (pos < object.size() && object[pos] == '"') {
-    const size_t name_end = json_string_end(object, pos);
-    const std::string_view name = object.substr(pos, name_end - pos);
-    pos = name_end + 1;  // past ':'
-    const size_t end = json_value_end(object, pos);
-    f(name, object.substr(pos, end - pos));
-    pos = end;
-    if (pos >= object.size() || object[pos] != ',') break;
-    ++pos;
-  }
-}
-
-// Calls f(element) for each element of the compact array `array`.
-template <typename F>
-void for_each_element(std::string_view array, F&& f) {
-  size_t pos = 1;
-  while (pos < array.size() && array[pos] != ']') {
-    const size_t end = json_value_end(array, pos);
-    f(array.substr(pos, end - pos));
-    pos = end;
-    if (pos >= array.size() || array[pos] != ',') break;
-    ++pos;
-  }
-}
 
 // RFC 8259's number: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
 bool is_json_number(std::string_view s) {
@@ -92,6 +65,31 @@ void append_attribute(std::string& out, std::string_view value) {
       out += '}';
       break;
     case '{':
+      if (const auto tag = find_tag(value)) {  // checked by check_tags: well-formed
+        switch (tag->type) {
+          case TagType::binary: out += "{\"B\":"; out += tag->value; break;  // base64 is B's JSON form
+          case TagType::string_set: out += "{\"SS\":"; out += tag->value; break;
+          case TagType::binary_set: out += "{\"BS\":"; out += tag->value; break;
+          case TagType::number_set: {
+            out += "{\"NS\":[";
+            bool first = true;
+            for_each_element(tag->value, [&](std::string_view number) {
+              out += first ? "\"" : ",\"";
+              first = false;
+              out += number;
+              out += '"';
+            });
+            out += ']';
+            break;
+          }
+          case TagType::map:  // the escape: its object is the map's attributes, never a tag itself
+            out += "{\"M\":";
+            append_attribute_map(out, tag->value);
+            break;
+        }
+        out += '}';
+        break;
+      }
       out += "{\"M\":";
       append_attribute_map(out, value);
       out += '}';
@@ -177,8 +175,20 @@ void append_value(std::string& out, std::string_view attribute) {
     });
     out += ']';
   };
-  if (type == "S" || type == "B") {
-    append_string(out, value, type);  // B: DynamoDB JSON carries binary as base64 already
+  // B and the sets become tags (table/json_item.h), so that they are written back as they came.
+  const auto tagged = [&](std::string_view tag, const auto& append_one) {
+    out += "{\"";
+    out += tag;
+    out += "\":";
+    each(append_one);
+    out += '}';
+  };
+  if (type == "S") {
+    append_string(out, value, type);
+  } else if (type == "B") {  // DynamoDB JSON carries binary as base64 already
+    out += "{\"$B\":";
+    append_string(out, value, type);
+    out += '}';
   } else if (type == "N") {
     append_number(out, value);
   } else if (type == "BOOL") {
@@ -188,13 +198,17 @@ void append_value(std::string& out, std::string_view attribute) {
     out += "null";
   } else if (type == "M") {
     if (value.front() != '{') throw bad_answer("has an M that is not an object");
+    // A map whose only attribute has a tag's name would read as that tag: escaped with $M.
+    const bool escape = static_cast<bool>(find_tag(value));
+    if (escape) out += "{\"$M\":";
     append_item(out, value);
+    if (escape) out += '}';
   } else if (type == "L") {
     each([&](std::string_view element) { append_value(out, element); });
   } else if (type == "SS" || type == "BS") {
-    each([&](std::string_view element) { append_string(out, element, type); });
+    tagged(type == "SS" ? "$SS" : "$BS", [&](std::string_view element) { append_string(out, element, type); });
   } else if (type == "NS") {
-    each([&](std::string_view element) { append_number(out, element); });
+    tagged("$NS", [&](std::string_view element) { append_number(out, element); });
   } else {
     throw bad_answer(fmt::format("has an attribute of unknown type '{}'", type));
   }
@@ -257,7 +271,9 @@ std::string key_string(const ItemKey& key) { return key.partition + '\0' + key.s
 namespace dynamodb {
 
 std::string to_attribute_map(std::string_view item) {
-  return attribute_map(parse_json_object(item, "the item", table_detail::kMaxItemDepth).text);
+  const JsonObject parsed = parse_json_object(item, "the item", table_detail::kMaxItemDepth);
+  table_detail::check_tags(parsed.text);
+  return attribute_map(parsed.text);
 }
 
 std::string from_attribute_map(std::string_view map) {
@@ -301,7 +317,8 @@ void DynamoDbTable::open_table() {
   } catch (const Error& e) {
     if (e.code() != ErrorCode::not_found) throw;
     if (!options_.create_if_missing)
-      throw Error(ErrorCode::not_found, fmt::format("DynamoDB table '{}' does not exist", options_.name));
+      throw Error(ErrorCode::not_found, fmt::format("DynamoDB table '{}' does not exist (region {}, endpoint {})",
+                                                    options_.name, client_->region(), client_->endpoint()));
     const KeySchema& schema = *options_.key_schema;
     nlohmann::json create = {{"TableName", options_.name}, {"BillingMode", "PAY_PER_REQUEST"}};
     create["AttributeDefinitions"].push_back({{"AttributeName", schema.partition_key}, {"AttributeType", "S"}});

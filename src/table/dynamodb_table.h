@@ -4,18 +4,22 @@
 // Items are converted between our item JSON and DynamoDB JSON as text, never through binary
 // floating point, so a 38-digit number survives:
 //
-//   ours -> DynamoDB            DynamoDB -> ours
-//   string   -> S               S          -> string
-//   number   -> N (its text)    N          -> number (its text, as DynamoDB returns it)
-//   true/false -> BOOL          BOOL       -> true/false
-//   null     -> NULL            NULL       -> null
-//   object   -> M               M          -> object
-//   array    -> L               L          -> array
-//                               SS, NS, BS -> arrays of strings, numbers, base64 strings
-//                               B          -> its base64 string
+//   ours -> DynamoDB                  DynamoDB -> ours
+//   string      -> S                  S    -> string
+//   number      -> N (its text)       N    -> number (its text, as DynamoDB returns it)
+//   true/false  -> BOOL               BOOL -> true/false
+//   null        -> NULL               NULL -> null
+//   object      -> M                  M    -> object ({"$M": {...}} when its only attribute
+//   array       -> L                          has a tag's name)
+//   {"$B": "aGk="}      -> B          L    -> array
+//   {"$SS": ["a"]}      -> SS         B    -> {"$B": "<base64>"}
+//   {"$NS": [1, 2.5]}   -> NS         SS, NS, BS -> {"$SS": [...]}, {"$NS": [...]}, {"$BS": [...]}
+//   {"$BS": ["AAE="]}   -> BS
+//   {"$M": {"$B": 1}}   -> M {"$B": N 1}   (the escape)
 //
-// Sets and binary are read but not round-tripped: an item read with an SS is put back with an
-// L, a B with an S. DynamoDB normalises numbers (1.0 -> 1) and refuses those outside 1e-130..1e126
+// The tags and their rules are table/json_item.h's (every table checks them on put), so an
+// item copied through sentiflow keeps its types; sets come back in an order of DynamoDB's.
+// DynamoDB normalises numbers (1.0 -> 1) and refuses those outside 1e-130..1e126
 // (invalid_input); it may reorder attributes; strings come back decoded and re-escaped (only
 // '"', '\\' and control characters are escaped).
 //
@@ -104,7 +108,8 @@ class DynamoDbTable final : public Table {
 namespace dynamodb {
 
 // Our item (a JSON object's text) as a DynamoDB attribute map, {"a":{"S":"x"},"n":{"N":"1"}},
-// per the mapping above. Throws Error(invalid_input) for text that is not a JSON object.
+// per the mapping above. Throws Error(invalid_input) for text that is not a JSON object or
+// holds a malformed tag.
 std::string to_attribute_map(std::string_view item);
 
 // A DynamoDB attribute map (any JSON text of one) as our item's compact text, per the mapping

@@ -18,6 +18,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -197,6 +199,71 @@ TYPED_TEST_P(TableConformance, InvalidItemsAreRefused) {
   if (this->caps().exact_count) { EXPECT_EQ(table->count(), 0); }
 }
 
+// DynamoDB's binary and set types as tags (table/json_item.h): every table stores and returns
+// them as put (sets in an order of the backend's), nested in maps and lists, with the $M escape.
+TYPED_TEST_P(TableConformance, TaggedTypesRoundTrip) {
+  auto table = this->factory_.open(this->simple());
+  const std::string text =
+      R"({"name":"typed","b":{"$B":"aGVsbG8="},"empty":{"$B":""},"ss":{"$SS":["a","b\u00e9"]},)"
+      R"("ns":{"$NS":[1,-0.5,12345678901234567890123456789012345678]},"bs":{"$BS":["AAE=","/w=="]},)"
+      R"("m":{"deep":{"l":[{"$B":"AA=="},{"$SS":["x"]},{"$M":{"$SS":"a map, not a set"}}]}},)"
+      R"("escaped":{"$M":{"$M":{"$B":"AQID"}}},"two":{"$B":1,"other":2},"dollar":{"$X":"plain"}})";
+  table->put(text);
+  const auto sorted_sets = [](const std::string& item) {
+    nlohmann::json j = nlohmann::json::parse(item);
+    const std::function<void(nlohmann::json&)> walk = [&](nlohmann::json& v) {
+      if (v.is_object() && v.size() == 1 && (v.contains("$SS") || v.contains("$NS") || v.contains("$BS"))) {
+        auto& set = v.begin().value();
+        std::sort(set.begin(), set.end());
+      }
+      if (v.is_structured())
+        for (auto& child : v) walk(child);
+    };
+    walk(j);
+    return j;
+  };
+  const auto got = table->get({"typed"});
+  ASSERT_TRUE(got.has_value());
+  if (this->caps().verbatim_text) {
+    EXPECT_EQ(*got, text);
+  } else {
+    EXPECT_EQ(sorted_sets(*got), sorted_sets(text)) << *got;
+  }
+  EXPECT_NE(got->find("12345678901234567890123456789012345678"), std::string::npos) << *got;
+  const auto scanned = this->scan_segment(*table, 0, 1, 10);
+  ASSERT_EQ(scanned.size(), 1u);
+  EXPECT_EQ(scanned[0], *got);
+  // What came out goes back in unchanged, through a batch too.
+  table->put_batch(std::vector<std::string>{*got});
+  EXPECT_EQ(sorted_sets(*table->get({"typed"})), sorted_sets(*got));
+}
+
+TYPED_TEST_P(TableConformance, MalformedTagsAreRefused) {
+  auto table = this->factory_.open(this->simple());
+  const auto bad = [&](const std::string& attribute, const std::string& fragment) {
+    this->expect_invalid(*table, this->item("bad", "\"v\":" + attribute), fragment);
+  };
+  bad(R"({"$B":1})", "written {\"$M\": {\"$B\": …}}");
+  bad(R"({"$B":"aGk"})", "canonical base64");   // unpadded
+  bad(R"({"$B":"aGl="})", "canonical base64");  // stray bits
+  bad(R"({"$B":"aG k="})", "canonical base64");
+  bad(R"({"$SS":[]})", "at least one");
+  bad(R"({"$SS":"a"})", "array of strings");
+  bad(R"({"$SS":["a",1]})", "array of strings");
+  bad(R"({"$SS":["a","a"]})", "twice");
+  bad(R"({"$NS":[1,1.0]})", "twice");
+  bad(R"({"$NS":[0,-0]})", "twice");
+  bad(R"({"$NS":[10,1e1]})", "twice");
+  bad(R"({"$NS":["1"]})", "array of numbers");
+  bad(R"({"$BS":["AAE=","AAE="]})", "twice");
+  bad(R"({"$BS":["not base64"]})", "canonical base64");
+  bad(R"({"$M":{"a":1}})", "need no escape");
+  bad(R"({"$M":[1]})", "only attribute");
+  bad(R"({"\u0024B":1})", "'v'");               // an escaped name is the same name
+  bad(R"({"m":[{"$SS":[]}]})", "'v.m[0]'");     // the message names where
+  if (this->caps().exact_count) { EXPECT_EQ(table->count(), 0); }
+}
+
 TYPED_TEST_P(TableConformance, ItemSizeLimit) {
   auto table = this->factory_.open(this->simple());
   const uint64_t limit = table->limits().max_item_bytes;
@@ -368,6 +435,7 @@ REGISTER_TYPED_TEST_SUITE_P(TableConformance, PutGetRemove, PutReplacesTheItemWi
                             PutBatchIsAllOrNothing, CountsItems, ScanPagesCoverEveryItemOnce,
                             ScanPagesStopBeforeOneMegabyte, ScanChecksItsRequest,
                             ParallelScanSegmentsAreDisjointAndCoverTheTable, SegmentsCanBeScannedFromSeveralThreads,
-                            SortKeyTablesKeepOneItemPerKeyPair, ConcurrentPutsAllLand);
+                            SortKeyTablesKeepOneItemPerKeyPair, ConcurrentPutsAllLand, TaggedTypesRoundTrip,
+                            MalformedTagsAreRefused);
 
 }  // namespace sentiflow::testing
