@@ -79,6 +79,22 @@ struct AwsClient::Impl {
 
   std::string prefix(const AwsRequest& request) const { return service_id + " " + request.operation + ": "; }
 
+  // Where to look when AWS refused the credentials: the access key id (not a secret: it names
+  // the key in IAM and in CloudTrail) and the source it came from. Never the secret.
+  std::string credentials_hint(const std::string& aws_code, const Credentials& credentials) const {
+    const auto problem = credential_problem(aws_code);
+    if (problem == CredentialProblem::none) return "";
+    std::string key = "access key " + (credentials.access_key_id.empty() ? "(none)" : credentials.access_key_id);
+    if (const auto source = options.credentials->source(); !source.empty()) key += " (source: " + source + ")";
+    if (problem == CredentialProblem::denied)
+      return " (AWS credentials: " + key + "; its IAM policy must allow this action, see docs/AWS.md)";
+    if (problem == CredentialProblem::refused)
+      return " (AWS credentials: " + key + " at " + options.endpoint + " in " + options.region +
+             " were refused: a wrong key or secret, or an IAM policy without this action)";
+    return " (AWS credentials: " + key + " at " + options.endpoint + " in " + options.region +
+           "; check that the key exists there and that the secret access key belongs to it)";
+  }
+
   AwsResponse attempt(const AwsRequest& request, const std::string& url) {
     Credentials credentials;
     try {
@@ -118,6 +134,7 @@ struct AwsClient::Impl {
     if (is_expired_credentials(error.code)) options.credentials->invalidate();
     std::string message = prefix(request) + error.code;
     message += error.message.empty() ? " (HTTP " + std::to_string(response.status) + ")" : ": " + error.message;
+    message += credentials_hint(error.code, credentials);
     throw Error(map_error(response.status, error.code), redact(std::move(message), credentials));
   }
 };

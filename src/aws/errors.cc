@@ -101,6 +101,18 @@ AwsError parse_error(const HttpResponse& response) {
 
 bool is_expired_credentials(std::string_view aws_code) { return among(aws_code, kExpired); }
 
+CredentialProblem credential_problem(std::string_view aws_code) {
+  static constexpr auto kBadKey = std::to_array<std::string_view>(
+      {"UnrecognizedClientException", "InvalidSignatureException", "SignatureDoesNotMatch", "InvalidAccessKeyId",
+       "InvalidClientTokenId", "MissingAuthenticationToken", "MissingAuthenticationTokenException",
+       "IncompleteSignature", "IncompleteSignatureException", "AuthFailure"});
+  static constexpr auto kDenied = std::to_array<std::string_view>({"AccessDenied", "AccessDeniedException"});
+  if (among(aws_code, kBadKey)) return CredentialProblem::bad_key;
+  if (among(aws_code, kDenied)) return CredentialProblem::denied;
+  if (aws_code == "Http403") return CredentialProblem::refused;  // parse_error's code for a bare 403
+  return CredentialProblem::none;
+}
+
 ErrorCode map_error(long status, std::string_view aws_code) {
   if (among(aws_code, kThrottled)) return ErrorCode::throttled;
   if (among(aws_code, kExpired) || among(aws_code, kTransient)) return ErrorCode::transient;

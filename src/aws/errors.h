@@ -43,4 +43,11 @@ ErrorCode map_error(long status, std::string_view aws_code);
 // credentials before it retries.
 bool is_expired_credentials(std::string_view aws_code);
 
+// What an invalid_input answer says about the credentials, so that an error can tell the user
+// where to look: `bad_key` (an unknown access key id, a secret that does not match it, a
+// missing or malformed signature), `denied` (a valid key whose policy lacks the permission),
+// `refused` (a bare 403 without a body, as S3 answers a HEAD: either of those), or `none`.
+enum class CredentialProblem { none, bad_key, denied, refused };
+CredentialProblem credential_problem(std::string_view aws_code);
+
 }  // namespace sentiflow::aws

@@ -127,7 +127,9 @@ std::optional<SqsTarget> sqs_target(const QueueTarget& t) {
 std::unique_ptr<Queue> open_sqs(const SqsTarget& t, bool creating) {
   const bool create = creating && !t.named;
   auto queue = runtime::open_queue(t.config, create ? runtime::QueueAccess::work : runtime::QueueAccess::inspect);
-  if (!queue) throw invalid_input(fmt::format("no SQS queue '{}'", t.config.queue.url.name));
+  if (!queue)
+    throw invalid_input(fmt::format("no SQS queue '{}' ({})", t.config.queue.url.name,
+                                    runtime::aws_location(t.config, aws::kSqs)));
   return queue;
 }
 

@@ -177,7 +177,28 @@ SqsQueue::SqsQueue(std::shared_ptr<const aws::AwsClient> client, SqsQueueOptions
     : client_(std::move(client)) {
   if (!client_) throw invalid_input("SqsQueue: no AWS client");
   if (options.queue.empty()) throw invalid_input("SqsQueue: no queue name or URL");
+  try {
+    open(options);
+  } catch (const Error& e) {
+    // SQS's QueueDoesNotExist says neither which queue nor where it was looked for.
+    if (e.code() != ErrorCode::not_found) throw;
+    throw Error(ErrorCode::not_found,
+                "SQS queue '" + options.queue + "' does not exist (region " + client_->region() + ", endpoint " +
+                    client_->endpoint() + ")" +
+                    (options.create && is_url(options.queue) ? "; a queue given by URL is never created" : "") + ": " +
+                    e.what());
+  }
+  name_ = sqs_queue_name(url_);
+  // Entries are split into requests by size (plan_send_requests), so a call is limited only
+  // by its entries.
+  limits_.max_batch_bytes = limits_.max_message_bytes * limits_.max_batch_entries;
+}
+
+void SqsQueue::open(const SqsQueueOptions& options) {
   if (const auto& create = options.create) {
+    // A queue by URL must exist; checked first, so that a mistyped URL creates no dead-letter
+    // queue either.
+    if (is_url(options.queue)) queue_arn(*client_, options.queue);
     if (create->message_size_limit < 1024 || create->message_size_limit > 1024 * 1024)
       throw invalid_input("SqsQueue: message_size_limit must be 1024 to 1048576 bytes, not " +
                           std::to_string(create->message_size_limit));
@@ -206,10 +227,6 @@ SqsQueue::SqsQueue(std::shared_ptr<const aws::AwsClient> client, SqsQueueOptions
     if (size > 0) limits_.max_message_bytes = static_cast<uint64_t>(size);
   }
   if (url_.empty()) throw Error(ErrorCode::internal, "SQS: no QueueUrl in the answer for " + options.queue);
-  name_ = sqs_queue_name(url_);
-  // Entries are split into requests by size (plan_send_requests), so a call is limited only
-  // by its entries.
-  limits_.max_batch_bytes = limits_.max_message_bytes * limits_.max_batch_entries;
 }
 
 SqsQueue::~SqsQueue() = default;

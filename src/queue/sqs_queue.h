@@ -58,7 +58,8 @@ struct SqsQueueAttributes {
 
 struct SqsQueueOptions {
   std::string queue;  // a queue name (looked up with GetQueueUrl) or an http(s) queue URL
-  // Set: create the queue when missing, with these attributes. nullopt: the queue must exist
+  // Set: create the queue when missing, with these attributes (a queue given by URL is never
+  // created: it must exist, and gets the attributes). nullopt: the queue must exist
   // (Error(not_found) otherwise); its MaximumMessageSize is read for limits().
   std::optional<SqsQueueAttributes> create{};
 };
@@ -66,7 +67,8 @@ struct SqsQueueOptions {
 class SqsQueue final : public Queue {
  public:
   // Resolves (and, when asked, creates) the queue now. Throws the AwsClient's Errors:
-  // not_found for a queue that does not exist, invalid_input for bad options or credentials.
+  // not_found for a queue that does not exist (naming the queue, the region and the endpoint),
+  // invalid_input for bad options or credentials.
   // `client` must be an SQS client (aws::kSqs); it is shared, e.g. with the dead-letter queue's
   // SqsQueue.
   SqsQueue(std::shared_ptr<const aws::AwsClient> client, SqsQueueOptions options);
@@ -92,6 +94,7 @@ class SqsQueue final : public Queue {
     std::chrono::steady_clock::time_point looked_at{};
   };
 
+  void open(const SqsQueueOptions& options);  // the constructor's AWS calls
   std::string dead_letter_source(const std::string& source_arn);
   std::string dead_letter_queue_url();
 

@@ -62,8 +62,17 @@ std::unique_ptr<Table> open_table(const PipelineConfig& config, bool create) {
     // The table's own key schema (DescribeTable): source.key may name another string attribute.
     DynamoDbTableOptions options;
     options.name = t.name;
-    return std::make_unique<DynamoDbTable>(std::make_shared<const aws::AwsClient>(aws_client(config, aws::kDynamoDb)),
-                                           options);
+    try {
+      return std::make_unique<DynamoDbTable>(std::make_shared<const aws::AwsClient>(aws_client(config, aws::kDynamoDb)),
+                                             options);
+    } catch (const Error& e) {
+      // The pipeline file names a table that is not there: the user's to fix (exit status 2),
+      // as for a local table; the message says which table, in which region, at which endpoint.
+      if (e.code() != ErrorCode::not_found) throw;
+      throw invalid_input(fmt::format("source table {}: {}; create it first (aws dynamodb create-table) or fix "
+                                      "source.table and the aws settings",
+                                      t.uri, e.what()));
+    }
   }
   const auto file = LocalTable::file_in(config.state_dir, t.name);
   if (!create && !std::filesystem::exists(file))
@@ -90,8 +99,13 @@ std::unique_ptr<Queue> open_sqs_queue(const PipelineConfig& c, const std::string
   try {
     return std::make_unique<SqsQueue>(std::make_shared<const aws::AwsClient>(aws_client(c, aws::kSqs)), options);
   } catch (const Error& e) {
-    if (access == QueueAccess::inspect && e.code() == ErrorCode::not_found) return nullptr;
-    throw;
+    if (e.code() != ErrorCode::not_found) throw;
+    if (access == QueueAccess::inspect) return nullptr;
+    // Only a queue given by URL can be missing here (one given by name is created): the
+    // pipeline file names a queue that is not there, the user's to fix (exit status 2).
+    throw invalid_input(fmt::format("{}; fix queue.url in the pipeline file, or name the queue (sqs://NAME) to have "
+                                    "it created",
+                                    e.what()));
   }
 }
 
@@ -114,7 +128,21 @@ SinkStore open_sink_store(const PipelineConfig& config, bool create) {
     // The sink's keys live under the prefix; the store itself is the bucket.
     S3StoreOptions options;
     options.bucket = s.bucket;
-    return SinkStore{std::make_unique<S3Store>(aws_client(config, aws::kS3), options), s.prefix};
+    auto store = std::make_unique<S3Store>(aws_client(config, aws::kS3), options);
+    // Before work is taken: without its bucket, every result would fail to store and its
+    // message run out of receives into the dead-letter queue. The bucket is the user's (a
+    // stack's), never created here.
+    if (create) {
+      try {
+        store->check_bucket();
+      } catch (const Error& e) {
+        if (e.code() != ErrorCode::not_found) throw;
+        throw invalid_input(fmt::format("sink store {}: {}; create it first (aws s3api create-bucket --bucket {}) or "
+                                        "fix sink.store and the aws settings",
+                                        s.uri, e.what(), s.bucket));
+      }
+    }
+    return SinkStore{std::move(store), s.prefix};
   }
   // The results are as durable as the queue they come from: fsynced with `durability: full`;
   // with `normal` (a commit survives the process, not the machine) an fsync per object would
@@ -145,6 +173,13 @@ std::string queue_arn(const PipelineConfig& config) {
     if (const auto before = url.rfind('/', last - 1); before != std::string::npos)
       account = url.substr(before + 1, last - before - 1);
   return fmt::format("arn:aws:sqs:{}:{}:{}", queue_region(config), account, config.queue.url.name);
+}
+
+std::string aws_location(const PipelineConfig& config, const aws::ServiceInfo& service) {
+  const aws::AwsSettings settings = aws_settings(config);
+  const auto& env = aws::process_environment();
+  const std::string region = aws::resolve_region(settings, env);
+  return fmt::format("region {}, endpoint {}", region, aws::resolve_endpoint(service, region, settings, env));
 }
 
 std::string queue_region(const PipelineConfig& config) {

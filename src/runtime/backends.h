@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 
+#include "aws/endpoints.h"
 #include "config/pipeline_config.h"
 #include "queue/queue.h"
 #include "sentiment/analyzer.h"
@@ -18,7 +19,8 @@
 namespace sentiflow::runtime {
 
 // The source table. `create`: create a missing local table (with the key schema
-// {source.key}); else a missing table is Error(invalid_input).
+// {source.key}); else a missing table is Error(invalid_input). A DynamoDB table is never
+// created; a missing one is Error(invalid_input) naming it, the region and the endpoint.
 std::unique_ptr<Table> open_table(const PipelineConfig& config, bool create);
 
 // How a queue is opened: `work` creates it when missing and applies the pipeline file's
@@ -36,7 +38,9 @@ struct SinkStore {
   std::unique_ptr<ObjectStore> store;
   std::string prefix;
 };
-// `create`: create a missing directory; else a missing one is Error(invalid_input).
+// `create`: create a missing directory; else a missing one is Error(invalid_input). An S3
+// bucket is never created; with `create` (a run, about to store) it must exist (HeadBucket),
+// else Error(invalid_input) naming the bucket, the region and the endpoint.
 SinkStore open_sink_store(const PipelineConfig& config, bool create);
 
 std::unique_ptr<sentiment::Analyzer> make_analyzer(const PipelineConfig& config);
@@ -45,5 +49,10 @@ std::unique_ptr<sentiment::Analyzer> make_analyzer(const PipelineConfig& config)
 // 000000000000:NAME" and "local" for a local queue).
 std::string queue_arn(const PipelineConfig& config);
 std::string queue_region(const PipelineConfig& config);
+
+// Where `service` is for this pipeline, "region us-east-1, endpoint https://…", for error
+// messages about a missing AWS resource. Throws Error(invalid_input) as AwsClient::from_settings
+// does (no region, a bad endpoint setting).
+std::string aws_location(const PipelineConfig& config, const aws::ServiceInfo& service);
 
 }  // namespace sentiflow::runtime

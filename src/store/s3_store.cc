@@ -184,6 +184,17 @@ void S3Store::create_bucket() {
   }
 }
 
+void S3Store::check_bucket() const {
+  try {
+    call({.operation = "HeadBucket", .method = "HEAD", .path = "/" + options_.bucket});
+  } catch (const Error& e) {
+    // A HEAD answer has no body: S3 says only 404, and the client's message only "Http404".
+    if (e.code() != ErrorCode::not_found) throw;
+    throw Error(ErrorCode::not_found, "S3 bucket '" + options_.bucket + "' does not exist (region " + client_.region() +
+                                          ", endpoint " + client_.endpoint() + ")");
+  }
+}
+
 StoreLimits S3Store::limits() const { return {.max_key_bytes = 1024 - options_.prefix.size(), .max_keys_per_page = 1000}; }
 
 bool use_virtual_hosted(std::string_view endpoint, std::string_view bucket) {
@@ -203,7 +214,15 @@ aws::AwsResponse S3Store::call(aws::AwsRequest request) const {
       request.host_prefix = options_.bucket + ".";
     }
   }
-  return client_.call(request);
+  try {
+    return client_.call(request);
+  } catch (const Error& e) {
+    // S3's NoSuchBucket message does not say which bucket, nor where it was looked for.
+    if (e.code() != ErrorCode::not_found || std::string_view(e.what()).find("NoSuchBucket") == std::string_view::npos)
+      throw;
+    throw Error(ErrorCode::not_found, std::string(e.what()) + " (bucket '" + options_.bucket + "', region " +
+                                          client_.region() + ", endpoint " + client_.endpoint() + ")");
+  }
 }
 
 std::string S3Store::object_path(std::string_view key) const {

@@ -2,10 +2,8 @@
 // `s3://bucket/prefix/` as the sink's store. Works with AWS, LocalStack and moto alike.
 //
 // Requests go through an aws::AwsClient for S3 (signing, retries, error mapping: aws/client.h).
-// Addressing is path-style (ENDPOINT/BUCKET/KEY) for every endpoint, AWS's included: the client
-// builds each URL from its one endpoint and offers no per-request host, so virtual-hosted
-// addressing (BUCKET.s3.REGION.amazonaws.com) waits for that. Path-style works on AWS for
-// buckets made before 2020-09 and, in practice, for all of them still.
+// Addressing is virtual-hosted (BUCKET.s3.REGION.amazonaws.com/KEY) on AWS's own endpoints and
+// path-style (ENDPOINT/BUCKET/KEY) on any other, LocalStack's and moto's (use_virtual_hosted).
 //
 // put() sends Content-MD5, so S3 refuses a body damaged on the way; an object of more than
 // `multipart_threshold` bytes goes up as a multipart upload of `part_size` parts (each with its
@@ -20,7 +18,8 @@
 // S3's NextContinuationToken; a token without that wrapping is invalid_input.
 //
 // get() reads whole objects in memory, up to the HTTP client's response limit (64 MiB).
-// A missing bucket is an Error(not_found) from every call, never "no such object".
+// A missing bucket is an Error(not_found) from every call, never "no such object", and its
+// message names the bucket, the region and the endpoint.
 // Safe to share between threads (AwsClient is).
 #pragma once
 
@@ -52,6 +51,12 @@ class S3Store final : public ObjectStore {
   ~S3Store() override;
   S3Store(const S3Store&) = delete;
   S3Store& operator=(const S3Store&) = delete;
+
+  // Whether the bucket is there for these credentials (HeadBucket; IAM: s3:ListBucket).
+  // Returns on success; throws Error(not_found) naming the bucket, the region and the endpoint
+  // when S3 says it does not exist, the client's Error otherwise (AccessDenied: invalid_input).
+  // For a sink to call before it takes work it could not store.
+  void check_bucket() const;
 
   const std::string& bucket() const { return options_.bucket; }
   const std::string& prefix() const { return options_.prefix; }

@@ -263,6 +263,39 @@ TEST(AwsClient, MasksSecretsAServerEchoes) {
   EXPECT_EQ(message.find(kSecret), std::string::npos) << message;
 }
 
+TEST(AwsClient, RefusedCredentialsNameTheKeyItsSourceAndTheEndpointNeverTheSecret) {
+  FakeAws server("sqs");
+  const auto provider = std::make_shared<CountingProvider>();
+  const auto client = make_client(kSqs, server.endpoint(), nullptr, provider);
+  server.script = {{400, R"({"__type":"com.amazon.coral.service#UnrecognizedClientException",)"
+                         R"("message":"The security token included in the request is invalid."})"}};
+  ErrorCode code{};
+  auto message = message_of([&] { client.call({.operation = "ListQueues", .path = "/script"}); }, &code);
+  EXPECT_EQ(code, ErrorCode::invalid_input);
+  EXPECT_NE(message.find("(AWS credentials: access key " + kCredentials.access_key_id + " (source: test) at " +
+                         server.endpoint() + " in us-east-1; check that the key exists there"),
+            std::string::npos)
+      << message;
+  EXPECT_EQ(message.find(kCredentials.secret_access_key), std::string::npos) << message;
+
+  server.requests = 0;
+  server.script = {{400, R"({"__type":"AccessDeniedException","message":"not authorized to perform sqs:ListQueues"})"}};
+  message = message_of([&] { client.call({.operation = "ListQueues", .path = "/script"}); });
+  EXPECT_NE(message.find("its IAM policy must allow this action"), std::string::npos) << message;
+
+  server.requests = 0;
+  server.script = {{403, ""}};  // S3's answer to a HEAD: no body to say why
+  message = message_of([&] { client.call({.operation = "HeadBucket", .path = "/script"}); });
+  EXPECT_NE(message.find("Http403 (HTTP 403) (AWS credentials: access key " + kCredentials.access_key_id), std::string::npos)
+      << message;
+  EXPECT_NE(message.find("were refused"), std::string::npos) << message;
+
+  server.requests = 0;
+  server.script = {{400, R"({"__type":"ValidationException","message":"bad"})"}};
+  message = message_of([&] { client.call({.operation = "ListQueues", .path = "/script"}); });
+  EXPECT_EQ(message.find("AWS credentials"), std::string::npos) << "only for credential errors: " << message;
+}
+
 TEST(AwsClient, ConnectionFailuresAreTransientAndRetried) {
   std::string dead;
   {
