@@ -57,8 +57,10 @@ struct OpenMoto {
   }
 
   aws::AwsClient client() const {
+    // Three attempts, the production default: moto answers a GetObject that races a PutObject of
+    // the same key with a 500 now and then (AWS gives the old or the new object); a retry reads it.
     return testing_support::moto_client(aws::kS3, server->endpoint(),
-                                        {.access_key_id = "AKIDOPEN", .secret_access_key = "unchecked"});
+                                        {.access_key_id = "AKIDOPEN", .secret_access_key = "unchecked"}, 3);
   }
 };
 
