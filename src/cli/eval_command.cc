@@ -207,8 +207,8 @@ struct Candidate {
 std::vector<Candidate> candidate_runs(const PipelineConfig& config, const std::vector<std::string>& stored) {
   std::set<std::string> unknown(stored.begin(), stored.end());
   std::vector<Candidate> finished, unfinished;
-  if (fs::exists(runtime::RunState::file_in(config.state_dir))) {
-    runtime::RunState state(config.state_dir);
+  if (fs::exists(runtime::SqliteRunState::file_in(config.state_dir))) {
+    runtime::SqliteRunState state(config.state_dir);
     for (const auto& run : state.recent_runs(std::numeric_limits<size_t>::max())) {
       if (unknown.erase(run.id) == 0) continue;  // nothing stored for it
       if (run.phase == runtime::RunPhase::finished)

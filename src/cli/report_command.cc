@@ -98,10 +98,10 @@ void add_report_command(CLI::App& app, int& status) {
   cmd->callback([o, &status] {
     const PipelineConfig config = load_pipeline_or_throw(o->file);
     // RunState would create a state file; a report only reads, so a missing one is an answer.
-    if (!fs::exists(runtime::RunState::file_in(config.state_dir)))
+    if (!fs::exists(runtime::SqliteRunState::file_in(config.state_dir)))
       throw invalid_input(fmt::format("pipeline {} has no state in {} yet; run it first", config.name,
                                       config.state_dir.string()));
-    runtime::RunState state(config.state_dir);
+    runtime::SqliteRunState state(config.state_dir);
     const runtime::RunRecord run = find_run(state, config, o->file, o->run);
     const std::string page = runtime::static_dashboard(report_data(state, config, run));
     write_atomically(o->html, page);

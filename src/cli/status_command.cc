@@ -22,10 +22,10 @@ nlohmann::json counts_json(const QueueCounts& c) {
 
 nlohmann::json gather(const PipelineConfig& c, size_t limit) {
   nlohmann::json out = {{"pipeline", c.name}, {"state_dir", c.state_dir.string()}};
-  const bool has_state = std::filesystem::exists(runtime::RunState::file_in(c.state_dir));
+  const bool has_state = std::filesystem::exists(runtime::SqliteRunState::file_in(c.state_dir));
   nlohmann::json runs = nlohmann::json::array();
   if (has_state) {
-    runtime::RunState state(c.state_dir);
+    runtime::SqliteRunState state(c.state_dir);
     for (const auto& r : state.recent_runs(limit)) runs.push_back(runtime::to_json(r));
     const auto last = state.last_tick();
     out["scheduler"] = {{"last_tick", last ? nlohmann::json(format_utc(*last)) : nullptr},

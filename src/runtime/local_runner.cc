@@ -98,7 +98,7 @@ void seed_table(const PipelineConfig& c) {
 struct LocalRunner::Impl {
   LocalRunner& self;
   const PipelineConfig& config;
-  RunState state;
+  SqliteRunState state;
   std::unique_ptr<SchedulerLock> lock;
   std::unique_ptr<Queue> queue;
   std::unique_ptr<Queue> dead_letters;

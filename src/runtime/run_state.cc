@@ -24,7 +24,9 @@ using sqlite::WriteTransaction;
 // 'SFLS': marks a SQLite file as a sentiflow run state file (the table is 'SFLT', the queue
 // 'SFLQ'), so that a state_dir pointing at somebody else's database is refused, not written.
 constexpr int64_t kApplicationId = 0x53464C53;
-constexpr int64_t kSchemaVersion = 1;
+// 2 added the producer lease (runs.lease_owner, runs.lease_until); a file of 1 is upgraded on
+// open (upgrade_schema).
+constexpr int64_t kSchemaVersion = 2;
 // As the table and the queue: a scheduler and consumer processes share the file, and every
 // transaction is short, so a long wait means something is stuck.
 constexpr std::chrono::milliseconds kBusyTimeout{10'000};
@@ -47,7 +49,9 @@ CREATE TABLE runs(
   producer_errors INTEGER NOT NULL DEFAULT 0,
   processed INTEGER NOT NULL DEFAULT 0,
   failed INTEGER NOT NULL DEFAULT 0,
-  dead_letters INTEGER NOT NULL DEFAULT 0
+  dead_letters INTEGER NOT NULL DEFAULT 0,
+  lease_owner TEXT,                       -- the producer lease: who holds it, until when (ms)
+  lease_until INTEGER
 );
 -- newest_unfinished and recent_runs walk this backwards.
 CREATE INDEX runs_by_start ON runs(started_at, id);
@@ -87,19 +91,35 @@ int64_t to_ms(Millis t) { return t.time_since_epoch().count(); }
 Millis from_ms(int64_t ms) { return Millis(std::chrono::milliseconds(ms)); }
 
 RunKind parse_kind(std::string_view text) {
-  for (const RunKind kind : {RunKind::scheduled, RunKind::manual, RunKind::backfill})
-    if (to_string(kind) == text) return kind;
+  if (const auto kind = parse_run_kind(text)) return *kind;
   throw Error(ErrorCode::internal, fmt::format("the state file holds an unknown run kind '{}'", text));
 }
 
 RunPhase parse_phase(std::string_view text) {
-  for (const RunPhase phase : {RunPhase::producing, RunPhase::draining, RunPhase::finished})
-    if (to_string(phase) == text) return phase;
+  if (const auto phase = parse_run_phase(text)) return *phase;
   throw Error(ErrorCode::internal, fmt::format("the state file holds an unknown run phase '{}'", text));
 }
 
 void check_id(const std::string& id) {
   if (id.empty()) throw invalid_input("a run id must not be empty");
+}
+
+// Adds the lease columns to a file of schema 1. In a write transaction that reads the version
+// again, so that of several processes opening an old file at once one upgrades it.
+void upgrade_schema(Database& db) {
+  WriteTransaction tx(db);
+  auto statement = db.prepare("PRAGMA user_version");
+  int64_t version = 0;
+  {
+    auto u = statement.use();
+    if (u.step()) version = u.int64(0);
+  }
+  if (version < 2) {
+    db.exec("ALTER TABLE runs ADD COLUMN lease_owner TEXT");
+    db.exec("ALTER TABLE runs ADD COLUMN lease_until INTEGER");
+    db.exec(fmt::format("PRAGMA user_version={}", kSchemaVersion).c_str());
+  }
+  tx.commit();
 }
 
 // A deferred transaction for reads of several statements, so that they see one snapshot (a
@@ -143,6 +163,18 @@ std::string_view to_string(RunPhase phase) {
   return "unknown";
 }
 
+std::optional<RunKind> parse_run_kind(std::string_view text) {
+  for (const RunKind kind : {RunKind::scheduled, RunKind::manual, RunKind::backfill})
+    if (to_string(kind) == text) return kind;
+  return std::nullopt;
+}
+
+std::optional<RunPhase> parse_run_phase(std::string_view text) {
+  for (const RunPhase phase : {RunPhase::producing, RunPhase::draining, RunPhase::finished})
+    if (to_string(phase) == text) return phase;
+  return std::nullopt;
+}
+
 RunCounts& RunCounts::operator+=(const RunCounts& other) {
   scanned += other.scanned;
   sent += other.sent;
@@ -154,7 +186,7 @@ RunCounts& RunCounts::operator+=(const RunCounts& other) {
   return *this;
 }
 
-struct RunState::State {
+struct SqliteRunState::State {
   explicit State(const fs::path& file) : db(file, kBusyTimeout) {}
 
   Database db;
@@ -178,6 +210,9 @@ struct RunState::State {
   Statement add_to_meta;
   Statement save_point;
   Statement select_timeline;
+  Statement acquire_lease;
+  Statement release_lease;
+  Statement select_lease_owner;
 
   void prepare() {
     select_run = db.prepare(fmt::format("SELECT {} FROM runs WHERE id = ?1", kRunColumns));
@@ -189,8 +224,8 @@ struct RunState::State {
         "INSERT INTO runs(id, kind, phase, attempt, started_at) VALUES(?1, ?2, 'producing', 1, ?3)");
     restart_run = db.prepare(
         "UPDATE runs SET kind = ?2, phase = 'producing', attempt = attempt + 1, started_at = ?3, produced_at = NULL, "
-        "finished_at = NULL, scanned = 0, sent = 0, producer_errors = 0, processed = 0, failed = 0, dead_letters = 0 "
-        "WHERE id = ?1");
+        "finished_at = NULL, lease_owner = NULL, lease_until = NULL, scanned = 0, sent = 0, producer_errors = 0, "
+        "processed = 0, failed = 0, dead_letters = 0 WHERE id = ?1");
     clear_labels = db.prepare("DELETE FROM run_labels WHERE run = ?1");
     clear_checkpoints = db.prepare("DELETE FROM checkpoints WHERE run = ?1");
     clear_timeline = db.prepare("DELETE FROM timeline WHERE run = ?1");
@@ -222,6 +257,12 @@ struct RunState::State {
         "INSERT INTO timeline(run, at_second, json) SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM runs WHERE id = ?1) "
         "ON CONFLICT(run, at_second) DO UPDATE SET json = excluded.json");
     select_timeline = db.prepare("SELECT at_second, json FROM timeline WHERE run = ?1 ORDER BY at_second");
+    acquire_lease = db.prepare(
+        "UPDATE runs SET lease_owner = ?2, lease_until = ?4 WHERE id = ?1 AND "
+        "(lease_owner IS NULL OR lease_owner = ?2 OR lease_until <= ?3)");
+    release_lease =
+        db.prepare("UPDATE runs SET lease_owner = NULL, lease_until = NULL WHERE id = ?1 AND lease_owner = ?2");
+    select_lease_owner = db.prepare("SELECT lease_owner FROM runs WHERE id = ?1");
   }
 
   [[noreturn]] void throw_not_found(const std::string& id) {
@@ -265,7 +306,7 @@ struct RunState::State {
   }
 };
 
-RunState::RunState(const fs::path& state_dir) {
+SqliteRunState::SqliteRunState(const fs::path& state_dir) {
   const fs::path file = file_in(state_dir);
   std::error_code ec;
   fs::create_directories(state_dir, ec);
@@ -276,20 +317,21 @@ RunState::RunState(const fs::path& state_dir) {
   // costs no fsync.
   db.exec("PRAGMA synchronous=NORMAL");
   sqlite::stamp_or_check(db, kApplicationId, kSchemaVersion, kSchema, "run state");
+  upgrade_schema(db);
   state_->prepare();
 }
 
-RunState::~RunState() = default;
+SqliteRunState::~SqliteRunState() = default;
 
-fs::path RunState::file_in(const fs::path& state_dir) { return state_dir / "state.sqlite"; }
+fs::path SqliteRunState::file_in(const fs::path& state_dir) { return state_dir / "state.sqlite"; }
 
-RunRecord RunState::start_run(const std::string& id, RunKind kind, Millis now) {
+RunRecord SqliteRunState::start_run(const std::string& id, RunKind kind, Millis now, IfFinished if_finished) {
   check_id(id);
   std::lock_guard lock(mutex_);
   auto& s = *state_;
   WriteTransaction tx(s.db);
   const auto existing = s.find(id);
-  if (existing && existing->phase != RunPhase::finished) {
+  if (existing && (existing->phase != RunPhase::finished || if_finished == IfFinished::keep)) {
     tx.commit();
     return *existing;
   }
@@ -307,7 +349,7 @@ RunRecord RunState::start_run(const std::string& id, RunKind kind, Millis now) {
   return std::move(*record);
 }
 
-std::optional<RunRecord> RunState::run(const std::string& id) {
+std::optional<RunRecord> SqliteRunState::run(const std::string& id) {
   std::lock_guard lock(mutex_);
   ReadTransaction tx(state_->db);
   auto record = state_->find(id);
@@ -315,7 +357,7 @@ std::optional<RunRecord> RunState::run(const std::string& id) {
   return record;
 }
 
-std::optional<RunRecord> RunState::newest_unfinished() {
+std::optional<RunRecord> SqliteRunState::newest_unfinished() {
   std::lock_guard lock(mutex_);
   auto& s = *state_;
   ReadTransaction tx(s.db);
@@ -328,7 +370,7 @@ std::optional<RunRecord> RunState::newest_unfinished() {
   return record;
 }
 
-std::vector<RunRecord> RunState::recent_runs(size_t limit) {
+std::vector<RunRecord> SqliteRunState::recent_runs(size_t limit) {
   std::lock_guard lock(mutex_);
   auto& s = *state_;
   std::vector<RunRecord> runs;
@@ -342,7 +384,7 @@ std::vector<RunRecord> RunState::recent_runs(size_t limit) {
   return runs;
 }
 
-void RunState::add_counts(const std::string& id, const RunCounts& delta) {
+void SqliteRunState::add_counts(const std::string& id, const RunCounts& delta) {
   std::lock_guard lock(mutex_);
   auto& s = *state_;
   WriteTransaction tx(s.db);
@@ -361,7 +403,7 @@ void RunState::add_counts(const std::string& id, const RunCounts& delta) {
   tx.commit();
 }
 
-void RunState::mark_produced(const std::string& id, Millis now) {
+void SqliteRunState::mark_produced(const std::string& id, Millis now) {
   std::lock_guard lock(mutex_);
   auto& s = *state_;
   WriteTransaction tx(s.db);
@@ -370,7 +412,7 @@ void RunState::mark_produced(const std::string& id, Millis now) {
   tx.commit();
 }
 
-void RunState::mark_finished(const std::string& id, Millis now) {
+void SqliteRunState::mark_finished(const std::string& id, Millis now) {
   std::lock_guard lock(mutex_);
   auto& s = *state_;
   WriteTransaction tx(s.db);
@@ -379,7 +421,7 @@ void RunState::mark_finished(const std::string& id, Millis now) {
   tx.commit();
 }
 
-std::vector<Checkpoint> RunState::checkpoints(const std::string& id) {
+std::vector<Checkpoint> SqliteRunState::checkpoints(const std::string& id) {
   std::lock_guard lock(mutex_);
   std::vector<Checkpoint> result;
   auto u = state_->select_checkpoints.use();
@@ -397,10 +439,46 @@ std::vector<Checkpoint> RunState::checkpoints(const std::string& id) {
   return result;
 }
 
-void RunState::save_checkpoint(const std::string& id, const Checkpoint& checkpoint) {
+bool SqliteRunState::acquire_producer_lease(const std::string& id, const std::string& owner, Millis now,
+                                            Millis until) {
   std::lock_guard lock(mutex_);
   auto& s = *state_;
   WriteTransaction tx(s.db);
+  s.acquire_lease.use().bind_text(1, id).bind_text(2, owner).bind(3, to_ms(now)).bind(4, to_ms(until)).run();
+  const bool acquired = s.db.changes() != 0;
+  if (!acquired) {
+    auto u = s.select_lease_owner.use();
+    u.bind_text(1, id);
+    if (!u.step()) s.throw_not_found(id);
+  }
+  tx.commit();
+  return acquired;
+}
+
+void SqliteRunState::release_producer_lease(const std::string& id, const std::string& owner) {
+  std::lock_guard lock(mutex_);
+  auto& s = *state_;
+  WriteTransaction tx(s.db);
+  s.release_lease.use().bind_text(1, id).bind_text(2, owner).run();
+  tx.commit();
+}
+
+void SqliteRunState::save_checkpoint(const std::string& id, const Checkpoint& checkpoint,
+                                     const std::optional<std::string>& lease_owner) {
+  std::lock_guard lock(mutex_);
+  auto& s = *state_;
+  WriteTransaction tx(s.db);
+  if (lease_owner) {
+    // Checked in the write transaction, so no other process can take the lease between the
+    // check and the write.
+    auto u = s.select_lease_owner.use();
+    u.bind_text(1, id);
+    if (!u.step()) s.throw_not_found(id);
+    if (u.is_null(0) || u.text(0) != *lease_owner)
+      throw Error(ErrorCode::conflict,
+                  fmt::format("the producer lease of run '{}' is not held by '{}': checkpoint not saved", id,
+                              *lease_owner));
+  }
   s.save_checkpoint.use()
       .bind_text(1, id)
       .bind(2, checkpoint.segment)
@@ -414,14 +492,14 @@ void RunState::save_checkpoint(const std::string& id, const Checkpoint& checkpoi
   tx.commit();
 }
 
-std::optional<Seconds> RunState::last_tick() {
+std::optional<Seconds> SqliteRunState::last_tick() {
   std::lock_guard lock(mutex_);
   const auto value = state_->meta(kLastTick);
   if (!value) return std::nullopt;
   return Seconds(std::chrono::seconds(*value));
 }
 
-void RunState::set_last_tick(Seconds tick) {
+void SqliteRunState::set_last_tick(Seconds tick) {
   std::lock_guard lock(mutex_);
   auto& s = *state_;
   WriteTransaction tx(s.db);
@@ -429,12 +507,12 @@ void RunState::set_last_tick(Seconds tick) {
   tx.commit();
 }
 
-int64_t RunState::skipped_ticks() {
+int64_t SqliteRunState::skipped_ticks() {
   std::lock_guard lock(mutex_);
   return state_->meta(kSkippedTicks).value_or(0);
 }
 
-void RunState::add_skipped_tick() {
+void SqliteRunState::add_skipped_tick() {
   std::lock_guard lock(mutex_);
   auto& s = *state_;
   WriteTransaction tx(s.db);
@@ -442,7 +520,7 @@ void RunState::add_skipped_tick() {
   tx.commit();
 }
 
-void RunState::record_timeline(const std::string& id, const TimelinePoint& point) {
+void SqliteRunState::record_timeline(const std::string& id, const TimelinePoint& point) {
   std::lock_guard lock(mutex_);
   auto& s = *state_;
   WriteTransaction tx(s.db);
@@ -451,7 +529,7 @@ void RunState::record_timeline(const std::string& id, const TimelinePoint& point
   tx.commit();
 }
 
-std::vector<TimelinePoint> RunState::timeline(const std::string& id) {
+std::vector<TimelinePoint> SqliteRunState::timeline(const std::string& id) {
   std::lock_guard lock(mutex_);
   std::vector<TimelinePoint> points;
   auto u = state_->select_timeline.use();

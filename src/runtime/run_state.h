@@ -1,17 +1,12 @@
-// RunState: what the local runner remembers between processes and restarts — runs, producer
-// checkpoints, the scheduler's last tick, per-run metric timelines — in
-// `<state_dir>/state.sqlite` (DESIGN.md, "Runs").
-//
-// Several processes share one state directory (the scheduler and consumer-only processes):
-// the file is opened in WAL mode with a busy timeout, and each call is one short transaction,
-// durable against a crash of the process. Safe to share between threads (calls are
-// serialised on one connection). Failures throw Error: invalid_input for a file that is not a
-// sentiflow state file (or one of a newer schema), transient when it stays locked, internal
-// for anything else.
+// Run state: what the runners remember between processes, restarts and invocations — runs,
+// producer checkpoints and leases, the scheduler's last tick, per-run metric timelines
+// (DESIGN.md, "Runs"). One interface, RunState; SqliteRunState keeps it in
+// `<state_dir>/state.sqlite` (local), DynamoDbRunState (runtime/dynamodb_run_state.h) in a
+// DynamoDB table (Lambda, which has no durable disk). open_run_state picks one.
 //
 // SchedulerLock: one scheduler per state directory, an exclusive flock(2) on
 // `<state_dir>/scheduler.lock` held for the life of the object; the kernel releases it when the
-// process dies, even by SIGKILL.
+// process dies, even by SIGKILL. Local only.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -25,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "config/pipeline_config.h"
 #include "core/time.h"
 
 namespace sentiflow::runtime {
@@ -34,6 +30,9 @@ enum class RunPhase { producing, draining, finished };
 
 std::string_view to_string(RunKind kind);
 std::string_view to_string(RunPhase phase);
+// The kind and phase that to_string names `text`; nullopt for any other text.
+std::optional<RunKind> parse_run_kind(std::string_view text);
+std::optional<RunPhase> parse_run_phase(std::string_view text);
 
 // Counts of one run, added to by every process that works on it. At least once: a batch that
 // is processed again after a crash counts again (`sentiflow results` is exact).
@@ -82,55 +81,128 @@ struct TimelinePoint {
   std::string json;
 };
 
+// Whether start_run restarts a finished run (a backfill re-run) or returns it unchanged (a
+// duplicate EventBridge tick must never re-run a finished run).
+enum class IfFinished { restart, keep };
+
+// RunState: the interface of the run state store. Two implementations run one conformance
+// suite (tests/runtime/run_state_conformance.h): SqliteRunState (below, local) and
+// DynamoDbRunState (runtime/dynamodb_run_state.h, Lambda). Implementations are safe to share
+// between threads and between processes; every write is atomic on its own (no call leaves
+// half a change behind). Failures throw Error (core/error.h): not_found for a run that does
+// not exist where a method says so, conflict for a refused owner-checked write, transient or
+// throttled when the store is busy, invalid_input/internal as the implementation says.
 class RunState {
  public:
-  // Opens (creating it and the directory when missing) `<state_dir>/state.sqlite`. A call that
-  // finds the file locked by another process waits up to 10 s before it fails (transient).
-  explicit RunState(const std::filesystem::path& state_dir);
-  ~RunState();
-  RunState(const RunState&) = delete;
-  RunState& operator=(const RunState&) = delete;
+  virtual ~RunState() = default;
 
-  static std::filesystem::path file_in(const std::filesystem::path& state_dir);
+  // Starts run `id`: creates it (phase producing, attempt 1, no lease) when new; returns it
+  // unchanged when it exists unfinished (a resume; `kind` and `now` are ignored); when it
+  // exists finished: with IfFinished::keep returns it unchanged; with IfFinished::restart
+  // starts it again (attempt + 1, kind = `kind`, phase producing, started_at = now,
+  // produced_at and finished_at cleared, counts zeroed, checkpoints, timeline and lease
+  // cleared: a backfill re-run). Atomic: two callers racing to create `id` get the same run
+  // (one creates it, the other resumes it). An empty id: invalid_input.
+  virtual RunRecord start_run(const std::string& id, RunKind kind, Millis now,
+                              IfFinished if_finished = IfFinished::restart) = 0;
 
-  // Starts run `id`: creates it (phase producing, attempt 1) when new; returns it unchanged
-  // when it exists unfinished (a resume; `kind` and `now` are ignored); when it exists finished,
-  // starts it again (attempt + 1, kind = `kind`, phase producing, started_at = now, produced_at
-  // and finished_at cleared, counts zeroed, checkpoints and timeline cleared: a backfill re-run).
-  // One transaction. An empty id: invalid_input.
-  RunRecord start_run(const std::string& id, RunKind kind, Millis now);
-
-  std::optional<RunRecord> run(const std::string& id);
+  virtual std::optional<RunRecord> run(const std::string& id) = 0;
   // The newest run (by started_at; on a tie the greatest id) whose phase is not finished.
-  std::optional<RunRecord> newest_unfinished();
-  // The `limit` most recent runs, newest first.
-  std::vector<RunRecord> recent_runs(size_t limit);
+  virtual std::optional<RunRecord> newest_unfinished() = 0;
+  // The `limit` most recent runs (by started_at, then id), newest first.
+  virtual std::vector<RunRecord> recent_runs(size_t limit) = 0;
 
-  // Adds `delta` to the run's counts (one transaction). A run that does not exist: not_found.
-  void add_counts(const std::string& id, const RunCounts& delta);
+  // Adds `delta` to the run's counts, atomically: concurrent adds from any number of threads
+  // and processes are never lost. A run that does not exist: not_found.
+  virtual void add_counts(const std::string& id, const RunCounts& delta) = 0;
   // Producer done: phase draining, produced_at = now. A finished run is left as it is (never
   // moved back). A run that does not exist: not_found (also for every write below).
-  void mark_produced(const std::string& id, Millis now);
+  virtual void mark_produced(const std::string& id, Millis now) = 0;
   // Phase finished, finished_at = now; a run already finished keeps its first finished_at, so
   // several processes may each see the run drained and mark it.
-  void mark_finished(const std::string& id, Millis now);
+  virtual void mark_finished(const std::string& id, Millis now) = 0;
+
+  // The producer lease of run `id`: true when `owner` now holds it until `until` — there was
+  // no lease, the lease had expired (its until <= now), or `owner` already held it (a
+  // renewal, which moves `until`). false when another owner holds an unexpired lease (nothing
+  // changes). Atomic (a conditional write): of two owners racing, at most one gets true. A run
+  // that does not exist: not_found.
+  virtual bool acquire_producer_lease(const std::string& id, const std::string& owner, Millis now,
+                                      Millis until) = 0;
+  // Ends `owner`'s lease of run `id`; a no-op when another owner holds it, when there is none,
+  // or when the run does not exist.
+  virtual void release_producer_lease(const std::string& id, const std::string& owner) = 0;
 
   // The run's checkpoints, one per segment that has one, by segment; none for an unknown run.
-  std::vector<Checkpoint> checkpoints(const std::string& id);
-  // Inserts or replaces the checkpoint of (run, checkpoint.segment).
-  void save_checkpoint(const std::string& id, const Checkpoint& checkpoint);
+  virtual std::vector<Checkpoint> checkpoints(const std::string& id) = 0;
+  // Inserts or replaces the checkpoint of (run, checkpoint.segment). With `lease_owner`, the
+  // write happens only while that owner holds the run's lease (atomically with the check;
+  // expiry is not checked here, only who holds it), else Error(conflict): a producer whose
+  // lease was taken over must not move the checkpoint back.
+  virtual void save_checkpoint(const std::string& id, const Checkpoint& checkpoint,
+                               const std::optional<std::string>& lease_owner = std::nullopt) = 0;
 
   // The scheduler's last fired (or skipped) tick, if any, and the number of ticks skipped
   // because a run was unfinished.
-  std::optional<Seconds> last_tick();
-  void set_last_tick(Seconds tick);
-  int64_t skipped_ticks();
-  void add_skipped_tick();
+  virtual std::optional<Seconds> last_tick() = 0;
+  virtual void set_last_tick(Seconds tick) = 0;
+  virtual int64_t skipped_ticks() = 0;
+  virtual void add_skipped_tick() = 0;
 
   // Appends (or replaces) the run's point at `point.at`; the run's timeline, oldest first
   // (empty for an unknown run). `point.json` is stored as given.
-  void record_timeline(const std::string& id, const TimelinePoint& point);
-  std::vector<TimelinePoint> timeline(const std::string& id);
+  virtual void record_timeline(const std::string& id, const TimelinePoint& point) = 0;
+  virtual std::vector<TimelinePoint> timeline(const std::string& id) = 0;
+};
+
+// Where open_run_state keeps the state.
+enum class RunStateStore { local, dynamodb };
+
+// The pipeline's run state: `local` is SqliteRunState in config.state_dir; `dynamodb` is
+// DynamoDbRunState on the table `<config.name>-state` (env SENTIFLOW_STATE_TABLE overrides
+// the name), with the pipeline's AWS settings (as the dynamodb:// backend), which must exist
+// (the SAM template creates it). Throws what the constructors throw.
+std::unique_ptr<RunState> open_run_state(const PipelineConfig& config, RunStateStore where);
+
+// SqliteRunState: RunState in `<state_dir>/state.sqlite` (DESIGN.md, "Runs"), for the local
+// runner.
+//
+// Several processes share one state directory (the scheduler and consumer-only processes):
+// the file is opened in WAL mode with a busy timeout, and each call is one short transaction,
+// durable against a crash of the process. Safe to share between threads (calls are
+// serialised on one connection). Failures throw Error: invalid_input for a file that is not a
+// sentiflow state file (or one of a newer schema), transient when it stays locked, internal
+// for anything else. A file of schema 1 (before leases) is upgraded in place on open.
+class SqliteRunState final : public RunState {
+ public:
+  // Opens (creating it and the directory when missing) `<state_dir>/state.sqlite`. A call that
+  // finds the file locked by another process waits up to 10 s before it fails (transient).
+  explicit SqliteRunState(const std::filesystem::path& state_dir);
+  ~SqliteRunState() override;
+  SqliteRunState(const SqliteRunState&) = delete;
+  SqliteRunState& operator=(const SqliteRunState&) = delete;
+
+  static std::filesystem::path file_in(const std::filesystem::path& state_dir);
+
+  RunRecord start_run(const std::string& id, RunKind kind, Millis now,
+                      IfFinished if_finished = IfFinished::restart) override;
+  std::optional<RunRecord> run(const std::string& id) override;
+  std::optional<RunRecord> newest_unfinished() override;
+  std::vector<RunRecord> recent_runs(size_t limit) override;
+  void add_counts(const std::string& id, const RunCounts& delta) override;
+  void mark_produced(const std::string& id, Millis now) override;
+  void mark_finished(const std::string& id, Millis now) override;
+  bool acquire_producer_lease(const std::string& id, const std::string& owner, Millis now, Millis until) override;
+  void release_producer_lease(const std::string& id, const std::string& owner) override;
+  std::vector<Checkpoint> checkpoints(const std::string& id) override;
+  void save_checkpoint(const std::string& id, const Checkpoint& checkpoint,
+                       const std::optional<std::string>& lease_owner = std::nullopt) override;
+  std::optional<Seconds> last_tick() override;
+  void set_last_tick(Seconds tick) override;
+  int64_t skipped_ticks() override;
+  void add_skipped_tick() override;
+  void record_timeline(const std::string& id, const TimelinePoint& point) override;
+  std::vector<TimelinePoint> timeline(const std::string& id) override;
 
  private:
   struct State;

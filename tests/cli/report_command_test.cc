@@ -128,7 +128,7 @@ TEST_F(ReportCli, ReportsTheRunItIsAskedFor) {
 TEST_F(ReportCli, TextThatLooksLikeMarkupStaysInsideTheDataScript) {
   const std::string id = "r</script><script>alert(1)</script><!--";
   {
-    sentiflow::runtime::RunState state(dir_.path() / "state");
+    sentiflow::runtime::SqliteRunState state(dir_.path() / "state");
     state.start_run(id, sentiflow::runtime::RunKind::manual, sentiflow::Millis{std::chrono::milliseconds{1'700'000'000'000}});
     state.record_timeline(id, {sentiflow::Seconds{std::chrono::seconds{1'700'000'000}}, nlohmann::json{{"run", id}, {"processed", 1}}.dump()});
     state.record_timeline(id, {sentiflow::Seconds{std::chrono::seconds{1'700'000'001}}, "not json"});
@@ -149,7 +149,7 @@ TEST_F(ReportCli, NoStateOrAnUnknownRunIsBadInput) {
   Outcome r = run("report " + file() + " --html page.html");
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.err.find("run it first"), std::string::npos) << r.err;
-  EXPECT_FALSE(fs::exists(sentiflow::runtime::RunState::file_in(dir_.path() / "state"))) << "a report creates no state";
+  EXPECT_FALSE(fs::exists(sentiflow::runtime::SqliteRunState::file_in(dir_.path() / "state"))) << "a report creates no state";
 
   run_once(10);
   r = run("report " + file() + " --run no-such-run --html page.html");

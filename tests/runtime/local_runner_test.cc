@@ -84,7 +84,7 @@ bool finished(RunState& state, const std::string& id) {
 TEST(LocalRunnerDaemon, FiresOnTheInjectedClockAndSkipsATickWhileARunIsUnfinished) {
   TempDir dir("daemon");
   Daemon daemon(dir, "latest");
-  RunState state(daemon.config().state_dir);
+  SqliteRunState state(daemon.config().state_dir);
   // First start counts as downtime: with catch_up latest the 05:00 tick runs at once.
   ASSERT_TRUE(poll_until([&] { return finished(state, "2026-11-26T05:00:00Z"); }));
   EXPECT_EQ(state.run("2026-11-26T05:00:00Z")->counts.processed, 20);
@@ -116,7 +116,7 @@ TEST(LocalRunnerDaemon, FiresOnTheInjectedClockAndSkipsATickWhileARunIsUnfinishe
 TEST(LocalRunnerDaemon, CatchUpNoneSkipsTheMissedTickAndFiresTheNextOne) {
   TempDir dir("daemon-none");
   Daemon daemon(dir, "none");
-  RunState state(daemon.config().state_dir);
+  SqliteRunState state(daemon.config().state_dir);
   ASSERT_TRUE(poll_until([&] { return state.last_tick().has_value(); }));
   EXPECT_EQ(format_utc(*state.last_tick()), "2026-11-26T05:00:00Z");
   EXPECT_FALSE(state.run("2026-11-26T05:00:00Z"));
@@ -130,11 +130,11 @@ TEST(LocalRunnerDaemon, FinishesEveryUnfinishedRunBeforeANewTick) {
   TempDir dir("daemon-resume");
   // Two runs stopped before they were produced (a signal, a crash), the older one first.
   Daemon daemon(dir, "latest", [](const PipelineConfig& c) {
-    RunState state(c.state_dir);
+    SqliteRunState state(c.state_dir);
     state.start_run("older", RunKind::manual, Millis{milliseconds(1000)});
     state.start_run("newer", RunKind::manual, Millis{milliseconds(2000)});
   });
-  RunState state(daemon.config().state_dir);
+  SqliteRunState state(daemon.config().state_dir);
   ASSERT_TRUE(poll_until([&] { return finished(state, "older") && finished(state, "newer"); }))
       << "older: " << to_json(*state.run("older")).dump() << " newer: " << to_json(*state.run("newer")).dump();
   EXPECT_EQ(state.run("older")->counts.processed, 20);

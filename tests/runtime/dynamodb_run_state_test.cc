@@ -1,0 +1,296 @@
+// DynamoDbRunState against moto in auth mode (through SerialProxy, below): the RunState
+// conformance suite, the table's items as docs/RUNNING.md documents them, opening (missing
+// table, wrong key schema) and open_run_state's DynamoDB store with the pipeline's AWS settings.
+#include "runtime/dynamodb_run_state.h"
+
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <stdlib.h>
+
+#include <atomic>
+#include <cctype>
+#include <chrono>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "config/values.h"
+#include "core/error.h"
+#include "runtime/run_state_conformance.h"
+#include "support/moto.h"
+#include "support/poll.h"
+#include "table/dynamodb_table.h"
+
+namespace sentiflow::runtime {
+namespace {
+
+using conformance::at_ms;
+using conformance::at_s;
+using conformance::error_of;
+using nlohmann::json;
+
+// Forwards requests to moto one at a time. DynamoDB applies each request atomically; moto 5
+// evaluates a ConditionExpression and applies the write in Python without a lock, so two
+// requests that reach it at the same instant can both pass their condition (two racing
+// creators both "won" in about 1 of 40 runs under load). Through this proxy moto sees the
+// requests of racing threads one after another, as DynamoDB orders them, while the threads
+// still interleave between requests: the races the tests provoke are those of our code.
+class SerialProxy {
+ public:
+  explicit SerialProxy(std::string upstream) : upstream_(std::move(upstream)) {
+    // Each kept-alive client connection holds a thread; the tests use a few dozen at most.
+    server_.new_task_queue = [] { return new httplib::ThreadPool(64); };
+    // Small requests and answers: without TCP_NODELAY each waits for a delayed ACK (40 ms).
+    server_.set_tcp_nodelay(true);
+    client_.set_tcp_nodelay(true);
+    server_.Post(".*", [this](const httplib::Request& request, httplib::Response& response) {
+      forward(request, response);
+    });
+    port_ = server_.bind_to_any_port("127.0.0.1");
+    if (port_ <= 0) throw std::runtime_error("the serial proxy could not bind a port");
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    if (!testing_support::poll_until([this] { return server_.is_running(); }, std::chrono::seconds(10),
+                                     std::chrono::milliseconds(1)))
+      throw std::runtime_error("the serial proxy did not start");
+  }
+  ~SerialProxy() {
+    server_.stop();
+    thread_.join();
+  }
+  SerialProxy(const SerialProxy&) = delete;
+  SerialProxy& operator=(const SerialProxy&) = delete;
+
+  std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(port_); }
+
+ private:
+  void forward(const httplib::Request& request, httplib::Response& response) {
+    httplib::Request up;
+    up.method = request.method;
+    up.path = request.target;
+    // Every header but those of the connection: Host stays, so that the signature holds at moto.
+    for (const auto& [name, value] : request.headers)
+      if (!hop_by_hop(name)) up.headers.emplace(name, value);
+    up.body = request.body;
+    httplib::Response answer;
+    httplib::Error error = httplib::Error::Success;
+    std::lock_guard lock(mutex_);
+    if (!client_.send(up, answer, error)) {
+      response.status = 502;
+      response.set_content("serial proxy: " + httplib::to_string(error), "text/plain");
+      return;
+    }
+    response.status = answer.status;
+    response.set_content(answer.body, answer.get_header_value("Content-Type"));
+  }
+
+  static bool hop_by_hop(const std::string& name) {
+    std::string lower(name);
+    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    for (const char* h : {"content-length", "connection", "keep-alive", "transfer-encoding", "expect", "te",
+                          "trailer", "upgrade", "remote_addr", "remote_port", "local_addr", "local_port"})
+      if (lower == h) return true;
+    return false;
+  }
+
+  const std::string upstream_;
+  std::mutex mutex_;
+  httplib::Client client_{upstream_};  // one connection, used under mutex_
+  httplib::Server server_;
+  int port_ = 0;
+  std::thread thread_;
+};
+
+// One moto (and its proxy) per suite: starting one takes seconds.
+struct Moto {
+  testing_support::AuthMoto moto{"sentiflow-run-state"};
+  std::unique_ptr<SerialProxy> proxy =
+      moto.skip_reason().empty() ? std::make_unique<SerialProxy>(moto.endpoint()) : nullptr;
+};
+
+std::unique_ptr<Moto>& moto_slot() {
+  static std::unique_ptr<Moto> moto;
+  return moto;
+}
+
+void start_moto() {
+  if (!moto_slot()) moto_slot() = std::make_unique<Moto>();
+}
+void stop_moto() { moto_slot().reset(); }
+testing_support::AuthMoto& moto() { return moto_slot()->moto; }
+
+// A DynamoDB client of the suite's moto, through the serial proxy.
+std::shared_ptr<const aws::AwsClient> moto_dynamodb() {
+  return std::make_shared<const aws::AwsClient>(
+      testing_support::moto_client(aws::kDynamoDb, moto_slot()->proxy->endpoint(), moto().credentials(), 3));
+}
+
+std::string fresh_table_name() {
+  static std::atomic<int> counter{0};
+  return "run-state-" + std::to_string(++counter);
+}
+
+// The conformance suite's store: a fresh table in the suite's moto, dropped at the end.
+
+class DynamoDbStore {
+ public:
+  static void set_up_suite() { start_moto(); }
+  static void tear_down_suite() { stop_moto(); }
+  static std::string skip_reason() { return moto().skip_reason(); }
+  // moto serves one request at a time, at a few ms each.
+  static constexpr int kConcurrentCalls = 40;
+
+  DynamoDbStore() : client_(moto_dynamodb()) {}
+  ~DynamoDbStore() {
+    try {
+      if (first_) first_->drop();
+    } catch (const Error&) {
+      // A table left behind dies with the suite's moto.
+    }
+  }
+
+  std::unique_ptr<RunState> open() {
+    auto state =
+        std::make_unique<DynamoDbRunState>(client_, DynamoDbRunStateOptions{.table = name_, .create_if_missing = true});
+    if (!first_) first_ = std::make_unique<DynamoDbRunState>(client_, DynamoDbRunStateOptions{.table = name_});
+    return state;
+  }
+
+ private:
+  std::shared_ptr<const aws::AwsClient> client_;
+  std::string name_ = fresh_table_name();
+  std::unique_ptr<DynamoDbRunState> first_;  // drops the table
+};
+
+}  // namespace
+
+namespace conformance {
+INSTANTIATE_TYPED_TEST_SUITE_P(DynamoDbRunState, RunStateConformance, ::testing::Types<DynamoDbStore>);
+}  // namespace conformance
+
+namespace {
+
+class DynamoDbRunStateTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { start_moto(); }
+  static void TearDownTestSuite() { stop_moto(); }
+  void SetUp() override {
+    if (!moto().skip_reason().empty()) GTEST_SKIP() << moto().skip_reason();
+    client_ = moto_dynamodb();
+  }
+
+  json call(const std::string& operation, const json& body) {
+    return json::parse(client_
+                           ->call({.operation = operation,
+                                   .headers = {{"Content-Type", "application/x-amz-json-1.0"},
+                                               {"X-Amz-Target", "DynamoDB_20120810." + operation}},
+                                   .body = body.dump()})
+                           .body);
+  }
+
+  json item(const std::string& table, const std::string& pk, const std::string& sk) {
+    const json answer =
+        call("GetItem",
+             {{"TableName", table}, {"Key", {{"pk", {{"S", pk}}}, {"sk", {{"S", sk}}}}}, {"ConsistentRead", true}});
+    return answer.value("Item", json::object());
+  }
+
+  std::shared_ptr<const aws::AwsClient> client_;
+};
+
+TEST(DynamoDbRunStateName, PipelineNameDashStateUnlessTheEnvironmentNamesIt) {
+  ::unsetenv("SENTIFLOW_STATE_TABLE");
+  EXPECT_EQ(DynamoDbRunState::table_name_for("reviews"), "reviews-state");
+  ::setenv("SENTIFLOW_STATE_TABLE", "", 1);
+  EXPECT_EQ(DynamoDbRunState::table_name_for("reviews"), "reviews-state");
+  ::setenv("SENTIFLOW_STATE_TABLE", "my-state", 1);
+  EXPECT_EQ(DynamoDbRunState::table_name_for("reviews"), "my-state");
+  ::unsetenv("SENTIFLOW_STATE_TABLE");
+}
+
+// The items are those docs/RUNNING.md ("Run state on DynamoDB") and the header document.
+TEST_F(DynamoDbRunStateTest, TheItemsAreAsDocumented) {
+  const std::string table = fresh_table_name();
+  DynamoDbRunState state(client_, {.table = table, .create_if_missing = true});
+  state.start_run("2026-01-01T10:00:00Z", RunKind::scheduled, at_ms(1'767'261'600'000));
+  RunCounts c;
+  c.sent = 3;
+  c.labels = {{"POSITIVE", 2}};
+  state.add_counts("2026-01-01T10:00:00Z", c);
+  ASSERT_TRUE(state.acquire_producer_lease("2026-01-01T10:00:00Z", "lambda-1", at_ms(1), at_ms(90'000)));
+  state.save_checkpoint("2026-01-01T10:00:00Z", Checkpoint{3, 4, "tok", false, 5, 3}, "lambda-1");
+  state.record_timeline("2026-01-01T10:00:00Z", TimelinePoint{at_s(1'767'261'601), R"({"sent":3})"});
+  state.set_last_tick(at_s(1'767'261'600));
+  state.add_skipped_tick();
+
+  const json run = item(table, "run#2026-01-01T10:00:00Z", "run");
+  EXPECT_EQ(run["id"]["S"], "2026-01-01T10:00:00Z");
+  EXPECT_EQ(run["kind"]["S"], "scheduled");
+  EXPECT_EQ(run["phase"]["S"], "producing");
+  EXPECT_EQ(run["attempt"]["N"], "1");
+  EXPECT_EQ(run["started_at"]["N"], "1767261600000");
+  EXPECT_EQ(run["sent"]["N"], "3");
+  EXPECT_EQ(run["labels"]["M"]["POSITIVE"]["N"], "2");
+  EXPECT_FALSE(run.contains("finished_at"));
+  const json lease = item(table, "run#2026-01-01T10:00:00Z", "lease");
+  EXPECT_EQ(lease["owner"]["S"], "lambda-1");
+  EXPECT_EQ(lease["until"]["N"], "90000");
+  const json checkpoint = item(table, "run#2026-01-01T10:00:00Z", "checkpoint#000003");
+  EXPECT_EQ(checkpoint["token"]["S"], "tok");
+  EXPECT_EQ(checkpoint["total_segments"]["N"], "4");
+  EXPECT_EQ(checkpoint["done"]["BOOL"], false);
+  const json point = item(table, "run#2026-01-01T10:00:00Z", "timeline#001767261601");
+  EXPECT_EQ(point["json"]["S"], R"({"sent":3})");
+  const json scheduler = item(table, "scheduler", "scheduler");
+  EXPECT_EQ(scheduler["last_tick"]["N"], "1767261600");
+  EXPECT_EQ(scheduler["skipped_ticks"]["N"], "1");
+
+  const json described = call("DescribeTable", {{"TableName", table}}).at("Table");
+  EXPECT_EQ(described["BillingModeSummary"]["BillingMode"], "PAY_PER_REQUEST");
+  state.drop();
+}
+
+TEST_F(DynamoDbRunStateTest, AMissingTableIsNotFoundUnlessCreated) {
+  std::string message;
+  EXPECT_EQ(error_of([&] { DynamoDbRunState state(client_, {.table = "no-such-state"}); }, &message),
+            ErrorCode::not_found);
+  EXPECT_NE(message.find("no-such-state"), std::string::npos) << message;
+}
+
+TEST_F(DynamoDbRunStateTest, ATableOfAnotherKeySchemaIsInvalidInput) {
+  const std::string table = fresh_table_name();
+  DynamoDbTable theirs(client_, {.name = table, .key_schema = KeySchema{"id"}, .create_if_missing = true});
+  EXPECT_EQ(error_of([&] { DynamoDbRunState state(client_, {.table = table}); }), ErrorCode::invalid_input);
+  theirs.drop();
+}
+
+// open_run_state(dynamodb): the table named by SENTIFLOW_STATE_TABLE (else <name>-state), through
+// the pipeline file's aws: settings and the standard credentials, as the dynamodb:// backend.
+TEST_F(DynamoDbRunStateTest, OpenRunStateUsesThePipelinesAwsSettings) {
+  PipelineConfig config;
+  config.name = fresh_table_name();
+  config.aws.region = "us-east-1";
+  config.aws.endpoint_url = parse_http_url(moto().endpoint());
+  // The AWS settings of this process would win over nothing: the test's own key is used.
+  ::setenv("AWS_ACCESS_KEY_ID", moto().credentials().access_key_id.c_str(), 1);
+  ::setenv("AWS_SECRET_ACCESS_KEY", moto().credentials().secret_access_key.c_str(), 1);
+  ::unsetenv("AWS_SESSION_TOKEN");
+  ::unsetenv("SENTIFLOW_STATE_TABLE");
+  EXPECT_EQ(error_of([&] { open_run_state(config, RunStateStore::dynamodb); }), ErrorCode::not_found);
+
+  DynamoDbRunState created(client_, {.table = config.name + "-state", .create_if_missing = true});
+  auto state = open_run_state(config, RunStateStore::dynamodb);
+  state->start_run("r", RunKind::manual, at_ms(5));
+  EXPECT_EQ(created.run("r")->started_at, at_ms(5));
+
+  ::setenv("SENTIFLOW_STATE_TABLE", (config.name + "-state").c_str(), 1);
+  config.name = "another-name";
+  EXPECT_TRUE(open_run_state(config, RunStateStore::dynamodb)->run("r").has_value());
+  ::unsetenv("SENTIFLOW_STATE_TABLE");
+  created.drop();
+}
+
+}  // namespace
+}  // namespace sentiflow::runtime
