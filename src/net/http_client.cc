@@ -3,6 +3,9 @@
 #include <curl/curl.h>
 #include <fmt/format.h>
 
+#include <unistd.h>
+
+#include <cstdlib>
 #include <mutex>
 
 #include "core/error.h"
@@ -57,7 +60,34 @@ struct HeaderList {
   }
 };
 
+// The bundle every handle uses, chosen once: the environment and the files do not change
+// under a running process, and the probe would cost a few stat(2) calls per request.
+const std::string& ca_bundle(CURL* curl) {
+  static const std::string bundle = [curl] {
+    const char* curl_default = nullptr;
+    if (curl_easy_getinfo(curl, CURLINFO_CAINFO, &curl_default) != CURLE_OK) curl_default = nullptr;
+    return select_ca_bundle([](const char* name) { return std::getenv(name); },
+                            [](const std::string& path) { return ::access(path.c_str(), R_OK) == 0; },
+                            curl_default != nullptr ? curl_default : "");
+  }();
+  return bundle;
+}
+
 }  // namespace
+
+std::string select_ca_bundle(const std::function<const char*(const char*)>& getenv,
+                             const std::function<bool(const std::string&)>& exists, const std::string& curl_default) {
+  for (const char* variable : {"AWS_CA_BUNDLE", "SSL_CERT_FILE"}) {
+    const char* value = getenv(variable);
+    if (value != nullptr && *value != '\0') return value;
+  }
+  if (!curl_default.empty() && exists(curl_default)) return curl_default;
+  for (const char* known : {"/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/certs/ca-certificates.crt",
+                            "/etc/ssl/cert.pem", "/etc/ssl/ca-bundle.pem"}) {
+    if (exists(known)) return known;
+  }
+  return "";
+}
 
 struct HttpClient::Handle {
   CURL* curl = nullptr;
@@ -100,6 +130,7 @@ HttpResponse HttpClient::send(const HttpRequest& request) {
   curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(request.timeout.count()));
   curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(request.connect_timeout.count()));
   curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+  if (const auto& bundle = ca_bundle(curl); !bundle.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, bundle.c_str());
   curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, request.follow_redirects ? 1L : 0L);
   curl_easy_setopt(curl, CURLOPT_MAXREDIRS, 5L);
   curl_easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -69,5 +70,15 @@ class HttpClient {
 
 // True for the statuses a client may retry: 429 (throttled) and 5xx other than 501.
 bool is_retryable_status(long status);
+
+// The CA bundle HTTPS checks certificates against: the file named by AWS_CA_BUNDLE, else by
+// SSL_CERT_FILE (set but missing: used anyway, so the failure names it); else libcurl's
+// compiled-in bundle `curl_default` when it exists; else the first that exists of the bundles of
+// the common distributions (Amazon Linux/Fedora, Debian/Ubuntu, Alpine, openSUSE); else "" (leave
+// libcurl's default). Why: the Lambda zip carries Debian's libcurl, whose default path is
+// Debian's, onto Amazon Linux 2023, which keeps its bundle elsewhere. `getenv` and `exists` are
+// parameters for tests; HttpClient passes the real ones and computes this once per process.
+std::string select_ca_bundle(const std::function<const char*(const char*)>& getenv,
+                             const std::function<bool(const std::string&)>& exists, const std::string& curl_default);
 
 }  // namespace sentiflow

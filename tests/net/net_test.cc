@@ -5,6 +5,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <map>
+#include <set>
 #include <thread>
 
 #include "core/error.h"
@@ -59,6 +61,32 @@ class LocalServer {
   int port_ = 0;
   std::thread thread_;
 };
+
+// The Lambda zip carries Debian's libcurl onto Amazon Linux 2023: its compiled-in bundle path
+// is missing there and the system's must be found, or every HTTPS call fails.
+TEST(HttpClient, CaBundleIsTheEnvironmentsElseCurlsElseTheDistributionsOwn) {
+  const auto env = [](std::map<std::string, std::string> values) {
+    return [values = std::move(values)](const char* name) -> const char* {
+      const auto found = values.find(name);
+      return found == values.end() ? nullptr : found->second.c_str();
+    };
+  };
+  const auto files = [](std::set<std::string> present) {
+    return [present = std::move(present)](const std::string& path) { return present.count(path) > 0; };
+  };
+  const std::string debian = "/etc/ssl/certs/ca-certificates.crt";
+  const std::string amazon = "/etc/pki/tls/certs/ca-bundle.crt";
+  // On Amazon Linux: Debian's compiled-in default is missing, the system's bundle is used.
+  EXPECT_EQ(select_ca_bundle(env({}), files({amazon}), debian), amazon);
+  // On Debian: libcurl's own default.
+  EXPECT_EQ(select_ca_bundle(env({}), files({debian, amazon}), debian), debian);
+  // The environment wins, AWS's variable first; an empty value does not count.
+  EXPECT_EQ(select_ca_bundle(env({{"SSL_CERT_FILE", "/x.pem"}, {"AWS_CA_BUNDLE", "/a.pem"}}), files({debian}), debian),
+            "/a.pem");
+  EXPECT_EQ(select_ca_bundle(env({{"SSL_CERT_FILE", "/x.pem"}, {"AWS_CA_BUNDLE", ""}}), files({debian}), debian), "/x.pem");
+  // Nothing known exists: libcurl keeps its default.
+  EXPECT_EQ(select_ca_bundle(env({}), files({}), debian), "");
+}
 
 TEST(HttpClient, GetsWithUserAgentAndKeepsTheConnection) {
   LocalServer server;
