@@ -28,6 +28,7 @@ int report(const Error& error, log::Format format) {
 }  // namespace
 
 int run(int argc, char** argv) {
+  if (wants_lambda_runtime(argc, argv)) return run_lambda_bootstrap(argc, argv);  // docs/LAMBDA.md
   CLI::App app{"sentiflow: a serverless data-engineering pipeline.\n"
                "A schedule starts a producer that scans a table into a queue; elastic consumers analyse each\n"
                "item's sentiment and store the results. Runs on one machine or on AWS.",
@@ -59,6 +60,10 @@ int run(int argc, char** argv) {
   add_status_command(app, status);
   add_results_command(app, status);
   add_report_command(app, status);
+  add_invoke_command(app, status);
+  add_event_command(app, status);
+  add_package_command(app, status);
+  add_template_command(app, status);
 
   auto* help = app.add_subcommand("help", "Show the help of a command");
   std::string help_topic;

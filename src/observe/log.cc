@@ -13,8 +13,18 @@ namespace sentiflow::log {
 namespace {
 
 constexpr std::string_view kLevelNames[] = {"trace", "debug", "info", "warn", "error", "off"};
+// Lambda's own names (its log-level filtering reads these).
+constexpr std::string_view kLambdaLevelNames[] = {"TRACE", "DEBUG", "INFO", "WARN", "ERROR", "OFF"};
 
 std::atomic<Format> g_format{Format::text};
+
+std::mutex g_request_mutex;
+std::string g_request_id;  // guarded by g_request_mutex
+
+std::string request_id() {
+  std::lock_guard lock(g_request_mutex);
+  return g_request_id;
+}
 
 // spdlog does the locking and the stderr writes; the line itself is ours, so that text
 // and JSON carry the same timestamp format and fields.
@@ -69,14 +79,30 @@ Level parse_level(std::string_view name) {
 
 Format format() { return g_format; }
 
+void set_request_id(std::string_view id) {
+  std::lock_guard lock(g_request_mutex);
+  g_request_id = id;
+}
+
 void configure(Format format, Level level) {
   g_format = format;
   logger().set_level(to_spdlog(level));
 }
 
 std::string render(Format format, Level level, std::string_view timestamp, std::string_view message,
-                   const Fields& fields) {
+                   const Fields& fields, std::string_view request_id) {
   const std::string_view level_name = kLevelNames[static_cast<size_t>(level)];
+  if (format == Format::lambda) {
+    nlohmann::ordered_json line;
+    line["timestamp"] = timestamp;
+    line["level"] = kLambdaLevelNames[static_cast<size_t>(level)];
+    line["requestId"] = request_id;
+    line["message"] = message;
+    if (fields.is_object())
+      for (const auto& [key, value] : fields.items())
+        if (key != "timestamp" && key != "level" && key != "requestId" && key != "message") line[key] = value;
+    return line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  }
   if (format == Format::json) {
     nlohmann::ordered_json line;
     line["ts"] = timestamp;
@@ -108,7 +134,10 @@ void write(Level level, std::string_view message, const Fields& fields) {
   auto& sink = logger();
   const auto spd_level = to_spdlog(level);
   if (!sink.should_log(spd_level)) return;
-  sink.log(spd_level, "{}", render(g_format, level, format_utc_millis(now_millis()), message, fields));
+  const Format format = g_format;
+  sink.log(spd_level, "{}",
+           render(format, level, format_utc_millis(now_millis()), message, fields,
+                  format == Format::lambda ? request_id() : std::string()));
 }
 
 }  // namespace sentiflow::log

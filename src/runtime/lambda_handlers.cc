@@ -1,0 +1,529 @@
+#include "runtime/lambda_handlers.h"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cctype>
+#include <map>
+#include <mutex>
+
+#include "aws/credentials.h"
+#include "aws/endpoints.h"
+#include "config/loader.h"
+#include "core/error.h"
+#include "net/url.h"
+#include "observe/log.h"
+#include "observe/metrics.h"
+#include "pipeline/enrich.h"
+#include "pipeline/producer.h"
+#include "pipeline/retry.h"
+#include "pipeline/sink.h"
+#include "runtime/backends.h"
+
+namespace sentiflow::runtime {
+namespace {
+
+using std::chrono::milliseconds;
+
+// The pipeline file's `aws:` section as aws/ takes it (as backends.cc builds its clients).
+aws::AwsSettings aws_settings(const PipelineConfig& c) {
+  aws::AwsSettings s;
+  s.region = c.aws.region;
+  s.profile = c.aws.profile;
+  if (c.aws.endpoint_url) s.endpoint_url = c.aws.endpoint_url->text;
+  return s;
+}
+
+// A run id names a folder of the sink (run=<id>/) and an item of the state: the rule of the
+// local runner's ids (runtime/local_runner.cc), so that both runners accept the same runs.
+void check_run_id(const std::string& id) {
+  const bool ok = !id.empty() && id.size() <= 128 && std::all_of(id.begin(), id.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' || c == ':';
+  });
+  if (!ok) throw invalid_input(fmt::format("run id '{}': 1 to 128 of A-Z a-z 0-9 - _ . :", id));
+}
+
+bool is_tick_id(const std::string& id) {
+  try {
+    return format_utc(parse_utc(id)) == id;
+  } catch (const Error&) {
+    return false;
+  }
+}
+
+// The queue as a handler uses it: created with the pipeline's settings by `sentiflow invoke`;
+// on Lambda only looked up (the template creates it; the functions may not create queues).
+std::unique_ptr<Queue> handler_queue(const PipelineConfig& config, bool create) {
+  // A local queue is a file of ours: creating it is harmless anywhere (a local Runtime API).
+  create = create || config.queue.url.backend == QueueLocation::Backend::local;
+  auto queue = open_queue(config, create ? QueueAccess::work : QueueAccess::inspect);
+  if (!queue) throw Error(ErrorCode::not_found, fmt::format("the queue {} does not exist", config.queue.url.uri));
+  return queue;
+}
+
+// Whether a missing sink may be created: a directory always (a local Runtime API); an S3
+// bucket is never created by open_sink_store.
+bool creates_sink(const PipelineConfig& config, const LambdaHandlerOptions& options) {
+  return options.create_resources || config.sink.store.backend == StoreLocation::Backend::file;
+}
+
+// A Table that lends one warm table to the producer's segment threads: the producer asks for a
+// table per segment, and opening a DynamoDB table costs a DescribeTable per invocation. Tables
+// are safe to share between threads (table/table.h).
+class BorrowedTable final : public Table {
+ public:
+  explicit BorrowedTable(Table& table) : table_(table) {}
+  const KeySchema& key_schema() const override { return table_.key_schema(); }
+  TableLimits limits() const override { return table_.limits(); }
+  void put(std::string_view item) override { table_.put(item); }
+  std::vector<std::string> put_batch(std::span<const std::string> items) override { return table_.put_batch(items); }
+  std::optional<std::string> get(const ItemKey& key) override { return table_.get(key); }
+  bool remove(const ItemKey& key) override { return table_.remove(key); }
+  int64_t count() override { return table_.count(); }
+  ScanPage scan(const ScanRequest& request) override { return table_.scan(request); }
+
+ private:
+  Table& table_;
+};
+
+// Marks run `id` finished when its producer is done (phase draining) and the queue shows no
+// message visible or delayed and at most `own_in_flight` in flight: the caller's own records,
+// which Lambda deletes once the answer is in. SQS's counts are approximate (they may lag by a
+// minute), so a run may be marked a little early; that changes what `status` shows, never what
+// is processed. Failures are logged, not thrown: the work itself is done.
+void finish_if_drained(RunState& state, Queue& queue, const std::string& id, int64_t own_in_flight, Millis now) {
+  try {
+    const auto run = state.run(id);
+    if (!run || run->phase != RunPhase::draining) return;
+    const QueueCounts counts = queue.counts();
+    if (counts.visible != 0 || counts.delayed != 0 || counts.in_flight > own_in_flight) return;
+    state.mark_finished(id, now);
+    log::info("run finished", {{"run", id},
+                               {"processed", run->counts.processed},
+                               {"failed", run->counts.failed},
+                               {"dead_letters", run->counts.dead_letters}});
+  } catch (const std::exception& e) {
+    log::warn("could not check whether the run is finished", {{"run", id}, {"error", e.what()}});
+  }
+}
+
+}  // namespace
+
+milliseconds deadline_margin(milliseconds remaining_at_start) {
+  const milliseconds margin = std::max(milliseconds(1000), remaining_at_start / 10);
+  // Never more than half the time: with a timeout of 1 s the handler still gets to work (the
+  // first chunk or page always runs; a function that cannot finish one is too short anyway).
+  return std::min(margin, std::max(milliseconds(0), remaining_at_start / 2));
+}
+
+size_t consumer_chunk_size(const PipelineConfig& config) {
+  size_t chunk = SIZE_MAX;
+  if (config.consumer.enrich) chunk = std::min(chunk, static_cast<size_t>(std::max(1, config.consumer.enrich->concurrency)));
+  if (config.sentiment.engine == SentimentEngine::comprehend)
+    chunk = std::min(chunk, static_cast<size_t>(25 * std::max(1, config.sentiment.concurrency)));
+  return chunk;
+}
+
+LambdaInvoker::LambdaInvoker(std::shared_ptr<const aws::AwsClient> client) : client_(std::move(client)) {}
+
+void LambdaInvoker::invoke_async(const std::string& function, const std::string& payload) const {
+  aws::AwsRequest request;
+  request.operation = "Invoke";
+  request.method = "POST";
+  request.path = "/2015-03-31/functions/" + function + "/invocations";
+  request.headers = {{"Content-Type", "application/json"}, {"X-Amz-Invocation-Type", "Event"}};
+  request.body = payload;
+  const aws::AwsResponse response = client_->call(request);
+  if (response.status != 202)
+    throw Error(ErrorCode::internal,
+                fmt::format("Lambda Invoke of {}: expected 202 Accepted for an asynchronous call, got {}", function,
+                            response.status));
+}
+
+// ---------------------------------------------------------------------------------------------
+// consumer
+
+struct ConsumerHandler::Impl {
+  PipelineConfig config;
+  std::shared_ptr<RunState> state;
+  LambdaHandlerOptions options;
+  SinkStore sink_store;
+  pipeline::Sink sink;
+  std::unique_ptr<sentiment::Analyzer> analyzer;
+  std::unique_ptr<pipeline::Enricher> enricher;
+  std::unique_ptr<pipeline::Consumer> consumer;
+  std::unique_ptr<Queue> queue;
+  size_t chunk;
+  Counter& deferred;
+
+  Impl(const PipelineConfig& c, std::shared_ptr<RunState> s, LambdaHandlerOptions o)
+      : config(c),
+        state(std::move(s)),
+        options(std::move(o)),
+        sink_store(open_sink_store(config, creates_sink(config, options))),
+        sink(*sink_store.store, sink_store.prefix, config.sink.format, config.sink.compression),
+        analyzer(make_analyzer(config)),
+        queue(handler_queue(config, options.create_resources)),
+        chunk(consumer_chunk_size(config)),
+        deferred(Metrics::global().counter("sentiflow_records_deferred_total",
+                                           "Records a Lambda consumer handed back unprocessed: its deadline "
+                                           "came, or an earlier chunk could not be stored.")) {
+    if (config.consumer.enrich) enricher = std::make_unique<pipeline::Enricher>(*config.consumer.enrich);
+    consumer = std::make_unique<pipeline::Consumer>(
+        pipeline::ConsumerOptions{config.source.text, "unknown", config.queue.max_receive_count}, *analyzer, sink,
+        enricher.get());
+  }
+
+  std::string handle(std::string_view text, const InvocationContext& context) {
+    const Millis start = options.clock();
+    const Millis cutoff = context.deadline - deadline_margin(context.remaining(start));
+    pipeline::SqsEvent event = pipeline::parse_sqs_event(text);
+    const size_t n = event.records.size();
+
+    pipeline::BatchOutcome total;
+    size_t next = 0;
+    std::string why = "the invocation's deadline is near";
+    while (next < n && options.clock() < cutoff) {
+      const size_t end = std::min(n, next + std::min(chunk, n - next));
+      pipeline::SqsEvent part;
+      // Copied, not moved: a chunk that fails is handed back by its records' ids.
+      part.records.assign(event.records.begin() + static_cast<std::ptrdiff_t>(next),
+                          event.records.begin() + static_cast<std::ptrdiff_t>(end));
+      pipeline::BatchOutcome outcome;
+      try {
+        outcome = consumer->handle(part);
+      } catch (const std::exception& e) {
+        // Not even the error records of this chunk could be stored. With nothing handled yet the
+        // invocation fails (every record comes back, and Lambda counts an error); after earlier
+        // chunks were stored, this chunk and the rest are handed back instead, so that the
+        // stored ones are not processed again.
+        if (next == 0) throw;
+        log::error("a chunk could not be stored", {{"error", e.what()}});
+        why = "an earlier chunk could not be stored";
+        break;
+      }
+      total.failures.insert(total.failures.end(), outcome.failures.begin(), outcome.failures.end());
+      total.reasons.merge(outcome.reasons);
+      for (auto& [run, tally] : outcome.runs) {
+        pipeline::RunTally& sum = total.runs[run];
+        sum.processed += tally.processed;
+        sum.failed += tally.failed;
+        sum.dead_letters += tally.dead_letters;
+        for (const auto& [label, count] : tally.labels) sum.labels[label] += count;
+      }
+      next = end;
+    }
+    // What the deadline (or a chunk that could not be stored) left: failures for Lambda, so SQS
+    // delivers them again after their visibility timeout; not error records (nothing is wrong
+    // with them).
+    const size_t left = n - next;
+    for (size_t i = next; i < n; ++i) {
+      total.failures.push_back(event.records[i].message_id);
+      total.reasons[event.records[i].message_id] = why;
+    }
+    if (left > 0) {
+      deferred.add(static_cast<double>(left));
+      log::warn("handing records back unprocessed", {{"records", left},
+                                                     {"handled", next},
+                                                     {"why", why},
+                                                     {"remaining_ms", context.remaining(options.clock()).count()}});
+    }
+
+    for (const auto& [run, tally] : total.runs) {
+      RunCounts delta;
+      delta.processed = tally.processed;
+      delta.failed = tally.failed;
+      delta.dead_letters = tally.dead_letters;
+      delta.labels = tally.labels;
+      try {
+        pipeline::with_retries([&] { state->add_counts(run, delta); });
+      } catch (const Error& e) {
+        // A message of a run this state never saw (sent by hand, or "unknown" for a body that is
+        // not a message), or a state that stays unreachable: the results are stored either way,
+        // and failing the batch would only process it again.
+        if (e.code() != ErrorCode::not_found) log::error("could not add the run's counts", {{"run", run}, {"error", e.what()}});
+      }
+    }
+    if (total.failures.empty())
+      for (const auto& [run, tally] : total.runs)
+        finish_if_drained(*state, *queue, run, static_cast<int64_t>(n), options.clock());
+    log::info("batch handled", {{"records", n},
+                                {"failures", total.failures.size()},
+                                {"deferred", left},
+                                {"ms", (options.clock() - start).count()}});
+    return pipeline::batch_response_json(total);
+  }
+};
+
+ConsumerHandler::ConsumerHandler(const PipelineConfig& config, std::shared_ptr<RunState> state,
+                                 LambdaHandlerOptions options)
+    : impl_(std::make_unique<Impl>(config, std::move(state), std::move(options))) {}
+ConsumerHandler::~ConsumerHandler() = default;
+
+std::string ConsumerHandler::operator()(std::string_view event, const InvocationContext& context) {
+  return impl_->handle(event, context);
+}
+
+// ---------------------------------------------------------------------------------------------
+// producer
+
+namespace {
+
+struct ProducerEvent {
+  std::string run;
+  RunKind kind = RunKind::scheduled;
+  bool tick = false;  // a schedule's tick (not a continuation or a run named by hand)
+};
+
+ProducerEvent parse_producer_event(std::string_view text) {
+  nlohmann::json event;
+  try {
+    event = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::exception&) {
+    throw invalid_input("the producer's event is not JSON");
+  }
+  const auto string_member = [&](const char* name) -> std::optional<std::string> {
+    if (!event.is_object() || !event.contains(name)) return std::nullopt;
+    if (!event[name].is_string()) throw invalid_input(fmt::format("the producer's event: \"{}\" is not a string", name));
+    return event[name].get<std::string>();
+  };
+  ProducerEvent out;
+  if (const auto run = string_member("run")) {  // a continuation, or a run named by hand
+    check_run_id(*run);
+    out.run = *run;
+    out.kind = is_tick_id(*run) ? RunKind::scheduled : RunKind::manual;
+    return out;
+  }
+  if (const auto time = string_member("time")) {  // EventBridge rule event or Scheduler input
+    // The tick's run id is its whole-second time (DESIGN.md, "Runs"); EventBridge sends whole
+    // seconds, a Scheduler input may carry milliseconds.
+    const Millis at = parse_utc_millis(*time);
+    out.run = format_utc(std::chrono::floor<std::chrono::seconds>(at));
+    out.kind = RunKind::scheduled;
+    out.tick = true;
+    return out;
+  }
+  throw invalid_input(
+      "the producer takes an EventBridge scheduled event (with \"time\"), an EventBridge Scheduler input "
+      "{\"time\": \"<aws.scheduler.scheduled-time>\"} or a continuation {\"run\": ID, \"checkpoint\": true}");
+}
+
+}  // namespace
+
+struct ProducerHandler::Impl {
+  PipelineConfig config;
+  std::shared_ptr<RunState> state;
+  LambdaHandlerOptions options;
+  std::unique_ptr<Table> table;
+  std::unique_ptr<Queue> queue;
+  SinkStore sink_store;
+  pipeline::Sink sink;
+  pipeline::ProducerOptions producer_options;
+  std::unique_ptr<LambdaInvoker> invoker;  // made on the first continuation
+
+  Impl(const PipelineConfig& c, std::shared_ptr<RunState> s, LambdaHandlerOptions o)
+      : config(c),
+        state(std::move(s)),
+        options(std::move(o)),
+        table(open_table(config, options.create_resources)),
+        queue(handler_queue(config, options.create_resources)),
+        sink_store(open_sink_store(config, creates_sink(config, options))),
+        sink(*sink_store.store, sink_store.prefix, config.sink.format, config.sink.compression) {
+    producer_options.key_attribute = config.source.key;
+    producer_options.text_attribute = config.source.text;
+    producer_options.text_required = !config.consumer.enrich.has_value();
+    producer_options.segments = config.source.segments;
+    producer_options.page_size = config.source.page_size;
+    producer_options.message_size_limit = config.queue.message_size_limit;
+  }
+
+  LambdaInvoker& lambda() {
+    if (!invoker) {
+      if (options.invoker) {
+        invoker = options.invoker();
+      } else {
+        const aws::AwsSettings settings = aws_settings(config);
+        invoker = std::make_unique<LambdaInvoker>(std::make_shared<const aws::AwsClient>(
+            aws::AwsClient::from_settings(aws::kLambda, settings, aws::default_chain(settings))));
+      }
+    }
+    return *invoker;
+  }
+
+  static std::string answer(const std::string& run, std::string_view status, const pipeline::ProduceReport& report,
+                            const std::optional<nlohmann::json>& continuation = std::nullopt) {
+    nlohmann::ordered_json out;
+    out["run"] = run;
+    out["status"] = status;
+    out["scanned"] = report.scanned;
+    out["sent"] = report.sent;
+    out["error_records"] = report.errors;
+    if (continuation) out["continuation"] = *continuation;
+    return out.dump();
+  }
+
+  std::string handle(std::string_view text, const InvocationContext& context) {
+    const ProducerEvent event = parse_producer_event(text);
+    const Millis start = options.clock();
+    const milliseconds margin = deadline_margin(context.remaining(start));
+
+    if (event.tick) finish_previous_tick(event.run, start);
+    const RunRecord run = state->start_run(event.run, event.kind, start, IfFinished::keep);
+    if (run.phase != RunPhase::producing) {
+      log::info("duplicate event: the run is already produced", {{"run", run.id}, {"phase", std::string(to_string(run.phase))}});
+      return answer(run.id, "duplicate", {});
+    }
+    if (!state->acquire_producer_lease(run.id, context.request_id, start, context.deadline)) {
+      log::info("duplicate event: another invocation is producing the run", {{"run", run.id}});
+      return answer(run.id, "duplicate", {});
+    }
+    log::info("producing", {{"run", run.id}, {"attempt", run.attempt}});
+
+    pipeline::ProduceReport report;
+    try {
+      report = produce(run.id, context, margin);
+    } catch (...) {
+      release(run.id, context.request_id);
+      throw;
+    }
+    if (report.complete) {
+      state->mark_produced(run.id, options.clock());
+      release(run.id, context.request_id);
+      log::info("produced", {{"run", run.id}, {"sent", report.sent}, {"error_records", report.errors}});
+      // Consumers may have drained the queue before the run was marked produced; then no later
+      // consumer would look.
+      finish_if_drained(*state, *queue, run.id, 0, options.clock());
+      return answer(run.id, "produced", report);
+    }
+    release(run.id, context.request_id);
+    const nlohmann::json continuation = {{"run", run.id}, {"checkpoint", true}};
+    if (!options.function_name.empty()) {
+      lambda().invoke_async(options.function_name, continuation.dump());
+      log::info("the deadline is near: the run continues in a new invocation",
+                {{"run", run.id}, {"function", options.function_name}, {"sent", report.sent}});
+    } else {
+      log::info("the deadline is near: invoke the producer again with the continuation event to carry on",
+                {{"run", run.id}, {"sent", report.sent}});
+    }
+    return answer(run.id, "continued", report, continuation);
+  }
+
+  void release(const std::string& id, const std::string& owner) {
+    try {
+      state->release_producer_lease(id, owner);
+    } catch (const std::exception& e) {
+      // The lease runs out at the invocation's deadline anyway.
+      log::warn("could not release the producer lease", {{"run", id}, {"error", e.what()}});
+    }
+  }
+
+  // Each tick looks at the previous tick's run once: if its queue is empty now, it is finished
+  // (its last consumer may have seen SQS's lagging counts). A single-item read, no Scan.
+  void finish_previous_tick(const std::string& id, Millis now) {
+    try {
+      const Seconds tick = parse_utc(id);
+      const auto previous = state->last_tick();
+      if (previous && *previous < tick) finish_if_drained(*state, *queue, format_utc(*previous), 0, now);
+      if (!previous || *previous < tick) state->set_last_tick(tick);
+    } catch (const std::exception& e) {
+      log::warn("could not look at the previous tick", {{"error", e.what()}});
+    }
+  }
+
+  pipeline::ProduceReport produce(const std::string& id, const InvocationContext& context, milliseconds margin) {
+    std::vector<pipeline::ScanCheckpoint> resume;
+    for (const Checkpoint& c : state->checkpoints(id))
+      resume.push_back({c.segment, c.total_segments, c.token, c.done, c.scanned, c.sent});
+    std::atomic<bool> stop{false};
+    std::mutex mutex;
+    std::map<int, Millis> page_started;  // per segment: when its current page began
+    milliseconds longest_page{0};
+    const Millis begun = options.clock();
+    pipeline::Producer producer(
+        producer_options, [this] { return std::make_unique<BorrowedTable>(*table); }, *queue, sink);
+    return producer.run(
+        id, resume,
+        [&](const pipeline::ScanCheckpoint& c, const pipeline::ProduceReport& page) {
+          RunCounts delta;
+          delta.scanned = page.scanned;
+          delta.sent = page.sent;
+          delta.producer_errors = page.errors;
+          try {
+            pipeline::with_retries([&] { state->add_counts(id, delta); });
+            // Under the lease: a producer whose lease was taken over gets Error(conflict) and stops.
+            pipeline::with_retries([&] {
+              state->save_checkpoint(id, Checkpoint{c.segment, c.total_segments, c.token, c.done, c.scanned, c.sent},
+                                     context.request_id);
+            });
+          } catch (...) {
+            stop = true;
+            throw;
+          }
+          // Stop at this page boundary when the next page might not fit before the margin: a
+          // page takes about as long as the longest one so far.
+          const Millis now = options.clock();
+          std::lock_guard lock(mutex);
+          const auto started = page_started.find(c.segment);
+          longest_page = std::max(longest_page, now - (started == page_started.end() ? begun : started->second));
+          page_started[c.segment] = now;
+          if (now + std::max(margin, longest_page) >= context.deadline) stop = true;
+        },
+        stop);
+  }
+};
+
+ProducerHandler::ProducerHandler(const PipelineConfig& config, std::shared_ptr<RunState> state,
+                                 LambdaHandlerOptions options)
+    : impl_(std::make_unique<Impl>(config, std::move(state), std::move(options))) {}
+ProducerHandler::~ProducerHandler() = default;
+
+std::string ProducerHandler::operator()(std::string_view event, const InvocationContext& context) {
+  return impl_->handle(event, context);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+LambdaFunction make_lambda_function(std::string_view name, const PipelineConfig& config,
+                                    std::shared_ptr<RunState> state, LambdaHandlerOptions options) {
+  LambdaFunction function;
+  function.name = std::string(name);
+  function.pipeline = config.name;
+  if (name == "consumer") {
+    auto handler = std::make_shared<ConsumerHandler>(config, std::move(state), std::move(options));
+    function.handler = [handler](std::string_view event, const InvocationContext& context) {
+      return (*handler)(event, context);
+    };
+  } else if (name == "producer") {
+    auto handler = std::make_shared<ProducerHandler>(config, std::move(state), std::move(options));
+    function.handler = [handler](std::string_view event, const InvocationContext& context) {
+      return (*handler)(event, context);
+    };
+  } else {
+    throw invalid_input(fmt::format("no handler '{}': the handlers are producer and consumer", name));
+  }
+  return function;
+}
+
+std::filesystem::path lambda_pipeline_file(const aws::Environment& env) {
+  if (const auto file = env("SENTIFLOW_PIPELINE")) return *file;
+  if (const auto root = env("LAMBDA_TASK_ROOT")) return std::filesystem::path(*root) / "pipeline.yaml";
+  return "pipeline.yaml";
+}
+
+LambdaFunction init_lambda_function(std::string_view name) {
+  if (name != "consumer" && name != "producer")  // before anything is loaded: the clearest error
+    throw invalid_input(fmt::format("no handler '{}': the handlers are producer and consumer", name));
+  const aws::Environment env = aws::process_environment();
+  const PipelineConfig config = load_pipeline_or_throw(lambda_pipeline_file(env));
+  const auto store = env("SENTIFLOW_RUN_STATE").value_or("dynamodb");
+  if (store != "dynamodb" && store != "local")
+    throw invalid_input(fmt::format("SENTIFLOW_RUN_STATE '{}' is not one of: dynamodb, local", store));
+  std::shared_ptr<RunState> state =
+      open_run_state(config, store == "local" ? RunStateStore::local : RunStateStore::dynamodb);
+  LambdaHandlerOptions options;
+  if (const auto function = env("AWS_LAMBDA_FUNCTION_NAME")) options.function_name = *function;
+  return make_lambda_function(name, config, std::move(state), std::move(options));
+}
+
+}  // namespace sentiflow::runtime
