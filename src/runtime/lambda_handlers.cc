@@ -368,8 +368,26 @@ struct ProducerHandler::Impl {
     const Millis start = options.clock();
     const milliseconds margin = deadline_margin(context.remaining(start));
 
-    if (event.tick) finish_previous_tick(event.run, start);
-    const RunRecord run = state->start_run(event.run, event.kind, start, IfFinished::keep);
+    std::string id = event.run;
+    RunKind kind = event.kind;
+    if (event.tick) {
+      if (const auto blocking = unfinished_before(event.run, start)) {
+        // As `sentiflow run`'s scheduler does (DESIGN.md, "Runs"): a tick that comes while a run
+        // is unfinished is skipped and counted, not run beside it. A run still producing whose
+        // producer is gone (its lease expired: a crash, a lost continuation) is resumed by this
+        // invocation instead, as the local scheduler resumes unfinished runs; otherwise nothing
+        // would ever finish it and every later tick would be skipped.
+        state->add_skipped_tick();
+        if (blocking->phase != RunPhase::producing) {
+          log::warn("tick skipped: a run is unfinished", {{"tick", event.run}, {"unfinished", blocking->id}});
+          return answer(event.run, "skipped", {});
+        }
+        log::warn("tick skipped: resuming the unfinished run instead", {{"tick", event.run}, {"run", blocking->id}});
+        id = blocking->id;
+        kind = blocking->kind;
+      }
+    }
+    const RunRecord run = state->start_run(id, kind, start, IfFinished::keep);
     if (run.phase != RunPhase::producing) {
       log::info("duplicate event: the run is already produced", {{"run", run.id}, {"phase", std::string(to_string(run.phase))}});
       return answer(run.id, "duplicate", {});
@@ -418,17 +436,29 @@ struct ProducerHandler::Impl {
     }
   }
 
-  // Each tick looks at the previous tick's run once: if its queue is empty now, it is finished
-  // (its last consumer may have seen SQS's lagging counts). A single-item read, no Scan.
-  void finish_previous_tick(const std::string& id, Millis now) {
+  // The run that keeps the tick `id` from running: the newest unfinished run other than the
+  // tick's own, once given a chance to finish (its last consumer may have seen SQS's lagging
+  // counts, so its queue is looked at again). Only a tick newer than the last one is looked at
+  // (it becomes the last tick, run or skipped, as in the local scheduler); a duplicate or late
+  // delivery is left to start_run's keep and the lease. One Scan of the state table per tick (it
+  // holds a few items per run on Lambda: no timeline is kept there).
+  std::optional<RunRecord> unfinished_before(const std::string& id, Millis now) {
     try {
       const Seconds tick = parse_utc(id);
       const auto previous = state->last_tick();
-      if (previous && *previous < tick) finish_if_drained(*state, *queue, format_utc(*previous), 0, now);
-      if (!previous || *previous < tick) state->set_last_tick(tick);
+      if (previous && *previous >= tick) return std::nullopt;
+      state->set_last_tick(tick);
+      const auto unfinished = state->newest_unfinished();
+      if (!unfinished || unfinished->id == id) return std::nullopt;
+      finish_if_drained(*state, *queue, unfinished->id, 0, now);
+      const auto run = state->run(unfinished->id);
+      if (run && run->phase != RunPhase::finished) return run;
     } catch (const std::exception& e) {
-      log::warn("could not look at the previous tick", {{"error", e.what()}});
+      // Not knowing must not stop the schedule: the tick runs (runs may then overlap, safely:
+      // each message names its run).
+      log::warn("could not look for unfinished runs", {{"tick", id}, {"error", e.what()}});
     }
+    return std::nullopt;
   }
 
   pipeline::ProduceReport produce(const std::string& id, const InvocationContext& context, milliseconds margin) {

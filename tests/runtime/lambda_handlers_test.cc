@@ -368,6 +368,47 @@ TEST_F(LambdaHandlers, ProducerFillsTheQueueFromTheTableAndATickNeverProducesTwi
   const QueueCounts counts = queue->counts();
   EXPECT_EQ(counts.visible + counts.in_flight + counts.delayed, 23);
   EXPECT_EQ(state->run("2026-11-26T06:00:00Z").value().counts.sent, 23);
+
+  // The next tick while the 06:00 run still has messages in the queue: skipped and counted, as
+  // in the local scheduler (DESIGN.md, "Runs").
+  const auto skipped = nlohmann::json::parse(handler(R"({"time":"2026-11-26T07:00:00Z"})", context("producer-3")));
+  EXPECT_EQ(skipped["status"], "skipped");
+  EXPECT_EQ(state->skipped_ticks(), 1);
+  EXPECT_FALSE(state->run("2026-11-26T07:00:00Z").has_value());
+
+  // Once the queue is empty, the next tick finishes the 06:00 run (no consumer saw it drained:
+  // these messages were deleted by hand) and runs.
+  std::vector<DeleteEntry> deletes;
+  for (const auto& m : messages) deletes.push_back({.id = m.message_id, .receipt_handle = m.receipt_handle});
+  for (size_t i = 0; i < deletes.size(); i += 10)
+    queue->delete_messages(std::span(deletes).subspan(i, std::min<size_t>(10, deletes.size() - i)));
+  const auto next = nlohmann::json::parse(handler(R"({"time":"2026-11-26T08:00:00Z"})", context("producer-4")));
+  EXPECT_EQ(next["run"], "2026-11-26T08:00:00Z");
+  EXPECT_EQ(next["status"], "produced");
+  EXPECT_EQ(next["sent"], 23);
+  EXPECT_EQ(state->run("2026-11-26T06:00:00Z").value().phase, RunPhase::finished);
+  EXPECT_EQ(state->skipped_ticks(), 1);
+}
+
+TEST_F(LambdaHandlers, ATickResumesARunWhoseProducerIsGoneBeforeItsOwn) {
+  std::vector<std::string> items;
+  for (int i = 0; i < 6; ++i) items.push_back(fmt::format(R"({{"name":"c{}","description":"company {}"}})", i, i));
+  const PipelineConfig config = pipeline();
+  const auto state = provision(config, items);
+  // A run left producing by an invocation that died: its lease ran out, no continuation came.
+  const std::string orphan = "2026-11-26T09:00:00Z";
+  state->set_last_tick(parse_utc(orphan));
+  state->start_run(orphan, RunKind::scheduled, now_millis());
+  ASSERT_TRUE(state->acquire_producer_lease(orphan, "dead-invocation", now_millis() - std::chrono::seconds(60),
+                                            now_millis() - std::chrono::seconds(1)));
+  ProducerHandler handler(config, state);
+  const auto answer = nlohmann::json::parse(handler(R"({"time":"2026-11-26T10:00:00Z"})", context("producer-1")));
+  EXPECT_EQ(answer["run"], orphan);
+  EXPECT_EQ(answer["status"], "produced");
+  EXPECT_EQ(answer["sent"], 6);
+  EXPECT_EQ(state->skipped_ticks(), 1);
+  EXPECT_FALSE(state->run("2026-11-26T10:00:00Z").has_value());
+  EXPECT_EQ(state->run(orphan).value().phase, RunPhase::draining);
 }
 
 TEST_F(LambdaHandlers, TheBinaryOnLambdaKeepsItsRunStateInTheDynamoDbTable) {
