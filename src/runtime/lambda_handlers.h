@@ -20,7 +20,10 @@
 // re-runs a finished run), takes the run's producer lease (owner: the request id, until the
 // invocation's deadline), and produces from the run's checkpoints, saving each under the lease.
 // A tick for a run that is already produced, finished, or being produced by another invocation
-// answers {"status": "duplicate"} and does nothing. Before the deadline margin (or the longest
+// answers {"status": "duplicate"} and does nothing. A tick newer than the last one while
+// another run is unfinished (after a look at its queue) is skipped and counted ({"status":
+// "skipped"}), as in the local scheduler; when that run is still producing and its lease has
+// expired, the invocation produces it instead. Before the deadline margin (or the longest
 // page so far, whichever is longer) the producer stops at a page boundary, releases its lease
 // and re-invokes the function asynchronously (Lambda Invoke, X-Amz-Invocation-Type: Event)
 // with {"run": ID, "checkpoint": true}; the continuation resumes from the checkpoints. A
@@ -117,7 +120,7 @@ class ProducerHandler {
   ProducerHandler(const ProducerHandler&) = delete;
   ProducerHandler& operator=(const ProducerHandler&) = delete;
 
-  // {"run": ID, "status": "produced" | "continued" | "duplicate", "scanned", "sent",
+  // {"run": ID, "status": "produced" | "continued" | "duplicate" | "skipped", "scanned", "sent",
   // "error_records" (this invocation's), and with "continued" "continuation": the event the
   // next invocation gets}. Throws Error(invalid_input) for an event of no known shape, and the
   // table's, queue's or run state's Errors (the lease released first, so a retry resumes).
