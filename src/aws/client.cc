@@ -1,5 +1,7 @@
 #include "aws/client.h"
 
+#include <chrono>
+#include <map>
 #include <mutex>
 #include <thread>
 
@@ -11,11 +13,30 @@
 #include "net/backoff.h"
 #include "net/url.h"
 #include "observe/log.h"
+#include "observe/metrics.h"
 
 namespace sentiflow::aws {
 namespace {
 
 constexpr size_t kMaxMessage = 1000;  // a server's message can be a whole canonical request
+
+// The families of docs/OBSERVABILITY.md. Their labels stay few: services and operations are
+// named by our code, retry codes are AWS's codes that errors.cc knows, else "other".
+constexpr const char* kRequests = "sentiflow_aws_requests_total";
+constexpr const char* kRequestsHelp =
+    "AWS calls by service, operation and outcome (ok, error), once per call however many attempts it took.";
+constexpr const char* kRetries = "sentiflow_aws_retries_total";
+constexpr const char* kRetriesHelp =
+    "Attempts of AWS calls after the first, by service and the code of the failure retried: AWS's error code, "
+    "no_response, credentials, or other.";
+constexpr const char* kSeconds = "sentiflow_aws_request_seconds";
+constexpr const char* kSecondsHelp =
+    "Time of one AWS call, from its first attempt to its answer or final error: retries and their backoff included.";
+
+// Why an attempt failed, for the `code` label of a retry: an AWS error code (an error response),
+// or one of these when there was none.
+constexpr const char* kNoResponse = "no_response";   // connection refused or cut, timeout
+constexpr const char* kNoCredentials = "credentials";  // the provider failed (IMDS, SSO...)
 
 // Masks every occurrence of the secret and the token: a server may echo what it received (an
 // InvalidSignatureException quotes the canonical request, which holds the token).
@@ -67,17 +88,55 @@ struct AwsClient::Impl {
   ClientPool pool;
   RetryQuota quota;
 
+  Metrics& metrics;
+
+  // The series of one operation, registered on its first call: a registry lookup takes the
+  // registry's mutex and builds label maps, this one a lookup by name.
+  struct OperationMetrics {
+    Counter* ok;
+    Counter* error;
+    Histogram* seconds;
+  };
+  std::mutex operations_mutex;
+  std::map<std::string, OperationMetrics, std::less<>> operations;
+
   Impl(const ServiceInfo& service, AwsClientOptions o)
       : service_id(service.id),
         signing_name(service.signing_name),
         options(std::move(o)),
-        pool(options.user_agent.empty() ? "sentiflow/" + std::string(kVersion) : options.user_agent) {
+        pool(options.user_agent.empty() ? "sentiflow/" + std::string(kVersion) : options.user_agent),
+        metrics(options.metrics != nullptr ? *options.metrics : Metrics::global()) {
     while (options.endpoint.ends_with('/')) options.endpoint.pop_back();
     if (!options.credentials) throw Error(ErrorCode::internal, "an AWS client needs a credentials provider");
     split_url(options.endpoint);  // throws for an endpoint that is not a URL
   }
 
   std::string prefix(const AwsRequest& request) const { return service_id + " " + request.operation + ": "; }
+
+  const OperationMetrics& operation_metrics(const std::string& operation) {
+    std::lock_guard lock(operations_mutex);
+    auto it = operations.find(operation);
+    if (it == operations.end()) {
+      const Labels labels{{"service", service_id}, {"operation", operation}};
+      Labels ok = labels;
+      ok["outcome"] = "ok";
+      Labels error = labels;
+      error["outcome"] = "error";
+      it = operations
+               .emplace(operation, OperationMetrics{&metrics.counter(kRequests, kRequestsHelp, ok),
+                                                    &metrics.counter(kRequests, kRequestsHelp, error),
+                                                    &metrics.histogram(kSeconds, kSecondsHelp, labels)})
+               .first;
+    }
+    return it->second;  // map nodes stay where they are
+  }
+
+  // Counts a retry after a failure of `aws_code`. Retries are rare: the series is looked up
+  // when one happens.
+  void count_retry(const std::string& aws_code) {
+    const bool bounded = aws_code == kNoResponse || aws_code == kNoCredentials || is_known_error_code(aws_code);
+    metrics.counter(kRetries, kRetriesHelp, {{"service", service_id}, {"code", bounded ? aws_code : "other"}}).add();
+  }
 
   // Where to look when AWS refused the credentials: the access key id (not a secret: it names
   // the key in IAM and in CloudTrail) and the source it came from. Never the secret.
@@ -95,11 +154,14 @@ struct AwsClient::Impl {
            "; check that the key exists there and that the secret access key belongs to it)";
   }
 
-  AwsResponse attempt(const AwsRequest& request, const std::string& url) {
+  // One attempt. When it throws, `failure` says why: AWS's error code, kNoResponse or
+  // kNoCredentials.
+  AwsResponse attempt(const AwsRequest& request, const std::string& url, std::string& failure) {
     Credentials credentials;
     try {
       credentials = options.credentials->get();
     } catch (const Error& e) {
+      failure = kNoCredentials;
       throw Error(e.code(), prefix(request) + e.what());
     }
     SigningRequest signing{
@@ -125,12 +187,14 @@ struct AwsClient::Impl {
       response = client->send(http);
     } catch (const Error& e) {
       pool.give_back(std::move(client));
+      failure = kNoResponse;
       throw Error(e.code(), redact(prefix(request) + e.what(), credentials));
     }
     pool.give_back(std::move(client));
     if (response.status < 300) return response;
 
     const auto error = parse_error(response);
+    failure = error.code;
     if (is_expired_credentials(error.code)) options.credentials->invalidate();
     std::string message = prefix(request) + error.code;
     message += error.message.empty() ? " (HTTP " + std::to_string(response.status) + ")" : ": " + error.message;
@@ -183,18 +247,28 @@ AwsResponse AwsClient::call(const AwsRequest& request) const {
   const auto& policy = impl.options.retry;
   Backoff backoff(policy.base, policy.cap, impl.options.backoff_seed);
   Backoff throttled_backoff(policy.throttling_base, policy.cap, impl.options.backoff_seed);
+  const auto& metrics = impl.operation_metrics(request.operation);
+  const auto started = std::chrono::steady_clock::now();
+  const auto count = [&](Counter& outcome) {
+    outcome.add();
+    metrics.seconds->observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  };
   int retries = 0;
   for (int attempt = 1;; ++attempt) {
+    std::string failure;
     try {
-      auto response = impl.attempt(request, url);
+      auto response = impl.attempt(request, url, failure);
       impl.quota.release(retries);
+      count(*metrics.ok);
       return response;
     } catch (const Error& e) {
       const bool again = is_retryable(e.code()) && attempt < policy.max_attempts && impl.quota.acquire();
       if (!again) {
+        count(*metrics.error);
         if (attempt == 1) throw;
         throw Error(e.code(), std::string(e.what()) + " (after " + std::to_string(attempt) + " attempts)");
       }
+      impl.count_retry(failure);
       const auto delay =
           (e.code() == ErrorCode::throttled ? throttled_backoff : backoff).delay(static_cast<unsigned>(retries));
       ++retries;

@@ -6,6 +6,9 @@
 // threads: it keeps a small pool of HttpClients, one per concurrent call, so connections are
 // reused without sharing a libcurl handle.
 //
+// Every call is counted in a metrics registry: its outcome, its time (per call, retries and
+// their backoff included) and its retries by AWS's error code (docs/OBSERVABILITY.md).
+//
 // Error messages read "SERVICE OPERATION: CODE: message", e.g. "SQS SendMessageBatch:
 // QueueDoesNotExist: The specified queue does not exist."; the secret access key and the session
 // token are masked wherever a server echoes them, and nothing here logs either.
@@ -25,6 +28,7 @@
 #include "aws/settings.h"
 #include "core/time.h"
 #include "net/http_client.h"
+#include "observe/metrics.h"
 
 namespace sentiflow::aws {
 
@@ -57,6 +61,8 @@ struct AwsClientOptions {
   // How to wait between attempts; empty: std::this_thread::sleep_for. Tests record the waits.
   std::function<void(std::chrono::milliseconds)> sleep{};
   uint64_t backoff_seed = 0;  // 0: random
+  // Where the calls are counted (sentiflow_aws_*, docs/OBSERVABILITY.md); null: Metrics::global().
+  Metrics* metrics = nullptr;
 };
 
 class AwsClient {
@@ -78,7 +84,8 @@ class AwsClient {
   // Sends `request` and returns a 1xx/2xx response. Throws Error with the code of
   // map_error() for an error response, Error(transient) when no response came, the
   // credentials' Error when there are none, each after the retries the policy allows; an
-  // ExpiredToken makes the credentials refresh before the retry. Thread-safe.
+  // ExpiredToken makes the credentials refresh before the retry. Counts the call (ok or error),
+  // its time and its retries. Thread-safe.
   AwsResponse call(const AwsRequest& request) const;
 
   // The URL call() sends `request` to.

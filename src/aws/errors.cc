@@ -101,6 +101,11 @@ AwsError parse_error(const HttpResponse& response) {
 
 bool is_expired_credentials(std::string_view aws_code) { return among(aws_code, kExpired); }
 
+bool is_known_error_code(std::string_view aws_code) {
+  return among(aws_code, kThrottled) || among(aws_code, kExpired) || among(aws_code, kTransient) ||
+         among(aws_code, kNotFound) || among(aws_code, kConflict) || among(aws_code, kInvalidInput);
+}
+
 CredentialProblem credential_problem(std::string_view aws_code) {
   static constexpr auto kBadKey = std::to_array<std::string_view>(
       {"UnrecognizedClientException", "InvalidSignatureException", "SignatureDoesNotMatch", "InvalidAccessKeyId",

@@ -39,6 +39,10 @@ AwsError parse_error(const HttpResponse& response);
 //   internal       anything else (a 3xx we did not ask for, a 501)
 ErrorCode map_error(long status, std::string_view aws_code);
 
+// True for the codes map_error knows by name (those of its lists above); false for the rest,
+// which it maps by the HTTP status. Bounds the AWS codes used as metric labels.
+bool is_known_error_code(std::string_view aws_code);
+
 // True for the codes that mean "your session token expired": the caller should fetch fresh
 // credentials before it retries.
 bool is_expired_credentials(std::string_view aws_code);

@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <iostream>
+#include <string>
 
 #include "cli/commands.h"
 #include "config/loader.h"
@@ -39,15 +40,24 @@ nlohmann::json gather(const PipelineConfig& c, size_t limit) {
                               {"messages", dead ? dead->counts().total() : 0}};
   nlohmann::json errors = nlohmann::json::object();
   int64_t error_total = 0;
+  std::string missing;
   if (c.sink.store.backend != StoreLocation::Backend::file || std::filesystem::exists(c.sink.store.directory)) {
-    auto sink = runtime::open_sink_store(c, false);
-    pipeline::ResultsReader reader(*sink.store, sink.prefix);
-    for (const auto& e : reader.errors(std::nullopt)) {
-      errors[e.code] = errors.value(e.code, 0) + 1;
-      ++error_total;
+    try {
+      auto sink = runtime::open_sink_store(c, false);
+      pipeline::ResultsReader reader(*sink.store, sink.prefix);
+      for (const auto& e : reader.errors(std::nullopt)) {
+        errors[e.code] = errors.value(e.code, 0) + 1;
+        ++error_total;
+      }
+    } catch (const Error& e) {
+      // A bucket that is not there (not created yet, another region or endpoint): as for a
+      // sink folder not created yet, the status still shows the rest, and says which bucket.
+      if (e.code() != ErrorCode::not_found) throw;
+      missing = fmt::format("sink store {}: {}", c.sink.store.uri, e.what());
     }
   }
   out["error_records"] = {{"total", error_total}, {"by_code", std::move(errors)}};
+  if (!missing.empty()) out["error_records"]["missing"] = missing;
   return out;
 }
 
@@ -67,6 +77,7 @@ void print_text(const nlohmann::json& s) {
   std::string codes;
   for (const auto& [code, n] : e["by_code"].items()) codes += fmt::format("{}{} {}", codes.empty() ? "" : ", ", code, n.get<int64_t>());
   std::cout << fmt::format("error records: {}{}\n", e["total"].get<int64_t>(), codes.empty() ? "" : " (" + codes + ")");
+  if (e.contains("missing")) std::cout << fmt::format("  not read: {}\n", e["missing"].get<std::string>());
   if (s["runs"].empty()) {
     std::cout << "runs: none yet\n";
     return;

@@ -49,12 +49,12 @@ aws::AwsSettings aws_settings(const PipelineConfig& c) {
   return s;
 }
 
-aws::AwsClient aws_client(const PipelineConfig& c, const aws::ServiceInfo& service) {
-  const aws::AwsSettings settings = aws_settings(c);
+}  // namespace
+
+aws::AwsClient make_aws_client(const PipelineConfig& config, const aws::ServiceInfo& service) {
+  const aws::AwsSettings settings = aws_settings(config);
   return aws::AwsClient::from_settings(service, settings, aws::default_chain(settings));
 }
-
-}  // namespace
 
 std::unique_ptr<Table> open_table(const PipelineConfig& config, bool create) {
   const TableLocation& t = config.source.table;
@@ -63,8 +63,8 @@ std::unique_ptr<Table> open_table(const PipelineConfig& config, bool create) {
     DynamoDbTableOptions options;
     options.name = t.name;
     try {
-      return std::make_unique<DynamoDbTable>(std::make_shared<const aws::AwsClient>(aws_client(config, aws::kDynamoDb)),
-                                             options);
+      return std::make_unique<DynamoDbTable>(
+          std::make_shared<const aws::AwsClient>(make_aws_client(config, aws::kDynamoDb)), options);
     } catch (const Error& e) {
       // The pipeline file names a table that is not there: the user's to fix (exit status 2),
       // as for a local table; the message says which table, in which region, at which endpoint.
@@ -97,7 +97,7 @@ std::unique_ptr<Queue> open_sqs_queue(const PipelineConfig& c, const std::string
     options.create = a;
   }
   try {
-    return std::make_unique<SqsQueue>(std::make_shared<const aws::AwsClient>(aws_client(c, aws::kSqs)), options);
+    return std::make_unique<SqsQueue>(std::make_shared<const aws::AwsClient>(make_aws_client(c, aws::kSqs)), options);
   } catch (const Error& e) {
     if (e.code() != ErrorCode::not_found) throw;
     if (access == QueueAccess::inspect) return nullptr;
@@ -128,7 +128,7 @@ SinkStore open_sink_store(const PipelineConfig& config, bool create) {
     // The sink's keys live under the prefix; the store itself is the bucket.
     S3StoreOptions options;
     options.bucket = s.bucket;
-    auto store = std::make_unique<S3Store>(aws_client(config, aws::kS3), options);
+    auto store = std::make_unique<S3Store>(make_aws_client(config, aws::kS3), options);
     // Before work is taken: without its bucket, every result would fail to store and its
     // message run out of receives into the dead-letter queue. The bucket is the user's (a
     // stack's), never created here.
@@ -157,7 +157,7 @@ std::unique_ptr<sentiment::Analyzer> make_analyzer(const PipelineConfig& config)
     options.language = config.sentiment.language;
     options.concurrency = config.sentiment.concurrency;
     return std::make_unique<sentiment::ComprehendAnalyzer>(
-        std::make_shared<const aws::AwsClient>(aws_client(config, aws::kComprehend)), options);
+        std::make_shared<const aws::AwsClient>(make_aws_client(config, aws::kComprehend)), options);
   }
   sentiment::VaderAnalyzer::Options options;
   options.mixed_threshold = config.sentiment.mixed_threshold;

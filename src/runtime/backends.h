@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 
+#include "aws/client.h"
 #include "aws/endpoints.h"
 #include "config/pipeline_config.h"
 #include "queue/queue.h"
@@ -49,6 +50,12 @@ std::unique_ptr<sentiment::Analyzer> make_analyzer(const PipelineConfig& config)
 // 000000000000:NAME" and "local" for a local queue).
 std::string queue_arn(const PipelineConfig& config);
 std::string queue_region(const PipelineConfig& config);
+
+// A client of `service` with this pipeline's AWS settings: the pipeline file's `aws:` section
+// over the standard settings, and the default credentials chain (docs/AWS.md); what every AWS
+// backend, and the run state on DynamoDB, is reached with. Throws Error(invalid_input) as
+// AwsClient::from_settings does (no region, a bad endpoint setting).
+aws::AwsClient make_aws_client(const PipelineConfig& config, const aws::ServiceInfo& service);
 
 // Where `service` is for this pipeline, "region us-east-1, endpoint https://…", for error
 // messages about a missing AWS resource. Throws Error(invalid_input) as AwsClient::from_settings

@@ -11,10 +11,10 @@
 #include <thread>
 #include <utility>
 
-#include "aws/credentials.h"
 #include "aws/endpoints.h"
 #include "core/error.h"
 #include "net/backoff.h"
+#include "runtime/backends.h"
 #include "table/dynamodb_table.h"
 
 namespace sentiflow::runtime {
@@ -640,17 +640,20 @@ void DynamoDbRunState::drop() { impl_->table->drop(); }
 
 std::unique_ptr<RunState> open_run_state(const PipelineConfig& config, RunStateStore where) {
   if (where == RunStateStore::local) return std::make_unique<SqliteRunState>(config.state_dir);
-  // The pipeline file's `aws:` section over the standard settings, as runtime/backends.cc
-  // resolves them for the dynamodb:// backend.
-  aws::AwsSettings settings;
-  settings.region = config.aws.region;
-  settings.profile = config.aws.profile;
-  if (config.aws.endpoint_url) settings.endpoint_url = config.aws.endpoint_url->text;
-  auto client = std::make_shared<const aws::AwsClient>(
-      aws::AwsClient::from_settings(aws::kDynamoDb, settings, aws::default_chain(settings)));
   DynamoDbRunStateOptions options;
   options.table = DynamoDbRunState::table_name_for(config.name);
-  return std::make_unique<DynamoDbRunState>(std::move(client), std::move(options));
+  try {
+    return std::make_unique<DynamoDbRunState>(
+        std::make_shared<const aws::AwsClient>(make_aws_client(config, aws::kDynamoDb)), std::move(options));
+  } catch (const Error& e) {
+    // The stack's table is not where the settings point (another region or endpoint, another
+    // name): the user's to fix (exit status 2), as for a missing source table. The message
+    // names the table, the region and the endpoint.
+    if (e.code() != ErrorCode::not_found) throw;
+    throw invalid_input(fmt::format("run state: {}; deploy the stack (its template creates the table), or fix "
+                                    "SENTIFLOW_STATE_TABLE and the aws settings",
+                                    e.what()));
+  }
 }
 
 }  // namespace sentiflow::runtime

@@ -161,7 +161,8 @@ enum class RunStateStore { local, dynamodb };
 // The pipeline's run state: `local` is SqliteRunState in config.state_dir; `dynamodb` is
 // DynamoDbRunState on the table `<config.name>-state` (env SENTIFLOW_STATE_TABLE overrides
 // the name), with the pipeline's AWS settings (as the dynamodb:// backend), which must exist
-// (the SAM template creates it). Throws what the constructors throw.
+// (the SAM template creates it): a missing table is Error(invalid_input) naming it, the region
+// and the endpoint. Otherwise throws what the constructors throw.
 std::unique_ptr<RunState> open_run_state(const PipelineConfig& config, RunStateStore where);
 
 // SqliteRunState: RunState in `<state_dir>/state.sqlite` (DESIGN.md, "Runs"), for the local

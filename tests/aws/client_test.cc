@@ -120,8 +120,10 @@ struct Waits {
 };
 
 AwsClient make_client(const ServiceInfo& service, const std::string& endpoint, Waits* waits = nullptr,
-                      std::shared_ptr<CredentialsProvider> credentials = static_credentials(kCredentials)) {
+                      std::shared_ptr<CredentialsProvider> credentials = static_credentials(kCredentials),
+                      Metrics* metrics = nullptr) {
   AwsClientOptions options{.region = "us-east-1", .endpoint = endpoint, .credentials = std::move(credentials)};
+  options.metrics = metrics;
   options.timeout = std::chrono::milliseconds(5000);
   options.sleep = [waits](std::chrono::milliseconds delay) {
     if (waits == nullptr) return;
@@ -354,6 +356,55 @@ TEST(AwsClient, SharedBetweenThreads) {
     });
   for (auto& thread : threads) thread.join();
   EXPECT_EQ(ok.load(), 6 * 15);
+}
+
+// One series per call outcome, whatever the attempts; retries by the code that caused them.
+TEST(AwsClient, CountsCallsRetriesAndTheirTime) {
+  Metrics metrics;
+  FakeAws server("sqs");
+  server.script = {{500, R"({"__type":"com.amazonaws.sqs#InternalFailure","message":"oops"})"}, {200, "{}"}};
+  const auto client = make_client(kSqs, server.endpoint(), nullptr, static_credentials(kCredentials), &metrics);
+  const Labels ok{{"service", "SQS"}, {"operation", "ListQueues"}, {"outcome", "ok"}};
+  const Labels error{{"service", "SQS"}, {"operation", "ListQueues"}, {"outcome", "error"}};
+  EXPECT_EQ(client.call({.operation = "ListQueues", .path = "/script"}).status, 200);
+  EXPECT_EQ(metrics.value("sentiflow_aws_requests_total", ok), 1);
+  EXPECT_EQ(metrics.value("sentiflow_aws_requests_total", error), 0);
+  EXPECT_EQ(metrics.value("sentiflow_aws_retries_total", {{"service", "SQS"}, {"code", "InternalFailure"}}), 1);
+  EXPECT_EQ(metrics.family_total("sentiflow_aws_retries_total"), 1);
+  const Labels list_queues{{"service", "SQS"}, {"operation", "ListQueues"}};
+  const auto seconds = metrics.histogram_snapshot("sentiflow_aws_request_seconds", list_queues);
+  ASSERT_TRUE(seconds.has_value());
+  EXPECT_EQ(seconds->count, 1u) << "one observation per call, its retry included";
+  EXPECT_GT(seconds->sum, 0);
+
+  // An error that no retry can fix: one error, no retry.
+  server.requests = 0;
+  server.script = {{400, R"({"__type":"com.amazon.coral.validate#ValidationException","message":"bad"})"}};
+  EXPECT_THROW(client.call({.operation = "ListQueues", .path = "/script"}), Error);
+  EXPECT_EQ(metrics.value("sentiflow_aws_requests_total", error), 1);
+  EXPECT_EQ(metrics.family_total("sentiflow_aws_retries_total"), 1);
+
+  // A code that errors.cc does not know is "other": labels stay few whatever a server answers.
+  server.requests = 0;
+  server.script = {{503, R"({"__type":"SomethingNewException"})"}, {200, "{}"}};
+  EXPECT_EQ(client.call({.operation = "ListQueues", .path = "/script"}).status, 200);
+  EXPECT_EQ(metrics.value("sentiflow_aws_retries_total", {{"service", "SQS"}, {"code", "other"}}), 1);
+  EXPECT_EQ(metrics.value("sentiflow_aws_requests_total", ok), 2);
+  EXPECT_EQ(metrics.histogram_snapshot("sentiflow_aws_request_seconds", list_queues)->count, 3u);
+
+  // No answer at all: retried as no_response, then an error.
+  std::string dead;
+  {
+    FakeAws gone("sqs");
+    dead = gone.endpoint();
+  }
+  Waits waits;
+  const auto unreachable = make_client(kSqs, dead, &waits, static_credentials(kCredentials), &metrics);
+  EXPECT_THROW(unreachable.call({.operation = "SendMessage", .path = "/"}), Error);
+  EXPECT_EQ(metrics.value("sentiflow_aws_retries_total", {{"service", "SQS"}, {"code", "no_response"}}), 2);
+  EXPECT_EQ(metrics.value("sentiflow_aws_requests_total",
+                          {{"service", "SQS"}, {"operation", "SendMessage"}, {"outcome", "error"}}),
+            1);
 }
 
 TEST(AwsClient, FromSettingsResolvesRegionAndEndpoint) {

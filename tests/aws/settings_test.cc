@@ -201,6 +201,12 @@ TEST(AwsErrors, CodesMapOntoOurs) {
   EXPECT_EQ(map_error(301, "PermanentRedirect"), ErrorCode::internal);
   EXPECT_TRUE(is_expired_credentials("ExpiredToken"));
   EXPECT_FALSE(is_expired_credentials("AccessDenied"));
+  // Known by name (each list), or not: the codes map_error reads from the status only.
+  for (const char* known : {"SlowDown", "ExpiredToken", "InternalFailure", "NoSuchBucket",
+                            "ConditionalCheckFailedException", "ValidationException"})
+    EXPECT_TRUE(is_known_error_code(known)) << known;
+  for (const char* unknown : {"", "Http503", "SomethingNew", "NotImplemented"})
+    EXPECT_FALSE(is_known_error_code(unknown)) << unknown;
 }
 
 TEST(AwsRetry, StandardModeDefaultsAndAwsMaxAttempts) {

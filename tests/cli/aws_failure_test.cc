@@ -386,9 +386,20 @@ TEST_F(AwsFailures, AMissingTableQueueOrBucketIsAClearErrorAndLosesNothing) {
   r = sentiflow("results p.yaml");  // reading a missing bucket names it too
   EXPECT_EQ(r.status, 1) << r.err;
   EXPECT_NE(r.err.find("no-such-bucket"), std::string::npos) << r.err;
-  write_pipeline("things", "work", "results");  // the same state, with a bucket to read
+  // The status shows the rest, and which bucket it could not read, where.
   auto st = status();
   EXPECT_TRUE(st["runs"].empty()) << st.dump();
+  EXPECT_EQ(st["error_records"]["total"], 0) << st.dump();
+  const std::string missing = st["error_records"].value("missing", "");
+  EXPECT_NE(missing.find("no-such-bucket"), std::string::npos) << st.dump();
+  EXPECT_NE(missing.find(s3_proxy_->endpoint()), std::string::npos) << st.dump();
+  r = sentiflow("status p.yaml");
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("not read: sink store s3://no-such-bucket/sentiment/"), std::string::npos) << r.out;
+  write_pipeline("things", "work", "results");  // the same state, with a bucket to read
+  st = status();
+  EXPECT_TRUE(st["runs"].empty()) << st.dump();
+  EXPECT_FALSE(st["error_records"].contains("missing")) << st.dump();
   EXPECT_EQ(st["queue"]["counts"]["visible"], 0) << "nothing was sent";
 
   // A missing queue, for the commands that read it (a run creates its queue).

@@ -1,18 +1,12 @@
-// DynamoDbRunState against moto in auth mode (through SerialProxy, below): the RunState
+// DynamoDbRunState against moto in auth mode (through a serializing FaultProxy): the RunState
 // conformance suite, the table's items as docs/RUNNING.md documents them, opening (missing
 // table, wrong key schema) and open_run_state's DynamoDB store with the pipeline's AWS settings.
 #include "runtime/dynamodb_run_state.h"
 
 #include <gtest/gtest.h>
-#include <httplib.h>
 #include <stdlib.h>
 
 #include <atomic>
-#include <cctype>
-#include <chrono>
-#include <mutex>
-#include <stdexcept>
-#include <thread>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -20,8 +14,8 @@
 #include "config/values.h"
 #include "core/error.h"
 #include "runtime/run_state_conformance.h"
+#include "support/fault_proxy.h"
 #include "support/moto.h"
-#include "support/poll.h"
 #include "table/dynamodb_table.h"
 
 namespace sentiflow::runtime {
@@ -32,82 +26,15 @@ using conformance::at_s;
 using conformance::error_of;
 using nlohmann::json;
 
-// Forwards requests to moto one at a time. DynamoDB applies each request atomically; moto 5
-// evaluates a ConditionExpression and applies the write in Python without a lock, so two
-// requests that reach it at the same instant can both pass their condition (two racing
-// creators both "won" in about 1 of 40 runs under load). Through this proxy moto sees the
-// requests of racing threads one after another, as DynamoDB orders them, while the threads
-// still interleave between requests: the races the tests provoke are those of our code.
-class SerialProxy {
- public:
-  explicit SerialProxy(std::string upstream) : upstream_(std::move(upstream)) {
-    // Each kept-alive client connection holds a thread; the tests use a few dozen at most.
-    server_.new_task_queue = [] { return new httplib::ThreadPool(64); };
-    // Small requests and answers: without TCP_NODELAY each waits for a delayed ACK (40 ms).
-    server_.set_tcp_nodelay(true);
-    client_.set_tcp_nodelay(true);
-    server_.Post(".*", [this](const httplib::Request& request, httplib::Response& response) {
-      forward(request, response);
-    });
-    port_ = server_.bind_to_any_port("127.0.0.1");
-    if (port_ <= 0) throw std::runtime_error("the serial proxy could not bind a port");
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
-    if (!testing_support::poll_until([this] { return server_.is_running(); }, std::chrono::seconds(10),
-                                     std::chrono::milliseconds(1)))
-      throw std::runtime_error("the serial proxy did not start");
-  }
-  ~SerialProxy() {
-    server_.stop();
-    thread_.join();
-  }
-  SerialProxy(const SerialProxy&) = delete;
-  SerialProxy& operator=(const SerialProxy&) = delete;
-
-  std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(port_); }
-
- private:
-  void forward(const httplib::Request& request, httplib::Response& response) {
-    httplib::Request up;
-    up.method = request.method;
-    up.path = request.target;
-    // Every header but those of the connection: Host stays, so that the signature holds at moto.
-    for (const auto& [name, value] : request.headers)
-      if (!hop_by_hop(name)) up.headers.emplace(name, value);
-    up.body = request.body;
-    httplib::Response answer;
-    httplib::Error error = httplib::Error::Success;
-    std::lock_guard lock(mutex_);
-    if (!client_.send(up, answer, error)) {
-      response.status = 502;
-      response.set_content("serial proxy: " + httplib::to_string(error), "text/plain");
-      return;
-    }
-    response.status = answer.status;
-    response.set_content(answer.body, answer.get_header_value("Content-Type"));
-  }
-
-  static bool hop_by_hop(const std::string& name) {
-    std::string lower(name);
-    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    for (const char* h : {"content-length", "connection", "keep-alive", "transfer-encoding", "expect", "te",
-                          "trailer", "upgrade", "remote_addr", "remote_port", "local_addr", "local_port"})
-      if (lower == h) return true;
-    return false;
-  }
-
-  const std::string upstream_;
-  std::mutex mutex_;
-  httplib::Client client_{upstream_};  // one connection, used under mutex_
-  httplib::Server server_;
-  int port_ = 0;
-  std::thread thread_;
-};
-
 // One moto (and its proxy) per suite: starting one takes seconds.
 struct Moto {
   testing_support::AuthMoto moto{"sentiflow-run-state"};
-  std::unique_ptr<SerialProxy> proxy =
-      moto.skip_reason().empty() ? std::make_unique<SerialProxy>(moto.endpoint()) : nullptr;
+  // Serialized: moto's conditional writes are not atomic (testing_support::FaultProxy).
+  std::unique_ptr<testing_support::FaultProxy> proxy =
+      moto.skip_reason().empty()
+          ? std::make_unique<testing_support::FaultProxy>(moto.endpoint(),
+                                                          testing_support::FaultProxyOptions{.serialize = true})
+          : nullptr;
 };
 
 std::unique_ptr<Moto>& moto_slot() {
@@ -121,7 +48,7 @@ void start_moto() {
 void stop_moto() { moto_slot().reset(); }
 testing_support::AuthMoto& moto() { return moto_slot()->moto; }
 
-// A DynamoDB client of the suite's moto, through the serial proxy.
+// A DynamoDB client of the suite's moto, through the serializing proxy.
 std::shared_ptr<const aws::AwsClient> moto_dynamodb() {
   return std::make_shared<const aws::AwsClient>(
       testing_support::moto_client(aws::kDynamoDb, moto_slot()->proxy->endpoint(), moto().credentials(), 3));
@@ -278,7 +205,12 @@ TEST_F(DynamoDbRunStateTest, OpenRunStateUsesThePipelinesAwsSettings) {
   ::setenv("AWS_SECRET_ACCESS_KEY", moto().credentials().secret_access_key.c_str(), 1);
   ::unsetenv("AWS_SESSION_TOKEN");
   ::unsetenv("SENTIFLOW_STATE_TABLE");
-  EXPECT_EQ(error_of([&] { open_run_state(config, RunStateStore::dynamodb); }), ErrorCode::not_found);
+  // A missing table is the user's to fix (exit status 2); the message says where it was looked for.
+  std::string message;
+  EXPECT_EQ(error_of([&] { open_run_state(config, RunStateStore::dynamodb); }, &message), ErrorCode::invalid_input);
+  EXPECT_NE(message.find(config.name + "-state"), std::string::npos) << message;
+  EXPECT_NE(message.find("region us-east-1"), std::string::npos) << message;
+  EXPECT_NE(message.find("endpoint " + moto().endpoint()), std::string::npos) << message;
 
   DynamoDbRunState created(client_, {.table = config.name + "-state", .create_if_missing = true});
   auto state = open_run_state(config, RunStateStore::dynamodb);

@@ -28,6 +28,14 @@
 //                the client must retry a call that already happened
 //   delay        waits `delay`, then forwards: a slow service
 //
+// With `serialize`, requests reach the upstream one at a time, over one kept-alive connection.
+// DynamoDB applies each request atomically; moto 5 evaluates a ConditionExpression and applies
+// the write in Python without a lock, so two requests that reach it at the same instant can both
+// pass their condition (two racing creators both "won" in about 1 of 40 runs under load).
+// Serialized, moto sees the requests of racing threads one after another, as DynamoDB orders
+// them, while the threads still interleave between requests: the races a test provokes are
+// those of our code. Faults are given before the queue (a delay holds up no other request).
+//
 // Thread-safe: rules may be added and counters read while requests are served.
 #pragma once
 
@@ -36,6 +44,7 @@
 #include <cctype>
 #include <chrono>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <stdexcept>
@@ -46,6 +55,10 @@
 #include "support/poll.h"
 
 namespace sentiflow::testing_support {
+
+struct FaultProxyOptions {
+  bool serialize = false;  // forward one request at a time (above)
+};
 
 class FaultProxy {
  public:
@@ -60,13 +73,16 @@ class FaultProxy {
 
   // Starts serving; `upstream` is "http://127.0.0.1:PORT". Throws std::runtime_error when no
   // port can be bound.
-  explicit FaultProxy(std::string upstream) : upstream_(std::move(upstream)) {
+  explicit FaultProxy(std::string upstream, FaultProxyOptions options = {})
+      : upstream_(std::move(upstream)), options_(options) {
     // Every client connection holds a thread while it is kept alive, and the pipeline keeps
     // several (one per AWS client and thread): enough threads that none waits for another's
     // idle connection to time out.
     server_.new_task_queue = [] { return new httplib::ThreadPool(64); };
     server_.set_keep_alive_max_count(100000);
     server_.set_payload_max_length(64u << 20);
+    // Small requests and answers: without TCP_NODELAY each waits for a delayed ACK (40 ms).
+    server_.set_tcp_nodelay(true);
     const auto handler = [this](const httplib::Request& request, httplib::Response& response) {
       serve(request, response);
     };
@@ -206,11 +222,30 @@ class FaultProxy {
         64, "application/octet-stream", [](size_t, size_t, httplib::DataSink&) { return false; });
   }
 
-  void forward(const httplib::Request& request, httplib::Response& response) const {
-    httplib::Client client(upstream_);
+  static void configure(httplib::Client& client) {
     client.set_url_encode(false);  // the target is already encoded, exactly as it was signed
     client.set_decompress(false);
     client.set_read_timeout(std::chrono::seconds(60));
+    client.set_tcp_nodelay(true);
+  }
+
+  // Sends `up` to the upstream: over a connection of its own, or, serialized, over the one
+  // shared connection while no other request is in flight.
+  bool send(httplib::Request& up, httplib::Response& answer, httplib::Error& error) {
+    if (!options_.serialize) {
+      httplib::Client client(upstream_);
+      configure(client);
+      return client.send(up, answer, error);
+    }
+    std::lock_guard lock(serial_mutex_);
+    if (!serial_client_) {
+      serial_client_ = std::make_unique<httplib::Client>(upstream_);
+      configure(*serial_client_);
+    }
+    return serial_client_->send(up, answer, error);
+  }
+
+  void forward(const httplib::Request& request, httplib::Response& response) {
     httplib::Request up;
     up.method = request.method;
     up.path = request.target;
@@ -219,7 +254,7 @@ class FaultProxy {
     up.body = request.body;
     httplib::Response answer;
     httplib::Error error = httplib::Error::Success;
-    if (!client.send(up, answer, error)) {
+    if (!send(up, answer, error)) {
       response.status = 502;
       response.set_content("fault proxy: upstream " + upstream_ + " failed: " + httplib::to_string(error), "text/plain");
       return;
@@ -253,6 +288,9 @@ class FaultProxy {
   }
 
   const std::string upstream_;
+  const FaultProxyOptions options_;
+  std::mutex serial_mutex_;                         // held while a serialized request is in flight
+  std::unique_ptr<httplib::Client> serial_client_;  // the serialized requests' connection
   httplib::Server server_;
   int port_ = 0;
   std::thread thread_;
