@@ -26,32 +26,6 @@ namespace {
 
 using std::chrono::milliseconds;
 
-// The pipeline file's `aws:` section as aws/ takes it (as backends.cc builds its clients).
-aws::AwsSettings aws_settings(const PipelineConfig& c) {
-  aws::AwsSettings s;
-  s.region = c.aws.region;
-  s.profile = c.aws.profile;
-  if (c.aws.endpoint_url) s.endpoint_url = c.aws.endpoint_url->text;
-  return s;
-}
-
-// A run id names a folder of the sink (run=<id>/) and an item of the state: the rule of the
-// local runner's ids (runtime/local_runner.cc), so that both runners accept the same runs.
-void check_run_id(const std::string& id) {
-  const bool ok = !id.empty() && id.size() <= 128 && std::all_of(id.begin(), id.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' || c == ':';
-  });
-  if (!ok) throw invalid_input(fmt::format("run id '{}': 1 to 128 of A-Z a-z 0-9 - _ . :", id));
-}
-
-bool is_tick_id(const std::string& id) {
-  try {
-    return format_utc(parse_utc(id)) == id;
-  } catch (const Error&) {
-    return false;
-  }
-}
-
 // The queue as a handler uses it: created with the pipeline's settings by `sentiflow invoke`;
 // on Lambda only looked up (the template creates it; the functions may not create queues).
 std::unique_ptr<Queue> handler_queue(const PipelineConfig& config, bool create) {
@@ -343,9 +317,8 @@ struct ProducerHandler::Impl {
       if (options.invoker) {
         invoker = options.invoker();
       } else {
-        const aws::AwsSettings settings = aws_settings(config);
-        invoker = std::make_unique<LambdaInvoker>(std::make_shared<const aws::AwsClient>(
-            aws::AwsClient::from_settings(aws::kLambda, settings, aws::default_chain(settings))));
+        invoker = std::make_unique<LambdaInvoker>(
+            std::make_shared<const aws::AwsClient>(make_aws_client(config, aws::kLambda)));
       }
     }
     return *invoker;

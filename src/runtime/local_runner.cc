@@ -43,26 +43,6 @@ std::string manual_run_id(Millis now) {
   return id;
 }
 
-// A run id names a folder of the sink (run=<id>/) and a row of the state: tick times, manual
-// ids and names a user gives a backfill fit this rule; '/', spaces and the like do not.
-void check_run_id(const std::string& id) {
-  const bool ok = !id.empty() && id.size() <= 128 && std::all_of(id.begin(), id.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' || c == ':';
-  });
-  if (!ok)
-    throw invalid_input(fmt::format("run id '{}': 1 to 128 of A-Z a-z 0-9 - _ . : (a tick time such as "
-                                    "2026-11-26T06:00:00Z, or a name of yours)",
-                                    id));
-}
-
-bool is_tick_id(const std::string& id) {
-  try {
-    return format_utc(parse_utc(id)) == id;
-  } catch (const Error&) {
-    return false;
-  }
-}
-
 std::string thousands(int64_t n) {
   std::string digits = std::to_string(n < 0 ? -n : n);
   std::string out;

@@ -6,14 +6,35 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <limits>
 #include <system_error>
 
 #include "core/error.h"
+#include "core/time.h"
 #include "sqlite/sqlite.h"
 
 namespace sentiflow::runtime {
+
+void check_run_id(const std::string& id) {
+  const bool ok = !id.empty() && id.size() <= 128 && std::all_of(id.begin(), id.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' || c == ':';
+  });
+  if (!ok)
+    throw invalid_input(fmt::format("run id '{}': 1 to 128 of A-Z a-z 0-9 - _ . : (a tick time such as "
+                                    "2026-11-26T06:00:00Z, or a name of yours)",
+                                    id));
+}
+
+bool is_tick_id(const std::string& id) {
+  try {
+    return format_utc(parse_utc(id)) == id;
+  } catch (const Error&) {
+    return false;
+  }
+}
+
 namespace {
 
 namespace fs = std::filesystem;

@@ -74,6 +74,14 @@ struct Checkpoint {
   int64_t sent = 0;
 };
 
+// Throws Error(invalid_input) unless `id` can name a run: 1 to 128 of A-Z a-z 0-9 - _ . :
+// (a run id names a folder of the sink, run=<id>/, and an item of the state: tick times, manual
+// ids and names a user gives a backfill fit; '/', spaces and the like do not).
+void check_run_id(const std::string& id);
+// True when `id` is a tick's run id: a whole-second UTC time as DESIGN.md writes it
+// (YYYY-MM-DDTHH:MM:SSZ).
+bool is_tick_id(const std::string& id);
+
 // One second of a run's timeline: a JSON object of metric values (observe/metrics.h snapshot
 // subset), kept for `sentiflow report`.
 struct TimelinePoint {
