@@ -30,8 +30,11 @@ demo: build
 	$(SENTIFLOW) run examples/demo.yaml --once
 	$(SENTIFLOW) eval --pipeline examples/demo.yaml
 
+# tests/peers/venv/bin first on the PATH: the moto_server scripts/setup installs where none was.
+PEERS_PATH := $(CURDIR)/tests/peers/venv/bin:$(PATH)
+
 test: build
-	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 300
+	cd $(BUILD) && PATH="$(PEERS_PATH)" ctest --output-on-failure -j $(JOBS) --timeout 300
 
 # `make bench`: the Google Benchmark binary (every bench/*_bench.cc), then the whole pipeline end
 # to end (bench/pipeline.py: 1,000,000 items through `sentiflow run --once`; about a minute on
@@ -49,7 +52,7 @@ bench-pipeline: build
 # `run --once` on dynamodb:// sqs:// s3:// and per-call latency; BENCH_ARGS=--quick: about 20 s).
 .PHONY: bench-aws
 bench-aws: build
-	python3 bench/aws.py --sentiflow $(SENTIFLOW) $(BENCH_ARGS)
+	PATH="$(PEERS_PATH)" python3 bench/aws.py --sentiflow $(SENTIFLOW) $(BENCH_ARGS)
 
 # Regenerates the key reference in docs/PIPELINE.md from the key table.
 docs: build
