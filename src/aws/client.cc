@@ -38,6 +38,14 @@ constexpr const char* kSecondsHelp =
 constexpr const char* kNoResponse = "no_response";   // connection refused or cut, timeout
 constexpr const char* kNoCredentials = "credentials";  // the provider failed (IMDS, SSO...)
 
+// Whether a failure without a response was a timeout (connecting or reading), which costs the
+// retry quota more (botocore's ConnectTimeoutError/ReadTimeoutError). net's HttpClient has one
+// kind of Error for every failure without a response; its timeouts, and only they, say "timed
+// out after N ms" (net/http_client.cc, CURLE_OPERATION_TIMEDOUT), which client_test pins.
+bool is_timeout(const Error& e) {
+  return std::string_view(e.what()).find(": timed out after ") != std::string_view::npos;
+}
+
 // Masks every occurrence of the secret and the token: a server may echo what it received (an
 // InvalidSignatureException quotes the canonical request, which holds the token).
 std::string redact(std::string text, const Credentials& credentials) {
@@ -254,15 +262,19 @@ AwsResponse AwsClient::call(const AwsRequest& request) const {
     metrics.seconds->observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
   };
   int retries = 0;
+  int last_retry_cost = 0;  // what the latest retry took from the quota; a success gives it back
   for (int attempt = 1;; ++attempt) {
     std::string failure;
     try {
       auto response = impl.attempt(request, url, failure);
-      impl.quota.release(retries);
+      impl.quota.release(last_retry_cost);
       count(*metrics.ok);
       return response;
     } catch (const Error& e) {
-      const bool again = is_retryable(e.code()) && attempt < policy.max_attempts && impl.quota.acquire();
+      const int cost =
+          failure == kNoResponse && is_timeout(e) ? RetryQuota::kTimeoutRetryCost : RetryQuota::kRetryCost;
+      const bool again = is_retryable(e.code()) && attempt < policy.max_attempts && impl.quota.acquire(cost);
+      if (again) last_retry_cost = cost;
       if (!again) {
         count(*metrics.error);
         if (attempt == 1) throw;

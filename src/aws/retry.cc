@@ -19,16 +19,16 @@ RetryPolicy retry_policy_from(const Environment& env) {
   return policy;
 }
 
-bool RetryQuota::acquire() {
+bool RetryQuota::acquire(int cost) {
   std::lock_guard lock(mutex_);
-  if (tokens_ < kRetryCost) return false;
-  tokens_ -= kRetryCost;
+  if (tokens_ < cost) return false;
+  tokens_ -= cost;
   return true;
 }
 
-void RetryQuota::release(int retries) {
+void RetryQuota::release(int last_retry_cost) {
   std::lock_guard lock(mutex_);
-  tokens_ = std::min(kCapacity, tokens_ + (retries > 0 ? retries * kRetryCost : kNoRetryIncrement));
+  tokens_ = std::min(kCapacity, tokens_ + (last_retry_cost > 0 ? last_retry_cost : kNoRetryIncrement));
 }
 
 int RetryQuota::available() const {

@@ -5,8 +5,9 @@
 // and timeouts, see aws/errors.h), after a full-jitter exponential backoff (net/backoff.h): retry
 // n waits a random time up to min(cap, base * 2^n), with a larger base after throttling. A
 // retry quota shared by all calls of a client stops retries while a service keeps failing: each
-// retry takes 5 tokens of 500, a success gives back what its retries took (or 1 when it needed
-// none), so a dead endpoint costs one attempt per call instead of three.
+// retry takes 5 tokens of 500 (10 after a timeout), a success gives back what its last retry took
+// (or 1 when it needed none), so a dead endpoint costs one attempt per call instead of three.
+// The quota's numbers are botocore's (retries/standard.py RetryQuotaChecker, retries/quota.py).
 #pragma once
 
 #include <chrono>
@@ -29,17 +30,24 @@ struct RetryPolicy {
 // Error(invalid_input) naming the variable for any other value.
 RetryPolicy retry_policy_from(const Environment& env);
 
-// The standard mode's retry quota (a token bucket). Thread-safe: one per client.
+// The standard mode's retry quota (a token bucket), as botocore keeps it. Thread-safe: one per
+// client.
 class RetryQuota {
  public:
   static constexpr int kCapacity = 500;
   static constexpr int kRetryCost = 5;
+  // A retry after a timeout (connecting or reading): botocore's _TIMEOUT_RETRY_REQUEST. A
+  // refused or cut connection costs kRetryCost, as in botocore.
+  static constexpr int kTimeoutRetryCost = 10;
   static constexpr int kNoRetryIncrement = 1;
 
-  // Takes the cost of one retry; false (taking nothing) when the bucket cannot pay for it.
-  bool acquire();
-  // A call succeeded after taking `retries` retries: gives their cost back (1 when none).
-  void release(int retries);
+  // Takes `cost` tokens for one retry; false (taking nothing) when fewer are left.
+  bool acquire(int cost = kRetryCost);
+  // A call succeeded. `last_retry_cost` is what its last retry took (0: it needed none): that
+  // much is given back, or kNoRetryIncrement for a call without retries. Not what all of its
+  // retries took: a call that needed two retries leaves the bucket one retry poorer, so a
+  // service that fails often drains it even when calls end well. Never above kCapacity.
+  void release(int last_retry_cost);
   int available() const;
 
  private:

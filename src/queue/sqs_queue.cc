@@ -4,10 +4,11 @@
 
 #include <algorithm>
 #include <charconv>
-#include <functional>
+#include <set>
 
 #include "aws/errors.h"
 #include "core/digest.h"
+#include "core/strings.h"
 #include "queue/message_rules.h"
 
 namespace sentiflow {
@@ -65,13 +66,25 @@ Result failure(std::string id, ErrorCode code, std::string service_code, const s
   return result;
 }
 
-// Fills the results (found by `result_for` an entry id) from a batch answer's Successful and Failed.
+// Fills the results of one request's entries (`sent`, indices into `results`) from a batch
+// answer's Successful and Failed. An entry in neither is a failure (internal): SQS answers for
+// every entry, and one it did not mention may or may not have been done — the same verdict for
+// SendMessageBatch, DeleteMessageBatch and ChangeMessageVisibilityBatch.
 template <typename Result, typename OnSuccess>
-void read_batch_answer(const json& answer, const std::string& what,
-                       const std::function<Result*(const std::string&)>& result_for, OnSuccess on_success) {
+void read_batch_answer(const json& answer, const std::string& what, std::vector<Result>& results,
+                       const std::vector<size_t>& sent, OnSuccess on_success) {
+  const auto result_for = [&](const std::string& id) -> Result* {
+    for (const size_t i : sent)
+      if (results[i].id == id) return &results[i];
+    return nullptr;
+  };
+  std::set<std::string> answered;
   if (const auto it = answer.find("Successful"); it != answer.end() && it->is_array())
     for (const auto& entry : *it)
-      if (auto* result = result_for(string_field(entry, "Id"))) on_success(*result, entry);
+      if (auto* result = result_for(string_field(entry, "Id"))) {
+        on_success(*result, entry);
+        answered.insert(result->id);
+      }
   if (const auto it = answer.find("Failed"); it != answer.end() && it->is_array())
     for (const auto& entry : *it) {
       auto* result = result_for(string_field(entry, "Id"));
@@ -80,7 +93,12 @@ void read_batch_answer(const json& answer, const std::string& what,
       const bool sender_fault = entry.value("SenderFault", true);
       *result = failure<Result>(result->id, entry_code(code, sender_fault), code,
                                 "SQS " + what + ": " + code + ": " + string_field(entry, "Message"));
+      answered.insert(result->id);
     }
+  for (const size_t i : sent)
+    if (!answered.contains(results[i].id))
+      results[i] = failure<Result>(results[i].id, ErrorCode::internal, "",
+                                   "SQS " + what + ": no result for entry " + results[i].id);
 }
 
 json attributes_json(const MessageAttributes& attributes) {
@@ -159,6 +177,14 @@ std::string sqs_queue_name(std::string_view url_or_arn) {
   return std::string(cut == std::string_view::npos ? url_or_arn : url_or_arn.substr(cut + 1));
 }
 
+bool is_aws_endpoint(std::string_view endpoint) {
+  const auto scheme_end = endpoint.find("://");
+  std::string_view host = scheme_end == std::string_view::npos ? endpoint : endpoint.substr(scheme_end + 3);
+  host = host.substr(0, host.find_first_of(":/"));
+  const std::string lower = to_lower_ascii(host);
+  return lower.ends_with(".amazonaws.com") || lower.ends_with(".amazonaws.com.cn");
+}
+
 std::vector<std::vector<size_t>> plan_send_requests(std::span<const uint64_t> sizes, uint64_t request_bytes) {
   std::vector<std::vector<size_t>> requests;
   uint64_t bytes = 0;
@@ -189,6 +215,7 @@ SqsQueue::SqsQueue(std::shared_ptr<const aws::AwsClient> client, SqsQueueOptions
                     e.what());
   }
   name_ = sqs_queue_name(url_);
+  looks_up_dead_letter_sources_ = !is_aws_endpoint(client_->endpoint());
   // Entries are split into requests by size (plan_send_requests), so a call is limited only
   // by its entries.
   limits_.max_batch_bytes = limits_.max_message_bytes * limits_.max_batch_entries;
@@ -252,7 +279,9 @@ std::vector<SendResult> SqsQueue::send(std::span<const SendEntry> entries) {
     valid.push_back(i);
     sizes.push_back(message_size(entries[i].body, entries[i].attributes));
   }
-  for (const auto& request : plan_send_requests(sizes)) {
+  const auto requests = plan_send_requests(sizes);
+  for (size_t r = 0; r < requests.size(); ++r) {
+    const auto& request = requests[r];
     json batch = json::array();
     for (const size_t k : request) {
       const SendEntry& e = entries[valid[k]];
@@ -263,19 +292,32 @@ std::vector<SendResult> SqsQueue::send(std::span<const SendEntry> entries) {
       if (!e.attributes.empty()) entry["MessageAttributes"] = attributes_json(e.attributes);
       batch.push_back(std::move(entry));
     }
-    const json answer = call(*client_, "SendMessageBatch", {{"QueueUrl", url_}, {"Entries", batch}});
-    const std::function<SendResult*(const std::string&)> result_for = [&](const std::string& id) -> SendResult* {
-      for (const size_t k : request)
-        if (results[valid[k]].id == id) return &results[valid[k]];
-      return nullptr;
-    };
-    read_batch_answer(answer, "SendMessageBatch", result_for,
-                      [](SendResult& r, const json& entry) { r.message_id = string_field(entry, "MessageId"); });
-    for (const size_t k : request) {
-      auto& r = results[valid[k]];
-      if (r.ok() && r.message_id.empty())
-        r = failure<SendResult>(r.id, ErrorCode::internal, "", "SQS SendMessageBatch: no result for entry " + r.id);
+    std::vector<size_t> sent;
+    for (const size_t k : request) sent.push_back(valid[k]);
+    json answer;
+    try {
+      answer = call(*client_, "SendMessageBatch", {{"QueueUrl", url_}, {"Entries", batch}});
+    } catch (const Error& e) {
+      // Nothing of this call is in the queue yet: the whole call failed, and resending it all
+      // is safe.
+      if (r == 0) throw;
+      // The earlier requests' messages are in the queue: throwing would lose their results and
+      // have them sent twice. This request's entries, and the later ones not sent, fail with
+      // the request's error (throttled or transient ones are the caller's to send again).
+      for (size_t later = r; later < requests.size(); ++later)
+        for (const size_t k : requests[later])
+          results[valid[k]] = failure<SendResult>(
+              entries[valid[k]].id, e.code(), "",
+              later == r ? std::string(e.what())
+                         : "not sent: an earlier SendMessageBatch request of this call failed: " + std::string(e.what()));
+      return results;
     }
+    read_batch_answer(answer, "SendMessageBatch", results, sent, [](SendResult& result, const json& entry) {
+      result.message_id = string_field(entry, "MessageId");
+      if (result.message_id.empty())
+        result = failure<SendResult>(result.id, ErrorCode::internal, "",
+                                     "SQS SendMessageBatch: no MessageId for entry " + result.id);
+    });
   }
   return results;
 }
@@ -324,6 +366,8 @@ std::vector<ReceivedMessage> SqsQueue::receive(const ReceiveRequest& request) {
 
 std::string SqsQueue::dead_letter_source(const std::string& source_arn) {
   if (!source_arn.empty()) return sqs_queue_name(source_arn);
+  // SQS sends DeadLetterQueueSourceArn with every dead letter; a message without it is none.
+  if (!looks_up_dead_letter_sources_) return "";
   const std::lock_guard lock(source_mutex_);
   const auto now = std::chrono::steady_clock::now();
   if (!source_ || (source_->name.empty() && now - source_->looked_at > kSourceLookupEvery)) {
@@ -339,6 +383,7 @@ std::string SqsQueue::dead_letter_source(const std::string& source_arn) {
 std::vector<EntryResult> SqsQueue::delete_messages(std::span<const DeleteEntry> entries) {
   check_batch_ids(ids_of(entries), limits_.max_batch_entries, "delete");
   std::vector<EntryResult> results(entries.size());
+  std::vector<size_t> sent;  // indices of the entries in `batch`
   json batch = json::array();
   for (size_t i = 0; i < entries.size(); ++i) {
     results[i].id = entries[i].id;
@@ -348,21 +393,18 @@ std::vector<EntryResult> SqsQueue::delete_messages(std::span<const DeleteEntry> 
       continue;
     }
     batch.push_back({{"Id", entries[i].id}, {"ReceiptHandle", entries[i].receipt_handle}});
+    sent.push_back(i);
   }
   if (batch.empty()) return results;
   const json answer = call(*client_, "DeleteMessageBatch", {{"QueueUrl", url_}, {"Entries", batch}});
-  const std::function<EntryResult*(const std::string&)> result_for = [&](const std::string& id) -> EntryResult* {
-    for (auto& r : results)
-      if (r.id == id) return &r;
-    return nullptr;
-  };
-  read_batch_answer(answer, "DeleteMessageBatch", result_for, [](EntryResult&, const json&) {});
+  read_batch_answer(answer, "DeleteMessageBatch", results, sent, [](EntryResult&, const json&) {});
   return results;
 }
 
 std::vector<EntryResult> SqsQueue::change_visibility(std::span<const VisibilityChange> entries) {
   check_batch_ids(ids_of(entries), limits_.max_batch_entries, "change visibility");
   std::vector<EntryResult> results(entries.size());
+  std::vector<size_t> sent;  // indices of the entries in `batch`
   json batch = json::array();
   for (size_t i = 0; i < entries.size(); ++i) {
     results[i].id = entries[i].id;
@@ -382,15 +424,11 @@ std::vector<EntryResult> SqsQueue::change_visibility(std::span<const VisibilityC
     batch.push_back({{"Id", entries[i].id},
                      {"ReceiptHandle", entries[i].receipt_handle},
                      {"VisibilityTimeout", whole_seconds(timeout)}});
+    sent.push_back(i);
   }
   if (batch.empty()) return results;
   const json answer = call(*client_, "ChangeMessageVisibilityBatch", {{"QueueUrl", url_}, {"Entries", batch}});
-  const std::function<EntryResult*(const std::string&)> result_for = [&](const std::string& id) -> EntryResult* {
-    for (auto& r : results)
-      if (r.id == id) return &r;
-    return nullptr;
-  };
-  read_batch_answer(answer, "ChangeMessageVisibilityBatch", result_for, [](EntryResult&, const json&) {});
+  read_batch_answer(answer, "ChangeMessageVisibilityBatch", results, sent, [](EntryResult&, const json&) {});
   return results;
 }
 
@@ -452,13 +490,20 @@ int64_t SqsQueue::redrive_dead_letters(int64_t max_messages) {
     if (!others.empty()) dead_letters.change_visibility(others);
     if (sends.empty()) break;  // only other queues' dead letters are visible
     const auto sent = send(sends);
+    // Those sent leave the dead-letter queue even when others were not (a send can fail part
+    // way): kept there, they would be redriven twice. The others stay for the next redrive.
     std::vector<DeleteEntry> done;
+    std::optional<Error> failed;
     for (size_t i = 0; i < sent.size(); ++i) {
-      if (!sent[i].ok()) throw *sent[i].error;  // the rest stay in the dead-letter queue
-      done.push_back(deletes[i]);
+      if (sent[i].ok())
+        done.push_back(deletes[i]);
+      else if (!failed)
+        failed = *sent[i].error;
     }
-    for (const auto& r : dead_letters.delete_messages(done))
-      if (!r.ok()) throw *r.error;
+    if (!done.empty())
+      for (const auto& r : dead_letters.delete_messages(done))
+        if (!r.ok()) throw *r.error;
+    if (failed) throw *failed;
     moved += static_cast<int64_t>(done.size());
   }
   return moved;

@@ -11,13 +11,21 @@
 // (plan_send_requests); delete_messages() and change_visibility() are one
 // DeleteMessageBatch / ChangeMessageVisibilityBatch each. Entries SQS refuses come back in their
 // EntryResult with SQS's code as service_code: invalid_input for ReceiptHandleIsInvalid and the
-// other sender faults, conflict for MessageNotInflight, transient for SQS's own faults.
+// other sender faults, conflict for MessageNotInflight, transient for SQS's own faults. An entry
+// that an answer names in neither Successful nor Failed is internal, for all three calls.
+// When send()'s first request fails (after the client's retries), send() throws its Error:
+// nothing was sent. When a later one fails, the earlier requests' messages are in the queue, so
+// send() returns their message ids and gives that request's entries, and those of the requests
+// not sent after it, the request's Error (throttled, transient, ...) with an empty service_code:
+// a caller resends those entries only, never a message SQS took.
 //
 // Dead letters: a message received from a dead-letter queue carries DeadLetterInfo with the
-// source queue from its DeadLetterQueueSourceArn, or, where the server does not send that
-// attribute (moto), the first queue ListDeadLetterSourceQueues names (looked up at most once a
-// minute); receive_count is its ApproximateReceiveCount less this receive. last_error is always
-// empty: SQS has no place for a reason.
+// source queue from its DeadLetterQueueSourceArn; receive_count is its ApproximateReceiveCount
+// less this receive. last_error is always empty: SQS has no place for a reason. On a custom
+// endpoint (not *.amazonaws.com: moto, LocalStack), which may not send that attribute (moto
+// does not), a message without it is labelled with the first queue ListDeadLetterSourceQueues
+// names (looked up at most once a minute); on AWS's own endpoints SQS always sends it, so a
+// message without it is no dead letter and no lookup is made (nor is its IAM permission needed).
 //
 // redrive_dead_letters() receives from the dead-letter queue, sends each message back with its
 // body and attributes, then deletes it there (moto has no StartMessageMoveTask). The original
@@ -36,6 +44,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "aws/client.h"
@@ -102,6 +111,7 @@ class SqsQueue final : public Queue {
   std::string url_;
   std::string name_;
   QueueLimits limits_;
+  bool looks_up_dead_letter_sources_ = false;  // a custom endpoint (see the top of this file)
   std::mutex source_mutex_;
   std::optional<DeadLetterSource> source_;  // guarded by source_mutex_
 };
@@ -113,6 +123,10 @@ inline constexpr uint64_t kSqsBatchRequestBytes = 256 * 1024;
 // `request_bytes` in all; a message larger than that goes alone. Returns each request's indices.
 std::vector<std::vector<size_t>> plan_send_requests(std::span<const uint64_t> sizes,
                                                     uint64_t request_bytes = kSqsBatchRequestBytes);
+
+// Whether `endpoint` (a URL) is one of AWS's own: its host ends with .amazonaws.com or
+// .amazonaws.com.cn, any case. SqsQueue trusts DeadLetterQueueSourceArn there.
+bool is_aws_endpoint(std::string_view endpoint);
 
 // The name of an SQS queue URL or ARN: its last '/' or ':' segment.
 std::string sqs_queue_name(std::string_view url_or_arn);

@@ -4,7 +4,7 @@
 // Contract:
 // - Documents go 25 to a BatchDetectSentiment call (Comprehend's limit), in the language of
 //   Options::language; a batch with one document to send uses DetectSentiment instead.
-// - Each document is cut to its first 5,000 bytes on a UTF-8 character boundary (Comprehend's
+// - Each document is cut to its first 4,999 bytes on a UTF-8 character boundary (Comprehend's
 //   size limit; it only reads the start of a text anyway). A code point is never split.
 // - Per-document errors, never a call: text that is not UTF-8 (invalid_input, as VADER), empty
 //   text (invalid_input: Comprehend refuses it). An ErrorList entry becomes its document's
@@ -32,7 +32,9 @@ namespace sentiflow::sentiment {
 
 // Comprehend's limits for BatchDetectSentiment.
 inline constexpr size_t kComprehendBatchSize = 25;
-inline constexpr size_t kComprehendMaxBytes = 5000;
+// BatchDetectSentiment's reference asks for "fewer than 5,000 bytes of UTF-8" per document (the
+// newer wording, "the maximum size of each document is 5 KB", is vaguer): 4,999 meets both.
+inline constexpr size_t kComprehendMaxBytes = 4999;
 
 // The longest prefix of `text` of at most `max_bytes` bytes that ends on a UTF-8 character
 // boundary (continuation bytes 10xxxxxx are never the first byte left out). `text` is expected

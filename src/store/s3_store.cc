@@ -91,6 +91,14 @@ bool is_bucket_name(std::string_view name) {
   return name.find("..") == std::string_view::npos;
 }
 
+// Whether S3 says the object is encrypted in a way that makes its ETag no MD5 of the content:
+// SSE-KMS (aws:kms, aws:kms:dsse) or SSE-C. SSE-S3 (AES256) keeps the MD5.
+bool opaque_etag(const aws::AwsResponse& response) {
+  if (response.header("x-amz-server-side-encryption-customer-algorithm")) return true;
+  const auto encryption = response.header("x-amz-server-side-encryption");
+  return encryption && trim(*encryption).starts_with("aws:kms");
+}
+
 // The head of an object from a GetObject/HeadObject response.
 ObjectInfo info_from(std::string_view key, const aws::AwsResponse& response, std::optional<uint64_t> size) {
   ObjectInfo info;
@@ -243,10 +251,13 @@ ObjectInfo S3Store::put(std::string_view key, std::string_view data, std::string
   const auto response = call({.operation = "PutObject",
                                       .method = "PUT",
                                       .path = path,
-                                      .headers = {{"Content-Type", type}, {"Content-MD5", base64_encode(hex_to_bytes(md5))}},
+                                      .headers = {{"Content-Type", type},
+                                                  {"Content-MD5", base64_encode(hex_to_bytes(md5))},
+                                                  {std::string(kMd5Meta), md5}},
                                       .body = std::string(data)});
-  // S3 checked Content-MD5; an ETag that differs means a server we do not understand.
-  if (const auto etag = response.header("etag"); etag && unquote(*etag) != md5)
+  // S3 checked Content-MD5; an ETag that differs means a server we do not understand, unless
+  // the object is encrypted with KMS or a customer key: S3 documents those ETags as not an MD5.
+  if (const auto etag = response.header("etag"); etag && unquote(*etag) != md5 && !opaque_etag(response))
     throw Error(ErrorCode::internal, "S3 PutObject: the ETag " + unquote(*etag) + " is not the MD5 " + md5 +
                                          " of what was sent");
   return {.key = std::string(key), .size = data.size(), .etag = md5, .content_type = type, .last_modified = now_millis()};

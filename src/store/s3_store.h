@@ -8,9 +8,14 @@
 // put() sends Content-MD5, so S3 refuses a body damaged on the way; an object of more than
 // `multipart_threshold` bytes goes up as a multipart upload of `part_size` parts (each with its
 // Content-MD5), which is aborted when any step fails, so no invisible parts are left to pay for.
-// A multipart object's S3 ETag is not the MD5 of its content ("<md5 of md5s>-N"): S3Store
-// stores the content's MD5 as the metadata x-amz-meta-sentiflow-md5, and get()/head() report
-// it; list() cannot read metadata and reports S3's ETag for such objects.
+// S3's ETag is not always the MD5 of the content: a multipart object's is "<md5 of md5s>-N", and
+// an object encrypted with SSE-KMS (a bucket's default encryption may be that) or SSE-C has an
+// opaque one. So every put() stores the content's MD5 as the metadata x-amz-meta-sentiflow-md5,
+// and get()/head() report it; list() cannot read metadata and reports S3's own ETag, which for
+// such objects is opaque (compare contents by head(), not by a listing). A single-part put()
+// checks that the ETag is the MD5 sent, except where S3 says the object is encrypted with KMS
+// or a customer key: there Content-MD5 alone guards the body (S3 refuses one whose MD5
+// differs).
 //
 // Keys follow check_object_key(); the prefix counts towards S3's 1024 bytes, so limits()
 // gives 1024 - prefix size. list() asks for url-encoded keys (encoding-type=url), so any key

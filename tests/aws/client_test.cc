@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <mutex>
@@ -193,7 +196,9 @@ TEST(AwsClient, RetriesThrottlingAndServerErrorsWithJitteredBackoff) {
   ASSERT_EQ(waits.delays.size(), 2u);
   EXPECT_LE(waits.delays[0], std::chrono::milliseconds(50)) << "after a 503: up to the base";
   EXPECT_LE(waits.delays[1], std::chrono::milliseconds(2000)) << "after throttling: up to twice the throttling base";
-  EXPECT_EQ(client.retry_quota().available(), RetryQuota::kCapacity) << "a success refunds its retries";
+  // botocore's standard mode: a success gives back what its last retry took, not all its retries.
+  EXPECT_EQ(client.retry_quota().available(), RetryQuota::kCapacity - RetryQuota::kRetryCost)
+      << "a success refunds its last retry only";
 }
 
 TEST(AwsClient, GivesUpAfterThreeAttempts) {
@@ -416,6 +421,70 @@ TEST(AwsClient, FromSettingsResolvesRegionAndEndpoint) {
   const auto regional =
       AwsClient::from_settings(kDynamoDb, {.region = "ap-south-1"}, static_credentials(kCredentials), env);
   EXPECT_EQ(regional.endpoint(), "https://dynamodb.ap-south-1.amazonaws.com");
+}
+
+// The retry quota as botocore keeps it (retries/standard.py RetryQuotaChecker): a retry costs 5,
+// a success gives back only what its last retry took, or 1 when it needed none.
+TEST(AwsClient, ASuccessGivesBackOnlyItsLastRetrysCost) {
+  FakeAws server("sqs");
+  server.script = {{503, "<html>unavailable</html>", "text/html"},
+                   {500, R"({"__type":"InternalFailure"})"},
+                   {200, "{}"}};
+  const auto client = make_client(kSqs, server.endpoint());
+  client.call({.operation = "ListQueues", .path = "/script"});
+  EXPECT_EQ(server.requests.load(), 3);
+  EXPECT_EQ(client.retry_quota().available(), 500 - 5 - 5 + 5);
+  client.call({.operation = "ListQueues", .path = "/script"});  // no retry: 1 back
+  EXPECT_EQ(client.retry_quota().available(), 496);
+}
+
+// A port that takes connections (the kernel's backlog) and never answers: every read times out.
+class SilentPort {
+ public:
+  SilentPort() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0 || ::listen(fd_, 16) != 0)
+      throw std::runtime_error("cannot listen on 127.0.0.1");
+    socklen_t length = sizeof(address);
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length);
+    port_ = ntohs(address.sin_port);
+  }
+  ~SilentPort() { ::close(fd_); }
+  std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(port_); }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+};
+
+// botocore charges a retry after a timeout (ConnectTimeoutError, ReadTimeoutError) 10, and one
+// after a refused connection 5, as any other.
+TEST(AwsClient, ARetryAfterATimeoutCostsTenAfterARefusedConnectionFive) {
+  SilentPort silent;
+  AwsClientOptions options{.region = "us-east-1",
+                           .endpoint = silent.endpoint(),
+                           .credentials = static_credentials(kCredentials),
+                           .retry = {.max_attempts = 2}};
+  options.timeout = std::chrono::milliseconds(200);
+  options.sleep = [](std::chrono::milliseconds) {};
+  const AwsClient timing_out(kSqs, options);
+  ErrorCode code{};
+  const auto message = message_of([&] { timing_out.call({.operation = "ListQueues", .path = "/"}); }, &code);
+  EXPECT_EQ(code, ErrorCode::transient);
+  EXPECT_NE(message.find(": timed out after 200 ms"), std::string::npos) << "the wording is_timeout reads: " << message;
+  EXPECT_EQ(timing_out.retry_quota().available(), RetryQuota::kCapacity - RetryQuota::kTimeoutRetryCost);
+
+  std::string dead;
+  {
+    FakeAws gone("sqs");
+    dead = gone.endpoint();
+  }
+  const auto refused = make_client(kSqs, dead);
+  EXPECT_THROW(refused.call({.operation = "ListQueues", .path = "/"}), Error);
+  EXPECT_EQ(refused.retry_quota().available(), RetryQuota::kCapacity - 2 * RetryQuota::kRetryCost);
 }
 
 }  // namespace

@@ -226,10 +226,14 @@ TEST(AwsRetry, QuotaRunsOutAndRefills) {
   while (quota.acquire()) ++granted;
   EXPECT_EQ(granted, RetryQuota::kCapacity / RetryQuota::kRetryCost);
   EXPECT_EQ(quota.available(), 0);
-  quota.release(2);
-  EXPECT_EQ(quota.available(), 2 * RetryQuota::kRetryCost);
+  // A success gives back what its last retry cost (botocore's release of the last acquisition).
+  quota.release(RetryQuota::kTimeoutRetryCost);
+  EXPECT_EQ(quota.available(), RetryQuota::kTimeoutRetryCost);
   quota.release(0);
-  EXPECT_EQ(quota.available(), 2 * RetryQuota::kRetryCost + 1);
+  EXPECT_EQ(quota.available(), RetryQuota::kTimeoutRetryCost + 1);
+  EXPECT_FALSE(quota.acquire(RetryQuota::kTimeoutRetryCost + 2)) << "too few tokens: nothing taken";
+  EXPECT_TRUE(quota.acquire(RetryQuota::kTimeoutRetryCost));
+  EXPECT_EQ(quota.available(), 1);
   for (int i = 0; i < 1000; ++i) quota.release(1);
   EXPECT_EQ(quota.available(), RetryQuota::kCapacity) << "never above capacity";
 }

@@ -11,13 +11,19 @@
 #include "queue/sqs_queue.h"
 
 #include <gtest/gtest.h>
+#include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <mutex>
 #include <set>
+#include <thread>
 
+#include "core/digest.h"
 #include "queue/queue_conformance.h"
+#include "support/fault_proxy.h"
 #include "support/moto.h"
+#include "support/poll.h"
 
 namespace sentiflow {
 namespace {
@@ -336,6 +342,188 @@ TEST_F(SqsQueueTest, RedrivePolicyDeadLettersAndRedriveKeepsTheId) {
     }
   }
   EXPECT_THROW(dead_letters.redrive_dead_letters(1), Error) << "a queue without RedrivePolicy";
+}
+
+// send() splits by size; when a later request fails, the earlier ones' messages are in the queue
+// and keep their ids: only the failed request's entries and the unsent ones are failures, so a
+// caller that resends failures sends nothing twice. A failed first request throws (nothing sent).
+TEST_F(SqsQueueTest, AFailedLaterSendRequestKeepsTheEarlierRequestsResults) {
+  using testing_support::FaultProxy;
+  auto on_moto = create("q", {.message_size_limit = 1024 * 1024});
+  FaultProxy proxy(moto().endpoint());
+  SqsQueue queue(std::make_shared<const aws::AwsClient>(
+                     testing_support::moto_client(aws::kSqs, proxy.endpoint(), moto().credentials())),
+                 {.queue = on_moto.url()});
+  // 200 KiB each: one request per message (two would pass SQS's 256 KiB per request).
+  const std::vector<SendEntry> entries = {
+      {"a", std::string(200 * 1024, 'a')}, {"b", std::string(200 * 1024, 'b')}, {"c", std::string(200 * 1024, 'c')}};
+  const std::string target = "AmazonSQS.SendMessageBatch";
+
+  proxy.add({.match = target, .fault = FaultProxy::Fault::throttle, .times = 1});
+  try {
+    queue.send(entries);
+    ADD_FAILURE() << "a throttled first request was not an error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::throttled) << e.what();
+  }
+  EXPECT_EQ(on_moto.counts().total(), 0);
+
+  proxy.add({.match = target, .fault = FaultProxy::Fault::delay, .times = 1});  // the first passes
+  proxy.add({.match = target, .fault = FaultProxy::Fault::throttle, .times = 1});
+  const auto results = queue.send(entries);
+  ASSERT_EQ(results.size(), 3u);
+  ASSERT_TRUE(results[0].ok()) << results[0].error->what();
+  EXPECT_FALSE(results[0].message_id.empty());
+  for (const size_t i : {1u, 2u}) {
+    EXPECT_EQ(results[i].id, entries[i].id);
+    ASSERT_FALSE(results[i].ok());
+    EXPECT_EQ(results[i].error->code(), ErrorCode::throttled) << results[i].error->what();
+  }
+  EXPECT_NE(std::string(results[1].error->what()).find("ThrottlingException"), std::string::npos);
+  EXPECT_NE(std::string(results[2].error->what()).find("not sent"), std::string::npos) << results[2].error->what();
+  EXPECT_EQ(proxy.seen(target), 1 + 2) << "the request after the throttled one was never made";
+
+  // Only the first message is in the queue, under the id send() returned.
+  EXPECT_EQ(on_moto.counts().total(), 1);
+  const auto got = receive_within(on_moto, 10s);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].message_id, results[0].message_id);
+  EXPECT_EQ(got[0].body, entries[0].body);
+}
+
+// A strict stand-in for SQS's JSON protocol at one queue URL, for answers no real peer gives:
+// batch answers that leave an entry out (SQS answers every entry), and a dead-letter queue
+// whose messages lack DeadLetterQueueSourceArn. It checks the target, the content type, a
+// SigV4 Authorization header and the QueueUrl, and refuses anything else with SQS's errors.
+class FakeSqs {
+ public:
+  FakeSqs() {
+    server_.Post("/", [this](const httplib::Request& req, httplib::Response& res) { serve(req, res); });
+    server_.set_tcp_nodelay(true);
+    port_ = server_.bind_to_any_port("127.0.0.1");
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    if (!testing_support::poll_until([this] { return server_.is_running(); }))
+      throw std::runtime_error("the fake SQS did not start");
+  }
+  ~FakeSqs() {
+    server_.stop();
+    thread_.join();
+  }
+  std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  std::string queue_url() const { return endpoint() + "/123456789012/fake-dlq"; }
+  int calls(const std::string& action) {
+    std::lock_guard lock(mutex_);
+    return static_cast<int>(std::count(actions_.begin(), actions_.end(), action));
+  }
+
+ private:
+  static void refuse(httplib::Response& res, const std::string& code, const std::string& message) {
+    res.status = 400;
+    res.set_content(nlohmann::json{{"__type", "com.amazonaws.sqs#" + code}, {"message", message}}.dump(),
+                    "application/x-amz-json-1.0");
+  }
+
+  void serve(const httplib::Request& req, httplib::Response& res) {
+    const std::string target = req.get_header_value("X-Amz-Target");
+    if (req.get_header_value("Content-Type") != "application/x-amz-json-1.0")
+      return refuse(res, "InvalidParameterValue", "content type");
+    if (!req.get_header_value("Authorization").starts_with("AWS4-HMAC-SHA256 Credential="))
+      return refuse(res, "MissingAuthenticationToken", "unsigned");
+    const auto body = nlohmann::json::parse(req.body, nullptr, false);
+    if (!body.is_object() || body.value("QueueUrl", "") != queue_url())
+      return refuse(res, "QueueDoesNotExist", "no such queue");
+    const std::string action = target.starts_with("AmazonSQS.") ? target.substr(10) : "";
+    {
+      std::lock_guard lock(mutex_);
+      actions_.push_back(action);
+    }
+    nlohmann::json answer;
+    if (action == "GetQueueAttributes") {
+      answer = {{"Attributes", {{"MaximumMessageSize", "262144"}}}};
+    } else if (action == "SendMessageBatch" || action == "DeleteMessageBatch" ||
+               action == "ChangeMessageVisibilityBatch") {
+      const auto& entries = body.at("Entries");
+      if (!entries.is_array() || entries.empty() || entries.size() > 10)
+        return refuse(res, "EmptyBatchRequest", "1 to 10 entries");
+      // Answers the first entry only: the others are in neither Successful nor Failed.
+      nlohmann::json first = {{"Id", entries[0].at("Id")}};
+      if (action == "SendMessageBatch") {
+        first["MessageId"] = "00000000-0000-0000-0000-000000000001";
+        first["MD5OfMessageBody"] = md5_hex(entries[0].at("MessageBody").get<std::string>());
+      }
+      answer = {{"Successful", {first}}, {"Failed", nlohmann::json::array()}};
+    } else if (action == "ReceiveMessage") {
+      answer = {{"Messages",
+                 {{{"MessageId", "m-1"},
+                   {"ReceiptHandle", "rh-1"},
+                   {"Body", "dead"},
+                   {"MD5OfBody", md5_hex("dead")},
+                   {"Attributes", {{"ApproximateReceiveCount", "3"}, {"SentTimestamp", "1700000000000"}}}}}}};
+    } else if (action == "ListDeadLetterSourceQueues") {
+      answer = {{"queueUrls", {endpoint() + "/123456789012/the-source"}}};
+    } else {
+      return refuse(res, "InvalidAction", "not in this fake: " + target);
+    }
+    res.set_content(answer.dump(), "application/x-amz-json-1.0");
+  }
+
+  httplib::Server server_;
+  int port_ = 0;
+  std::thread thread_;
+  std::mutex mutex_;
+  std::vector<std::string> actions_;
+};
+
+std::shared_ptr<const aws::AwsClient> fake_client(const FakeSqs& fake) {
+  return std::make_shared<const aws::AwsClient>(
+      testing_support::moto_client(aws::kSqs, fake.endpoint(), {.access_key_id = "AKIDFAKE", .secret_access_key = "s"}));
+}
+
+// An entry a batch answer does not mention may or may not have been done: a failure (internal)
+// for send, delete and change_visibility alike.
+TEST(SqsQueueAnswers, AnEntryInNeitherSuccessfulNorFailedIsInternalForEveryBatchCall) {
+  FakeSqs fake;
+  SqsQueue queue(fake_client(fake), {.queue = fake.queue_url()});
+  const auto check = [](const auto& results, const std::string& action) {
+    ASSERT_EQ(results.size(), 2u) << action;
+    EXPECT_TRUE(results[0].ok()) << action;
+    EXPECT_EQ(results[1].id, "second");
+    ASSERT_FALSE(results[1].ok()) << action << ": an unanswered entry was reported done";
+    EXPECT_EQ(results[1].error->code(), ErrorCode::internal);
+    EXPECT_NE(std::string(results[1].error->what()).find(action + ": no result for entry second"), std::string::npos)
+        << results[1].error->what();
+  };
+  check(queue.send(std::vector<SendEntry>{{"first", "one"}, {"second", "two"}}), "SendMessageBatch");
+  check(queue.delete_messages(std::vector<DeleteEntry>{{"first", "rh-1"}, {"second", "rh-2"}}), "DeleteMessageBatch");
+  check(queue.change_visibility(std::vector<VisibilityChange>{{"first", "rh-1", 10s}, {"second", "rh-2", 10s}}),
+        "ChangeMessageVisibilityBatch");
+}
+
+// On a custom endpoint (moto, LocalStack), a message without DeadLetterQueueSourceArn takes its
+// source from ListDeadLetterSourceQueues, looked up once; on AWS's own endpoints SQS always sends
+// the attribute, and no lookup is made.
+TEST(SqsQueueAnswers, TheDeadLetterSourceLookupIsForCustomEndpointsOnly) {
+  FakeSqs fake;
+  SqsQueue queue(fake_client(fake), {.queue = fake.queue_url()});
+  for (int i = 0; i < 2; ++i) {
+    const auto got = queue.receive({1, std::nullopt, 0ms});
+    ASSERT_EQ(got.size(), 1u);
+    ASSERT_TRUE(got[0].dead_letter.has_value());
+    EXPECT_EQ(got[0].dead_letter->source_queue, "the-source");
+    EXPECT_EQ(got[0].dead_letter->receive_count, 2);
+  }
+  EXPECT_EQ(fake.calls("ListDeadLetterSourceQueues"), 1) << "looked up at most once a minute";
+
+  EXPECT_TRUE(is_aws_endpoint("https://sqs.us-east-1.amazonaws.com"));
+  EXPECT_TRUE(is_aws_endpoint("https://sqs-fips.us-gov-west-1.amazonaws.com/"));
+  EXPECT_TRUE(is_aws_endpoint("https://vpce-0a1b-c2d3.sqs.eu-west-3.vpce.amazonaws.com"));
+  EXPECT_TRUE(is_aws_endpoint("https://sqs.cn-north-1.amazonaws.com.cn:443"));
+  EXPECT_TRUE(is_aws_endpoint("HTTPS://SQS.US-EAST-1.AMAZONAWS.COM"));
+  EXPECT_FALSE(is_aws_endpoint("http://127.0.0.1:5000"));
+  EXPECT_FALSE(is_aws_endpoint("http://localhost:4566"));
+  EXPECT_FALSE(is_aws_endpoint("http://sqs.us-east-1.localhost.localstack.cloud:4566"));
+  EXPECT_FALSE(is_aws_endpoint("https://amazonaws.com.example.org"));
+  EXPECT_FALSE(is_aws_endpoint("http://example.org/sqs.amazonaws.com"));
 }
 
 }  // namespace

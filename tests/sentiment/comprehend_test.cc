@@ -1,7 +1,7 @@
 // ComprehendAnalyzer against moto (DetectSentiment, signed, auth mode) and against a strict fake
 // of BatchDetectSentiment on 127.0.0.1 (moto 5.2.1 does not implement it): the fake refuses what
-// Comprehend would refuse (target, content type, SigV4 for "comprehend", 1-25 documents of at
-// most 5,000 bytes, a LanguageCode) with Comprehend-style errors, so a pass means well-formed calls.
+// Comprehend would refuse (target, content type, SigV4 for "comprehend", 1-25 documents of
+// fewer than 5,000 bytes, a LanguageCode) with Comprehend-style errors, so a pass means well-formed calls.
 #include "sentiment/comprehend.h"
 
 #include <gtest/gtest.h>
@@ -161,9 +161,9 @@ class FakeComprehend {
       list.push_back(body["Text"].get<std::string>());
     }
     for (const auto& t : list)
-      if (t.empty() || t.size() > 5000 || !is_valid_utf8(t)) {
+      if (t.empty() || t.size() >= 5000 || !is_valid_utf8(t)) {  // "fewer than 5,000 bytes"
         ++refused;
-        return refuse(res, 400, "TextSizeLimitExceededException", "a document is empty, over 5000 bytes or not UTF-8");
+        return refuse(res, 400, "TextSizeLimitExceededException", "a document is empty, 5000 bytes or more, or not UTF-8");
       }
     if (fail_all || fail_next.fetch_sub(1) > 0) return refuse(res, 500, "InternalServerException", "try again");
     if (std::find(list.begin(), list.end(), "FAILCALL") != list.end())
@@ -248,7 +248,7 @@ TEST(ComprehendAnalyzer, SixtyDocumentsMakeThreeCallsOf25_25_10) {
 TEST(ComprehendAnalyzer, LongDocumentIsCutOnACharacterBoundary) {
   FakeComprehend fake;
   const ComprehendAnalyzer analyzer(fake.client(), {});
-  // 4,998 ASCII bytes, then 3-byte characters: the 5,000-byte mark falls inside one.
+  // 4,998 ASCII bytes, then 3-byte characters: the 4,999-byte cut falls inside one.
   std::string long_doc(4998, 'a');
   while (long_doc.size() < 12000) long_doc += "\xE2\x82\xAC";  // €
   ASSERT_TRUE(is_valid_utf8(long_doc));
@@ -374,6 +374,23 @@ TEST(ComprehendMoto, DetectSentimentForOneDocument) {
   }
   EXPECT_NEAR(s.positive + s.negative + s.neutral + s.mixed, 1.0, 0.01);
   EXPECT_FALSE(r.sentiment.vader.has_value());
+}
+
+// Comprehend wants fewer than 5,000 bytes: a document of exactly 5,000 (which the fake refuses
+// with TextSizeLimitExceededException) goes as its first 4,999, in a batch and alone.
+TEST(ComprehendAnalyzer, ADocumentOfExactly5000BytesIsCutTo4999) {
+  FakeComprehend fake;
+  const ComprehendAnalyzer analyzer(fake.client(), {});
+  const std::string doc(5000, 'a');
+  const std::vector<std::string> docs = {"short", doc};
+  const auto results = analyzer.analyze(views(docs));
+  ASSERT_TRUE(results[1].ok()) << results[1].error->what();
+  ASSERT_TRUE(analyzer.analyze(doc).ok());
+  const auto sent = fake.texts();
+  ASSERT_EQ(sent.size(), 3u);
+  EXPECT_EQ(sent[1], doc.substr(0, 4999));
+  EXPECT_EQ(sent[2], doc.substr(0, 4999));
+  EXPECT_EQ(fake.refused.load(), 0);
 }
 
 }  // namespace
