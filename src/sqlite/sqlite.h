@@ -88,6 +88,7 @@ class Database {
 
  private:
   static int on_busy(void* self, int attempt);
+  void set_wal_mode();
 
   std::filesystem::path file_;
   sqlite3* db_ = nullptr;
