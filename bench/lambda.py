@@ -6,7 +6,14 @@ What it measures:
   - cold start: from just before the process starts (fork/exec of the unzipped `bootstrap`, with
     Lambda's environment only) to the first GET /2018-06-01/runtime/invocation/next at a Runtime
     API server in this script — the launcher, the bundled loader and its ~43 libraries, the
-    pipeline file, the handler's clients (a consumer on local parts); median of --starts starts;
+    pipeline file, the handler's clients; median of --starts starts. Twice: a consumer on local
+    parts (no network at all), and the deployable zip of examples/aws.yaml, consumer and
+    producer, whose initialisation makes its AWS calls (DescribeTable of the state and source
+    tables, GetQueueUrl, GetQueueAttributes) against a moto_server this script starts
+    (AWS_ENDPOINT_URL, plain HTTP on 127.0.0.1, auth off: no TLS handshake and no network
+    distance, which AWS adds); the number of requests moto saw per start is printed too.
+    Needs boto3 and moto_server (bench/aws.py's); without them, or with --no-moto, that part is
+    skipped with a message;
   - warm overhead: one process answers --invocations events in a row. Per invocation the server
     takes the time from handing the event out (the `next` response written) to the answer's POST,
     and the whole cycle from one `next` to the following one. With an empty SQS event the work
@@ -19,8 +26,9 @@ The server is http.server with keep-alive and TCP_NODELAY; its own floor is meas
 Python client doing the same GET/POST loop against it (the "null runtime" line).
 
 Usage: python3 bench/lambda.py --sentiflow build/sentiflow [--starts 20] [--invocations 1000]
-           [--work-dir DIR] [--keep]
-Python 3 standard library only. Exit status 1 when a run fails (a wrong answer, no answer).
+           [--work-dir DIR] [--keep] [--no-moto]
+Python 3 standard library only, but for the moto part. Exit status 1 when a run fails (a wrong
+answer, no answer, an init error).
 """
 
 import argparse
@@ -29,6 +37,7 @@ import http.server
 import json
 import os
 import platform
+import re
 import shutil
 import socket
 import statistics
@@ -163,6 +172,84 @@ def lambda_env(api, root):
             "PATH": "/usr/local/bin:/usr/bin/:/bin:/opt/bin", "SENTIFLOW_RUN_STATE": "local"}
 
 
+# examples/aws.yaml's resources, as the SAM template names them (RESULTS_BUCKET unset).
+AWS_EXAMPLE = {"source": "companies", "key": "name", "state": "fang-sentiment-state",
+               "queue": "fang-sentiment-producer", "dead_letter": "fang-sentiment-dlq",
+               "bucket": "fang-sentiment-results", "name": "fang-sentiment"}
+
+
+# One line of moto's (werkzeug's) request log: "POST / HTTP/1.1" 200 -
+REQUEST_LINE = re.compile(rb'"[A-Z]+ \S+ HTTP/1\.[01]" \d{3} ')
+
+
+def aws_env(api, root, handler, endpoint):
+    """What the template's function gets on Lambda, with moto as every service's endpoint."""
+    env = lambda_env(api, root)
+    del env["SENTIFLOW_RUN_STATE"]  # the run state in the DynamoDB table, as deployed
+    env.update({"_HANDLER": handler, "AWS_LAMBDA_FUNCTION_NAME": f"{AWS_EXAMPLE['name']}-{handler}",
+                "AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL": endpoint,
+                "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_SESSION_TOKEN": "bench",
+                "SENTIFLOW_STATE_TABLE": AWS_EXAMPLE["state"]})
+    return env
+
+
+def aws_cold_starts(api, root, n, work):
+    """Cold starts of the deployable zip (examples/aws.yaml) against a moto_server of its own:
+    {handler: (times in ms, requests moto saw per start)}, or None when moto is not available."""
+    try:
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import aws as aws_bench  # bench/aws.py: its moto_server wrapper (needs boto3)
+    except ImportError as e:
+        print(f"lambda.py: no cold start against moto ({e}); pip install boto3 'moto[server]'", file=sys.stderr)
+        return None
+    if shutil.which("moto_server") is None:
+        print("lambda.py: no cold start against moto: moto_server is not on the PATH", file=sys.stderr)
+        return None
+    moto_log = os.path.join(work, "moto.log")
+    out = {}
+    with aws_bench.Moto(moto_log) as moto:
+        ddb = moto.client("dynamodb")
+        for table, keys in ((AWS_EXAMPLE["source"], [(AWS_EXAMPLE["key"], "HASH")]),
+                            (AWS_EXAMPLE["state"], [("pk", "HASH"), ("sk", "RANGE")])):
+            ddb.create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
+                             AttributeDefinitions=[{"AttributeName": k, "AttributeType": "S"} for k, _ in keys],
+                             KeySchema=[{"AttributeName": k, "KeyType": t} for k, t in keys])
+        sqs = moto.client("sqs")
+        dlq = sqs.create_queue(QueueName=AWS_EXAMPLE["dead_letter"])["QueueUrl"]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        sqs.create_queue(QueueName=AWS_EXAMPLE["queue"],
+                         Attributes={"VisibilityTimeout": "300", "RedrivePolicy": json.dumps(
+                             {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "5"})})
+        moto.client("s3").create_bucket(Bucket=AWS_EXAMPLE["bucket"])
+
+        def requests_so_far():
+            moto.log.flush()
+            with open(moto_log, "rb") as f:
+                return sum(1 for line in f if REQUEST_LINE.search(line))
+
+        for handler in ("consumer", "producer"):
+            times, requests = [], []
+            with open(os.path.join(work, f"cold-aws-{handler}.log"), "w") as log:
+                for _ in range(n):
+                    api.reset()
+                    before = requests_so_far()
+                    t0 = time.monotonic_ns()
+                    proc = subprocess.Popen([os.path.join(root, "bootstrap")],
+                                            env=aws_env(api, root, handler, moto.endpoint),
+                                            stdout=log, stderr=log, cwd=root)
+                    try:
+                        wait(api, lambda a: a.next_times or a.errors, f"the {handler}'s first next")
+                        if api.errors:
+                            raise BenchError(f"the {handler} failed to start: {api.errors}")
+                        times.append((api.next_times[0] - t0) / 1e6)
+                    finally:
+                        proc.kill()
+                        proc.wait()
+                    requests.append(requests_so_far() - before)
+            out[handler] = (times, requests)
+    return out
+
+
 def wait(api, condition, what, limit=60):
     with api.lock:
         if not api.lock.wait_for(lambda: condition(api), timeout=limit):
@@ -272,6 +359,7 @@ def main():
     ap.add_argument("--invocations", type=int, default=1000)
     ap.add_argument("--work-dir", default=None)
     ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--no-moto", action="store_true", help="skip the cold start against moto")
     a = ap.parse_args()
     binary = os.path.abspath(a.sentiflow)
     work = a.work_dir or tempfile.mkdtemp(prefix="sentiflow-lambda-bench-")
@@ -297,6 +385,12 @@ def main():
 
         with open(os.path.join(work, "cold.log"), "w") as log:
             cold = cold_starts(api, root, a.starts, log)
+        aws_cold = None
+        if not a.no_moto:
+            aws_root = os.path.join(work, "aws-task")
+            shutil.rmtree(aws_root, ignore_errors=True)
+            unzip(deploy_zip, aws_root)
+            aws_cold = aws_cold_starts(api, aws_root, a.starts, work)
         version = []
         for _ in range(a.starts):
             t0 = time.monotonic_ns()
@@ -318,6 +412,10 @@ def main():
         "zip_bytes": size,
         "cold_start_ms": {"median": statistics.median(cold), "min": min(cold), "max": max(cold), "n": len(cold)},
         "bootstrap_version_ms": {"median": statistics.median(version)},
+        "cold_start_aws_moto_ms": None if aws_cold is None else {
+            handler: {"median": statistics.median(t), "min": min(t), "max": max(t), "n": len(t),
+                      "requests_per_start": statistics.median(r)}
+            for handler, (t, r) in aws_cold.items()},
         "warm_empty_ms": {"cycle_median": statistics.median(empty_cycles), "cycle_p99": p(empty_cycles, 0.99),
                           "answer_median": statistics.median(empty_answers), "work_mean": empty_work},
         "warm_one_record_ms": {"cycle_median": statistics.median(one_cycles), "cycle_p99": p(one_cycles, 0.99),
@@ -329,8 +427,12 @@ def main():
     print(f"machine: {result['machine']}")
     print(f"zip (examples/aws.yaml): {size:,} bytes ({size / 1048576:.1f} MiB)")
     c = result["cold_start_ms"]
-    print(f"cold start, process start -> first next: median {c['median']:.1f} ms "
+    print(f"cold start, local parts, process start -> first next: median {c['median']:.1f} ms "
           f"(min {c['min']:.1f}, max {c['max']:.1f}, {c['n']} starts; goal < {GOAL_COLD_MS:.0f} ms)")
+    for handler, m in (result["cold_start_aws_moto_ms"] or {}).items():
+        print(f"cold start, examples/aws.yaml's {handler} against moto (plain HTTP, loopback): median "
+              f"{m['median']:.1f} ms (min {m['min']:.1f}, max {m['max']:.1f}, {m['n']} starts; "
+              f"{m['requests_per_start']:.0f} requests to moto per start)")
     print(f"  for comparison, `bootstrap --version` start to exit: median {result['bootstrap_version_ms']['median']:.1f} ms")
     e, o = result["warm_empty_ms"], result["warm_one_record_ms"]
     print(f"warm, empty SQS event ({a.invocations} invocations): next->next median {e['cycle_median']:.3f} ms, "

@@ -3,9 +3,15 @@
 // Lambda's provided.al2023 runtime runs `$LAMBDA_TASK_ROOT/bootstrap`. The sentiflow binary in
 // the zip is built against a newer glibc than Amazon Linux 2023's (2.34), so it must not start
 // through the system's loader: this launcher runs it through the loader bundled in the zip, with
-// the zip's lib/ as the only library path, and passes every argument on:
+// the zip's runtime/lib/ as the only library path, and passes every argument on:
 //
-//   $ROOT/lib/ld-linux-x86-64.so.2 --library-path $ROOT/lib --inhibit-cache $ROOT/bin/sentiflow ARGS...
+//   $ROOT/runtime/lib/ld-linux-x86-64.so.2 --library-path $ROOT/runtime/lib --inhibit-cache
+//       $ROOT/bin/sentiflow ARGS...   (one command line)
+//
+// runtime/lib, not lib/: Lambda puts /var/task/lib on every process's LD_LIBRARY_PATH, and our
+// glibc there would break the sandbox's other programs (extensions, layers' tools). The path is
+// given to the loader as an argument, not as LD_LIBRARY_PATH, so no child process inherits it.
+// (runtime/lambda_package.h's kPackageLibraryFolder names the same folder.)
 //
 // ROOT is $LAMBDA_TASK_ROOT, else the folder this launcher is in. The launcher is linked
 // statically (CMake target sentiflow-bootstrap) so that it needs nothing from the root it runs in
@@ -52,8 +58,8 @@ std::string package_root(const char* argv0) {
 
 int main(int argc, char** argv) {
   const std::string root = package_root(argc > 0 ? argv[0] : nullptr);
-  const std::string loader = root + "/lib/" + kLoader;
-  const std::string library_path = root + "/lib";
+  const std::string library_path = root + "/runtime/lib";
+  const std::string loader = library_path + "/" + kLoader;
   const std::string binary = root + "/bin/sentiflow";
   std::vector<char*> args = {const_cast<char*>(loader.c_str()), const_cast<char*>("--library-path"),
                              const_cast<char*>(library_path.c_str()), const_cast<char*>("--inhibit-cache"),

@@ -20,6 +20,7 @@
 #include "runtime/lambda_handlers.h"
 #include "runtime/lambda_runtime.h"
 #include "runtime/run_state.h"
+#include "runtime/sam_template.h"
 
 namespace sentiflow::cli {
 namespace {
@@ -112,8 +113,10 @@ void add_invoke_command(CLI::App& app, int& status) {
 
     runtime::InvocationContext context;
     context.request_id = random_request_id();
-    // As long as Lambda would give the function: the timeout `template` sets.
-    context.deadline = now_millis() + std::chrono::duration_cast<std::chrono::milliseconds>(config.lambda.timeout);
+    // As long as Lambda would give the function: the timeout `template` sets for it.
+    const std::chrono::seconds timeout =
+        o->handler == "producer" ? runtime::producer_function_timeout(config) : config.lambda.timeout;
+    context.deadline = now_millis() + std::chrono::duration_cast<std::chrono::milliseconds>(timeout);
     context.function_arn = fmt::format("arn:aws:lambda:local:000000000000:function:{}-{}", config.name, o->handler);
     log::set_request_id(context.request_id);
     try {

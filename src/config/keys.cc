@@ -362,7 +362,9 @@ std::vector<KeySpec> build_keys() {
 
   add(section("lambda", P::defaulted, "Used by `sentiflow package` and `sentiflow template`."));
   add(computed(value("lambda.timeout", "duration", "", "1s-900s, whole seconds",
-                     "The functions' timeout; at most queue.visibility_timeout, as AWS requires of SQS triggers.",
+                     "The consumer function's timeout (the queue's visibility timeout must be at least 6 times it, "
+                     "as AWS advises for SQS triggers; `template` refuses less); the producer's too when set "
+                     "here, else the producer gets 900s.",
                      [](PipelineConfig& c, std::string_view t, const LoadContext&) {
                        const Duration d = parse_duration(t);
                        if (d.count() % 1000 != 0) throw invalid_input(fmt::format("{} is not whole seconds, as Lambda requires", t));

@@ -130,6 +130,8 @@ HttpResponse HttpClient::send(const HttpRequest& request) {
   curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(request.timeout.count()));
   curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(request.connect_timeout.count()));
   curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+  // "*" matches every host, so libcurl ignores http_proxy, ALL_PROXY and the rest.
+  if (!request.use_proxy) curl_easy_setopt(curl, CURLOPT_NOPROXY, "*");
   if (const auto& bundle = ca_bundle(curl); !bundle.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, bundle.c_str());
   curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, request.follow_redirects ? 1L : 0L);
   curl_easy_setopt(curl, CURLOPT_MAXREDIRS, 5L);

@@ -4,7 +4,8 @@
 // An HttpClient owns one libcurl handle and so keeps its connections alive between
 // requests. It is NOT safe to share between threads: give each thread its own (they are
 // cheap). HTTPS checks certificates against the system CA bundle; the proxy variables
-// (http_proxy, HTTPS_PROXY, NO_PROXY, ...) are honoured as libcurl does.
+// (http_proxy, HTTPS_PROXY, ALL_PROXY, NO_PROXY, ...) are honoured as libcurl does, unless a
+// request sets use_proxy = false.
 #pragma once
 
 #include <chrono>
@@ -34,6 +35,10 @@ struct HttpRequest {
   // A longer body fails the request (Error(invalid_input)): a server must not be able to
   // exhaust our memory.
   size_t max_response_bytes = 64u << 20;
+  // False: connect directly whatever the proxy variables say (CURLOPT_NOPROXY "*"). For peers
+  // that only exist on this host, such as Lambda's Runtime API at 127.0.0.1:9001: a function
+  // whose environment sets http_proxy or ALL_PROXY for its own calls must still reach it.
+  bool use_proxy = true;
 };
 
 struct HttpResponse {

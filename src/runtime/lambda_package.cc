@@ -210,8 +210,9 @@ PackageSummary write_package(const PackageOptions& options) {
   std::vector<PackageEntry> entries;
   entries.push_back({"bootstrap", options.bootstrap, true});
   entries.push_back({"bin/sentiflow", binary, true});
-  entries.push_back({"lib/" + libraries.loader.filename().string(), fs::canonical(libraries.loader), true});
-  for (const auto& [soname, file] : libraries.libraries) entries.push_back({"lib/" + soname, fs::canonical(file), false});
+  const std::string lib = std::string(kPackageLibraryFolder) + "/";
+  entries.push_back({lib + libraries.loader.filename().string(), fs::canonical(libraries.loader), true});
+  for (const auto& [soname, file] : libraries.libraries) entries.push_back({lib + soname, fs::canonical(file), false});
   entries.push_back({"pipeline.yaml", options.pipeline_file, false});
   std::sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
   entries.erase(std::unique(entries.begin(), entries.end(), [](const auto& a, const auto& b) { return a.name == b.name; }),

@@ -6,11 +6,18 @@
 // its own glibc and loader (as aws-lambda-cpp's packager does) and never touches the system's:
 //
 //   bootstrap                     a static launcher (deploy/bootstrap.cc) that runs
-//                                 lib/<loader> --library-path lib bin/sentiflow ARGS...
+//                                 runtime/lib/<loader> --library-path runtime/lib bin/sentiflow ARGS...
 //   bin/sentiflow                 this binary, its debug sections stripped
-//   lib/<loader>, lib/<soname>…   the libraries as the loader resolves them here
+//   runtime/lib/<loader>, runtime/lib/<soname>…
+//                                 the libraries as the loader resolves them here
 //   pipeline.yaml                 the pipeline file, as written (its ${VAR}s resolve on Lambda)
 //
+// Why runtime/lib and not lib/: Lambda's default LD_LIBRARY_PATH names /var/task and
+// /var/task/lib, so a library there would be loaded by every dynamically linked program of the
+// sandbox (an extension, a layer's tool) in place of the system's, and our glibc, newer than
+// Amazon Linux's, would make them fail. No folder of the zip but runtime/lib holds a library,
+// and only our launcher names it (--library-path, not the environment, so that no child
+// process inherits it).
 // The lexicons and the dashboard are compiled into the binary, so no data files are needed.
 // The launcher is static, so the zip runs in an otherwise empty root: no shell, no libc there.
 //
@@ -31,6 +38,10 @@ struct SharedLibraries {
   // in the loader's order, without the vDSO and the loader itself.
   std::vector<std::pair<std::string, std::filesystem::path>> libraries;
 };
+
+// The folder of the zip that holds the loader and the libraries: one Lambda's default
+// LD_LIBRARY_PATH does not name (see the top of this file). deploy/bootstrap.cc has it too.
+inline constexpr const char* kPackageLibraryFolder = "runtime/lib";
 
 // Returns the libraries `executable` loads. Throws Error(invalid_input) for a file that is not
 // a dynamically linked ELF executable or whose libraries are not all found; Error(internal)

@@ -75,6 +75,7 @@ RuntimeApiClient::Invocation RuntimeApiClient::next() {
   request.url = base_ + "/invocation/next";
   // The sandbox may be frozen for minutes between events: no limit on the whole exchange.
   request.timeout = std::chrono::milliseconds(0);
+  request.use_proxy = false;  // see the class comment
   const HttpResponse response = http_.send(request);
   if (response.status != 200)
     throw Error(ErrorCode::internal, fmt::format("the Runtime API answered {} to invocation/next: {}", response.status,
@@ -107,6 +108,7 @@ long RuntimeApiClient::post(const std::string& path, const std::string& body, co
   request.method = "POST";
   request.url = base_ + path;
   request.body = body;
+  request.use_proxy = false;  // see the class comment
   request.headers.emplace_back("Content-Type", "application/json");
   if (!error_type.empty()) request.headers.emplace_back(std::string(kErrorTypeHeader), error_type);
   return http_.send(request).status;

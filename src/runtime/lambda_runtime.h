@@ -72,7 +72,9 @@ InvocationError current_invocation_error();
 std::string error_document(const InvocationError& error);
 
 // One Runtime API endpoint (AWS_LAMBDA_RUNTIME_API, "host:port"). Not thread-safe (one HTTP
-// connection, kept alive).
+// connection, kept alive). Its requests never go through a proxy: the API is on the sandbox's
+// own host, and http_proxy or ALL_PROXY set in the function's environment for its outbound calls
+// would otherwise carry them to the proxy and the function would never get an event.
 class RuntimeApiClient {
  public:
   explicit RuntimeApiClient(std::string api);

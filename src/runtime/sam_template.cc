@@ -196,10 +196,29 @@ void emit_dynamodb_table(Out& o, const std::string& id, const std::string& name,
 // dynamodb:ConditionCheckItem, Put, Delete); BatchDetectSentiment has its own action.
 // The producer opens the table (DescribeTable) and scans it.
 const std::vector<std::string> kSourceTableActions = {"dynamodb:DescribeTable", "dynamodb:Scan"};
-// runtime/dynamodb_run_state.cc: the table check, runs, counts, leases, checkpoints.
-const std::vector<std::string> kStateTableActions = {
+// The state table, per function: the RunState methods its handler calls
+// (runtime/lambda_handlers.cc) and what each sends (runtime/dynamodb_run_state.cc). Both open
+// the state (DescribeTable). tests/cli/template_test.cc reads both files and checks that each
+// role has exactly these.
+//
+// The producer: claim_tick, add_skipped_tick, acquire_producer_lease, mark_produced and
+// add_counts are UpdateItems; run, and the re-reads after a refused conditional write, GetItem;
+// start_run a conditional PutItem; newest_unfinished a Scan of the run items; checkpoints a
+// Query; save_checkpoint under the lease a TransactWriteItems of a ConditionCheck and a Put;
+// release_producer_lease a DeleteItem; mark_finished (finish_if_drained) an UpdateItem, then a
+// Query and TransactWriteItems of a ConditionCheck and Deletes that remove the run's checkpoints.
+const std::vector<std::string> kProducerStateActions = {
     "dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
     "dynamodb:DeleteItem",    "dynamodb:Query",   "dynamodb:Scan",    "dynamodb:ConditionCheckItem"};
+// The consumer: add_counts (UpdateItem; GetItem after a refusal), run (GetItem) and
+// mark_finished (UpdateItem, then Query and TransactWriteItems of ConditionCheck and Deletes for
+// the finished run's checkpoints). That removal is best effort in the code (a refusal is
+// logged), but without DeleteItem, ConditionCheckItem and Query every finished run would keep
+// its checkpoints and lengthen the producer's Scan on every tick, so they are granted. Never
+// sent by the consumer: PutItem (new runs, checkpoints) and Scan.
+const std::vector<std::string> kConsumerStateActions = {"dynamodb:DescribeTable", "dynamodb:GetItem",
+                                                        "dynamodb:UpdateItem",    "dynamodb:DeleteItem",
+                                                        "dynamodb:Query",         "dynamodb:ConditionCheckItem"};
 // Both functions look the queue up by name (GetQueueUrl) and read its attributes (the message
 // size limit; the consumer its counts, to see a run finish). The producer sends.
 const std::vector<std::string> kProducerQueueActions = {"sqs:GetQueueUrl", "sqs:GetQueueAttributes", "sqs:SendMessage"};
@@ -272,8 +291,8 @@ void check_deployable(const PipelineConfig& c) {
   const auto visibility = std::chrono::duration_cast<seconds>(c.queue.visibility_timeout);
   if (visibility < 6 * timeout)
     throw invalid_input(fmt::format(
-        "queue.visibility_timeout ({}) must be at least 6 times the function timeout ({}s, lambda.timeout), as AWS "
-        "asks of SQS triggers so that a batch retried by Lambda is not delivered twice: raise "
+        "queue.visibility_timeout ({}) must be at least 6 times the consumer function's timeout ({}s, "
+        "lambda.timeout), as AWS asks of SQS triggers so that a batch retried by Lambda is not delivered twice: raise "
         "queue.visibility_timeout to {}s or lower lambda.timeout to {}s",
         format_duration(c.queue.visibility_timeout), timeout.count(), 6 * timeout.count(),
         std::max<int64_t>(visibility.count() / 6, 1)));
@@ -289,6 +308,23 @@ seconds lambda_function_timeout(const PipelineConfig& config) {
   if (config.lambda.timeout > seconds{0}) return std::min(config.lambda.timeout, kMaxLambdaTimeout);
   const auto visibility = std::chrono::duration_cast<seconds>(config.queue.visibility_timeout);
   return std::clamp(visibility / 6, seconds{1}, kMaxLambdaTimeout);
+}
+
+bool names_lambda_timeout(const std::filesystem::path& pipeline_file) {
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(pipeline_file.string());
+  } catch (const YAML::Exception& e) {
+    throw invalid_input(fmt::format("{}: {}", pipeline_file.string(), e.what()));
+  }
+  const YAML::Node lambda = root.IsMap() ? root["lambda"] : YAML::Node();
+  return lambda.IsMap() && lambda["timeout"].IsDefined() && !lambda["timeout"].IsNull();
+}
+
+seconds producer_function_timeout(const PipelineConfig& config) {
+  const bool named = config.file.empty() ? config.lambda.timeout > seconds{0} : names_lambda_timeout(config.file);
+  if (named) return std::min(config.lambda.timeout, kMaxLambdaTimeout);
+  return kMaxLambdaTimeout;
 }
 
 std::map<std::string, std::string> referenced_environment(const std::filesystem::path& pipeline_file) {
@@ -336,7 +372,8 @@ SamTemplate render_sam_template(const PipelineConfig& c, const SamTemplateOption
   if (c.consumer.max_concurrency > 1000)
     throw invalid_input("consumer.concurrency.max is above 1000, the most an SQS trigger allows");
 
-  const seconds timeout = lambda_function_timeout(c);
+  const seconds consumer_timeout = lambda_function_timeout(c);
+  const seconds producer_timeout = producer_function_timeout(c);
   const std::string producer_name = c.name + "-producer";
   const std::string consumer_name = c.name + "-consumer";
   const std::string state_table = c.name + "-state";
@@ -409,8 +446,8 @@ SamTemplate render_sam_template(const PipelineConfig& c, const SamTemplateOption
 
   // --- the functions. Their names are fixed, so that the roles and log groups can name them
   // without a reference cycle (role -> function ARN -> role).
-  const auto function_common = [&](const std::string& name, const std::string& handler, const std::string& role,
-                                   const std::string& log_group) {
+  const auto function_common = [&](const std::string& name, const std::string& handler, seconds timeout,
+                                   const std::string& role, const std::string& log_group) {
     o.text("Type", "AWS::Serverless::Function");
     // The log group exists first, so Lambda never creates one without a retention.
     o.text("DependsOn", log_group);
@@ -432,7 +469,7 @@ SamTemplate render_sam_template(const PipelineConfig& c, const SamTemplateOption
   };
 
   o.begin_map("ProducerFunction");
-  function_common(producer_name, "producer", "ProducerRole", "ProducerLogGroup");
+  function_common(producer_name, "producer", producer_timeout, "ProducerRole", "ProducerLogGroup");
   if (c.schedule) {
     o.begin_map("Events");
     o.begin_map("Tick");
@@ -461,7 +498,7 @@ SamTemplate render_sam_template(const PipelineConfig& c, const SamTemplateOption
   o.end_map();
 
   o.begin_map("ConsumerFunction");
-  function_common(consumer_name, "consumer", "ConsumerRole", "ConsumerLogGroup");
+  function_common(consumer_name, "consumer", consumer_timeout, "ConsumerRole", "ConsumerLogGroup");
   o.begin_map("Events");
   o.begin_map("Queue");
   o.text("Type", "SQS");
@@ -484,13 +521,12 @@ SamTemplate render_sam_template(const PipelineConfig& c, const SamTemplateOption
   // pipeline's resources only.
   const Statement logs_producer{kLogActions, {Arn::Form::get_att, "ProducerLogGroup.Arn"}};
   const Statement logs_consumer{kLogActions, {Arn::Form::get_att, "ConsumerLogGroup.Arn"}};
-  const Statement state{kStateTableActions, {Arn::Form::get_att, "StateTable.Arn"}};
   const Statement sink{kSinkActions, {Arn::Form::sub, object_arn}};
   std::vector<Statement> producer = {
       logs_producer,
       {kSourceTableActions, {Arn::Form::get_att, "SourceTable.Arn"}},
       {kProducerQueueActions, {Arn::Form::get_att, "Queue.Arn"}},
-      state,
+      {kProducerStateActions, {Arn::Form::get_att, "StateTable.Arn"}},
       sink,  // error records of items that cannot be sent
       // A run cut by the deadline goes on in a fresh invocation of this same function.
       {{"lambda:InvokeFunction"},
@@ -499,7 +535,7 @@ SamTemplate render_sam_template(const PipelineConfig& c, const SamTemplateOption
   std::vector<Statement> consumer = {
       logs_consumer,
       {kConsumerQueueActions, {Arn::Form::get_att, "Queue.Arn"}},
-      state,
+      {kConsumerStateActions, {Arn::Form::get_att, "StateTable.Arn"}},
       sink,
   };
   if (c.sentiment.engine == SentimentEngine::comprehend)

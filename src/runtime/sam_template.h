@@ -4,8 +4,8 @@
 // One pipeline file describes both the local run and the deployment, so the template is derived
 // from it and never written by hand: the queue's visibility timeout, the dead-letter redrive,
 // the consumer's batching and concurrency, the functions' timeout and memory all come from the
-// file, and the IAM policies grant exactly the calls that our code makes (nothing more), on the
-// pipeline's own resources only.
+// file, and each function's IAM role grants exactly the calls that its code makes (nothing
+// more), on the pipeline's own resources only.
 //
 // Rendering is a pure function of the config and the process environment (for the ${VAR}
 // references of the file, see render_sam_template); it is thread-safe.
@@ -35,9 +35,22 @@ struct SamTemplate {
   std::vector<std::string> warnings;  // deployable, but probably not what the user meant
 };
 
-// The function timeout the template gives both functions: lambda.timeout (whose default is
-// queue.visibility_timeout / 6, config/loader.cc).
+// The consumer function's timeout: lambda.timeout (whose default is queue.visibility_timeout / 6,
+// config/loader.cc), at most 900s. The 6x rule is AWS's for SQS-triggered functions only.
 std::chrono::seconds lambda_function_timeout(const PipelineConfig& config);
+
+// The producer function's timeout: lambda.timeout when the pipeline file sets it (the user's
+// word, for both functions), else 900s, Lambda's most. The producer is not triggered by the
+// queue, so the visibility rule does not bind it, and a short timeout only costs
+// continuations: it hands a run over to a new invocation before its deadline however long that
+// is (runtime/lambda_handlers.h). Whether the file sets it is read from config.file (the loader
+// fills in the consumer's default otherwise); a config without a file counts a non-zero
+// lambda.timeout as set. Throws Error(invalid_input) when the file cannot be read or parsed.
+std::chrono::seconds producer_function_timeout(const PipelineConfig& config);
+
+// Whether the pipeline file itself has a lambda.timeout (not the loader's default). Throws
+// Error(invalid_input) when the file cannot be read or parsed.
+bool names_lambda_timeout(const std::filesystem::path& pipeline_file);
 
 // The environment variables the functions get so that the packaged pipeline file resolves on
 // Lambda as it did here: each ${NAME} / ${NAME:-default} the file's values reference, with the

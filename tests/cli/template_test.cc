@@ -7,8 +7,11 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <map>
 #include <regex>
 #include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -100,6 +103,109 @@ std::set<std::string> all_actions(const YAML::Node& resources, const std::string
   return out;
 }
 
+// The body of each function defined in `source` whose definition line matches `definition`
+// (group 1: its name): from that line to the first line equal to `end`, or that line alone when
+// it ends in "}" (a one-line definition). Overloads share one entry.
+std::map<std::string, std::string> bodies(const std::string& source, const std::regex& definition,
+                                          const std::string& end) {
+  std::map<std::string, std::string> out;
+  std::istringstream lines(source);
+  std::string name, body;
+  for (std::string line; std::getline(lines, line);) {
+    std::smatch m;
+    bool one_line = false;
+    if (name.empty() && std::regex_search(line, m, definition)) {
+      name = m[1];
+      one_line = line.ends_with("}");
+    }
+    if (name.empty()) continue;
+    body += line + "\n";
+    if (line == end || one_line) {
+      out[name] += body;
+      name.clear();
+      body.clear();
+    }
+  }
+  return out;
+}
+
+// The DynamoDB actions each method of DynamoDbRunState sends, read from its source: the
+// operation names in its body (inside a TransactWriteItems each part needs its own action:
+// ConditionCheck -> dynamodb:ConditionCheckItem, Put, Delete, Update likewise) and, transitively,
+// those of the Impl helpers it calls.
+std::map<std::string, std::set<std::string>> run_state_actions(const std::string& source) {
+  const auto impl_begin = source.find("struct DynamoDbRunState::Impl {");
+  const auto impl_end = source.find("\n};\n", impl_begin);
+  EXPECT_NE(impl_begin, std::string::npos);
+  EXPECT_NE(impl_end, std::string::npos);
+  if (impl_begin == std::string::npos || impl_end == std::string::npos) return {};
+  // Impl's members, defined inline at two spaces' indentation on one line ending in "{".
+  const auto helpers = bodies(source.substr(impl_begin, impl_end - impl_begin),
+                              std::regex(R"(^  [^ /][^(]*?(\w+)\([^;]*\{$)"), "  }");
+  const auto methods = bodies(source.substr(impl_end), std::regex(R"(^\S.*\bDynamoDbRunState::(\w+)\()"), "}");
+  const std::vector<std::string> operations = {"GetItem", "PutItem",        "UpdateItem",   "DeleteItem",
+                                               "Query",   "Scan",           "BatchWriteItem", "BatchGetItem",
+                                               "DescribeTable", "CreateTable", "TransactGetItems"};
+  const auto direct = [&](const std::string& body) {
+    std::set<std::string> found;
+    for (const auto& op : operations)
+      if (body.find("\"" + op + "\"") != std::string::npos) found.insert("dynamodb:" + op);
+    if (body.find("\"TransactWriteItems\"") != std::string::npos) {
+      size_t parts = 0;
+      for (const char* part : {"ConditionCheck", "Put", "Delete", "Update"})
+        if (body.find("\"" + std::string(part) + "\"") != std::string::npos) {
+          found.insert("dynamodb:" + std::string(part) + "Item");
+          ++parts;
+        }
+      EXPECT_GT(parts, 0u) << "a TransactWriteItems whose parts were not found:\n" << body;
+    }
+    return found;
+  };
+  // All the actions of `body`, following calls of Impl helpers (each helper once).
+  std::function<void(const std::string&, std::set<std::string>&, std::set<std::string>&)> collect =
+      [&](const std::string& body, std::set<std::string>& actions, std::set<std::string>& seen) {
+        const auto own = direct(body);
+        actions.insert(own.begin(), own.end());
+        for (const auto& [helper, helper_body] : helpers) {
+          if (seen.count(helper) || !std::regex_search(body, std::regex("\\b" + helper + "\\("))) continue;
+          seen.insert(helper);
+          collect(helper_body, actions, seen);
+        }
+      };
+  std::map<std::string, std::set<std::string>> out;
+  for (const auto& [method, body] : methods) {
+    std::set<std::string> seen;
+    collect(body, out[method], seen);
+  }
+  return out;
+}
+
+// The RunState methods each handler calls, read from lambda_handlers.cc: calls on `state`
+// between "struct ConsumerHandler::Impl" and "ConsumerHandler::~ConsumerHandler" are the
+// consumer's, from there to "ProducerHandler::~ProducerHandler" the producer's; calls elsewhere
+// (the shared helpers such as finish_if_drained, which both call) count for both.
+std::map<std::string, std::set<std::string>> handler_state_calls(const std::string& source) {
+  const auto consumer_begin = source.find("struct ConsumerHandler::Impl");
+  const auto consumer_end = source.find("ConsumerHandler::~ConsumerHandler");
+  const auto producer_end = source.find("ProducerHandler::~ProducerHandler");
+  EXPECT_TRUE(consumer_begin < consumer_end && consumer_end < producer_end && producer_end != std::string::npos)
+      << "the handlers' layout in lambda_handlers.cc changed: update handler_state_calls";
+  if (!(consumer_begin < consumer_end && consumer_end < producer_end && producer_end != std::string::npos)) return {};
+  const auto calls_in = [](const std::string& text) {
+    std::set<std::string> found;
+    const std::regex call(R"(\bstate(?:->|\.)(\w+)\()");
+    for (auto it = std::sregex_iterator(text.begin(), text.end(), call); it != std::sregex_iterator(); ++it)
+      found.insert((*it)[1]);
+    return found;
+  };
+  const auto shared = calls_in(source.substr(0, consumer_begin) + source.substr(producer_end));
+  std::map<std::string, std::set<std::string>> out;
+  out["consumer"] = calls_in(source.substr(consumer_begin, consumer_end - consumer_begin));
+  out["producer"] = calls_in(source.substr(consumer_end, producer_end - consumer_end));
+  for (auto& [handler, methods] : out) methods.insert(shared.begin(), shared.end());
+  return out;
+}
+
 TEST_F(TemplateTest, EveryResourceOfTheExamplePipeline) {
   const YAML::Node t = render(kSource + "/examples/aws.yaml");
   ASSERT_TRUE(t.IsMap());
@@ -157,8 +263,8 @@ TEST_F(TemplateTest, EveryResourceOfTheExamplePipeline) {
     EXPECT_TRUE(flag.second.as<bool>()) << flag.first.as<std::string>();
 
   // Both functions: the custom runtime, the zip, lambda.memory and lambda.timeout (50s: 6 x 50s
-  // fits the 5m visibility), the state table's name in the environment, and the file's
-  // ${RESULTS_BUCKET} as it resolved here.
+  // fits the 5m visibility; the file sets it, so the producer has it too), the state table's
+  // name in the environment, and the file's ${RESULTS_BUCKET} as it resolved here.
   for (const auto& [id, handler] : {std::pair{"ProducerFunction", "producer"}, std::pair{"ConsumerFunction", "consumer"}}) {
     const YAML::Node f = r[id];
     EXPECT_EQ(f["Type"].as<std::string>(), "AWS::Serverless::Function");
@@ -237,8 +343,13 @@ TEST_F(TemplateTest, EachRoleGrantsExactlyTheCallsOfItsFunctionOnThePipelinesOwn
   }
   using Set = std::set<std::string>;
   const Set logs = {"logs:CreateLogStream", "logs:PutLogEvents"};
-  const Set state = {"dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
-                     "dynamodb:DeleteItem",    "dynamodb:Query",   "dynamodb:Scan",    "dynamodb:ConditionCheckItem"};
+  // The state table: the producer starts runs, leases, checkpoints and scans for unfinished runs;
+  // the consumer only adds counts and finishes runs (which removes their checkpoints).
+  const Set producer_state = {"dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:PutItem",
+                              "dynamodb:UpdateItem",    "dynamodb:DeleteItem", "dynamodb:Query",
+                              "dynamodb:Scan",          "dynamodb:ConditionCheckItem"};
+  const Set consumer_state = {"dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:UpdateItem",
+                              "dynamodb:DeleteItem",    "dynamodb:Query",   "dynamodb:ConditionCheckItem"};
   const Set sink = {"s3:PutObject", "s3:AbortMultipartUpload"};
   const std::string objects = "arn:${AWS::Partition}:s3:::fang-sentiment-results/sentiment/*";
 
@@ -248,7 +359,7 @@ TEST_F(TemplateTest, EachRoleGrantsExactlyTheCallsOfItsFunctionOnThePipelinesOwn
   EXPECT_EQ(actions_on(r, "ProducerRole", "!GetAtt", "SourceTable.Arn"), (Set{"dynamodb:DescribeTable", "dynamodb:Scan"}));
   EXPECT_EQ(actions_on(r, "ProducerRole", "!GetAtt", "Queue.Arn"),
             (Set{"sqs:GetQueueUrl", "sqs:GetQueueAttributes", "sqs:SendMessage"}));
-  EXPECT_EQ(actions_on(r, "ProducerRole", "!GetAtt", "StateTable.Arn"), state);
+  EXPECT_EQ(actions_on(r, "ProducerRole", "!GetAtt", "StateTable.Arn"), producer_state);
   EXPECT_EQ(actions_on(r, "ProducerRole", "!Sub", objects), sink);
   EXPECT_EQ(actions_on(r, "ProducerRole", "!Sub",
                        "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:fang-sentiment-producer"),
@@ -260,7 +371,7 @@ TEST_F(TemplateTest, EachRoleGrantsExactlyTheCallsOfItsFunctionOnThePipelinesOwn
   EXPECT_EQ(actions_on(r, "ConsumerRole", "!GetAtt", "ConsumerLogGroup.Arn"), logs);
   EXPECT_EQ(actions_on(r, "ConsumerRole", "!GetAtt", "Queue.Arn"),
             (Set{"sqs:GetQueueUrl", "sqs:GetQueueAttributes", "sqs:ReceiveMessage", "sqs:DeleteMessage"}));
-  EXPECT_EQ(actions_on(r, "ConsumerRole", "!GetAtt", "StateTable.Arn"), state);
+  EXPECT_EQ(actions_on(r, "ConsumerRole", "!GetAtt", "StateTable.Arn"), consumer_state);
   EXPECT_EQ(actions_on(r, "ConsumerRole", "!Sub", objects), sink);
   const YAML::Node comprehend = statement_on(r, "ConsumerRole", "!", "*");
   ASSERT_TRUE(comprehend) << "engine: comprehend needs its calls";
@@ -282,19 +393,26 @@ TEST_F(TemplateTest, ThePoliciesCoverEveryOperationTheCodeSends) {
       if (text.find("\"" + n + "\"") != std::string::npos) found.insert(n);
     return found;
   };
-  // The run state: its calls, and inside TransactWriteItems its parts (ConditionCheck, Put,
-  // Delete, Update), each authorised by its own action; opening it checks the table.
-  const std::vector<std::string> dynamodb = {"GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "Scan",
-                                             "BatchWriteItem", "BatchGetItem", "DescribeTable", "TransactGetItems"};
-  const auto state_ops = operations("src/runtime/dynamodb_run_state.cc", dynamodb);
-  const auto parts = operations("src/runtime/dynamodb_run_state.cc", {"ConditionCheck", "Put", "Delete", "Update"});
-  EXPECT_TRUE(state_ops.count("UpdateItem"));
-  for (const char* role : {"ProducerRole", "ConsumerRole"}) {
-    const auto granted = actions_on(r, role, "!GetAtt", "StateTable.Arn");
-    EXPECT_TRUE(granted.count("dynamodb:DescribeTable")) << role;
-    for (const auto& op : state_ops) EXPECT_TRUE(granted.count("dynamodb:" + op)) << role << ": the run state sends " << op;
-    for (const auto& part : parts) EXPECT_TRUE(granted.count("dynamodb:" + part + "Item")) << role << ": " << part;
+  // The run state, per role: exactly the actions of the RunState methods its handler calls
+  // (found in lambda_handlers.cc), each method's actions read from dynamodb_run_state.cc, plus
+  // DescribeTable for opening it. A new state call in a handler, or a new operation in a method,
+  // fails here until the template grants it; a grant no handler needs fails here too.
+  const auto by_method = run_state_actions(read_whole_file(kSource + "/src/runtime/dynamodb_run_state.cc"));
+  ASSERT_TRUE(by_method.count("add_counts")) << "the run state's methods were not found";
+  EXPECT_EQ(by_method.at("add_counts"), (std::set<std::string>{"dynamodb:UpdateItem", "dynamodb:GetItem"}));
+  EXPECT_TRUE(by_method.at("save_checkpoint").count("dynamodb:ConditionCheckItem")) << "a TransactWriteItems part";
+  const auto calls = handler_state_calls(read_whole_file(kSource + "/src/runtime/lambda_handlers.cc"));
+  for (const auto& [role, handler] : {std::pair{"ProducerRole", "producer"}, std::pair{"ConsumerRole", "consumer"}}) {
+    std::set<std::string> needed = {"dynamodb:DescribeTable"};
+    ASSERT_FALSE(calls.at(handler).empty()) << handler;
+    for (const auto& method : calls.at(handler)) {
+      ASSERT_TRUE(by_method.count(method)) << handler << " calls RunState::" << method << ", not found in the source";
+      needed.insert(by_method.at(method).begin(), by_method.at(method).end());
+    }
+    EXPECT_EQ(actions_on(r, role, "!GetAtt", "StateTable.Arn"), needed) << role << " (" << handler << ")";
   }
+  EXPECT_TRUE(calls.at("consumer").count("add_counts"));
+  EXPECT_TRUE(calls.at("producer").count("claim_tick"));
   // The functions open the queue by name and read its attributes; the producer sends, with
   // SendMessageBatch, authorised as sqs:SendMessage.
   const auto sqs_ops = operations("src/queue/sqs_queue.cc", {"GetQueueUrl", "GetQueueAttributes", "SendMessageBatch"});
@@ -349,7 +467,9 @@ TEST_F(TemplateTest, TheTimeoutDefaultsToASixthOfTheVisibilityAndConcurrencyToAt
   const YAML::Node t = render(write_pipeline(aws_pipeline("")));  // visibility 2m, no lambda.timeout
   const YAML::Node r = t["Resources"];
   EXPECT_EQ(r["ConsumerFunction"]["Properties"]["Timeout"].as<int>(), 20);
-  EXPECT_EQ(r["ProducerFunction"]["Properties"]["Timeout"].as<int>(), 20);
+  // The 6x rule binds the SQS-triggered consumer only: the producer gets Lambda's most, and hands
+  // a run over to a continuation before its deadline anyway.
+  EXPECT_EQ(r["ProducerFunction"]["Properties"]["Timeout"].as<int>(), 900);
   EXPECT_EQ(r["Queue"]["Properties"]["VisibilityTimeout"].as<int>(), 120);
   EXPECT_EQ(r["Queue"]["Properties"]["RedrivePolicy"]["maxReceiveCount"].as<int>(), 3);
   EXPECT_EQ(r["DeadLetterQueue"]["Properties"]["QueueName"].as<std::string>(), "shop-work-dlq");
@@ -372,7 +492,7 @@ TEST_F(TemplateTest, AVisibilityUnderSixTimesTheTimeoutIsRefused) {
       "template '" + write_pipeline(aws_pipeline("", "", "lambda: {timeout: 30s}\n")).string() + "'");
   EXPECT_EQ(r.status, 2);
   EXPECT_EQ(r.out, "");
-  EXPECT_NE(r.err.find("queue.visibility_timeout (2m) must be at least 6 times the function timeout (30s"),
+  EXPECT_NE(r.err.find("queue.visibility_timeout (2m) must be at least 6 times the consumer function's timeout (30s"),
             std::string::npos)
       << r.err;
   EXPECT_NE(r.err.find("raise queue.visibility_timeout to 180s or lower lambda.timeout to 20s"), std::string::npos)
@@ -382,6 +502,23 @@ TEST_F(TemplateTest, AVisibilityUnderSixTimesTheTimeoutIsRefused) {
   const YAML::Node t = render(write_pipeline(aws_pipeline("", "", "lambda: {timeout: 20s, memory: 1024}\n")), &ok);
   EXPECT_EQ(t["Resources"]["ConsumerFunction"]["Properties"]["Timeout"].as<int>(), 20);
   EXPECT_EQ(t["Resources"]["ConsumerFunction"]["Properties"]["MemorySize"].as<int>(), 1024);
+  EXPECT_EQ(t["Resources"]["ProducerFunction"]["Properties"]["Timeout"].as<int>(), 20) << "the user's word, for both";
+}
+
+TEST_F(TemplateTest, TheProducersTimeoutIsLambdaTimeoutWhenTheFileSetsItElseLambdasMost) {
+  // A short visibility: the consumer's default is 30s / 6 = 5s; the producer is not held to it.
+  const YAML::Node short_visibility = render(write_pipeline(
+      "name: shop\nsource: {table: dynamodb://items, key: id, text: review}\n"
+      "queue: {url: sqs://shop-work, visibility_timeout: 30s}\nsink: {store: 's3://shop-results/out/'}\n"));
+  EXPECT_EQ(short_visibility["Resources"]["ConsumerFunction"]["Properties"]["Timeout"].as<int>(), 5);
+  EXPECT_EQ(short_visibility["Resources"]["ProducerFunction"]["Properties"]["Timeout"].as<int>(), 900);
+  // Set in the file, even to the consumer's default, it is the user's word.
+  const YAML::Node named = render(write_pipeline(aws_pipeline("", "", "lambda: {timeout: 20s}\n")));
+  EXPECT_EQ(named["Resources"]["ProducerFunction"]["Properties"]["Timeout"].as<int>(), 20);
+  // A lambda section without a timeout leaves the producer's default.
+  const YAML::Node memory_only = render(write_pipeline(aws_pipeline("", "", "lambda: {memory: 256}\n")));
+  EXPECT_EQ(memory_only["Resources"]["ProducerFunction"]["Properties"]["Timeout"].as<int>(), 900);
+  EXPECT_EQ(memory_only["Resources"]["ProducerFunction"]["Properties"]["MemorySize"].as<int>(), 256);
 }
 
 TEST_F(TemplateTest, LocalUrisAreRefused) {

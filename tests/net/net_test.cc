@@ -5,9 +5,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstdlib>
+#include <initializer_list>
 #include <map>
+#include <optional>
 #include <set>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "core/error.h"
 #include "net/backoff.h"
@@ -175,6 +180,55 @@ TEST(HttpClient, TimeoutsAndRefusedConnectionsAreTransient) {
     EXPECT_EQ(e.code(), ErrorCode::transient);
   }
   EXPECT_THROW(client.send({.url = "ftp://127.0.0.1/x"}), Error);
+}
+
+// Sets environment variables for one test and puts back what was there, set or not.
+class ScopedEnvironment {
+ public:
+  ScopedEnvironment(std::initializer_list<std::pair<const char*, const char*>> values) {
+    for (const auto& [name, value] : values) {
+      const char* old = std::getenv(name);
+      saved_.emplace_back(name, old == nullptr ? std::nullopt : std::optional<std::string>(old));
+      if (value == nullptr) {
+        ::unsetenv(name);
+      } else {
+        ::setenv(name, value, 1);
+      }
+    }
+  }
+  ~ScopedEnvironment() {
+    for (const auto& [name, old] : saved_) {
+      if (old) {
+        ::setenv(name.c_str(), old->c_str(), 1);
+      } else {
+        ::unsetenv(name.c_str());
+      }
+    }
+  }
+  ScopedEnvironment(const ScopedEnvironment&) = delete;
+  ScopedEnvironment& operator=(const ScopedEnvironment&) = delete;
+
+ private:
+  std::vector<std::pair<std::string, std::optional<std::string>>> saved_;
+};
+
+// Lambda's Runtime API is on 127.0.0.1 while a function's environment may name a proxy for its
+// own calls: use_proxy = false must reach the local server whatever http_proxy and ALL_PROXY say.
+TEST(HttpClient, UseProxyFalseIgnoresTheProxyVariables) {
+  LocalServer server;
+  const std::string dead_proxy = "http://127.0.0.1:" + std::to_string(unused_port());
+  const ScopedEnvironment environment{{"http_proxy", dead_proxy.c_str()},
+                                      {"ALL_PROXY", dead_proxy.c_str()},
+                                      {"all_proxy", nullptr},
+                                      {"no_proxy", nullptr},
+                                      {"NO_PROXY", nullptr}};
+  // The proxy is honoured by default: the request goes to the dead port and fails.
+  HttpClient proxied;
+  EXPECT_THROW(proxied.send({.url = server.url("/hello?name=proxied")}), Error) << "http_proxy was not used";
+  HttpClient direct;
+  const auto answer = direct.send({.url = server.url("/hello?name=direct"), .use_proxy = false});
+  EXPECT_EQ(answer.status, 200);
+  EXPECT_EQ(answer.body, "hello direct");
 }
 
 TEST(Url, EncodesAllButUnreserved) {

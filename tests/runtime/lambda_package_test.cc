@@ -94,6 +94,31 @@ TEST(SamTemplate, TheFunctionTimeoutIsLambdaTimeoutElseASixthOfTheVisibility) {
   EXPECT_EQ(lambda_function_timeout(c), std::chrono::seconds(45));
 }
 
+TEST(SamTemplate, TheProducersTimeoutIsLambdaTimeoutOnlyWhenTheFileSetsIt) {
+  TempDir dir("sam-template");
+  const auto load = [&](const std::string& name, const std::string& text) {
+    std::ofstream(dir.path() / name) << text;
+    return sentiflow::load_pipeline_or_throw(dir.path() / name);
+  };
+  const std::string base = "name: shop\nsource: {table: dynamodb://items, key: id, text: t}\n"
+                           "queue: {url: sqs://q, visibility_timeout: 30s}\nsink: {store: 's3://shop-results/p/'}\n";
+  // The loader fills in the consumer's 30s / 6 = 5s; the producer is not held to it.
+  const auto defaulted = load("a.yaml", base);
+  EXPECT_EQ(lambda_function_timeout(defaulted), std::chrono::seconds(5));
+  EXPECT_FALSE(names_lambda_timeout(defaulted.file));
+  EXPECT_EQ(producer_function_timeout(defaulted), std::chrono::seconds(900));
+  // Written in the file, even equal to the default, it is the user's word for both.
+  const auto named = load("b.yaml", base + "lambda: {timeout: 5s}\n");
+  EXPECT_TRUE(names_lambda_timeout(named.file));
+  EXPECT_EQ(producer_function_timeout(named), std::chrono::seconds(5));
+  EXPECT_FALSE(names_lambda_timeout(load("c.yaml", base + "lambda: {memory: 256}\n").file));
+  // A config built without a file: a non-zero lambda.timeout counts as set.
+  sentiflow::PipelineConfig bare;
+  EXPECT_EQ(producer_function_timeout(bare), std::chrono::seconds(900));
+  bare.lambda.timeout = std::chrono::seconds(45);
+  EXPECT_EQ(producer_function_timeout(bare), std::chrono::seconds(45));
+}
+
 TEST(SamTemplate, TheFilesVariablesAreThoseOfItsValuesWithoutLambdasOwn) {
   TempDir dir("sam-template");
   const fs::path file = dir.path() / "p.yaml";
