@@ -14,7 +14,6 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include <climits>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -75,8 +74,8 @@ TEST(AwsCliEndToEnd, ResourcesMadeWithTheAwsCliRunOnceAndEveryItemIsReadBackOnce
   if (!cli) GTEST_SKIP() << "the AWS CLI (aws) is not on PATH (scripts/setup installs Debian's awscli)";
   testing_support::AuthMoto moto;  // DynamoDB and SQS, in auth mode
   if (!moto.skip_reason().empty()) GTEST_SKIP() << moto.skip_reason();
-  testing_support::MotoServer s3_moto(*testing_support::find_on_path("moto_server"), INT_MAX);  // S3, auth off
-  ASSERT_EQ(s3_moto.wait_ready(), testing_support::MotoServer::Start::ready);
+  const auto s3_moto = testing_support::start_open_moto();  // S3, auth off
+  ASSERT_TRUE(s3_moto) << "moto_server started in auth mode but not with auth off";
 
   // Both tools sign with the IAM user's key, from the environment.
   ScopedEnv env;
@@ -93,7 +92,7 @@ TEST(AwsCliEndToEnd, ResourcesMadeWithTheAwsCliRunOnceAndEveryItemIsReadBackOnce
   env.set("AWS_CONFIG_FILE", "/nonexistent/sentiflow-test-aws-config");
   env.set("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/sentiflow-test-aws-credentials");
   const std::string aws_endpoint = moto.endpoint();
-  const std::string s3_endpoint = s3_moto.endpoint();
+  const std::string s3_endpoint = s3_moto->endpoint();
 
   // The table, made and filled by the AWS CLI (BatchWriteItem takes 25 items a call).
   cli->json(aws_endpoint,

@@ -10,18 +10,13 @@
 // '=' and ':' (docs/AWS.md). Endpoints come from AWS_ENDPOINT_URL_DYNAMODB, _SQS and _S3. Queue
 // depths stay at a few hundred: moto's SQS slows sharply with thousands. Skipped where
 // moto_server is not installed.
-#include <fcntl.h>
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
-#include <cerrno>
 #include <chrono>
-#include <climits>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -38,10 +33,9 @@
 #include "support/moto.h"
 #include "support/poll.h"
 #include "support/run_binary.h"
+#include "support/spawned.h"
 #include "support/temp_dir.h"
 #include "table/dynamodb_table.h"
-
-extern char** environ;
 
 namespace sentiflow {
 namespace {
@@ -50,6 +44,7 @@ namespace fs = std::filesystem;
 using testing_support::FaultProxy;
 using testing_support::Outcome;
 using testing_support::poll_until;
+using testing_support::Spawned;
 using testing_support::TempDir;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
@@ -62,64 +57,13 @@ constexpr const char* kReceive = "AmazonSQS.ReceiveMessage";
 constexpr const char* kDelete = "AmazonSQS.DeleteMessageBatch";
 constexpr const char* kPutResult = "PUT /results/sentiment/run=";
 
-// `sentiflow ARGS…` started without a shell, so that a signal reaches the binary itself.
-class Started {
- public:
-  Started(const std::vector<std::string>& args, const fs::path& dir) : err_(dir / "started.err") {
-    std::vector<std::string> argv{SENTIFLOW_BINARY};
-    argv.insert(argv.end(), args.begin(), args.end());
-    std::vector<char*> raw;
-    for (auto& a : argv) raw.push_back(a.data());
-    raw.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, err_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addchdir_np(&actions, dir.c_str());
-    const int rc = ::posix_spawn(&pid_, raw[0], &actions, nullptr, raw.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    if (rc != 0) throw std::runtime_error("cannot start sentiflow");
-  }
-  ~Started() {
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGKILL);
-    int status = 0;
-    ::waitpid(pid_, &status, 0);
-  }
-  Started(const Started&) = delete;
-  Started& operator=(const Started&) = delete;
-
-  void signal(int sig) const { ::kill(pid_, sig); }
-  // Waits up to `limit` for the process to end; its raw wait status is then status().
-  bool wait_for_end(std::chrono::steady_clock::duration limit) {
-    return poll_until([this] {
-      if (pid_ <= 0) return true;
-      int status = 0;
-      const pid_t r = ::waitpid(pid_, &status, WNOHANG);
-      if (r == pid_ || (r < 0 && errno != EINTR)) {
-        status_ = status;
-        pid_ = -1;
-      }
-      return pid_ <= 0;
-    }, limit, milliseconds(10));
-  }
-  int status() const { return status_; }
-  std::string err() const { return testing_support::read_whole_file(err_); }
-
- private:
-  fs::path err_;
-  pid_t pid_ = -1;
-  int status_ = 0;
-};
-
 class AwsFailures : public ::testing::Test {
  protected:
   void SetUp() override {
     moto_ = std::make_unique<testing_support::AuthMoto>();
     if (!moto_->skip_reason().empty()) GTEST_SKIP() << moto_->skip_reason();
-    s3_moto_ = std::make_unique<testing_support::MotoServer>(*testing_support::find_on_path("moto_server"), INT_MAX);
-    ASSERT_EQ(s3_moto_->wait_ready(), testing_support::MotoServer::Start::ready);
+    s3_moto_ = testing_support::start_open_moto();
+    ASSERT_TRUE(s3_moto_) << "moto_server started in auth mode but not with auth off";
     aws_proxy_ = std::make_unique<FaultProxy>(moto_->endpoint());
     s3_proxy_ = std::make_unique<FaultProxy>(s3_moto_->endpoint());
 
@@ -448,7 +392,7 @@ TEST_F(AwsFailures, ARunKilledThenStoppedResumesAndStoresEveryItemOnce) {
   const std::vector<std::string> args{"--log-level", "warn", "run", "p.yaml", "--once", "--no-progress"};
 
   {
-    Started first(args, dir_.path());
+    Spawned first(SENTIFLOW_BINARY, args, {.cwd = dir_.path(), .out = "/dev/null", .err = dir_.path() / "started.err"});
     ASSERT_TRUE(poll_until([&] { return aws_proxy_->seen(kDelete) >= 3; }, seconds(60))) << first.err();
     first.signal(SIGKILL);
     ASSERT_TRUE(first.wait_for_end(seconds(10)));
@@ -456,7 +400,7 @@ TEST_F(AwsFailures, ARunKilledThenStoppedResumesAndStoresEveryItemOnce) {
   }
   const int deletes_before = aws_proxy_->seen(kDelete);
   {
-    Started second(args, dir_.path());
+    Spawned second(SENTIFLOW_BINARY, args, {.cwd = dir_.path(), .out = "/dev/null", .err = dir_.path() / "started.err"});
     ASSERT_TRUE(poll_until([&] { return aws_proxy_->seen(kDelete) >= deletes_before + 3; }, seconds(60)))
         << second.err();
     second.signal(SIGTERM);

@@ -7,7 +7,6 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include <climits>
 #include <cstdlib>
 #include <fstream>
 #include <set>
@@ -25,10 +24,9 @@ namespace {
 using testing_support::TempDir;
 
 TEST(AwsRunCli, APipelineOnDynamoDbSqsAndS3StoresEveryItemOnce) {
-  const auto program = testing_support::find_on_path("moto_server");
-  if (!program) GTEST_SKIP() << "moto_server is not installed (pip install 'moto[server]')";
-  testing_support::MotoServer moto(*program, INT_MAX);  // no action ever needs auth
-  if (moto.wait_ready() != testing_support::MotoServer::Start::ready) GTEST_SKIP() << "moto_server did not start";
+  std::string why;
+  const auto moto = testing_support::start_open_moto(&why);  // no action ever needs auth
+  if (!moto) GTEST_SKIP() << why;
   const aws::Credentials credentials{.access_key_id = "AKIDTEST", .secret_access_key = "secret"};
   ::setenv("AWS_ACCESS_KEY_ID", credentials.access_key_id.c_str(), 1);
   ::setenv("AWS_SECRET_ACCESS_KEY", credentials.secret_access_key.c_str(), 1);
@@ -39,13 +37,13 @@ TEST(AwsRunCli, APipelineOnDynamoDbSqsAndS3StoresEveryItemOnce) {
   table_options.key_schema = KeySchema{"name"};
   table_options.create_if_missing = true;
   DynamoDbTable table(std::make_shared<const aws::AwsClient>(
-                          testing_support::moto_client(aws::kDynamoDb, moto.endpoint(), credentials)),
+                          testing_support::moto_client(aws::kDynamoDb, moto->endpoint(), credentials)),
                       table_options);
   for (int i = 0; i < 28; ++i)
     table.put(fmt::format(R"({{"name":"c{:02}","description":"a good and helpful company number {}"}})", i, i));
   table.put(R"({"name":"big","n":12345678901234567890123456789012345678,"description":"great"})");
   table.put(R"({"name":"no-text"})");
-  S3Store bucket(testing_support::moto_client(aws::kS3, moto.endpoint(), credentials),
+  S3Store bucket(testing_support::moto_client(aws::kS3, moto->endpoint(), credentials),
                  S3StoreOptions{.bucket = "results", .create_bucket = true});
 
   TempDir dir("aws-run");
@@ -57,7 +55,7 @@ consumer: {{batch_size: 10, concurrency: {{min: 1, max: 2}}}}
 sink: {{store: "s3://results/sentiment/"}}
 aws: {{region: us-east-1, endpoint_url: "{}"}}
 )",
-                                                      moto.endpoint());
+                                                      moto->endpoint());
   const std::string file = "'" + (dir.path() / "p.yaml").string() + "'";
 
   const auto run = testing_support::run_sentiflow("run " + file + " --once --no-progress");

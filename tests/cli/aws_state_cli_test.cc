@@ -5,9 +5,9 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include <climits>
 #include <cstdlib>
 #include <fstream>
+#include <memory>
 #include <optional>
 #include <set>
 #include <sstream>
@@ -36,19 +36,8 @@ std::vector<nlohmann::json> json_lines(const std::string& text) {
 
 class AwsStateCli : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    const auto program = testing_support::find_on_path("moto_server");
-    if (!program) return;
-    moto_ = new testing_support::MotoServer(*program, INT_MAX);  // no action ever needs auth
-    if (moto_->wait_ready() != testing_support::MotoServer::Start::ready) {
-      delete moto_;
-      moto_ = nullptr;
-    }
-  }
-  static void TearDownTestSuite() {
-    delete moto_;
-    moto_ = nullptr;
-  }
+  static void SetUpTestSuite() { moto_ = testing_support::start_open_moto(); }  // no action ever needs auth
+  static void TearDownTestSuite() { moto_.reset(); }
 
   void SetUp() override {
     if (moto_ == nullptr) GTEST_SKIP() << "moto_server is not installed or did not start";
@@ -89,13 +78,11 @@ aws: {{endpoint_url: "{}"}}
     return testing_support::run_sentiflow(args + " --pipeline p.yaml", {.cwd = dir_.path(), .input = input});
   }
 
-  static testing_support::MotoServer* moto_;
+  static inline std::unique_ptr<testing_support::MotoServer> moto_;  // one per suite; null: skip
   const aws::Credentials credentials_{.access_key_id = "AKIDTEST", .secret_access_key = "secret"};
   TempDir dir_{"aws-state-cli"};
   std::vector<std::pair<std::string, std::optional<std::string>>> saved_env_;
 };
-
-testing_support::MotoServer* AwsStateCli::moto_ = nullptr;
 
 TEST_F(AwsStateCli, TableImportCountAndScanOnDynamoDb) {
   DynamoDbTableOptions options;

@@ -25,6 +25,7 @@
 #include "support/aws_env.h"
 #include "support/run_binary.h"
 #include "support/runtime_api_server.h"
+#include "support/spawned.h"
 #include "support/temp_dir.h"
 
 namespace {
@@ -33,8 +34,8 @@ namespace fs = std::filesystem;
 using sentiflow::testing_support::Outcome;
 using sentiflow::testing_support::read_whole_file;
 using sentiflow::testing_support::RuntimeApiServer;
-using sentiflow::testing_support::RuntimeChild;
 using sentiflow::testing_support::run_sentiflow;
+using sentiflow::testing_support::Spawned;
 using sentiflow::testing_support::TempDir;
 
 const std::string kSource = SENTIFLOW_SOURCE_DIR;
@@ -152,13 +153,15 @@ TEST_F(PackageTest, TheZipHoldsBootstrapTheBinaryItsLibrariesTheLoaderAndThePipe
   const auto entries = read_zip(zip());
   std::map<std::string, const ZipEntry*> by_name;
   for (const auto& e : entries) by_name[e.name] = &e;
-  for (const char* name : {"bootstrap", "bin/sentiflow", "lib/ld-linux-x86-64.so.2", "lib/libc.so.6", "lib/libstdc++.so.6",
-                           "lib/libcurl.so.4", "lib/libyaml-cpp.so.0.7", "lib/libzip.so.4", "pipeline.yaml"})
+  for (const char* name : {"bootstrap", "bin/sentiflow", "runtime/lib/ld-linux-x86-64.so.2", "runtime/lib/libc.so.6",
+                           "runtime/lib/libstdc++.so.6", "runtime/lib/libcurl.so.4", "runtime/lib/libyaml-cpp.so.0.7",
+                           "runtime/lib/libzip.so.4", "pipeline.yaml"})
     EXPECT_TRUE(by_name.count(name)) << name;
   // Executables are 0755 and the rest 0644, as Unix external attributes (Lambda keeps them).
   for (const auto& e : entries) {
     EXPECT_EQ(e.opsys, ZIP_OPSYS_UNIX) << e.name;
-    const bool executable = e.name == "bootstrap" || e.name == "bin/sentiflow" || e.name.starts_with("lib/ld-linux");
+    const bool executable =
+        e.name == "bootstrap" || e.name == "bin/sentiflow" || e.name.starts_with("runtime/lib/ld-linux");
     EXPECT_EQ(e.mode, executable ? 0100755u : 0100644u) << e.name;
   }
   ASSERT_TRUE(by_name.count("pipeline.yaml"));
@@ -169,7 +172,14 @@ TEST_F(PackageTest, TheZipHoldsBootstrapTheBinaryItsLibrariesTheLoaderAndThePipe
   for (const auto& e : entries) names.push_back(e.name);
   EXPECT_TRUE(std::is_sorted(names.begin(), names.end()));
   for (const auto& n : names)
-    EXPECT_TRUE(n == "bootstrap" || n == "pipeline.yaml" || n == "bin/sentiflow" || n.starts_with("lib/")) << n;
+    EXPECT_TRUE(n == "bootstrap" || n == "pipeline.yaml" || n == "bin/sentiflow" || n.starts_with("runtime/lib/")) << n;
+  // Nothing in the folders of Lambda's default LD_LIBRARY_PATH (/var/task and /var/task/lib):
+  // every dynamically linked program of the sandbox would load our newer glibc from there.
+  for (const auto& n : names) {
+    const std::string folder = fs::path(n).parent_path().string();
+    EXPECT_TRUE(folder != "" || n.find(".so") == std::string::npos) << n;
+    EXPECT_NE(folder, "lib") << n;
+  }
   // The binary's debug sections are stripped: it is smaller than the one built here.
   EXPECT_LT(by_name["bin/sentiflow"]->data.size(), fs::file_size(SENTIFLOW_BINARY));
 }
@@ -207,7 +217,7 @@ TEST_F(PackageTest, BootstrapRunsFromTheUnzippedFolderWithNoEnvironment) {
     const auto at = line.find("calling init: ");
     if (at == std::string::npos) continue;
     ++inits;
-    EXPECT_TRUE(line.substr(at + 14).starts_with(task + "/lib/")) << line;
+    EXPECT_TRUE(line.substr(at + 14).starts_with(task + "/runtime/lib/")) << line;
   }
   EXPECT_GT(inits, 5u) << traced.err;
   // The pipeline in the zip is valid where it lies, with the lexicons compiled in.
@@ -215,6 +225,27 @@ TEST_F(PackageTest, BootstrapRunsFromTheUnzippedFolderWithNoEnvironment) {
       run_exact({task + "/bootstrap", "sentiment", "VADER is smart, handsome, and funny."}, {"LAMBDA_TASK_ROOT=" + task});
   EXPECT_EQ(sentiment.status, 0) << sentiment.err;
   EXPECT_NE(sentiment.out.find("\"compound\":0.8316"), std::string::npos) << sentiment.out;
+}
+
+// Lambda starts every process of the sandbox (extensions, a layer's tools) with /var/task and
+// /var/task/lib on LD_LIBRARY_PATH: with the zip unzipped there, a dynamically linked program of
+// this machine must still load the system's libc, not the bundled one.
+TEST_F(PackageTest, OtherProgramsWithLambdasLibraryPathDoNotLoadTheBundledLibraries) {
+  TempDir root("package-other");
+  unzip(zip(), root.path());
+  const std::string task = fs::canonical(root.path()).string();
+  const Process other =
+      run_exact({"/usr/bin/env"}, {"LD_LIBRARY_PATH=" + task + ":" + task + "/lib", "LD_DEBUG=libs"});
+  EXPECT_EQ(other.status, 0) << other.err;
+  size_t inits = 0;
+  std::istringstream lines(other.err);
+  for (std::string line; std::getline(lines, line);) {
+    const auto at = line.find("calling init: ");
+    if (at == std::string::npos) continue;
+    ++inits;
+    EXPECT_FALSE(line.substr(at + 14).starts_with(task)) << line;
+  }
+  EXPECT_GT(inits, 0u) << other.err;
 }
 
 // As root: inside a chroot of the unzipped folder there is no /bin/sh, no libc and no /proc of
@@ -326,7 +357,7 @@ class PackagedRuntimeTest : public PackageTest {
 
   // The checks both roots share: an event with a good and a poison record, one whose deadline
   // has passed, one that is not an SQS event, then `warm` empty events, all in one process.
-  void serve_events(RuntimeChild& child, const fs::path& root, int warm) {
+  void serve_events(Spawned& child, const fs::path& root, int warm) {
     api_.add_event({.body = "{\"Records\": [" + sqs_record("m-good", message("a", "I love this, it is great!")) + ", " +
                             sqs_record("m-poison", "not json") + "]}",
                     .request_id = "req-records",
@@ -389,7 +420,7 @@ TEST_F(PackagedRuntimeTest, BootstrapServesTheStrictRuntimeApiWithLambdasEnviron
   TempDir root("package-lambda");
   deploy(root.path());
   const std::string task = fs::canonical(root.path()).string();
-  RuntimeChild child(task + "/bootstrap", {}, lambda_environment(task, "consumer"), inherited());
+  Spawned child(task + "/bootstrap", {}, {.env = lambda_environment(task, "consumer"), .unset = inherited()});
   serve_events(child, root.path(), 50);
 }
 
@@ -398,10 +429,10 @@ TEST_F(PackagedRuntimeTest, BootstrapServesTheStrictRuntimeApiInAChroot) {
   TempDir root("package-lambda-chroot");
   deploy(root.path());
   // chroot(8) itself is this machine's program: Lambda's LD_LIBRARY_PATH, not the broken folder.
-  RuntimeChild child("/usr/sbin/chroot", {root.path().string(), "/bootstrap"},
-                     lambda_environment("/", "consumer",
-                                        "/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:/var/task/lib:/opt/lib"),
-                     inherited());
+  Spawned child("/usr/sbin/chroot", {root.path().string(), "/bootstrap"},
+                {.env = lambda_environment("/", "consumer",
+                                           "/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:/var/task/lib:/opt/lib"),
+                 .unset = inherited()});
   serve_events(child, root.path(), 20);
 }
 
@@ -410,7 +441,7 @@ TEST_F(PackagedRuntimeTest, AFailedInitialisationIsPostedToInitError) {
   deploy(root.path());
   const std::string task = fs::canonical(root.path()).string();
   std::ofstream(root.path() / "pipeline.yaml") << "name: [unclosed\n";  // broken where it runs
-  RuntimeChild child(task + "/bootstrap", {}, lambda_environment(task, "consumer"), inherited());
+  Spawned child(task + "/bootstrap", {}, {.env = lambda_environment(task, "consumer"), .unset = inherited()});
   ASSERT_TRUE(api_.wait_for_init_error()) << child.err();
   const auto status = child.wait_exit();
   ASSERT_TRUE(status.has_value()) << "the runtime ends after an init error";

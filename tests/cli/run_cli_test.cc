@@ -1,14 +1,10 @@
 // `sentiflow run|status|results` end to end, as users run them: a whole pipeline on a small
 // table, poison messages and a failing enrich step, a process killed at random moments, a
 // daemon stopped with SIGTERM, a second process that joins, and bad usage.
-#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 #include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
@@ -27,9 +23,8 @@
 #include "support/run_binary.h"
 #include "support/aws_env.h"
 #include "support/poll.h"
+#include "support/spawned.h"
 #include "support/temp_dir.h"
-
-extern char** environ;
 
 namespace {
 
@@ -37,6 +32,7 @@ namespace fs = std::filesystem;
 using sentiflow::testing_support::Outcome;
 using sentiflow::testing_support::poll_until;
 using sentiflow::testing_support::read_whole_file;
+using sentiflow::testing_support::Spawned;
 using sentiflow::testing_support::TempDir;
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
@@ -50,70 +46,6 @@ std::vector<nlohmann::json> json_lines(const std::string& text) {
   return lines;
 }
 
-
-// `sentiflow ARGV…` started directly (no shell, so signals reach the binary itself), with
-// stdout and stderr in files; the destructor kills and reaps it if the test did not.
-class Spawned {
- public:
-  Spawned(const std::vector<std::string>& args, fs::path out, fs::path err) : out_(std::move(out)), err_(std::move(err)) {
-    std::vector<std::string> argv{SENTIFLOW_BINARY};
-    argv.insert(argv.end(), args.begin(), args.end());
-    std::vector<char*> raw;
-    for (auto& a : argv) raw.push_back(a.data());
-    raw.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, out_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, err_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    const int rc = posix_spawn(&pid_, raw[0], &actions, nullptr, raw.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    if (rc != 0) throw std::runtime_error("cannot start " + argv[0]);
-  }
-  ~Spawned() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      reap(true);
-    }
-  }
-  Spawned(const Spawned&) = delete;
-  Spawned& operator=(const Spawned&) = delete;
-
-  void signal(int sig) const {
-    if (pid_ > 0) ::kill(pid_, sig);
-  }
-
-  // Whether the process has ended (reaping it); its raw wait status is in status().
-  bool ended() { return pid_ <= 0 || reap(false); }
-
-  // Waits up to `limit` for the end; returns whether it came.
-  bool wait_for_end(Clock::duration limit) {
-    return poll_until([this] { return ended(); }, limit, milliseconds(10));
-  }
-
-  // The exit code, or -1 when the process did not exit normally (a signal) or still runs.
-  int exit_code() const { return pid_ <= 0 && WIFEXITED(status_) ? WEXITSTATUS(status_) : -1; }
-  bool killed_by(int sig) const { return pid_ <= 0 && WIFSIGNALED(status_) && WTERMSIG(status_) == sig; }
-  std::string out() const { return read_whole_file(out_); }
-  std::string err() const { return read_whole_file(err_); }
-
- private:
-  bool reap(bool block) {
-    int status = 0;
-    pid_t r = 0;
-    do r = ::waitpid(pid_, &status, block ? 0 : WNOHANG);
-    while (r < 0 && errno == EINTR);
-    if (r == 0) return false;
-    status_ = status;
-    pid_ = -1;
-    return true;
-  }
-
-  pid_t pid_ = -1;
-  int status_ = 0;
-  fs::path out_;
-  fs::path err_;
-};
 
 // cpp-httplib on a free port of 127.0.0.1: /page/<name> answers {"extract": …}, except a
 // 404 for names that start with "Missing".
@@ -199,7 +131,8 @@ class RunCli : public ::testing::Test {
 
   Spawned spawn(const std::vector<std::string>& args) {
     const int n = spawned_++;
-    return Spawned(args, dir_.path() / ("p" + std::to_string(n) + ".out"), dir_.path() / ("p" + std::to_string(n) + ".err"));
+    return Spawned(SENTIFLOW_BINARY, args,
+                   {.out = dir_.path() / ("p" + std::to_string(n) + ".out"), .err = dir_.path() / ("p" + std::to_string(n) + ".err")});
   }
 
   nlohmann::json status() const {

@@ -16,11 +16,11 @@
 #include <nlohmann/json.hpp>
 
 #include <atomic>
-#include <climits>
 #include <cstdlib>
 #include <ctime>
 #include <fstream>
 #include <iomanip>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <sstream>
@@ -36,6 +36,7 @@
 #include "support/moto.h"
 #include "support/poll.h"
 #include "support/runtime_api_server.h"
+#include "support/spawned.h"
 #include "support/temp_dir.h"
 #include "table/dynamodb_table.h"
 
@@ -108,19 +109,8 @@ sink: {{store: out/}}
 
 class LambdaHandlers : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    const auto program = testing_support::find_on_path("moto_server");
-    if (!program) return;
-    moto_ = new testing_support::MotoServer(*program, INT_MAX);  // no action ever needs auth
-    if (moto_->wait_ready() != testing_support::MotoServer::Start::ready) {
-      delete moto_;
-      moto_ = nullptr;
-    }
-  }
-  static void TearDownTestSuite() {
-    delete moto_;
-    moto_ = nullptr;
-  }
+  static void SetUpTestSuite() { moto_ = testing_support::start_open_moto(); }  // no action ever needs auth
+  static void TearDownTestSuite() { moto_.reset(); }
 
   void SetUp() override {
     if (!moto_) GTEST_SKIP() << "moto_server is not installed or did not start";
@@ -185,7 +175,7 @@ aws: {{region: us-east-1, endpoint_url: "{1}"}}
     return all;
   }
 
-  static inline testing_support::MotoServer* moto_ = nullptr;
+  static inline std::unique_ptr<testing_support::MotoServer> moto_;  // one per suite; null: skip
   std::string name_;
   TempDir dir_{"lambda-handlers"};
 };
@@ -427,13 +417,13 @@ TEST_F(LambdaHandlers, TheBinaryOnLambdaKeepsItsRunStateInTheDynamoDbTable) {
   const auto run_function = [&](const std::string& handler, const std::string& event) {
     testing_support::RuntimeApiServer api;
     api.add_event({.body = event, .request_id = handler + "-request"});
-    testing_support::RuntimeChild child(SENTIFLOW_BINARY, {},
-                                        {{"AWS_LAMBDA_RUNTIME_API", api.address()},
-                                         {"_HANDLER", handler},
-                                         {"LAMBDA_TASK_ROOT", dir_.path().string()},
-                                         {"SENTIFLOW_STATE_TABLE", custom.table},
-                                         {"AWS_LAMBDA_FUNCTION_NAME", name_ + "-" + handler}},
-                                        {"SENTIFLOW_RUN_STATE", "SENTIFLOW_PIPELINE"});
+    testing_support::Spawned child(SENTIFLOW_BINARY, {},
+                                   {.env = {{"AWS_LAMBDA_RUNTIME_API", api.address()},
+                                            {"_HANDLER", handler},
+                                            {"LAMBDA_TASK_ROOT", dir_.path().string()},
+                                            {"SENTIFLOW_STATE_TABLE", custom.table},
+                                            {"AWS_LAMBDA_FUNCTION_NAME", name_ + "-" + handler}},
+                                    .unset = {"SENTIFLOW_RUN_STATE", "SENTIFLOW_PIPELINE"}});
     EXPECT_TRUE(api.wait_for_outcomes(1)) << child.err();
     EXPECT_TRUE(api.errors().empty()) << child.err();
     EXPECT_TRUE(api.violations().empty());

@@ -19,13 +19,15 @@
 #include "pipeline/message.h"
 #include "support/poll.h"
 #include "support/runtime_api_server.h"
+#include "support/spawned.h"
+#include "support/spawned.h"
 #include "support/temp_dir.h"
 
 namespace sentiflow::runtime {
 namespace {
 
 using testing_support::RuntimeApiServer;
-using testing_support::RuntimeChild;
+using testing_support::Spawned;
 using testing_support::TempDir;
 
 int64_t unix_ms(Millis t) { return t.time_since_epoch().count(); }
@@ -266,7 +268,7 @@ TEST(LambdaRuntimeBinary, ManyWarmInvocationsInOneProcess) {
   for (int i = 0; i < kInvocations; ++i)
     api.add_event({.body = sqs_event({message(fmt::format("k{}", i), "a wonderful, happy day"), "not json"}, 2 * i),
                    .request_id = fmt::format("warm-{}", i)});
-  RuntimeChild child(SENTIFLOW_BINARY, {}, lambda.env);
+  Spawned child(SENTIFLOW_BINARY, {}, {.env = lambda.env});
   ASSERT_TRUE(api.wait_for_outcomes(kInvocations)) << child.err();
   EXPECT_TRUE(child.running());  // one process served them all
   for (int i = 0; i < kInvocations; ++i) {
@@ -308,7 +310,7 @@ TEST(LambdaRuntimeBinary, AnUnknownHandlerIsAnInitError) {
   LocalLambda lambda("transformer");
   lambda.env["AWS_LAMBDA_RUNTIME_API"] = api.address();
   api.add_event({});
-  RuntimeChild child(SENTIFLOW_BINARY, {}, lambda.env);
+  Spawned child(SENTIFLOW_BINARY, {}, {.env = lambda.env});
   ASSERT_TRUE(api.wait_for_init_error()) << child.err();
   const auto exit = child.wait_exit();
   ASSERT_TRUE(exit.has_value());
@@ -325,7 +327,7 @@ TEST(LambdaRuntimeBinary, ABadPipelineFileIsAnInitError) {
   LocalLambda lambda("consumer");
   std::ofstream(lambda.dir.path() / "pipeline.yaml") << "name: broken\nqueue: {visibility_timeout: forever}\n";
   lambda.env["AWS_LAMBDA_RUNTIME_API"] = api.address();
-  RuntimeChild child(SENTIFLOW_BINARY, {}, lambda.env);
+  Spawned child(SENTIFLOW_BINARY, {}, {.env = lambda.env});
   ASSERT_TRUE(api.wait_for_init_error()) << child.err();
   EXPECT_NE(child.wait_exit().value_or(0), 0);
   const auto init = api.init_error().value();
@@ -339,9 +341,23 @@ TEST(LambdaRuntimeBinary, TheHandlerMayComeAsTheBootstrapsArgument) {
   LocalLambda lambda("producer");  // _HANDLER says producer; the argument wins
   lambda.env["AWS_LAMBDA_RUNTIME_API"] = api.address();
   api.add_event({.body = sqs_event({message("k", "nice")}), .request_id = "arg"});
-  RuntimeChild child(SENTIFLOW_BINARY, {"consumer"}, lambda.env);
+  Spawned child(SENTIFLOW_BINARY, {"consumer"}, {.env = lambda.env});
   ASSERT_TRUE(api.wait_for_outcomes(1)) << child.err();
   EXPECT_EQ(failures_of(api.response_to("arg").value()), std::set<std::string>{});
+}
+
+// A function's environment may name a proxy for its own outbound calls; the Runtime API, on the
+// sandbox's host, must still be reached directly or the function never gets an event.
+TEST(LambdaRuntimeBinary, TheRuntimeApiIsReachedWhateverTheProxyVariablesSay) {
+  RuntimeApiServer api;
+  LocalLambda lambda("consumer");
+  lambda.env["AWS_LAMBDA_RUNTIME_API"] = api.address();
+  // Port 1 on the loopback: nothing listens there, so a request sent to this proxy fails.
+  for (const char* name : {"http_proxy", "HTTP_PROXY", "ALL_PROXY", "all_proxy"}) lambda.env[name] = "http://127.0.0.1:1";
+  api.add_event({.body = sqs_event({message("p", "good")}), .request_id = "proxied"});
+  Spawned child(SENTIFLOW_BINARY, {}, {.env = lambda.env, .unset = {"no_proxy", "NO_PROXY"}});
+  ASSERT_TRUE(api.wait_for_outcomes(1)) << child.err();
+  EXPECT_EQ(failures_of(api.response_to("proxied").value()), std::set<std::string>{});
 }
 
 TEST(LambdaRuntimeBinary, RecordsPastTheDeadlineMarginAreHandedBack) {
@@ -353,7 +369,7 @@ TEST(LambdaRuntimeBinary, RecordsPastTheDeadlineMarginAreHandedBack) {
                  .request_id = "late",
                  .deadline_ms = unix_ms(now_millis() - std::chrono::milliseconds(1))});
   api.add_event({.body = sqs_event({message("c", "good")}, 10), .request_id = "on-time"});
-  RuntimeChild child(SENTIFLOW_BINARY, {}, lambda.env);
+  Spawned child(SENTIFLOW_BINARY, {}, {.env = lambda.env});
   ASSERT_TRUE(api.wait_for_outcomes(2)) << child.err();
   EXPECT_EQ(failures_of(api.response_to("late").value()), (std::set<std::string>{"m-0", "m-1"}));
   EXPECT_EQ(failures_of(api.response_to("on-time").value()), std::set<std::string>{});
@@ -368,7 +384,7 @@ TEST(LambdaRuntimeBinary, TheTraceIdIsLoggedWithTheInvocation) {
   lambda.env["AWS_LAMBDA_RUNTIME_API"] = api.address();
   lambda.env["SENTIFLOW_LOG_LEVEL"] = "debug";
   api.add_event({.body = sqs_event({message("t", "good")}), .request_id = "traced", .trace_id = "Root=1-abc;Sampled=1"});
-  RuntimeChild child(SENTIFLOW_BINARY, {}, lambda.env);
+  Spawned child(SENTIFLOW_BINARY, {}, {.env = lambda.env});
   ASSERT_TRUE(api.wait_for_outcomes(1)) << child.err();
   bool logged = false;
   std::istringstream lines(child.err());

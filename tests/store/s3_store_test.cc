@@ -15,7 +15,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <climits>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -42,15 +41,7 @@ struct OpenMoto {
   static OpenMoto& get() {
     static OpenMoto moto = [] {
       OpenMoto m;
-      const auto program = testing_support::find_on_path("moto_server");
-      if (!program) {
-        m.skip_reason = "moto_server is not installed (pip install 'moto[server]')";
-        return m;
-      }
-      m.server = std::make_unique<MotoServer>(*program, INT_MAX);
-      const auto start = m.server->wait_ready();
-      if (start == MotoServer::Start::exited) m.skip_reason = *program + " exited at start";
-      if (start == MotoServer::Start::timed_out) throw std::runtime_error("moto_server did not answer within 60 s");
+      m.server = testing_support::start_open_moto(&m.skip_reason);
       return m;
     }();
     return moto;
@@ -434,6 +425,53 @@ TEST(S3Store, RefusesBadOptionsAndReadsHttpDates) {
   EXPECT_EQ(parse_http_date("Tue, 15 Nov 1994 08:12:31 GMT"), Millis{Seconds{std::chrono::seconds{784887151}}});
   EXPECT_THROW(parse_http_date("2026-01-01T00:00:00Z"), Error);
   EXPECT_THROW(parse_http_date("Tue, 31 Feb 1994 08:12:31 GMT"), Error);
+}
+
+// S3 documents SSE-KMS and SSE-C objects' ETags as "not an MD5 digest": on such a bucket a put
+// succeeds, reports the MD5 it sent, and stores it as metadata for head() and get().
+TEST(S3StoreWire, KmsAndCustomerKeyEtagsAreNotMd5sAndThePutSucceeds) {
+  const std::string md5 = "5d41402abc4b2a76b9719d911017c592";  // of "hello"
+  for (const std::string encryption : {"x-amz-server-side-encryption: aws:kms\r\n"
+                                       "x-amz-server-side-encryption-aws-kms-key-id: arn:aws:kms:us-east-1:1:key/k\r\n",
+                                       "x-amz-server-side-encryption: aws:kms:dsse\r\n",
+                                       "x-amz-server-side-encryption-customer-algorithm: AES256\r\n"}) {
+    RecordingServer server("HTTP/1.1 200 OK\r\nETag: \"a3b5c1d29e8f70615243b4a5c6d7e8f9\"\r\n" + encryption +
+                           "Content-Length: 0\r\nConnection: close\r\n\r\n");
+    S3Store s3(recording_client(server), {.bucket = "my-bucket"});
+    ObjectInfo put;
+    ASSERT_NO_THROW(put = s3.put("k", "hello")) << encryption;
+    EXPECT_EQ(put.etag, md5) << "the content's MD5, not S3's opaque ETag";
+    EXPECT_NE(server.request().find("x-amz-meta-sentiflow-md5: " + md5 + "\r\n"), std::string::npos)
+        << server.request();
+  }
+  // SSE-S3 (AES256) keeps the MD5 as ETag: a mismatch there is still an error.
+  RecordingServer sse_s3("HTTP/1.1 200 OK\r\nETag: \"a3b5c1d29e8f70615243b4a5c6d7e8f9\"\r\n"
+                         "x-amz-server-side-encryption: AES256\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+  S3Store s3(recording_client(sse_s3), {.bucket = "my-bucket"});
+  EXPECT_THROW(s3.put("k", "hello"), Error);
+}
+
+// head() reads the MD5 from the metadata every put() stores, whatever S3's ETag is.
+TEST(S3StoreWire, HeadReportsTheStoredMd5OverAnOpaqueEtag) {
+  RecordingServer server("HTTP/1.1 200 OK\r\nETag: \"a3b5c1d29e8f70615243b4a5c6d7e8f9\"\r\n"
+                         "x-amz-server-side-encryption: aws:kms\r\n"
+                         "x-amz-meta-sentiflow-md5: 5d41402abc4b2a76b9719d911017c592\r\n"
+                         "Content-Type: text/plain\r\nContent-Length: 5\r\n"
+                         "Last-Modified: Tue, 15 Nov 1994 08:12:31 GMT\r\nConnection: close\r\n\r\n");
+  S3Store s3(recording_client(server), {.bucket = "my-bucket"});
+  const auto head = s3.head("k");
+  ASSERT_TRUE(head.has_value());
+  EXPECT_EQ(head->etag, "5d41402abc4b2a76b9719d911017c592");
+  EXPECT_EQ(head->size, 5u);
+}
+
+// On moto in auth mode, a single-part put's MD5 metadata is signed and stored like any header.
+TEST_F(S3StoreAuthTest, ASinglePartPutStoresItsMd5AsMetadata) {
+  auto s3 = store();
+  s3.put("meta", "hello");
+  const auto raw = moto_->client(aws::kS3);
+  const auto head = raw.call({.operation = "HeadObject", .method = "HEAD", .path = "/" + s3.bucket() + "/meta"});
+  EXPECT_EQ(head.header("x-amz-meta-sentiflow-md5").value_or(""), "5d41402abc4b2a76b9719d911017c592");
 }
 
 }  // namespace

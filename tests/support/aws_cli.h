@@ -14,13 +14,7 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include <array>
-#include <cstdio>
-#include <cstdlib>
-#include <filesystem>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -43,23 +37,9 @@ class AwsCli {
   // Runs `aws ARGS --endpoint-url ENDPOINT` (ARGS is shell text, quoted by the caller) and
   // returns its exit status and output.
   Outcome run(const std::string& endpoint, const std::string& args) const {
-    const auto err_file = std::filesystem::temp_directory_path() /
-                          ("sentiflow-aws-cli-" + std::to_string(::getpid()) + "-" + std::to_string(counter_++) + ".err");
-    const std::string command =
+    return run_shell(
         "AWS_PAGER= AWS_CONFIG_FILE=/nonexistent/sentiflow-test-aws-config "
-        "AWS_SHARED_CREDENTIALS_FILE=/nonexistent/sentiflow-test-aws-credentials '" + program_ + "' " + args + " --endpoint-url '" + endpoint + "' --output json 2>'" + err_file.string() + "'";
-    Outcome outcome;
-    FILE* pipe = ::popen(command.c_str(), "r");
-    if (pipe == nullptr) return outcome;
-    std::array<char, 65536> buffer{};
-    size_t n = 0;
-    while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) outcome.out.append(buffer.data(), n);
-    const int raw = ::pclose(pipe);
-    outcome.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-    outcome.err = read_whole_file(err_file);
-    std::error_code ec;
-    std::filesystem::remove(err_file, ec);
-    return outcome;
+        "AWS_SHARED_CREDENTIALS_FILE=/nonexistent/sentiflow-test-aws-credentials '" + program_ + "' " + args + " --endpoint-url '" + endpoint + "' --output json");
   }
 
   // run(), then stdout parsed as JSON (null for none). Throws std::runtime_error, with the
@@ -76,7 +56,6 @@ class AwsCli {
   explicit AwsCli(std::string program) : program_(std::move(program)) {}
 
   std::string program_;
-  mutable int counter_ = 0;
 };
 
 }  // namespace sentiflow::testing_support

@@ -14,6 +14,7 @@
 // start (moto[server] not installed for that Python); a moto that does not answer within 60 s, or
 // an IAM setup that fails, throws std::runtime_error (a test failure, not a skip). Starting moto
 // takes seconds: share one per test suite (SetUpTestSuite) where the tests allow it.
+// start_open_moto gives a moto with auth off, where a test needs no signatures checked.
 // Header-only; the pieces (find_on_path, free_port, MotoServer, create_iam_user) are usable alone.
 #pragma once
 
@@ -27,6 +28,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <climits>
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
@@ -153,6 +155,27 @@ inline aws::AwsClient moto_client(const aws::ServiceInfo& service, const std::st
                                   .endpoint = endpoint,
                                   .credentials = aws::static_credentials(std::move(credentials)),
                                   .retry = {.max_attempts = max_attempts}});
+}
+
+// A fresh moto_server with authentication off (every request passes, signed with any key), ready
+// to answer: for S3, whose result keys moto's auth mode refuses, and for suites that share one
+// moto and need no IAM. nullptr when moto_server is not on PATH or exits at start (the test
+// should GTEST_SKIP with *why, when given); throws std::runtime_error when it does not answer
+// within 60 s (a failure, as for AuthMoto).
+inline std::unique_ptr<MotoServer> start_open_moto(std::string* why = nullptr) {
+  const auto program = find_on_path("moto_server");
+  if (!program) {
+    if (why != nullptr) *why = "moto_server is not installed (pip install 'moto[server]')";
+    return nullptr;
+  }
+  auto server = std::make_unique<MotoServer>(*program, INT_MAX);
+  const auto start = server->wait_ready();
+  if (start == MotoServer::Start::timed_out) throw std::runtime_error("moto_server did not answer within 60 s");
+  if (start == MotoServer::Start::exited) {
+    if (why != nullptr) *why = *program + " exited at start (moto[server] not installed for it?)";
+    return nullptr;
+  }
+  return server;
 }
 
 // The requests create_iam_user makes: MotoServer's `free_actions` for it.

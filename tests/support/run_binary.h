@@ -1,5 +1,6 @@
 // Runs the sentiflow binary as a user would, through the shell, and captures what it says:
-// the exit status, stdout and stderr. For the CLI tests.
+// the exit status, stdout and stderr. For the CLI tests; run_shell does the same for any shell
+// command (the AWS CLI of support/aws_cli.h). support/spawned.h starts a process without a shell.
 #pragma once
 
 #include <sys/wait.h>
@@ -34,23 +35,18 @@ inline std::string read_whole_file(const std::filesystem::path& file) {
   return text.str();
 }
 
-// Runs `sentiflow ARGS`; ARGS is shell text, quoted by the caller (pipes and redirections of
-// stdout allowed).
-inline Outcome run_sentiflow(const std::string& args, const RunOptions& options = {}) {
+// Runs `COMMAND 2>FILE` through /bin/sh (popen) and returns its exit status, its stdout and,
+// read back from FILE (a temporary file removed before it returns), its stderr. COMMAND is
+// shell text, quoted by the caller; the stderr redirection applies to its last simple command,
+// as if the caller had written it. Outcome::status is -1 when the shell could not be started
+// or the command did not exit normally.
+inline Outcome run_shell(const std::string& command) {
   namespace fs = std::filesystem;
   static std::atomic<int> counter{0};
-  const std::string stem = "sentiflow-run-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
-  const fs::path err_file = fs::temp_directory_path() / (stem + ".err");
-  const fs::path in_file = fs::temp_directory_path() / (stem + ".in");
-  std::string command = std::string("'") + SENTIFLOW_BINARY + "' " + args;
-  if (options.input) {
-    std::ofstream(in_file, std::ios::binary) << *options.input;
-    command += " <'" + in_file.string() + "'";
-  }
-  command += " 2>'" + err_file.string() + "'";
-  if (!options.cwd.empty()) command = "cd '" + options.cwd.string() + "' && " + command;
+  const fs::path err_file =
+      fs::temp_directory_path() / ("sentiflow-shell-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + ".err");
   Outcome outcome;
-  FILE* pipe = ::popen(command.c_str(), "r");
+  FILE* pipe = ::popen((command + " 2>'" + err_file.string() + "'").c_str(), "r");
   if (pipe == nullptr) return outcome;
   std::array<char, 65536> buffer{};
   size_t n = 0;
@@ -60,6 +56,24 @@ inline Outcome run_sentiflow(const std::string& args, const RunOptions& options 
   outcome.err = read_whole_file(err_file);
   std::error_code ec;
   fs::remove(err_file, ec);
+  return outcome;
+}
+
+// Runs `sentiflow ARGS`; ARGS is shell text, quoted by the caller (pipes and redirections of
+// stdout allowed).
+inline Outcome run_sentiflow(const std::string& args, const RunOptions& options = {}) {
+  namespace fs = std::filesystem;
+  static std::atomic<int> counter{0};
+  const fs::path in_file =
+      fs::temp_directory_path() / ("sentiflow-run-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + ".in");
+  std::string command = std::string("'") + SENTIFLOW_BINARY + "' " + args;
+  if (options.input) {
+    std::ofstream(in_file, std::ios::binary) << *options.input;
+    command += " <'" + in_file.string() + "'";
+  }
+  if (!options.cwd.empty()) command = "cd '" + options.cwd.string() + "' && " + command;
+  Outcome outcome = run_shell(command);
+  std::error_code ec;
   fs::remove(in_file, ec);
   return outcome;
 }

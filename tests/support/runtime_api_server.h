@@ -4,7 +4,7 @@
 //
 //   testing_support::RuntimeApiServer api;                 // 127.0.0.1, a free port
 //   api.add_event({.body = R"({"Records": []})", .trace_id = "Root=1-…"});
-//   RuntimeChild child(SENTIFLOW_BINARY, {}, {{"AWS_LAMBDA_RUNTIME_API", api.address()}, …});
+//   Spawned child(SENTIFLOW_BINARY, {}, {.env = {{"AWS_LAMBDA_RUNTIME_API", api.address()}, …}});
 //   ASSERT_TRUE(api.wait_for_outcomes(1));
 //   EXPECT_EQ(api.responses()[0].body, …);
 //   EXPECT_TRUE(api.violations().empty());
@@ -18,27 +18,18 @@
 // Lambda-Runtime-Function-Error-Type. `next` blocks until an event is queued (as Lambda's does)
 // or the server stops (then 500: the runtime's next `next` finds no server and ends).
 //
-// RuntimeChild: a process (the binary as Lambda runs it) with extra environment variables and
-// its stdout and stderr in files; killed at the end of the test if still running.
+// The process it serves (the binary as Lambda runs it, with Lambda's environment variables) is a
+// Spawned (support/spawned.h).
 // Header-only; thread-safe (the server's handlers run on cpp-httplib's threads).
 #pragma once
-
-#include <fcntl.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
-#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
-#include <filesystem>
-#include <map>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -48,9 +39,6 @@
 #include <vector>
 
 #include "support/poll.h"
-#include "support/run_binary.h"
-
-extern char** environ;
 
 namespace sentiflow::testing_support {
 
@@ -276,83 +264,6 @@ class RuntimeApiServer {
   int waiting_ = 0;
   int generated_ids_ = 0;
   bool stopping_ = false;
-};
-
-// A child process with extra environment variables; stdout and stderr go to files read by
-// out() and err(). The destructor kills (SIGKILL) and reaps it when it still runs.
-class RuntimeChild {
- public:
-  RuntimeChild(const std::string& program, const std::vector<std::string>& args,
-               const std::map<std::string, std::string>& env,
-               const std::vector<std::string>& unset = {}) {
-    static std::atomic<int> counter{0};
-    const std::string stem = "sentiflow-child-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
-    out_ = std::filesystem::temp_directory_path() / (stem + ".out");
-    err_ = std::filesystem::temp_directory_path() / (stem + ".err");
-    std::vector<std::string> env_strings;
-    for (char** e = environ; *e != nullptr; ++e) {
-      const std::string entry(*e);
-      const std::string name = entry.substr(0, entry.find('='));
-      bool drop = env.count(name) > 0;
-      for (const auto& u : unset) drop = drop || u == name;
-      if (!drop) env_strings.push_back(entry);
-    }
-    for (const auto& [name, value] : env) env_strings.push_back(name + "=" + value);
-    std::vector<char*> envp;
-    for (auto& s : env_strings) envp.push_back(s.data());
-    envp.push_back(nullptr);
-    std::vector<std::string> argv_strings = {program};
-    argv_strings.insert(argv_strings.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (auto& s : argv_strings) argv.push_back(s.data());
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 1, out_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&actions, 2, err_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    const int rc = ::posix_spawn(&pid_, program.c_str(), &actions, nullptr, argv.data(), envp.data());
-    posix_spawn_file_actions_destroy(&actions);
-    if (rc != 0) throw std::runtime_error("cannot start " + program);
-  }
-  ~RuntimeChild() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      int status = 0;
-      ::waitpid(pid_, &status, 0);
-    }
-    std::error_code ec;
-    std::filesystem::remove(out_, ec);
-    std::filesystem::remove(err_, ec);
-  }
-  RuntimeChild(const RuntimeChild&) = delete;
-  RuntimeChild& operator=(const RuntimeChild&) = delete;
-
-  // The exit status once the child exits within `limit` (-1 when killed by a signal), or
-  // nullopt while it still runs.
-  std::optional<int> wait_exit(std::chrono::steady_clock::duration limit = std::chrono::seconds(30)) {
-    if (pid_ <= 0) return exit_status_;
-    poll_until(
-        [&] {
-          int status = 0;
-          if (::waitpid(pid_, &status, WNOHANG) != pid_) return false;
-          pid_ = -1;
-          exit_status_ = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-          return true;
-        },
-        limit);
-    return pid_ <= 0 ? exit_status_ : std::nullopt;
-  }
-  bool running() { return pid_ > 0 && !wait_exit(std::chrono::milliseconds(0)); }
-  pid_t pid() const { return pid_; }
-
-  std::string out() const { return read_whole_file(out_); }
-  std::string err() const { return read_whole_file(err_); }
-
- private:
-  pid_t pid_ = -1;
-  std::optional<int> exit_status_;
-  std::filesystem::path out_;
-  std::filesystem::path err_;
 };
 
 }  // namespace sentiflow::testing_support
