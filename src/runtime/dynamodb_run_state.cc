@@ -14,6 +14,7 @@
 #include "aws/endpoints.h"
 #include "core/error.h"
 #include "net/backoff.h"
+#include "observe/log.h"
 #include "runtime/backends.h"
 #include "table/dynamodb_table.h"
 
@@ -286,13 +287,14 @@ struct DynamoDbRunState::Impl {
             {"ExpressionAttributeValues", {{":finished", S(to_string(RunPhase::finished))}, {":seen", N(attempt)}}}};
   }
 
-  // Deletes the lease, checkpoint and timeline items of run `id`, each batch in a transaction
-  // conditioned on the run still being finished at `attempt`: a second restarter that read the
-  // run before the first one restarted it must not delete the new attempt's checkpoints. False
-  // when a transaction was refused (the caller reads the run again).
-  bool delete_children(const std::string& id, int attempt) const {
+  // Deletes the lease, checkpoint and timeline items of run `id` (those whose sort key starts
+  // with `prefix`, "" for all), each batch in a transaction conditioned on the run still being
+  // finished at `attempt`: a second restarter that read the run before the first one restarted
+  // it must not delete the new attempt's checkpoints. False when a transaction was refused (the
+  // caller reads the run again).
+  bool delete_children(const std::string& id, int attempt, const std::string& prefix = "") const {
     std::vector<json> keys;
-    for (auto& item : query(run_pk(id), "", /*keys_only=*/true))
+    for (auto& item : query(run_pk(id), prefix, /*keys_only=*/true))
       if (item.at("sk").at("S") != kRunSk) keys.push_back(std::move(item));
     for (size_t begin = 0; begin < keys.size(); begin += kDeletesPerTransaction) {
       json actions = json::array({{{"ConditionCheck", still_finished(id, attempt)}}});
@@ -477,11 +479,27 @@ void DynamoDbRunState::mark_finished(const std::string& id, Millis now) {
       {"UpdateExpression", "SET #phase = :finished, #finished_at = if_not_exists(#finished_at, :now)"},
       {"ConditionExpression", "attribute_exists(#pk)"},
       {"ExpressionAttributeNames", {{"#pk", "pk"}, {"#phase", "phase"}, {"#finished_at", "finished_at"}}},
-      {"ExpressionAttributeValues", {{":finished", S(to_string(RunPhase::finished))}, {":now", N(to_ms(now))}}}};
+      {"ExpressionAttributeValues", {{":finished", S(to_string(RunPhase::finished))}, {":now", N(to_ms(now))}}},
+      {"ReturnValues", "ALL_NEW"}};
   Backoff backoff(std::chrono::milliseconds(10), std::chrono::milliseconds(1'000));
   for (unsigned tries = 1; tries <= kMaxTries; ++tries) {
     if (tries > 1) s.pause(backoff, tries - 1);
-    if (s.try_call("UpdateItem", body)) return;
+    json answer;
+    if (s.try_call("UpdateItem", body, &answer)) {
+      // The checkpoints go with the finish (the contract), so that the Scan of every tick
+      // (newest_unfinished) reads one item per finished run, not one per segment too. Under the
+      // condition "still finished at this attempt": a restart that came in between keeps its
+      // new checkpoints. A refusal means exactly that restart; nothing is left to do.
+      const int attempt = static_cast<int>(number(answer.at("Attributes"), "attempt"));
+      try {
+        s.delete_children(id, attempt, kCheckpointPrefix);
+      } catch (const Error& e) {
+        // The run is finished; leftover checkpoints only make the Scan longer (a restart
+        // deletes them), so the finish is not reported as failed.
+        log::warn("could not delete a finished run's checkpoints", {{"run", id}, {"error", e.what()}});
+      }
+      return;
+    }
     if (!s.get_run(id)) s.throw_not_found(id);
   }
   s.throw_busy(id, "marking finished");
@@ -595,6 +613,21 @@ void DynamoDbRunState::set_last_tick(Seconds tick) {
                              {"UpdateExpression", "SET #last_tick = :tick"},
                              {"ExpressionAttributeNames", {{"#last_tick", "last_tick"}}},
                              {"ExpressionAttributeValues", {{":tick", N(tick.time_since_epoch().count())}}}});
+}
+
+bool DynamoDbRunState::claim_tick(Seconds tick) {
+  // One conditional write. The scheduler item is in no transaction, so a refusal is the
+  // condition failing (another caller claimed this tick or a newer one): false, never tried
+  // again. (Should the client's own retry of a write whose answer was lost find it done, the
+  // claim reads as refused too and the tick is not run: the safe side of "at most one run".)
+  return impl_->try_call(
+      "UpdateItem",
+      {{"TableName", impl_->options.table},
+       {"Key", key(kSchedulerKey, kSchedulerKey)},
+       {"UpdateExpression", "SET #last_tick = :tick"},
+       {"ConditionExpression", "attribute_not_exists(#last_tick) OR #last_tick < :tick"},
+       {"ExpressionAttributeNames", {{"#last_tick", "last_tick"}}},
+       {"ExpressionAttributeValues", {{":tick", N(tick.time_since_epoch().count())}}}});
 }
 
 int64_t DynamoDbRunState::skipped_ticks() {

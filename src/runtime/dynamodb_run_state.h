@@ -35,8 +35,16 @@
 // newest_unfinished and recent_runs Scan the table for the run items (sk = "run"): the table
 // holds a handful of runs a day (one per schedule tick) plus their checkpoints and timelines,
 // and a Scan spares a global secondary index that every stack would create and pay for. The
-// Scan reads every item, timelines included: keep it off hot paths (the Lambda handlers use
-// run(), start_run and the lease, which are single-item requests).
+// Scan reads every item, not only the run items. The producer handler Scans once per claimed
+// tick (newest_unfinished); there each finished run is one item (its lease is released and
+// mark_finished deletes its checkpoints; the Lambda handlers record no timeline), an
+// unfinished one 1 + a lease + one checkpoint per segment. Run items are never deleted, so the
+// Scan grows by one item (~300 bytes) per tick: a year of hourly ticks is ~2.6 MB, ~650 read
+// units per Scan (docs/LAMBDA.md, "Run state on Lambda").
+//
+// claim_tick is one UpdateItem on the scheduler item conditioned on
+// attribute_not_exists(last_tick) OR last_tick < :tick; ConditionalCheckFailedException is
+// false, never tried again.
 //
 // Safe to share between threads: its only mutable state is the set of run ids seen to exist
 // (guarded); the AwsClient is thread-safe.
@@ -94,6 +102,7 @@ class DynamoDbRunState final : public RunState {
                        const std::optional<std::string>& lease_owner = std::nullopt) override;
   std::optional<Seconds> last_tick() override;
   void set_last_tick(Seconds tick) override;
+  bool claim_tick(Seconds tick) override;  // one conditional UpdateItem
   int64_t skipped_ticks() override;
   void add_skipped_tick() override;
   void record_timeline(const std::string& id, const TimelinePoint& point) override;

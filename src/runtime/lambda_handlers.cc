@@ -16,15 +16,22 @@
 #include "observe/log.h"
 #include "observe/metrics.h"
 #include "pipeline/enrich.h"
+#include "pipeline/message.h"
 #include "pipeline/producer.h"
+#include "pipeline/records.h"
 #include "pipeline/retry.h"
 #include "pipeline/sink.h"
 #include "runtime/backends.h"
+#include "schedule/schedule.h"
 
 namespace sentiflow::runtime {
 namespace {
 
 using std::chrono::milliseconds;
+
+// The error record code of a record the consumer handed back at its deadline on its last
+// receive (docs/RESULTS.md): SQS moves it to the dead-letter queue before it comes back.
+constexpr std::string_view kDeadlineCode = "deadline";
 
 // The queue as a handler uses it: created with the pipeline's settings by `sentiflow invoke`;
 // on Lambda only looked up (the template creates it; the functions may not create queues).
@@ -130,6 +137,7 @@ struct ConsumerHandler::Impl {
   std::unique_ptr<Queue> queue;
   size_t chunk;
   Counter& deferred;
+  Counter& report_failures;
 
   Impl(const PipelineConfig& c, std::shared_ptr<RunState> s, LambdaHandlerOptions o)
       : config(c),
@@ -142,7 +150,9 @@ struct ConsumerHandler::Impl {
         chunk(consumer_chunk_size(config)),
         deferred(Metrics::global().counter("sentiflow_records_deferred_total",
                                            "Records a Lambda consumer handed back unprocessed: its deadline "
-                                           "came, or an earlier chunk could not be stored.")) {
+                                           "came, or an earlier chunk could not be stored.")),
+        report_failures(Metrics::global().counter("sentiflow_batch_report_failures_total",
+                                                  "Batches whose counts could not be recorded in the run state.")) {
     if (config.consumer.enrich) enricher = std::make_unique<pipeline::Enricher>(*config.consumer.enrich);
     consumer = std::make_unique<pipeline::Consumer>(
         pipeline::ConsumerOptions{config.source.text, "unknown", config.queue.max_receive_count}, *analyzer, sink,
@@ -158,6 +168,7 @@ struct ConsumerHandler::Impl {
     pipeline::BatchOutcome total;
     size_t next = 0;
     std::string why = "the invocation's deadline is near";
+    std::string_view why_code = kDeadlineCode;
     while (next < n && options.clock() < cutoff) {
       const size_t end = std::min(n, next + std::min(chunk, n - next));
       pipeline::SqsEvent part;
@@ -175,6 +186,7 @@ struct ConsumerHandler::Impl {
         if (next == 0) throw;
         log::error("a chunk could not be stored", {{"error", e.what()}});
         why = "an earlier chunk could not be stored";
+        why_code = pipeline::error_codes::kSinkFailed;
         break;
       }
       total.failures.insert(total.failures.end(), outcome.failures.begin(), outcome.failures.end());
@@ -202,21 +214,23 @@ struct ConsumerHandler::Impl {
                                                      {"handled", next},
                                                      {"why", why},
                                                      {"remaining_ms", context.remaining(options.clock()).count()}});
+      record_last_receives(event, next, why_code, why, total);
     }
 
     for (const auto& [run, tally] : total.runs) {
-      RunCounts delta;
-      delta.processed = tally.processed;
-      delta.failed = tally.failed;
-      delta.dead_letters = tally.dead_letters;
-      delta.labels = tally.labels;
       try {
-        pipeline::with_retries([&] { state->add_counts(run, delta); });
-      } catch (const Error& e) {
+        pipeline::with_retries([&] { state->add_counts(run, counts_of(tally)); });
+      } catch (const std::exception& e) {
         // A message of a run this state never saw (sent by hand, or "unknown" for a body that is
-        // not a message), or a state that stays unreachable: the results are stored either way,
-        // and failing the batch would only process it again.
-        if (e.code() != ErrorCode::not_found) log::error("could not add the run's counts", {{"run", run}, {"error", e.what()}});
+        // not a message), a state that stays unreachable, or an answer that cannot be read (a
+        // JSON error, not an Error): the results are stored either way, and failing the batch
+        // would only process it again and count it twice. Counted as the local runner counts
+        // a batch whose counts it could not record.
+        const auto* error = dynamic_cast<const Error*>(&e);
+        if (error == nullptr || error->code() != ErrorCode::not_found) {
+          report_failures.add();
+          log::error("could not add the run's counts", {{"run", run}, {"error", e.what()}});
+        }
       }
     }
     if (total.failures.empty())
@@ -227,6 +241,56 @@ struct ConsumerHandler::Impl {
                                 {"deferred", left},
                                 {"ms", (options.clock() - start).count()}});
     return pipeline::batch_response_json(total);
+  }
+
+  // The handed-back records of `event` from `from` on that are on (or past) their last receive
+  // (receive count >= the queue's max_receive_count): SQS moves them to the dead-letter queue
+  // instead of delivering them again, so each gets its error record now (code `code`:
+  // `deadline`, or `sink_failed` after a chunk could not be stored) and counts as a failure
+  // and a dead letter of its run in `total`, as pipeline::Consumer does for its failures on
+  // their last receive. Records of other receives come back and are handled then. Error
+  // records that cannot be stored are logged (the dead letters still count): the message is
+  // in the dead-letter queue either way.
+  void record_last_receives(const pipeline::SqsEvent& event, size_t from, std::string_view code, const std::string& why,
+                            pipeline::BatchOutcome& total) {
+    const int max = config.queue.max_receive_count;
+    if (max <= 0) return;
+    const Millis now = options.clock();
+    std::map<std::string, std::vector<pipeline::ErrorRecord>> by_run;
+    for (size_t i = from; i < event.records.size(); ++i) {
+      const pipeline::SqsEventRecord& r = event.records[i];
+      if (r.receive_count < max) continue;
+      std::string run = "unknown";  // as the consumer records a body that is not a message
+      std::string key;
+      try {
+        pipeline::Message message = pipeline::decode_message(r.body);
+        run = std::move(message.run);
+        key = std::move(message.key);
+      } catch (const Error&) {
+      }
+      by_run[run].push_back(pipeline::ErrorRecord{run, key, r.message_id, r.receive_count, std::string(code),
+                                                  fmt::format("handed back unprocessed on its last receive: {}", why),
+                                                  now});
+    }
+    for (const auto& [run, records] : by_run) {
+      const auto n = static_cast<int64_t>(records.size());
+      pipeline::RunTally& tally = total.runs[run];
+      tally.dead_letters += n;
+      try {
+        sink.put_errors(run, records);
+      } catch (const std::exception& e) {
+        log::error("could not store the error records of records on their last receive",
+                   {{"run", run}, {"records", n}, {"error", e.what()}});
+        continue;
+      }
+      tally.failed += n;
+      Metrics::global()
+          .counter("sentiflow_records_failed_total", "Messages that failed in the consumer, by error code.",
+                   {{"code", std::string(code)}})
+          .add(static_cast<double>(n));
+      log::warn("records on their last receive handed back: the queue dead-letters them",
+                {{"run", run}, {"records", n}, {"code", std::string(code)}});
+    }
   }
 };
 
@@ -250,7 +314,23 @@ struct ProducerEvent {
   bool tick = false;  // a schedule's tick (not a continuation or a run named by hand)
 };
 
-ProducerEvent parse_producer_event(std::string_view text) {
+// The run id of a tick at `at`: its whole-second time (DESIGN.md, "Runs"), floored to the
+// period for a rate() schedule. EventBridge fires a rate() rule relative to the rule's creation
+// (rate(1 hour) created at 10:17 fires at 11:17, 12:17, …) and Scheduler likewise, whereas
+// sentiflow's rate ticks are the whole multiples of the period since the Unix epoch (11:00,
+// 12:00, …: `sentiflow schedule`, the local scheduler), stable across restarts and redeploys;
+// the floor is the epoch-aligned tick at or before `at`, so the ids match and do not move
+// when the stack is deployed again. cron() and at() fire at exact times: kept as they are.
+std::string tick_run_id(Millis at, const std::optional<Schedule>& schedule) {
+  Seconds tick = std::chrono::floor<std::chrono::seconds>(at);
+  if (schedule && schedule->kind() == Schedule::Kind::rate && schedule->period().count() > 0) {
+    // The first fire time after tick - period is the last one at or before tick.
+    if (const auto aligned = next_fire_time(*schedule, tick - schedule->period())) tick = *aligned;
+  }
+  return format_utc(tick);
+}
+
+ProducerEvent parse_producer_event(std::string_view text, const std::optional<Schedule>& schedule) {
   nlohmann::json event;
   try {
     event = nlohmann::json::parse(text);
@@ -270,10 +350,8 @@ ProducerEvent parse_producer_event(std::string_view text) {
     return out;
   }
   if (const auto time = string_member("time")) {  // EventBridge rule event or Scheduler input
-    // The tick's run id is its whole-second time (DESIGN.md, "Runs"); EventBridge sends whole
-    // seconds, a Scheduler input may carry milliseconds.
-    const Millis at = parse_utc_millis(*time);
-    out.run = format_utc(std::chrono::floor<std::chrono::seconds>(at));
+    // EventBridge sends whole seconds, a Scheduler input may carry milliseconds.
+    out.run = tick_run_id(parse_utc_millis(*time), schedule);
     out.kind = RunKind::scheduled;
     out.tick = true;
     return out;
@@ -337,14 +415,27 @@ struct ProducerHandler::Impl {
   }
 
   std::string handle(std::string_view text, const InvocationContext& context) {
-    const ProducerEvent event = parse_producer_event(text);
+    const ProducerEvent event = parse_producer_event(text, config.schedule);
     const Millis start = options.clock();
     const milliseconds margin = deadline_margin(context.remaining(start));
 
     std::string id = event.run;
     RunKind kind = event.kind;
     if (event.tick) {
-      if (const auto blocking = unfinished_before(event.run, start)) {
+      // EventBridge delivers at least once: of all deliveries of a tick only the one that
+      // claims it (last_tick moves forward to it, atomically) may create its run. A delivery
+      // whose claim fails is a duplicate or a late, older tick: it only resumes the tick's run
+      // when that run exists (its producer may have died), never creates it — the claimer
+      // skipped the tick, or resumed an older run instead, or is creating it now. The claim
+      // throws when the state cannot be reached: the invocation fails and Lambda's retry of
+      // the event claims again.
+      if (!state->claim_tick(parse_utc(event.run))) {
+        if (!state->run(event.run)) {
+          log::info("duplicate or late tick: it was claimed before and has no run of its own",
+                    {{"tick", event.run}});
+          return answer(event.run, "duplicate", {});
+        }
+      } else if (const auto blocking = unfinished_before(event.run, start)) {
         // As `sentiflow run`'s scheduler does (DESIGN.md, "Runs"): a tick that comes while a run
         // is unfinished is skipped and counted, not run beside it. A run still producing whose
         // producer is gone (its lease expired: a crash, a lost continuation) is resumed by this
@@ -409,18 +500,12 @@ struct ProducerHandler::Impl {
     }
   }
 
-  // The run that keeps the tick `id` from running: the newest unfinished run other than the
-  // tick's own, once given a chance to finish (its last consumer may have seen SQS's lagging
-  // counts, so its queue is looked at again). Only a tick newer than the last one is looked at
-  // (it becomes the last tick, run or skipped, as in the local scheduler); a duplicate or late
-  // delivery is left to start_run's keep and the lease. One Scan of the state table per tick (it
-  // holds a few items per run on Lambda: no timeline is kept there).
+  // The run that keeps the claimed tick `id` from running: the newest unfinished run other
+  // than the tick's own, once given a chance to finish (its last consumer may have seen SQS's
+  // lagging counts, so its queue is looked at again). One Scan of the state table per claimed
+  // tick (docs/LAMBDA.md, "Run state on Lambda": about one item per finished run).
   std::optional<RunRecord> unfinished_before(const std::string& id, Millis now) {
     try {
-      const Seconds tick = parse_utc(id);
-      const auto previous = state->last_tick();
-      if (previous && *previous >= tick) return std::nullopt;
-      state->set_last_tick(tick);
       const auto unfinished = state->newest_unfinished();
       if (!unfinished || unfinished->id == id) return std::nullopt;
       finish_if_drained(*state, *queue, unfinished->id, 0, now);
@@ -448,12 +533,8 @@ struct ProducerHandler::Impl {
     return producer.run(
         id, resume,
         [&](const pipeline::ScanCheckpoint& c, const pipeline::ProduceReport& page) {
-          RunCounts delta;
-          delta.scanned = page.scanned;
-          delta.sent = page.sent;
-          delta.producer_errors = page.errors;
           try {
-            pipeline::with_retries([&] { state->add_counts(id, delta); });
+            pipeline::with_retries([&] { state->add_counts(id, counts_of(page)); });
             // Under the lease: a producer whose lease was taken over gets Error(conflict) and stops.
             pipeline::with_retries([&] {
               state->save_checkpoint(id, Checkpoint{c.segment, c.total_segments, c.token, c.done, c.scanned, c.sent},

@@ -137,13 +137,8 @@ struct LocalRunner::Impl {
     o.region = queue_region(c);
     pool = std::make_unique<WorkerPool>(o, *queue, *consumer, [this](const pipeline::BatchOutcome& outcome) {
       for (const auto& [run, tally] : outcome.runs) {
-        RunCounts delta;
-        delta.processed = tally.processed;
-        delta.failed = tally.failed;
-        delta.dead_letters = tally.dead_letters;
-        delta.labels = tally.labels;
         try {
-          state.add_counts(run, delta);
+          state.add_counts(run, counts_of(tally));
         } catch (const Error& e) {
           if (e.code() != ErrorCode::not_found) throw;  // a message of a run this state never saw
         }
@@ -228,12 +223,8 @@ struct LocalRunner::Impl {
         const auto report = p.run(
             id, resume,
             [&](const pipeline::ScanCheckpoint& c, const pipeline::ProduceReport& page) {
-              RunCounts delta;
-              delta.scanned = page.scanned;
-              delta.sent = page.sent;
-              delta.producer_errors = page.errors;
               // The page is sent: its checkpoint must be saved, through a busy state file too.
-              pipeline::with_retries([&] { state.add_counts(id, delta); });
+              pipeline::with_retries([&] { state.add_counts(id, counts_of(page)); });
               pipeline::with_retries([&] {
                 state.save_checkpoint(id, Checkpoint{c.segment, c.total_segments, c.token, c.done, c.scanned, c.sent});
               });

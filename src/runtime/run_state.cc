@@ -13,6 +13,8 @@
 
 #include "core/error.h"
 #include "core/time.h"
+#include "pipeline/consumer.h"
+#include "pipeline/producer.h"
 #include "sqlite/sqlite.h"
 
 namespace sentiflow::runtime {
@@ -207,6 +209,23 @@ RunCounts& RunCounts::operator+=(const RunCounts& other) {
   return *this;
 }
 
+RunCounts counts_of(const pipeline::RunTally& tally) {
+  RunCounts counts;
+  counts.processed = tally.processed;
+  counts.failed = tally.failed;
+  counts.dead_letters = tally.dead_letters;
+  counts.labels = tally.labels;
+  return counts;
+}
+
+RunCounts counts_of(const pipeline::ProduceReport& page) {
+  RunCounts counts;
+  counts.scanned = page.scanned;
+  counts.sent = page.sent;
+  counts.producer_errors = page.errors;
+  return counts;
+}
+
 struct SqliteRunState::State {
   explicit State(const fs::path& file) : db(file, kBusyTimeout) {}
 
@@ -229,6 +248,7 @@ struct SqliteRunState::State {
   Statement select_meta;
   Statement set_meta;
   Statement add_to_meta;
+  Statement claim_meta;
   Statement save_point;
   Statement select_timeline;
   Statement acquire_lease;
@@ -272,6 +292,11 @@ struct SqliteRunState::State {
     select_meta = db.prepare("SELECT value FROM meta WHERE key = ?1");
     set_meta = db.prepare(
         "INSERT INTO meta(key, value) VALUES(?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value");
+    // The upsert's WHERE makes it a compare-and-set: an older or equal value updates nothing
+    // (changes() is 0).
+    claim_meta = db.prepare(
+        "INSERT INTO meta(key, value) VALUES(?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value "
+        "WHERE meta.value < excluded.value");
     add_to_meta = db.prepare(
         "INSERT INTO meta(key, value) VALUES(?1, ?2) ON CONFLICT(key) DO UPDATE SET value = value + excluded.value");
     save_point = db.prepare(
@@ -439,6 +464,7 @@ void SqliteRunState::mark_finished(const std::string& id, Millis now) {
   WriteTransaction tx(s.db);
   s.mark_finished.use().bind_text(1, id).bind(2, to_ms(now)).run();
   if (s.db.changes() == 0) s.throw_not_found(id);
+  s.clear_checkpoints.use().bind_text(1, id).run();  // the contract: finishing drops them
   tx.commit();
 }
 
@@ -526,6 +552,16 @@ void SqliteRunState::set_last_tick(Seconds tick) {
   WriteTransaction tx(s.db);
   s.set_meta.use().bind_text(1, kLastTick).bind(2, tick.time_since_epoch().count()).run();
   tx.commit();
+}
+
+bool SqliteRunState::claim_tick(Seconds tick) {
+  std::lock_guard lock(mutex_);
+  auto& s = *state_;
+  WriteTransaction tx(s.db);
+  s.claim_meta.use().bind_text(1, kLastTick).bind(2, tick.time_since_epoch().count()).run();
+  const bool claimed = s.db.changes() != 0;
+  tx.commit();
+  return claimed;
 }
 
 int64_t SqliteRunState::skipped_ticks() {

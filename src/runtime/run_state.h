@@ -23,6 +23,11 @@
 #include "config/pipeline_config.h"
 #include "core/time.h"
 
+namespace sentiflow::pipeline {
+struct ProduceReport;
+struct RunTally;
+}
+
 namespace sentiflow::runtime {
 
 enum class RunKind { scheduled, manual, backfill };
@@ -47,6 +52,12 @@ struct RunCounts {
 
   RunCounts& operator+=(const RunCounts& other);
 };
+
+// The counts of one batch as a delta for RunState::add_counts, the same in both runners: a
+// consumer's tally of one run (processed, failed, dead letters, labels), or a producer's page
+// (scanned, sent, producer errors); the other side's counts stay 0.
+RunCounts counts_of(const pipeline::RunTally& tally);
+RunCounts counts_of(const pipeline::ProduceReport& page);
 
 struct RunRecord {
   std::string id;
@@ -127,7 +138,10 @@ class RunState {
   // moved back). A run that does not exist: not_found (also for every write below).
   virtual void mark_produced(const std::string& id, Millis now) = 0;
   // Phase finished, finished_at = now; a run already finished keeps its first finished_at, so
-  // several processes may each see the run drained and mark it.
+  // several processes may each see the run drained and mark it. The run's checkpoints are
+  // removed (a finished run is never produced from them again; a restart starts from the
+  // table's start): on DynamoDB this keeps the per-tick Scan at one item per finished run.
+  // DynamoDB removes them after the finish, best effort (a failure is logged, not thrown).
   virtual void mark_finished(const std::string& id, Millis now) = 0;
 
   // The producer lease of run `id`: true when `owner` now holds it until `until` — there was
@@ -151,9 +165,17 @@ class RunState {
                                const std::optional<std::string>& lease_owner = std::nullopt) = 0;
 
   // The scheduler's last fired (or skipped) tick, if any, and the number of ticks skipped
-  // because a run was unfinished.
+  // because a run was unfinished. set_last_tick writes unconditionally (the local scheduler,
+  // the only writer under its SchedulerLock); where ticks may race, use claim_tick.
   virtual std::optional<Seconds> last_tick() = 0;
   virtual void set_last_tick(Seconds tick) = 0;
+  // Claims `tick` for the caller: atomically (a compare-and-set), when no last tick is
+  // recorded or it is older than `tick`, makes `tick` the last tick and returns true; else
+  // returns false and changes nothing. So of any number of callers racing to claim one tick
+  // exactly one gets true, a tick once claimed is never claimed again, and the last tick never
+  // moves backwards (a late, older tick gets false). This is how an EventBridge tick, which may
+  // be delivered more than once, starts at most one run (runtime/lambda_handlers.h).
+  virtual bool claim_tick(Seconds tick) = 0;
   virtual int64_t skipped_ticks() = 0;
   virtual void add_skipped_tick() = 0;
 
@@ -208,6 +230,7 @@ class SqliteRunState final : public RunState {
                        const std::optional<std::string>& lease_owner = std::nullopt) override;
   std::optional<Seconds> last_tick() override;
   void set_last_tick(Seconds tick) override;
+  bool claim_tick(Seconds tick) override;
   int64_t skipped_ticks() override;
   void add_skipped_tick() override;
   void record_timeline(const std::string& id, const TimelinePoint& point) override;

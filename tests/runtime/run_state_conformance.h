@@ -1,6 +1,7 @@
 // The RunState contract (runtime/run_state.h), one typed test suite for every implementation:
 // runs (start, resume, restart, keep), counts (atomic under threads), phases, the producer
-// lease, owner-checked checkpoints, scheduler ticks and timelines.
+// lease, owner-checked checkpoints (dropped when a run finishes), scheduler ticks (claims
+// racing on threads) and timelines.
 //
 // An implementation's test file instantiates it with a Store type:
 //
@@ -17,6 +18,7 @@
 
 #include <gtest/gtest.h>
 
+#include <barrier>
 #include <chrono>
 #include <latch>
 #include <map>
@@ -206,8 +208,32 @@ TYPED_TEST_P(RunStateConformance, StartRunKeepReturnsAFinishedRunUnchanged) {
   EXPECT_EQ(kept.phase, RunPhase::finished);
   EXPECT_EQ(kept.attempt, 1);
   expect_same(*state.run("r"), before);
-  EXPECT_EQ(state.checkpoints("r").size(), 1u);
+  EXPECT_TRUE(state.checkpoints("r").empty());  // mark_finished dropped them
   EXPECT_EQ(state.timeline("r").size(), 1u);
+}
+
+TYPED_TEST_P(RunStateConformance, MarkFinishedDropsTheRunsCheckpointsOnly) {
+  RunState& state = this->state();
+  state.start_run("r", RunKind::scheduled, at_ms(1));
+  state.start_run("other", RunKind::scheduled, at_ms(1));
+  for (int segment = 0; segment < 3; ++segment) {
+    state.save_checkpoint("r", Checkpoint{segment, 3, "t", true, 1, 1});
+    state.save_checkpoint("other", Checkpoint{segment, 3, "t", false, 1, 1});
+  }
+  state.record_timeline("r", TimelinePoint{at_s(5), "{}"});
+  state.mark_produced("r", at_ms(2));
+  state.mark_finished("r", at_ms(3));
+  EXPECT_TRUE(state.checkpoints("r").empty());
+  EXPECT_TRUE(this->another()->checkpoints("r").empty());
+  EXPECT_EQ(state.checkpoints("other").size(), 3u);
+  EXPECT_EQ(state.timeline("r").size(), 1u);
+  EXPECT_EQ(state.run("r")->finished_at, at_ms(3));
+  state.mark_finished("r", at_ms(4));  // again: nothing left to drop, the first time kept
+  EXPECT_EQ(state.run("r")->finished_at, at_ms(3));
+  // A restart saves its own checkpoints as before.
+  EXPECT_EQ(state.start_run("r", RunKind::backfill, at_ms(5)).attempt, 2);
+  state.save_checkpoint("r", Checkpoint{0, 1, "again", false, 1, 1});
+  EXPECT_EQ(state.checkpoints("r").at(0).token, "again");
 }
 
 // Duplicate ticks racing: two objects (two processes), many ids, each started by both at once.
@@ -504,6 +530,47 @@ TYPED_TEST_P(RunStateConformance, LastTickAndSkippedTicksPersist) {
   EXPECT_EQ(this->state().skipped_ticks(), 2);
 }
 
+TYPED_TEST_P(RunStateConformance, ClaimTickMovesTheLastTickForwardOnly) {
+  RunState& state = this->state();
+  EXPECT_TRUE(state.claim_tick(at_s(1'767'261'600)));   // none recorded yet
+  EXPECT_EQ(state.last_tick(), at_s(1'767'261'600));
+  EXPECT_FALSE(state.claim_tick(at_s(1'767'261'600)));  // a duplicate
+  EXPECT_FALSE(this->another()->claim_tick(at_s(1'767'261'600)));
+  EXPECT_FALSE(state.claim_tick(at_s(1'767'258'000)));  // a late, older tick
+  EXPECT_EQ(state.last_tick(), at_s(1'767'261'600));
+  EXPECT_TRUE(this->another()->claim_tick(at_s(1'767'265'200)));
+  EXPECT_EQ(state.last_tick(), at_s(1'767'265'200));
+  // After set_last_tick (the local scheduler), claims compare with what it wrote.
+  state.set_last_tick(at_s(1'767'272'400));
+  EXPECT_FALSE(state.claim_tick(at_s(1'767'268'800)));
+  EXPECT_TRUE(state.claim_tick(at_s(1'767'276'000)));
+  EXPECT_EQ(state.skipped_ticks(), 0);  // claiming is not skipping
+}
+
+// Duplicate deliveries of each tick racing on four threads and two objects (two processes):
+// in each round all threads claim the same tick at once (a barrier between rounds), and
+// exactly one of them wins it.
+TYPED_TEST_P(RunStateConformance, RacingClaimsOfOneTickHaveOneWinner) {
+  auto other = this->another();
+  constexpr int kThreads = 4;
+  constexpr int kTicks = 12;
+  std::barrier round(kThreads);
+  std::vector<std::vector<bool>> won(kThreads);
+  on_threads(kThreads, [&](int t) {
+    RunState& state = t % 2 == 0 ? this->state() : *other;
+    for (int i = 0; i < kTicks; ++i) {
+      round.arrive_and_wait();
+      won[t].push_back(state.claim_tick(at_s(60 * (i + 1))));
+    }
+  });
+  for (int i = 0; i < kTicks; ++i) {
+    int winners = 0;
+    for (int t = 0; t < kThreads; ++t) winners += won[t][i] ? 1 : 0;
+    EXPECT_EQ(winners, 1) << "tick " << i;
+  }
+  EXPECT_EQ(this->state().last_tick(), at_s(60 * kTicks));
+}
+
 TYPED_TEST_P(RunStateConformance, TimelineOldestFirstAndReplacedAtTheSameSecond) {
   RunState& state = this->state();
   state.start_run("r", RunKind::manual, at_ms(1));
@@ -559,6 +626,7 @@ REGISTER_TYPED_TEST_SUITE_P(
     MarkFinishedTwiceKeepsTheFirstTime, WritesToAnUnknownRunAreNotFound, NewestUnfinishedByStartedAtThenId,
     RecentRunsNewestFirstUpToTheLimit, CheckpointsReplacePerSegmentInSegmentOrder, LeaseGrantDenyRenewTakeOverRelease,
     RacingLeaseTakersGetOneLease, CheckpointsWithAnOwnerNeedItsLease, LastTickAndSkippedTicksPersist,
-    TimelineOldestFirstAndReplacedAtTheSameSecond, TwoObjectsSeeEachOthersWrites);
+    TimelineOldestFirstAndReplacedAtTheSameSecond, TwoObjectsSeeEachOthersWrites, MarkFinishedDropsTheRunsCheckpointsOnly,
+    ClaimTickMovesTheLastTickForwardOnly, RacingClaimsOfOneTickHaveOneWinner);
 
 }  // namespace sentiflow::runtime::conformance
