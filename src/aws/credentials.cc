@@ -116,11 +116,18 @@ class ChainProvider final : public CredentialsProvider {
     std::lock_guard lock(mutex_);
     const auto now = options_.now();
     if (cached_ && !due(*cached_, now)) return *cached_;
+    // Within the refresh window, after a failed refresh or one that gave credentials that are
+    // still due (a source that rotates late), wait a while before asking again: else every
+    // call of every thread would queue behind a fetch of its own (3 metadata requests, each up
+    // to its timeout) until the source answers. botocore waits likewise.
+    if (cached_ && usable(*cached_, now) && now < next_refresh_) return *cached_;
     try {
       cached_ = load();
+      if (due(*cached_, now)) next_refresh_ = now + kRefreshRetryAfter;
       return *cached_;
     } catch (const Error& e) {
-      if (cached_ && (!cached_->expiry || now < *cached_->expiry)) {
+      if (cached_ && usable(*cached_, now)) {
+        next_refresh_ = now + kRefreshRetryAfter;
         log::warn("could not refresh AWS credentials; using the current ones until they expire",
                   {{"source", sources_[*chosen_].name}, {"code", to_string(e.code())}, {"error", e.what()}});
         return *cached_;
@@ -143,6 +150,11 @@ class ChainProvider final : public CredentialsProvider {
   bool due(const Credentials& credentials, Seconds now) const {
     return credentials.expiry && now + options_.refresh_before_expiry >= *credentials.expiry;
   }
+  static bool usable(const Credentials& credentials, Seconds now) {
+    return !credentials.expiry || now < *credentials.expiry;
+  }
+
+  static constexpr std::chrono::seconds kRefreshRetryAfter{30};
 
   Credentials load() {
     if (chosen_) {
@@ -168,6 +180,7 @@ class ChainProvider final : public CredentialsProvider {
   mutable std::mutex mutex_;
   std::optional<Credentials> cached_;
   std::optional<size_t> chosen_;
+  Seconds next_refresh_{};  // no refresh before this while the cached credentials are usable
 };
 
 }  // namespace

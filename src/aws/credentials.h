@@ -14,7 +14,8 @@
 //      at AWS_EC2_METADATA_SERVICE_ENDPOINT or http://169.254.169.254; AWS_EC2_METADATA_DISABLED=true
 //      skips it.
 // Credentials that expire are fetched again `refresh_before_expiry` ahead of time; if that fails
-// while the old ones are still valid, the old ones are used (and a warning logged).
+// while the old ones are still valid, the old ones are used (and a warning logged), and the
+// next try comes 30 s later, not on every call.
 //
 // No secret access key and no session token ever appears in an Error message or a log line:
 // messages name sources, files, URLs without their query and key names, never values.

@@ -236,6 +236,27 @@ TEST(Credentials, InstanceMetadataV2AndRefreshBeforeExpiry) {
   EXPECT_EQ(provider->get().access_key_id, "ASIAIMDS6");
 }
 
+TEST(Credentials, AFailedRefreshIsTriedAgainAfterAPauseNotOnEveryCall) {
+  FakeImds imds;
+  std::atomic<int64_t> now{parse_utc("2026-01-02T03:00:00Z").time_since_epoch().count()};
+  auto clock = [&now] { return Seconds(std::chrono::seconds(now.load())); };
+  Vars vars = isolated({{"AWS_EC2_METADATA_SERVICE_ENDPOINT", imds.url() + "/"}});
+  vars.erase("AWS_EC2_METADATA_DISABLED");
+  auto provider = chain(vars, {}, clock);
+  EXPECT_EQ(provider->get().access_key_id, "ASIAIMDS1");  // expires 04:00
+  imds.failing = true;
+  now = parse_utc("2026-01-02T03:56:00Z").time_since_epoch().count();  // in the refresh window
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(provider->get().access_key_id, "ASIAIMDS1");
+  EXPECT_EQ(imds.fetches.load(), 2) << "one failed refresh, then the cached credentials";
+  now += 29;
+  EXPECT_EQ(provider->get().access_key_id, "ASIAIMDS1");
+  EXPECT_EQ(imds.fetches.load(), 2);
+  now += 1;  // 30 s after the failure: asked again
+  imds.failing = false;
+  EXPECT_EQ(provider->get().access_key_id, "ASIAIMDS3");
+  EXPECT_EQ(imds.fetches.load(), 3);
+}
+
 TEST(Credentials, UnreachableInstanceMetadataMeansNoCredentials) {
   // A port that nobody listens on: bind one, then close the server.
   std::string dead_url;
