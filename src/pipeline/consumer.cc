@@ -142,6 +142,21 @@ SqsEvent parse_sqs_event(std::string_view json) {
   return event;
 }
 
+RunTally& RunTally::operator+=(const RunTally& other) {
+  processed += other.processed;
+  failed += other.failed;
+  dead_letters += other.dead_letters;
+  for (const auto& [label, count] : other.labels) labels[label] += count;
+  return *this;
+}
+
+BatchOutcome& BatchOutcome::operator+=(const BatchOutcome& other) {
+  failures.insert(failures.end(), other.failures.begin(), other.failures.end());
+  reasons.insert(other.reasons.begin(), other.reasons.end());
+  for (const auto& [run, tally] : other.runs) runs[run] += tally;
+  return *this;
+}
+
 std::string batch_response_json(const BatchOutcome& outcome) {
   nlohmann::json failures = nlohmann::json::array();
   for (const auto& id : outcome.failures) failures.push_back({{"itemIdentifier", id}});

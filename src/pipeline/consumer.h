@@ -69,12 +69,19 @@ struct RunTally {
   int64_t dead_letters = 0;  // failures on their last receive: the queue dead-letters them next
 
   std::map<std::string, int64_t> labels;
+
+  // Adds every count and label of `other`.
+  RunTally& operator+=(const RunTally& other);
 };
 
 struct BatchOutcome {
   std::vector<std::string> failures;              // message ids, in the event's order
   std::map<std::string, std::string> reasons;     // message id -> why it failed
   std::map<std::string, RunTally> runs;           // run -> counts
+
+  // Adds the outcome of a later part of the same event: its failures after these, its reasons
+  // (a message id already here keeps its reason), its counts added run by run.
+  BatchOutcome& operator+=(const BatchOutcome& other);
 };
 
 // {"batchItemFailures": [{"itemIdentifier": "<message id>"}, ...]}

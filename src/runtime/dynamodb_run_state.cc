@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 #include <thread>
+#include <type_traits>
 #include <utility>
 
 #include "aws/endpoints.h"
@@ -183,14 +184,31 @@ struct DynamoDbRunState::Impl {
     }
   }
 
-  // Waits before try number `tries` (1 and up) of a write that collided with a transaction.
-  void pause(Backoff& backoff, unsigned tries) const {
-    const auto delay = backoff.delay(tries - 1);
-    if (options.sleep) {
-      options.sleep(delay);
-    } else {
-      std::this_thread::sleep_for(delay);
+  // Runs `attempt` (one try of a write) up to kMaxTries times, waiting a backoff before each
+  // try after the first, until it reports the write done. `attempt` returns bool (true: done)
+  // or std::optional<T> (a value: done, returned from here); false or nullopt when the write
+  // collided with a transaction and is tried again. It may throw (not_found, a failed
+  // condition), which ends the tries. Throws transient (throw_busy, naming `what`) after
+  // kMaxTries tries that all collided.
+  template <typename Attempt>
+  auto retry_conflicts(const std::string& id, std::string_view what, Attempt&& attempt) {
+    Backoff backoff(std::chrono::milliseconds(10), std::chrono::milliseconds(1'000));
+    for (unsigned tries = 1; tries <= kMaxTries; ++tries) {
+      if (tries > 1) {
+        const auto delay = backoff.delay(tries - 2);
+        if (options.sleep) {
+          options.sleep(delay);
+        } else {
+          std::this_thread::sleep_for(delay);
+        }
+      }
+      if constexpr (std::is_same_v<std::invoke_result_t<Attempt&>, bool>) {
+        if (attempt()) return;
+      } else {
+        if (auto done = attempt()) return std::move(*done);
+      }
     }
+    throw_busy(id, what);
   }
 
   [[noreturn]] void throw_not_found(const std::string& id) const {
@@ -364,10 +382,8 @@ std::string DynamoDbRunState::table_name_for(const std::string& pipeline_name) {
 RunRecord DynamoDbRunState::start_run(const std::string& id, RunKind kind, Millis now, IfFinished if_finished) {
   check_id(id);
   auto& s = *impl_;
-  Backoff backoff(std::chrono::milliseconds(10), std::chrono::milliseconds(1'000));
-  for (unsigned tries = 1; tries <= kMaxTries; ++tries) {
-    if (tries > 1) s.pause(backoff, tries - 1);
-    const auto existing = s.get_run(id);
+  return s.retry_conflicts(id, "starting", [&]() -> std::optional<RunRecord> {
+    auto existing = s.get_run(id);
     if (!existing) {
       RunRecord fresh;
       fresh.id = id;
@@ -379,12 +395,11 @@ RunRecord DynamoDbRunState::start_run(const std::string& id, RunKind kind, Milli
         s.remember(id);
         return fresh;
       }
-      continue;  // created by another caller meanwhile: resume that run
+      return std::nullopt;  // created by another caller meanwhile: resume that run
     }
-    if (existing->phase != RunPhase::finished || if_finished == IfFinished::keep) return *existing;
-    if (auto restarted = s.restart(*existing, kind, now)) return std::move(*restarted);
-  }
-  s.throw_busy(id, "starting");
+    if (existing->phase != RunPhase::finished || if_finished == IfFinished::keep) return existing;
+    return s.restart(*existing, kind, now);
+  });
 }
 
 std::optional<RunRecord> DynamoDbRunState::run(const std::string& id) {
@@ -439,13 +454,11 @@ void DynamoDbRunState::add_counts(const std::string& id, const RunCounts& delta)
                      {"ConditionExpression", "attribute_exists(#pk)"},
                      {"ExpressionAttributeNames", names},
                      {"ExpressionAttributeValues", values}};
-  Backoff backoff(std::chrono::milliseconds(10), std::chrono::milliseconds(1'000));
-  for (unsigned tries = 1; tries <= kMaxTries; ++tries) {
-    if (tries > 1) s.pause(backoff, tries - 1);
-    if (s.try_call("UpdateItem", body)) return;
+  s.retry_conflicts(id, "adding to the counts", [&] {
+    if (s.try_call("UpdateItem", body)) return true;
     if (!s.get_run(id)) s.throw_not_found(id);
-  }
-  s.throw_busy(id, "adding to the counts");
+    return false;
+  });
 }
 
 void DynamoDbRunState::mark_produced(const std::string& id, Millis now) {
@@ -460,15 +473,12 @@ void DynamoDbRunState::mark_produced(const std::string& id, Millis now) {
        {{":draining", S(to_string(RunPhase::draining))},
         {":finished", S(to_string(RunPhase::finished))},
         {":now", N(to_ms(now))}}}};
-  Backoff backoff(std::chrono::milliseconds(10), std::chrono::milliseconds(1'000));
-  for (unsigned tries = 1; tries <= kMaxTries; ++tries) {
-    if (tries > 1) s.pause(backoff, tries - 1);
-    if (s.try_call("UpdateItem", body)) return;
+  s.retry_conflicts(id, "marking produced", [&] {
+    if (s.try_call("UpdateItem", body)) return true;
     const auto run = s.get_run(id);
     if (!run) s.throw_not_found(id);
-    if (run->phase == RunPhase::finished) return;  // never moved back
-  }
-  s.throw_busy(id, "marking produced");
+    return run->phase == RunPhase::finished;  // never moved back
+  });
 }
 
 void DynamoDbRunState::mark_finished(const std::string& id, Millis now) {
@@ -481,9 +491,7 @@ void DynamoDbRunState::mark_finished(const std::string& id, Millis now) {
       {"ExpressionAttributeNames", {{"#pk", "pk"}, {"#phase", "phase"}, {"#finished_at", "finished_at"}}},
       {"ExpressionAttributeValues", {{":finished", S(to_string(RunPhase::finished))}, {":now", N(to_ms(now))}}},
       {"ReturnValues", "ALL_NEW"}};
-  Backoff backoff(std::chrono::milliseconds(10), std::chrono::milliseconds(1'000));
-  for (unsigned tries = 1; tries <= kMaxTries; ++tries) {
-    if (tries > 1) s.pause(backoff, tries - 1);
+  s.retry_conflicts(id, "marking finished", [&] {
     json answer;
     if (s.try_call("UpdateItem", body, &answer)) {
       // The checkpoints go with the finish (the contract), so that the Scan of every tick
@@ -498,11 +506,11 @@ void DynamoDbRunState::mark_finished(const std::string& id, Millis now) {
         // deletes them), so the finish is not reported as failed.
         log::warn("could not delete a finished run's checkpoints", {{"run", id}, {"error", e.what()}});
       }
-      return;
+      return true;
     }
     if (!s.get_run(id)) s.throw_not_found(id);
-  }
-  s.throw_busy(id, "marking finished");
+    return false;
+  });
 }
 
 bool DynamoDbRunState::acquire_producer_lease(const std::string& id, const std::string& owner, Millis now,
@@ -516,16 +524,14 @@ bool DynamoDbRunState::acquire_producer_lease(const std::string& id, const std::
       {"ConditionExpression", "attribute_not_exists(#owner) OR #owner = :owner OR #until <= :now"},
       {"ExpressionAttributeNames", {{"#owner", "owner"}, {"#until", "until"}}},
       {"ExpressionAttributeValues", {{":owner", S(owner)}, {":until", N(to_ms(until))}, {":now", N(to_ms(now))}}}};
-  Backoff backoff(std::chrono::milliseconds(10), std::chrono::milliseconds(1'000));
-  for (unsigned tries = 1; tries <= kMaxTries; ++tries) {
-    if (tries > 1) s.pause(backoff, tries - 1);
+  return s.retry_conflicts(id, "taking the producer lease", [&]() -> std::optional<bool> {
     if (s.try_call("UpdateItem", body)) return true;
     const auto lease = s.get(run_pk(id), kLeaseSk);
     if (lease && attribute(*lease, "owner", "S") != nullptr && text(*lease, "owner") != owner &&
         number(*lease, "until") > to_ms(now))
       return false;  // held by another owner, unexpired
-  }
-  s.throw_busy(id, "taking the producer lease");
+    return std::nullopt;
+  });
 }
 
 void DynamoDbRunState::release_producer_lease(const std::string& id, const std::string& owner) {
@@ -536,14 +542,11 @@ void DynamoDbRunState::release_producer_lease(const std::string& id, const std::
                      {"ConditionExpression", "#owner = :owner"},
                      {"ExpressionAttributeNames", {{"#owner", "owner"}}},
                      {"ExpressionAttributeValues", {{":owner", S(owner)}}}};
-  Backoff backoff(std::chrono::milliseconds(10), std::chrono::milliseconds(1'000));
-  for (unsigned tries = 1; tries <= kMaxTries; ++tries) {
-    if (tries > 1) s.pause(backoff, tries - 1);
-    if (s.try_call("DeleteItem", body)) return;
+  s.retry_conflicts(id, "releasing the producer lease", [&] {
+    if (s.try_call("DeleteItem", body)) return true;
     const auto lease = s.get(run_pk(id), kLeaseSk);
-    if (!lease || attribute(*lease, "owner", "S") == nullptr || text(*lease, "owner") != owner) return;
-  }
-  s.throw_busy(id, "releasing the producer lease");
+    return !lease || attribute(*lease, "owner", "S") == nullptr || text(*lease, "owner") != owner;
+  });
 }
 
 std::vector<Checkpoint> DynamoDbRunState::checkpoints(const std::string& id) {
@@ -568,14 +571,11 @@ void DynamoDbRunState::save_checkpoint(const std::string& id, const Checkpoint& 
                      {"scanned", N(checkpoint.scanned)},
                      {"sent", N(checkpoint.sent)}};
   const json put = {{"TableName", s.options.table}, {"Item", item}};
-  Backoff backoff(std::chrono::milliseconds(10), std::chrono::milliseconds(1'000));
   if (!lease_owner) {
     s.require_run(id);
-    for (unsigned tries = 1; tries <= kMaxTries; ++tries) {
-      if (tries > 1) s.pause(backoff, tries - 1);
-      if (s.try_call("PutItem", put)) return;  // a conflict here is a collision with a restart's transaction
-    }
-    s.throw_busy(id, "saving a checkpoint");
+    // A conflict here is a collision with a restart's transaction.
+    s.retry_conflicts(id, "saving a checkpoint", [&] { return s.try_call("PutItem", put); });
+    return;
   }
   // The lease check and the write in one transaction: a producer whose lease was taken over
   // between its check and its write must not move the checkpoint back.
@@ -585,9 +585,8 @@ void DynamoDbRunState::save_checkpoint(const std::string& id, const Checkpoint& 
                       {"ExpressionAttributeNames", {{"#owner", "owner"}}},
                       {"ExpressionAttributeValues", {{":owner", S(*lease_owner)}}}};
   const json transaction = {{"TransactItems", json::array({{{"ConditionCheck", check}}, {{"Put", put}}})}};
-  for (unsigned tries = 1; tries <= kMaxTries; ++tries) {
-    if (tries > 1) s.pause(backoff, tries - 1);
-    if (s.try_call("TransactWriteItems", transaction)) return;
+  s.retry_conflicts(id, "saving a checkpoint", [&] {
+    if (s.try_call("TransactWriteItems", transaction)) return true;
     const auto lease = s.get(run_pk(id), kLeaseSk);
     if (!lease || attribute(*lease, "owner", "S") == nullptr || text(*lease, "owner") != *lease_owner) {
       s.require_run(id);
@@ -595,8 +594,8 @@ void DynamoDbRunState::save_checkpoint(const std::string& id, const Checkpoint& 
                                                    "not saved",
                                                    id, *lease_owner));
     }
-  }
-  s.throw_busy(id, "saving a checkpoint");
+    return false;
+  });
 }
 
 std::optional<Seconds> DynamoDbRunState::last_tick() {
@@ -652,12 +651,8 @@ void DynamoDbRunState::record_timeline(const std::string& id, const TimelinePoin
   const json put = {
       {"TableName", s.options.table},
       {"Item", {{"pk", S(run_pk(id))}, {"sk", S(timeline_sk(at))}, {"at", N(at)}, {"json", S(point.json)}}}};
-  Backoff backoff(std::chrono::milliseconds(10), std::chrono::milliseconds(1'000));
-  for (unsigned tries = 1; tries <= kMaxTries; ++tries) {
-    if (tries > 1) s.pause(backoff, tries - 1);
-    if (s.try_call("PutItem", put)) return;  // a conflict here is a collision with a restart's transaction
-  }
-  s.throw_busy(id, "recording its timeline");
+  // A conflict here is a collision with a restart's transaction.
+  s.retry_conflicts(id, "recording its timeline", [&] { return s.try_call("PutItem", put); });
 }
 
 std::vector<TimelinePoint> DynamoDbRunState::timeline(const std::string& id) {

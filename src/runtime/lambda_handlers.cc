@@ -4,15 +4,12 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <cctype>
 #include <map>
 #include <mutex>
 
-#include "aws/credentials.h"
 #include "aws/endpoints.h"
 #include "config/loader.h"
 #include "core/error.h"
-#include "net/url.h"
 #include "observe/log.h"
 #include "observe/metrics.h"
 #include "pipeline/enrich.h"
@@ -189,15 +186,7 @@ struct ConsumerHandler::Impl {
         why_code = pipeline::error_codes::kSinkFailed;
         break;
       }
-      total.failures.insert(total.failures.end(), outcome.failures.begin(), outcome.failures.end());
-      total.reasons.merge(outcome.reasons);
-      for (auto& [run, tally] : outcome.runs) {
-        pipeline::RunTally& sum = total.runs[run];
-        sum.processed += tally.processed;
-        sum.failed += tally.failed;
-        sum.dead_letters += tally.dead_letters;
-        for (const auto& [label, count] : tally.labels) sum.labels[label] += count;
-      }
+      total += outcome;
       next = end;
     }
     // What the deadline (or a chunk that could not be stored) left: failures for Lambda, so SQS
@@ -520,9 +509,6 @@ struct ProducerHandler::Impl {
   }
 
   pipeline::ProduceReport produce(const std::string& id, const InvocationContext& context, milliseconds margin) {
-    std::vector<pipeline::ScanCheckpoint> resume;
-    for (const Checkpoint& c : state->checkpoints(id))
-      resume.push_back({c.segment, c.total_segments, c.token, c.done, c.scanned, c.sent});
     std::atomic<bool> stop{false};
     std::mutex mutex;
     std::map<int, Millis> page_started;  // per segment: when its current page began
@@ -531,15 +517,12 @@ struct ProducerHandler::Impl {
     pipeline::Producer producer(
         producer_options, [this] { return std::make_unique<BorrowedTable>(*table); }, *queue, sink);
     return producer.run(
-        id, resume,
+        id, state->checkpoints(id),
         [&](const pipeline::ScanCheckpoint& c, const pipeline::ProduceReport& page) {
           try {
             pipeline::with_retries([&] { state->add_counts(id, counts_of(page)); });
             // Under the lease: a producer whose lease was taken over gets Error(conflict) and stops.
-            pipeline::with_retries([&] {
-              state->save_checkpoint(id, Checkpoint{c.segment, c.total_segments, c.token, c.done, c.scanned, c.sent},
-                                     context.request_id);
-            });
+            pipeline::with_retries([&] { state->save_checkpoint(id, c, context.request_id); });
           } catch (...) {
             stop = true;
             throw;
@@ -568,24 +551,33 @@ std::string ProducerHandler::operator()(std::string_view event, const Invocation
 
 // ---------------------------------------------------------------------------------------------
 
+namespace {
+
+// Throws invalid_input unless `name` names a handler.
+void check_handler_name(std::string_view name) {
+  if (name != "consumer" && name != "producer")
+    throw invalid_input(fmt::format("no handler '{}': the handlers are producer and consumer", name));
+}
+
+// A Handler (ConsumerHandler or ProducerHandler) as a LambdaHandler: a std::function must be
+// copyable, the handler is not, so the copies share one.
+template <typename Handler>
+LambdaHandler shared_handler(const PipelineConfig& config, std::shared_ptr<RunState> state,
+                             LambdaHandlerOptions options) {
+  auto handler = std::make_shared<Handler>(config, std::move(state), std::move(options));
+  return [handler](std::string_view event, const InvocationContext& context) { return (*handler)(event, context); };
+}
+
+}  // namespace
+
 LambdaFunction make_lambda_function(std::string_view name, const PipelineConfig& config,
                                     std::shared_ptr<RunState> state, LambdaHandlerOptions options) {
+  check_handler_name(name);
   LambdaFunction function;
   function.name = std::string(name);
   function.pipeline = config.name;
-  if (name == "consumer") {
-    auto handler = std::make_shared<ConsumerHandler>(config, std::move(state), std::move(options));
-    function.handler = [handler](std::string_view event, const InvocationContext& context) {
-      return (*handler)(event, context);
-    };
-  } else if (name == "producer") {
-    auto handler = std::make_shared<ProducerHandler>(config, std::move(state), std::move(options));
-    function.handler = [handler](std::string_view event, const InvocationContext& context) {
-      return (*handler)(event, context);
-    };
-  } else {
-    throw invalid_input(fmt::format("no handler '{}': the handlers are producer and consumer", name));
-  }
+  function.handler = name == "consumer" ? shared_handler<ConsumerHandler>(config, std::move(state), std::move(options))
+                                        : shared_handler<ProducerHandler>(config, std::move(state), std::move(options));
   return function;
 }
 
@@ -596,8 +588,7 @@ std::filesystem::path lambda_pipeline_file(const aws::Environment& env) {
 }
 
 LambdaFunction init_lambda_function(std::string_view name) {
-  if (name != "consumer" && name != "producer")  // before anything is loaded: the clearest error
-    throw invalid_input(fmt::format("no handler '{}': the handlers are producer and consumer", name));
+  check_handler_name(name);  // before anything is loaded: the clearest error
   const aws::Environment env = aws::process_environment();
   const PipelineConfig config = load_pipeline_or_throw(lambda_pipeline_file(env));
   const auto store = env("SENTIFLOW_RUN_STATE").value_or("dynamodb");

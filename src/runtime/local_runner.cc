@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cctype>
 #include <cmath>
 #include <fstream>
 #include <iostream>
@@ -217,17 +216,12 @@ struct LocalRunner::Impl {
         o.page_size = config.source.page_size;
         o.message_size_limit = config.queue.message_size_limit;
         pipeline::Producer p(o, [this] { return open_table(config, false); }, *queue, sink);
-        std::vector<pipeline::ScanCheckpoint> resume;
-        for (const Checkpoint& c : state.checkpoints(id))
-          resume.push_back({c.segment, c.total_segments, c.token, c.done, c.scanned, c.sent});
         const auto report = p.run(
-            id, resume,
+            id, state.checkpoints(id),
             [&](const pipeline::ScanCheckpoint& c, const pipeline::ProduceReport& page) {
               // The page is sent: its checkpoint must be saved, through a busy state file too.
               pipeline::with_retries([&] { state.add_counts(id, counts_of(page)); });
-              pipeline::with_retries([&] {
-                state.save_checkpoint(id, Checkpoint{c.segment, c.total_segments, c.token, c.done, c.scanned, c.sent});
-              });
+              pipeline::with_retries([&] { state.save_checkpoint(id, c); });
             },
             producer_stop);
         if (report.complete) {

@@ -127,17 +127,21 @@ void check_id(const std::string& id) {
   if (id.empty()) throw invalid_input("a run id must not be empty");
 }
 
-// Adds the lease columns to a file of schema 1. In a write transaction that reads the version
-// again, so that of several processes opening an old file at once one upgrades it.
-void upgrade_schema(Database& db) {
-  WriteTransaction tx(db);
+// The file's schema version (PRAGMA user_version; 0 when unset).
+int64_t schema_version(Database& db) {
   auto statement = db.prepare("PRAGMA user_version");
-  int64_t version = 0;
-  {
-    auto u = statement.use();
-    if (u.step()) version = u.int64(0);
-  }
-  if (version < 2) {
+  auto u = statement.use();
+  return u.step() ? u.int64(0) : 0;
+}
+
+// Adds the lease columns to a file of schema 1. A file that is current (every open but the
+// first after an upgrade of sentiflow) is only read, so that opens do not queue for the write
+// lock; an old one is upgraded in a write transaction that reads the version again, so that of
+// several processes opening it at once one upgrades it.
+void upgrade_schema(Database& db) {
+  if (schema_version(db) >= 2) return;
+  WriteTransaction tx(db);
+  if (schema_version(db) < 2) {
     db.exec("ALTER TABLE runs ADD COLUMN lease_owner TEXT");
     db.exec("ALTER TABLE runs ADD COLUMN lease_until INTEGER");
     db.exec(fmt::format("PRAGMA user_version={}", kSchemaVersion).c_str());

@@ -22,9 +22,9 @@
 
 #include "config/pipeline_config.h"
 #include "core/time.h"
+#include "pipeline/producer.h"
 
 namespace sentiflow::pipeline {
-struct ProduceReport;
 struct RunTally;
 }
 
@@ -75,15 +75,9 @@ struct RunRecord {
 // seconds (finished_at - started_at, or null).
 nlohmann::json to_json(const RunRecord& run);
 
-// Where the producer is in one scan segment.
-struct Checkpoint {
-  int segment = 0;
-  int total_segments = 1;
-  std::string token;  // the table's token to continue from; "" = from the start
-  bool done = false;  // the segment has been read to its end
-  int64_t scanned = 0;
-  int64_t sent = 0;
-};
+// Where the producer is in one scan segment: what the producer reports after each page and
+// resumes from, kept as it is.
+using Checkpoint = pipeline::ScanCheckpoint;
 
 // Throws Error(invalid_input) unless `id` can name a run: 1 to 128 of A-Z a-z 0-9 - _ . :
 // (a run id names a folder of the sink, run=<id>/, and an item of the state: tick times, manual
