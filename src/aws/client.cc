@@ -89,6 +89,15 @@ class ClientPool {
 
 }  // namespace
 
+AwsRequest json_request(std::string_view target_prefix, std::string operation, std::string body,
+                        std::string_view version) {
+  std::string target = std::string(target_prefix) + operation;
+  return AwsRequest{.operation = std::move(operation),
+                    .headers = {{"Content-Type", "application/x-amz-json-" + std::string(version)},
+                                {"X-Amz-Target", std::move(target)}},
+                    .body = std::move(body)};
+}
+
 struct AwsClient::Impl {
   std::string service_id;
   std::string signing_name;

@@ -2,7 +2,8 @@
 // retries by the standard mode (aws/retry.h) and turns error responses into Errors.
 //
 // The backends (DynamoDB table, SQS queue, S3 store, Comprehend) build their requests on top of
-// call(); protocol details (JSON targets, XML) are theirs. An AwsClient is safe to share between
+// call(); json_request() builds the envelope of AWS's JSON protocol, the rest (XML, bodies) is
+// theirs. An AwsClient is safe to share between
 // threads: it keeps a small pool of HttpClients, one per concurrent call, so connections are
 // reused without sharing a libcurl handle.
 //
@@ -19,6 +20,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -45,6 +47,11 @@ struct AwsRequest {
   // amazonaws.com). Empty: the endpoint as it is (path-style).
   std::string host_prefix{};
 };
+
+// A POST of AWS's JSON protocol: Content-Type application/x-amz-json-VERSION and X-Amz-Target
+// TARGET_PREFIX + operation (e.g. "DynamoDB_20120810." + "PutItem"). `body` is the JSON text.
+AwsRequest json_request(std::string_view target_prefix, std::string operation, std::string body,
+                        std::string_view version = "1.0");
 
 // A successful (1xx/2xx) response.
 using AwsResponse = HttpResponse;

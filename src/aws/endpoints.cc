@@ -73,4 +73,12 @@ std::string resolve_endpoint(const ServiceInfo& service, std::string_view region
   return "https://" + std::string(service.endpoint_prefix) + "." + std::string(region) + "." + std::string(suffix);
 }
 
+bool is_aws_endpoint(std::string_view endpoint) {
+  const auto scheme_end = endpoint.find("://");
+  std::string_view host = scheme_end == std::string_view::npos ? endpoint : endpoint.substr(scheme_end + 3);
+  host = host.substr(0, host.find_first_of(":/"));
+  const std::string lower = to_lower_ascii(host);
+  return lower.ends_with(".amazonaws.com") || lower.ends_with(".amazonaws.com.cn");
+}
+
 }  // namespace sentiflow::aws

@@ -46,4 +46,8 @@ std::string endpoint_variable(const ServiceInfo& service);
 std::string resolve_endpoint(const ServiceInfo& service, std::string_view region, const AwsSettings& settings,
                              const Environment& env);
 
+// Whether `endpoint` (a URL, or a bare host[:port]) is one of AWS's own: its host ends with
+// .amazonaws.com or .amazonaws.com.cn, any case. Emulators (moto, LocalStack) are not.
+bool is_aws_endpoint(std::string_view endpoint);
+
 }  // namespace sentiflow::aws

@@ -30,6 +30,7 @@
 
 #include "core/time.h"
 #include "net/http_client.h"
+#include "net/url.h"
 
 namespace sentiflow::aws {
 
@@ -102,9 +103,8 @@ struct UrlParts {
 };
 // Throws Error(invalid_input) for a URL without "scheme://" or a host; the message names the
 // URL without its query.
+// Its path and query decode with net/url.h's percent_decode (lenient: a '%' not followed by two
+// hex digits stays as it is, '+' stays a plus).
 UrlParts split_url(std::string_view url);
-
-// Decodes %XX escapes; a '%' not followed by two hex digits stays as it is, '+' stays a plus.
-std::string percent_decode(std::string_view text);
 
 }  // namespace sentiflow::aws

@@ -47,6 +47,19 @@ std::string sha256_hex(std::string_view data) {
   return sha256.hex(data);
 }
 
+std::string from_hex(std::string_view hex) {
+  const auto value = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    throw invalid_input("not a hex digit: '" + std::string(1, c) + "'");
+  };
+  if (hex.size() % 2 != 0) throw invalid_input("hex text of odd length " + std::to_string(hex.size()));
+  std::string out(hex.size() / 2, '\0');
+  for (size_t i = 0; i < out.size(); ++i) out[i] = static_cast<char>(value(hex[2 * i]) * 16 + value(hex[2 * i + 1]));
+  return out;
+}
+
 std::string to_hex(std::string_view bytes) {
   static constexpr char kDigits[] = "0123456789abcdef";
   std::string out(bytes.size() * 2, '\0');

@@ -11,8 +11,10 @@ namespace sentiflow {
 std::string md5_hex(std::string_view data);
 std::string sha256_hex(std::string_view data);
 
-// Lower-case hex of raw bytes.
+// Lower-case hex of raw bytes, and back: from_hex reads either case and throws
+// Error(invalid_input) for an odd length or a character that is no hex digit.
 std::string to_hex(std::string_view bytes);
+std::string from_hex(std::string_view hex);
 
 // Standard base64 (RFC 4648, with padding). decode throws Error(invalid_input) for text that
 // is not base64.

@@ -37,6 +37,38 @@ class NameSet {
   std::unordered_set<std::string> hashed_;
 };
 
+// Scans RFC 8259's number, -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?, from `pos` of `in`:
+// returns one past its end. When the text there is no number, sets `why` and returns where the
+// scan stopped.
+size_t scan_number(std::string_view in, size_t pos, std::string_view& why) {
+  const auto peek = [&] { return pos < in.size() ? in[pos] : '\0'; };
+  const auto digits = [&] {
+    const size_t from = pos;
+    while (pos < in.size() && in[pos] >= '0' && in[pos] <= '9') ++pos;
+    return pos - from;
+  };
+  if (peek() == '-') ++pos;
+  if (peek() == '0') {
+    ++pos;
+  } else if (digits() == 0) {
+    why = "a number needs digits";
+    return pos;
+  }
+  if (peek() == '.') {
+    ++pos;
+    if (digits() == 0) {
+      why = "a number needs digits after '.'";
+      return pos;
+    }
+  }
+  if (peek() == 'e' || peek() == 'E') {
+    ++pos;
+    if (peek() == '+' || peek() == '-') ++pos;
+    if (digits() == 0) why = "a number needs digits in its exponent";
+  }
+  return pos;
+}
+
 // An RFC 8259 scanner that checks its input and copies it without insignificant whitespace.
 // Errors name the byte of the input where the problem is; nothing is converted, so numbers of
 // any size or precision pass through as written.
@@ -175,29 +207,12 @@ class Scanner {
     expect(']');
   }
 
-  // -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?, copied as written.
+  // A number (scan_number), copied as written.
   void number() {
     const size_t start = pos_;
-    auto digits = [&] {
-      const size_t from = pos_;
-      while (pos_ < in_.size() && in_[pos_] >= '0' && in_[pos_] <= '9') ++pos_;
-      return pos_ - from;
-    };
-    if (peek() == '-') ++pos_;
-    if (peek() == '0') {
-      ++pos_;
-    } else if (digits() == 0) {
-      fail("a number needs digits");
-    }
-    if (peek() == '.') {
-      ++pos_;
-      if (digits() == 0) fail("a number needs digits after '.'");
-    }
-    if (peek() == 'e' || peek() == 'E') {
-      ++pos_;
-      if (peek() == '+' || peek() == '-') ++pos_;
-      if (digits() == 0) fail("a number needs digits in its exponent");
-    }
+    std::string_view why;
+    pos_ = scan_number(in_, pos_, why);
+    if (!why.empty()) fail(why);
     emit(in_.substr(start, pos_ - start));
   }
 
@@ -304,6 +319,11 @@ void repoint(std::vector<JsonMember>& members, const char* from, const std::stri
 }
 
 }  // namespace
+
+bool is_json_number(std::string_view text) {
+  std::string_view why;
+  return scan_number(text, 0, why) == text.size() && why.empty();
+}
 
 JsonObject::JsonObject(const JsonObject& other) : text(other.text), members(other.members) {
   repoint(members, other.text.data(), text);

@@ -56,6 +56,10 @@ std::optional<std::string> json_string_value(std::string_view value);
 // true, false as written; nullopt for null, objects, arrays.
 std::optional<std::string> json_scalar_text(std::string_view value);
 
+// Whether `text` is exactly one JSON number (RFC 8259: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?
+// [0-9]+)?), with no whitespace around it.
+bool is_json_number(std::string_view text);
+
 // Appends `text` as a JSON string literal, quotes included: valid UTF-8 passes through,
 // '"', '\\' and control characters are escaped. Throws Error(invalid_input) for invalid UTF-8
 // ("invalid UTF-8 at byte N"), leaving `out` as it was.

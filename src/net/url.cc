@@ -25,6 +25,32 @@ std::string url_encode(std::string_view text, bool keep_slash) {
   return out;
 }
 
+std::string percent_decode(std::string_view text, PercentDecodeOptions options) {
+  const auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '+' && options.plus_as_space) {
+      out += ' ';
+    } else if (text[i] != '%') {
+      out += text[i];
+    } else if (i + 2 < text.size() && hex(text[i + 1]) >= 0 && hex(text[i + 2]) >= 0) {
+      out += static_cast<char>(hex(text[i + 1]) * 16 + hex(text[i + 2]));
+      i += 2;
+    } else if (options.strict) {
+      throw invalid_input(i + 2 >= text.size() ? "a truncated %-escape" : "a bad %-escape");
+    } else {
+      out += '%';
+    }
+  }
+  return out;
+}
+
 std::string expand_url_template(std::string_view url_template,
                                 const std::function<std::optional<std::string>(std::string_view)>& lookup) {
   std::string out;

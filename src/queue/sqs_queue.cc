@@ -25,10 +25,7 @@ constexpr std::chrono::seconds kDeadLetterRetention{14LL * 24 * 3600};
 int64_t whole_seconds(milliseconds value) { return std::chrono::ceil<std::chrono::seconds>(value).count(); }
 
 json call(const aws::AwsClient& client, const std::string& action, const json& body) {
-  const auto response = client.call({.operation = action,
-                                     .headers = {{"Content-Type", "application/x-amz-json-1.0"},
-                                                 {"X-Amz-Target", "AmazonSQS." + action}},
-                                     .body = body.dump()});
+  const auto response = client.call(aws::json_request("AmazonSQS.", action, body.dump()));
   if (response.body.empty()) return json::object();
   json parsed = json::parse(response.body, nullptr, /*allow_exceptions=*/false);
   if (parsed.is_discarded() || !parsed.is_object())
@@ -177,14 +174,6 @@ std::string sqs_queue_name(std::string_view url_or_arn) {
   return std::string(cut == std::string_view::npos ? url_or_arn : url_or_arn.substr(cut + 1));
 }
 
-bool is_aws_endpoint(std::string_view endpoint) {
-  const auto scheme_end = endpoint.find("://");
-  std::string_view host = scheme_end == std::string_view::npos ? endpoint : endpoint.substr(scheme_end + 3);
-  host = host.substr(0, host.find_first_of(":/"));
-  const std::string lower = to_lower_ascii(host);
-  return lower.ends_with(".amazonaws.com") || lower.ends_with(".amazonaws.com.cn");
-}
-
 std::vector<std::vector<size_t>> plan_send_requests(std::span<const uint64_t> sizes, uint64_t request_bytes) {
   std::vector<std::vector<size_t>> requests;
   uint64_t bytes = 0;
@@ -215,7 +204,7 @@ SqsQueue::SqsQueue(std::shared_ptr<const aws::AwsClient> client, SqsQueueOptions
                     e.what());
   }
   name_ = sqs_queue_name(url_);
-  looks_up_dead_letter_sources_ = !is_aws_endpoint(client_->endpoint());
+  looks_up_dead_letter_sources_ = !aws::is_aws_endpoint(client_->endpoint());
   // Entries are split into requests by size (plan_send_requests), so a call is limited only
   // by its entries.
   limits_.max_batch_bytes = limits_.max_message_bytes * limits_.max_batch_entries;

@@ -124,9 +124,9 @@ inline constexpr uint64_t kSqsBatchRequestBytes = 256 * 1024;
 std::vector<std::vector<size_t>> plan_send_requests(std::span<const uint64_t> sizes,
                                                     uint64_t request_bytes = kSqsBatchRequestBytes);
 
-// Whether `endpoint` (a URL) is one of AWS's own: its host ends with .amazonaws.com or
-// .amazonaws.com.cn, any case. SqsQueue trusts DeadLetterQueueSourceArn there.
-bool is_aws_endpoint(std::string_view endpoint);
+// Whether `endpoint` is one of AWS's own (aws/endpoints.h). SqsQueue trusts
+// DeadLetterQueueSourceArn there.
+using aws::is_aws_endpoint;
 
 // The name of an SQS queue URL or ARN: its last '/' or ':' segment.
 std::string sqs_queue_name(std::string_view url_or_arn);

@@ -102,11 +102,7 @@ void ComprehendAnalyzer::run_call(Call& call) const {
       auto& list = body["TextList"] = nlohmann::json::array();
       for (const auto text : call.texts) list.push_back(std::string(text));
     }
-    aws::AwsRequest request{
-        .operation = std::string(operation),
-        .headers = {{"Content-Type", "application/x-amz-json-1.1"},
-                    {"X-Amz-Target", std::string(kTargetPrefix) + std::string(operation)}},
-        .body = body.dump()};
+    const aws::AwsRequest request = aws::json_request(kTargetPrefix, std::string(operation), body.dump(), "1.1");
     std::string answer;
     {
       const Slot slot(in_flight_);

@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "core/strings.h"
 #include "core/utf8.h"
+#include "net/url.h"
 #include "observe/log.h"
 
 namespace sentiflow {
@@ -18,16 +19,6 @@ constexpr size_t kMinPartSize = 5u << 20;  // S3's minimum for every part but th
 constexpr size_t kMaxParts = 10'000;       // S3's limit
 constexpr std::string_view kTokenPrefix = "s3v2:";
 constexpr std::string_view kMd5Meta = "x-amz-meta-sentiflow-md5";
-
-// ---- A small XML reader, enough for S3's flat answers (no attributes read, no nesting of
-// one tag in itself). Every text goes through xml_text, which refuses what it cannot decode.
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 
 [[noreturn]] void bad_answer(const std::string& what) {
   throw Error(ErrorCode::internal, "S3 sent an answer sentiflow cannot read: " + what);
@@ -41,23 +32,11 @@ std::string required_value(std::string_view body, std::string_view tag) {
 
 // S3's encoding-type=url: percent-encoding with '+' for a space (botocore's unquote_plus).
 std::string url_decode(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '+') {
-      out += ' ';
-    } else if (text[i] == '%') {
-      if (i + 2 >= text.size()) bad_answer("a truncated %-escape");
-      const int hi = hex_value(text[i + 1]);
-      const int lo = hex_value(text[i + 2]);
-      if (hi < 0 || lo < 0) bad_answer("a bad %-escape");
-      out += static_cast<char>(hi * 16 + lo);
-      i += 2;
-    } else {
-      out += text[i];
-    }
+  try {
+    return percent_decode(text, {.plus_as_space = true, .strict = true});
+  } catch (const Error& e) {
+    bad_answer(e.what());
   }
-  return out;
 }
 
 uint64_t parse_size(std::string_view text) {
@@ -73,13 +52,6 @@ std::string unquote(std::string_view etag) {
   etag = trim(etag);
   if (etag.size() >= 2 && etag.front() == '"' && etag.back() == '"') etag = etag.substr(1, etag.size() - 2);
   return std::string(etag);
-}
-
-std::string hex_to_bytes(std::string_view hex) {
-  std::string out;
-  for (size_t i = 0; i + 1 < hex.size(); i += 2)
-    out += static_cast<char>(hex_value(hex[i]) * 16 + hex_value(hex[i + 1]));
-  return out;
 }
 
 bool is_bucket_name(std::string_view name) {
@@ -122,7 +94,7 @@ ObjectInfo info_from(std::string_view key, const aws::AwsResponse& response, std
 
 }  // namespace
 
-std::string content_md5(std::string_view data) { return base64_encode(hex_to_bytes(md5_hex(data))); }
+std::string content_md5(std::string_view data) { return base64_encode(from_hex(md5_hex(data))); }
 
 Millis parse_http_date(std::string_view text) {
   // "Tue, 15 Nov 1994 08:12:31 GMT"
@@ -210,8 +182,7 @@ bool use_virtual_hosted(std::string_view endpoint, std::string_view bucket) {
   if (scheme_end == std::string_view::npos || bucket.find('.') != std::string_view::npos) return false;
   std::string_view host = endpoint.substr(scheme_end + 3);
   host = host.substr(0, host.find_first_of(":/"));
-  const bool aws = host.ends_with(".amazonaws.com") || host.ends_with(".amazonaws.com.cn");
-  return aws && (host.starts_with("s3.") || host.starts_with("s3-"));
+  return aws::is_aws_endpoint(endpoint) && (host.starts_with("s3.") || host.starts_with("s3-"));
 }
 
 aws::AwsResponse S3Store::call(aws::AwsRequest request) const {
@@ -246,13 +217,13 @@ ObjectInfo S3Store::put(std::string_view key, std::string_view data, std::string
   const std::string type = content_type.empty() ? guess_content_type(key) : std::string(content_type);
   check_content_type(type);
   const auto md5 = md5_hex(data);
-  if (data.size() > options_.multipart_threshold) return put_multipart(key, data, type, md5);
+  if (data.size() > options_.multipart_threshold) return put_multipart(key, path, data, type, md5);
 
   const auto response = call({.operation = "PutObject",
                                       .method = "PUT",
                                       .path = path,
                                       .headers = {{"Content-Type", type},
-                                                  {"Content-MD5", base64_encode(hex_to_bytes(md5))},
+                                                  {"Content-MD5", base64_encode(from_hex(md5))},
                                                   {std::string(kMd5Meta), md5}},
                                       .body = std::string(data)});
   // S3 checked Content-MD5; an ETag that differs means a server we do not understand, unless
@@ -263,9 +234,8 @@ ObjectInfo S3Store::put(std::string_view key, std::string_view data, std::string
   return {.key = std::string(key), .size = data.size(), .etag = md5, .content_type = type, .last_modified = now_millis()};
 }
 
-ObjectInfo S3Store::put_multipart(std::string_view key, std::string_view data, const std::string& content_type,
-                                  const std::string& md5) {
-  const auto path = object_path(key);
+ObjectInfo S3Store::put_multipart(std::string_view key, const std::string& path, std::string_view data,
+                                  const std::string& content_type, const std::string& md5) {
   const size_t parts = (data.size() + options_.part_size - 1) / options_.part_size;
   if (parts > kMaxParts)
     throw Error(ErrorCode::invalid_input, "an object of " + std::to_string(data.size()) +

@@ -75,8 +75,9 @@ class S3Store final : public ObjectStore {
 
  private:
   std::string object_path(std::string_view key) const;  // checks the key
-  ObjectInfo put_multipart(std::string_view key, std::string_view data, const std::string& content_type,
-                           const std::string& md5);
+  // `path` is object_path(key), checked by put().
+  ObjectInfo put_multipart(std::string_view key, const std::string& path, std::string_view data,
+                           const std::string& content_type, const std::string& md5);
   void create_bucket();
   // Sends a request whose path starts with "/BUCKET", virtual-hosted when virtual_hosted_.
   aws::AwsResponse call(aws::AwsRequest request) const;

@@ -11,6 +11,7 @@
 #include "core/digest.h"
 #include "core/error.h"
 #include "core/json_text.h"
+#include "net/backoff.h"
 #include "table/json_item.h"
 
 namespace sentiflow {
@@ -24,32 +25,6 @@ using table_detail::TagType;
 
 // DynamoDB JSON nests two levels per item level ({"M":{...}}), plus the answer's envelope.
 constexpr int kMaxAnswerDepth = 2 * table_detail::kMaxItemDepth + 8;
-
-// RFC 8259's number: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
-bool is_json_number(std::string_view s) {
-  size_t i = 0;
-  const auto digits = [&] {
-    const size_t start = i;
-    while (i < s.size() && s[i] >= '0' && s[i] <= '9') ++i;
-    return i > start;
-  };
-  if (i < s.size() && s[i] == '-') ++i;
-  if (i < s.size() && s[i] == '0') {
-    ++i;
-  } else if (!digits()) {
-    return false;
-  }
-  if (i < s.size() && s[i] == '.') {
-    ++i;
-    if (!digits()) return false;
-  }
-  if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
-    ++i;
-    if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
-    if (!digits()) return false;
-  }
-  return i == s.size();
-}
 
 Error bad_answer(const std::string& why) { return Error(ErrorCode::internal, "DynamoDB answered an item that " + why); }
 
@@ -283,7 +258,7 @@ std::string from_attribute_map(std::string_view map) {
 }  // namespace dynamodb
 
 DynamoDbTable::DynamoDbTable(std::shared_ptr<const aws::AwsClient> client, DynamoDbTableOptions options)
-    : client_(std::move(client)), options_(std::move(options)), random_(std::random_device{}()) {
+    : client_(std::move(client)), options_(std::move(options)) {
   if (!client_) throw invalid_input("DynamoDbTable needs a DynamoDB client");
   check_table_name(options_.name);
   if (options_.create_if_missing && !options_.key_schema)
@@ -294,22 +269,11 @@ DynamoDbTable::DynamoDbTable(std::shared_ptr<const aws::AwsClient> client, Dynam
 DynamoDbTable::~DynamoDbTable() = default;
 
 std::string DynamoDbTable::call(const std::string& operation, const std::string& body) const {
-  return client_
-      ->call({.operation = operation,
-              .headers = {{"Content-Type", "application/x-amz-json-1.0"}, {"X-Amz-Target", "DynamoDB_20120810." + operation}},
-              .body = body})
-      .body;
+  return client_->call(aws::json_request("DynamoDB_20120810.", operation, body)).body;
 }
 
 void DynamoDbTable::open_table() {
   const std::string name_body = "{\"TableName\":" + json_quoted(options_.name) + "}";
-  const auto sleep = [this](std::chrono::milliseconds d) {
-    if (options_.sleep) {
-      options_.sleep(d);
-    } else {
-      std::this_thread::sleep_for(d);
-    }
-  };
   nlohmann::json table;
   const auto describe = [&] { table = nlohmann::json::parse(call("DescribeTable", name_body)).at("Table"); };
   try {
@@ -339,7 +303,7 @@ void DynamoDbTable::open_table() {
     if (std::chrono::steady_clock::now() >= deadline)
       throw Error(ErrorCode::transient, fmt::format("DynamoDB table '{}' is not ACTIVE after {} s", options_.name,
                                                     options_.create_timeout.count()));
-    sleep(std::chrono::milliseconds(500));  // CreateTable takes seconds on AWS
+    wait(std::chrono::milliseconds(500));  // CreateTable takes seconds on AWS
     describe();
   }
 
@@ -396,11 +360,12 @@ std::string DynamoDbTable::key_json(const ItemKey& key) const {
   return out;
 }
 
-std::chrono::milliseconds DynamoDbTable::backoff(int retry) {
-  const auto cap = std::min<int64_t>(options_.batch_backoff_cap.count(),
-                                     options_.batch_backoff_base.count() << std::min(retry, 30));
-  std::lock_guard lock(random_mutex_);
-  return std::chrono::milliseconds(std::uniform_int_distribution<int64_t>(0, std::max<int64_t>(cap, 0))(random_));
+void DynamoDbTable::wait(std::chrono::milliseconds duration) const {
+  if (options_.sleep) {
+    options_.sleep(duration);
+  } else {
+    std::this_thread::sleep_for(duration);
+  }
 }
 
 void DynamoDbTable::put(std::string_view item) {
@@ -424,15 +389,9 @@ std::vector<std::string> DynamoDbTable::put_batch(std::span<const std::string> i
   std::vector<size_t> pending(items.size());
   for (size_t i = 0; i < pending.size(); ++i) pending[i] = i;
   const std::string table = json_quoted(options_.name);
+  Backoff backoff(options_.batch_backoff_base, options_.batch_backoff_cap);  // per call: no shared state
   for (int attempt = 0; attempt < std::max(options_.batch_attempts, 1) && !pending.empty(); ++attempt) {
-    if (attempt > 0) {
-      const auto wait = backoff(attempt - 1);
-      if (options_.sleep) {
-        options_.sleep(wait);
-      } else {
-        std::this_thread::sleep_for(wait);
-      }
-    }
+    if (attempt > 0) wait(backoff.delay(static_cast<unsigned>(attempt - 1)));
     std::string body = "{\"RequestItems\":{" + table + ":[";
     for (size_t k = 0; k < pending.size(); ++k) body += (k ? "," : "") + requests[pending[k]];
     body += "]}}";

@@ -30,16 +30,14 @@
 // key lies in the segment cannot be checked here). count() is a Scan with Select=COUNT over all
 // pages: exact on a quiet table with consistent reads, and it reads the whole table.
 //
-// A DynamoDbTable is safe to share between threads: it holds no mutable state but its
-// backoff's random generator (guarded), and the AwsClient is thread-safe.
+// A DynamoDbTable is safe to share between threads: it holds no mutable state (each put_batch
+// has its own backoff), and the AwsClient is thread-safe.
 #pragma once
 
 #include <chrono>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
-#include <random>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -96,13 +94,11 @@ class DynamoDbTable final : public Table {
   std::string call(const std::string& operation, const std::string& body) const;
   void open_table();
   std::string key_json(const ItemKey& key) const;  // DynamoDB JSON of a key, checked
-  std::chrono::milliseconds backoff(int retry);
+  void wait(std::chrono::milliseconds duration) const;  // options_.sleep, or sleep_for when unset
 
   std::shared_ptr<const aws::AwsClient> client_;
   const DynamoDbTableOptions options_;
   KeySchema schema_;
-  std::mutex random_mutex_;
-  std::mt19937_64 random_;
 };
 
 namespace dynamodb {

@@ -191,8 +191,6 @@ void check_value(std::string_view value, std::string& path) {
 
 }  // namespace
 
-bool is_tag_name(std::string_view name) { return tag_info(name) != nullptr; }
-
 std::optional<Tag> find_tag(std::string_view value) {
   if (value.size() < 5 || value[0] != '{' || value[1] != '"') return std::nullopt;
   const size_t name_end = json_string_end(value, 1);

@@ -58,9 +58,6 @@ struct Tag {
 // the $M escape exactly when this finds a tag in it.
 std::optional<Tag> find_tag(std::string_view value);
 
-// Whether a decoded attribute name is one of the tags' ($B, $SS, $NS, $BS, $M).
-bool is_tag_name(std::string_view name);
-
 // Checks every tag in `item`, the compact text of an object that parse_json_object checked:
 // each well-formed per the table above. Throws Error(invalid_input) naming the attribute
 // (a.b[2]) and the rule, and for a malformed tag how to write a plain map of that name.
