@@ -230,10 +230,9 @@ RunFigures choose_run(const PipelineConfig& config, const PipelineEvalOptions& o
     return invalid_input(fmt::format("{}: no results to evaluate: {}; `sentiflow run {} --once` stores some",
                                      o.pipeline, why, o.pipeline));
   };
-  const StoreLocation& location = config.sink.store;
-  if (location.backend == StoreLocation::Backend::file && !fs::exists(location.directory))
-    throw nothing(fmt::format("the sink folder {} does not exist yet", location.directory.string()));
-  const runtime::SinkStore sink = runtime::open_sink_store(config, /*create=*/false);
+  const runtime::SinkStore sink = runtime::open_existing_sink_store(config);
+  if (!sink.store)
+    throw nothing(fmt::format("the sink folder {} does not exist yet", config.sink.store.directory.string()));
   pipeline::ResultsReader reader(*sink.store, sink.prefix);
   if (!o.run.empty()) {
     RunFigures figures = read_run(reader, o.run, o);

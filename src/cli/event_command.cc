@@ -9,25 +9,13 @@
 
 #include "cli/commands.h"
 #include "core/error.h"
+#include "core/ids.h"
 #include "core/strings.h"
 #include "core/time.h"
 #include "pipeline/consumer.h"
 
 namespace sentiflow::cli {
 namespace {
-
-// A random UUID (version 4), as SQS message ids and EventBridge event ids are.
-std::string random_uuid(std::mt19937_64& random) {
-  const uint64_t a = random();
-  const uint64_t b = random();
-  return fmt::format("{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}", a >> 32, (a >> 16) & 0xffff, a & 0xfff,
-                     0x8000 | ((b >> 48) & 0x3fff), b & 0xffffffffffffULL);
-}
-
-std::mt19937_64 seeded() {
-  std::random_device seed;
-  return std::mt19937_64(static_cast<uint64_t>(seed()) << 32 ^ seed());
-}
 
 // The region of an ARN (arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE).
 std::string arn_region(const std::string& arn) {
@@ -60,7 +48,7 @@ void add_sqs(CLI::App& event) {
     }
     if (bodies.empty()) throw invalid_input("give at least one --body TEXT or a --file of bodies");
     const std::string region = arn_region(o->queue_arn);
-    auto random = seeded();
+    auto random = seeded_random();  // SQS message ids are UUIDs (core/ids.h)
     const Millis now = now_millis();
     pipeline::SqsEvent out;
     for (const std::string& body : bodies) {
@@ -97,10 +85,9 @@ void add_schedule(CLI::App& event) {
       std::cout << nlohmann::ordered_json{{"time", time}}.dump() << "\n";
       return;
     }
-    auto random = seeded();
     nlohmann::ordered_json e;
     e["version"] = "0";
-    e["id"] = random_uuid(random);
+    e["id"] = random_uuid();  // EventBridge event ids are UUIDs
     e["detail-type"] = "Scheduled Event";
     e["source"] = "aws.events";
     e["account"] = "000000000000";

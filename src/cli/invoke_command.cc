@@ -4,16 +4,16 @@
 // Runtime API loop (runtime/lambda_runtime.h) instead of the command line.
 #include <fmt/format.h>
 
-#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <iterator>
-#include <random>
 #include <sstream>
 
+#include "aws/settings.h"
 #include "cli/commands.h"
 #include "config/loader.h"
 #include "core/error.h"
+#include "core/ids.h"
 #include "core/strings.h"
 #include "core/time.h"
 #include "observe/log.h"
@@ -25,24 +25,10 @@
 namespace sentiflow::cli {
 namespace {
 
-std::optional<std::string> environment(const char* name) {
-  const char* value = std::getenv(name);
-  if (value == nullptr || *value == '\0') return std::nullopt;
-  return std::string(value);
-}
+// A variable of the process's environment; nullopt when unset or empty.
+std::optional<std::string> environment(std::string_view name) { return aws::process_environment()(name); }
 
 bool is_handler_name(std::string_view name) { return name == "producer" || name == "consumer"; }
-
-// A request id of the shape Lambda's have (a random UUID), so that local and Lambda logs look
-// alike.
-std::string random_request_id() {
-  std::random_device seed;
-  std::mt19937_64 random(static_cast<uint64_t>(seed()) << 32 ^ seed());
-  const uint64_t a = random();
-  const uint64_t b = random();
-  return fmt::format("{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}", a >> 32, (a >> 16) & 0xffff, a & 0xfff,
-                     0x8000 | ((b >> 48) & 0x3fff), b & 0xffffffffffffULL);
-}
 
 // The log threshold on Lambda: SENTIFLOW_LOG_LEVEL, else the function's application log level
 // that Lambda's advanced logging controls export (AWS_LAMBDA_LOG_LEVEL: TRACE … FATAL), else info.
@@ -112,10 +98,11 @@ void add_invoke_command(CLI::App& app, int& status) {
         runtime::make_lambda_function(o->handler, config, runtime::open_run_state(config, where), options);
 
     runtime::InvocationContext context;
-    context.request_id = random_request_id();
+    // A request id of the shape Lambda's have, so that local and Lambda logs look alike.
+    context.request_id = random_uuid();
     // As long as Lambda would give the function: the timeout `template` sets for it.
     const std::chrono::seconds timeout =
-        o->handler == "producer" ? runtime::producer_function_timeout(config) : config.lambda.timeout;
+        o->handler == "producer" ? runtime::producer_function_timeout(config) : runtime::lambda_function_timeout(config);
     context.deadline = now_millis() + std::chrono::duration_cast<std::chrono::milliseconds>(timeout);
     context.function_arn = fmt::format("arn:aws:lambda:local:000000000000:function:{}-{}", config.name, o->handler);
     log::set_request_id(context.request_id);

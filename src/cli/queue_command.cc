@@ -61,13 +61,20 @@ void require_queue(const std::filesystem::path& file, const std::string& state_d
                                                 : fmt::format("queues: {}", fmt::join(names, ", "))));
 }
 
-// Resolves the target to queue options. `creating` allows a queue that does not exist yet;
-// otherwise the queue must exist (require_queue).
-ResolvedQueue resolve(const QueueTarget& t, bool creating) {
+// The --pipeline file, loaded once for both sqs_target() and resolve(); nullopt without
+// --pipeline, or with --state-dir as well (resolve() reports that).
+std::optional<PipelineConfig> load_target_pipeline(const QueueTarget& t) {
+  if (t.pipeline.empty() || !t.state_dir.empty()) return std::nullopt;
+  return load_pipeline_or_throw(t.pipeline);
+}
+
+// Resolves the target to queue options; `pipeline` is load_target_pipeline(t). `creating`
+// allows a queue that does not exist yet; otherwise the queue must exist (require_queue).
+ResolvedQueue resolve(const QueueTarget& t, const std::optional<PipelineConfig>& pipeline, bool creating) {
   if (t.pipeline.empty() == t.state_dir.empty()) throw invalid_input("give either --pipeline FILE or --state-dir DIR");
   ResolvedQueue r;
-  if (!t.pipeline.empty()) {
-    const PipelineConfig c = load_pipeline_or_throw(t.pipeline);
+  if (pipeline) {
+    const PipelineConfig& c = *pipeline;
     r.from_pipeline = true;
     r.dead_letter = c.queue.dead_letter;
     r.state_dir = c.state_dir.string();
@@ -108,13 +115,12 @@ struct SqsTarget {
   bool named = false;     // --queue gave a queue other than the pipeline's
 };
 
-// The pipeline's config when --pipeline names an sqs:// queue; nullopt for the local path
-// (which also reports a target given twice or not at all).
-std::optional<SqsTarget> sqs_target(const QueueTarget& t) {
-  if (t.pipeline.empty() || !t.state_dir.empty()) return std::nullopt;
-  SqsTarget target{load_pipeline_or_throw(t.pipeline), false};
+// The pipeline's config when `pipeline` (load_target_pipeline(t)) names an sqs:// queue; nullopt
+// for the local path (where resolve() also reports a target given twice or not at all).
+std::optional<SqsTarget> sqs_target(const QueueTarget& t, const std::optional<PipelineConfig>& pipeline) {
+  if (!pipeline || pipeline->queue.url.backend != QueueLocation::Backend::sqs) return std::nullopt;
+  SqsTarget target{*pipeline, false};
   QueueLocation& url = target.config.queue.url;
-  if (url.backend != QueueLocation::Backend::sqs) return std::nullopt;
   if (!t.queue.empty() && t.queue != url.name) {
     url.name = t.queue;
     url.queue_url.clear();
@@ -201,14 +207,15 @@ void sqs_stats(const SqsTarget& t, bool json) {
 }
 
 void stats(const QueueTarget& t, bool json) {
-  if (const auto sqs = sqs_target(t)) return sqs_stats(*sqs, json);
+  const auto pipeline = load_target_pipeline(t);
+  if (const auto sqs = sqs_target(t, pipeline)) return sqs_stats(*sqs, json);
   std::vector<std::pair<std::string, std::string>> rows;  // queue, role
   std::optional<ResolvedQueue> resolved;
   std::filesystem::path file;
   if (!t.pipeline.empty() || !t.queue.empty()) {
     // A queue named with --queue must exist; the pipeline's own queues may not exist yet
     // (nothing was sent): they show zeros.
-    resolved = resolve(t, t.queue.empty());
+    resolved = resolve(t, pipeline, t.queue.empty());
     file = resolved->options.file;
     rows.emplace_back(resolved->options.name, "queue");
     if (resolved->from_pipeline && t.queue.empty()) rows.emplace_back(resolved->dead_letter, "dead-letter");
@@ -236,8 +243,9 @@ void stats(const QueueTarget& t, bool json) {
 
 // The target's queue: SQS through the factory, or a LocalQueue (resolve()).
 std::unique_ptr<Queue> open_target(const QueueTarget& t, bool creating) {
-  if (const auto sqs = sqs_target(t)) return open_sqs(*sqs, creating);
-  return std::make_unique<LocalQueue>(resolve(t, creating).options);
+  const auto pipeline = load_target_pipeline(t);
+  if (const auto sqs = sqs_target(t, pipeline)) return open_sqs(*sqs, creating);
+  return std::make_unique<LocalQueue>(resolve(t, pipeline, creating).options);
 }
 
 int send(const QueueTarget& t, const std::vector<std::string>& bodies, const std::string& file,
@@ -414,7 +422,8 @@ void add_queue_command(CLI::App& app, int& status) {
   redrive_cmd->add_option("--max", *max_moved, "At most this many messages (default: all)")->check(CLI::PositiveNumber);
   redrive_cmd->footer("Moved messages keep their id, body and attributes; their receive count starts again at 0.");
   redrive_cmd->callback([target, max_moved, &status] {
-    if (const auto sqs = sqs_target(*target)) {
+    const auto pipeline = load_target_pipeline(*target);
+    if (const auto sqs = sqs_target(*target, pipeline)) {
       // SQS knows the dead-letter queue from the queue's RedrivePolicy (SqsQueue says how it moves them).
       const auto queue = open_sqs(*sqs, false);
       const int64_t moved = queue->redrive_dead_letters(*max_moved);
@@ -423,7 +432,7 @@ void add_queue_command(CLI::App& app, int& status) {
       status = 0;
       return;
     }
-    ResolvedQueue r = resolve(*target, false);
+    ResolvedQueue r = resolve(*target, pipeline, false);
     if (r.dead_letter.empty())
       throw invalid_input(fmt::format("queue '{}' has no dead-letter queue to redrive from", r.options.name));
     require_queue(r.options.file, r.state_dir, r.dead_letter);

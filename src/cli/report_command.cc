@@ -4,15 +4,14 @@
 // (docs/OBSERVABILITY.md). Reads only the run state; changes nothing else.
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
-#include <unistd.h>
 
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <memory>
 #include <string>
 
 #include "cli/commands.h"
+#include "cli/output.h"
 #include "config/loader.h"
 #include "core/error.h"
 #include "observe/log.h"
@@ -58,30 +57,6 @@ nlohmann::json report_data(runtime::RunState& state, const PipelineConfig& confi
   return {{"points", std::move(points)}, {"status", std::move(status)}};
 }
 
-// Writes `text` to `path` whole or not at all: a temporary file beside it, renamed over it, so
-// a reader never sees half a page and a failure leaves the old file in place.
-void write_atomically(const fs::path& path, const std::string& text) {
-  const fs::path dir = path.parent_path().empty() ? fs::path(".") : path.parent_path();
-  const fs::path temp = dir / fmt::format(".{}.sentiflow-tmp-{}", path.filename().string(), ::getpid());
-  {
-    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
-    out.write(text.data(), static_cast<std::streamsize>(text.size()));
-    out.close();
-    if (!out) {
-      std::error_code ec;
-      fs::remove(temp, ec);
-      throw invalid_input(fmt::format("cannot write {}", path.string()));
-    }
-  }
-  std::error_code ec;
-  fs::rename(temp, path, ec);
-  if (ec) {
-    std::error_code ignored;
-    fs::remove(temp, ignored);
-    throw invalid_input(fmt::format("cannot write {}: {}", path.string(), ec.message()));
-  }
-}
-
 }  // namespace
 
 void add_report_command(CLI::App& app, int& status) {
@@ -104,7 +79,10 @@ void add_report_command(CLI::App& app, int& status) {
     runtime::SqliteRunState state(config.state_dir);
     const runtime::RunRecord run = find_run(state, config, o->file, o->run);
     const std::string page = runtime::static_dashboard(report_data(state, config, run));
-    write_atomically(o->html, page);
+    // Whole or not at all: a reader never sees half a page, a failure leaves the old one.
+    Output out(o->html);
+    out.buffer() = page;
+    out.commit();
     std::cout << fmt::format("wrote {} ({} bytes): run {}\n", o->html, page.size(), run.id);
     status = 0;
   });

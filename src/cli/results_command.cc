@@ -1,15 +1,13 @@
 // `sentiflow results FILE`: a pipeline's results, each (run, key) once, as JSON Lines or CSV;
 // or its error records, or a summary (docs/RESULTS.md).
 #include <fmt/format.h>
-#include <unistd.h>
 
-#include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <memory>
 #include <optional>
 
 #include "cli/commands.h"
+#include "cli/output.h"
 #include "config/loader.h"
 #include "core/error.h"
 #include "pipeline/results.h"
@@ -20,8 +18,6 @@
 namespace sentiflow::cli {
 namespace {
 
-namespace fs = std::filesystem;
-
 struct ResultsOptions {
   std::string pipeline;
   std::string run;
@@ -31,72 +27,10 @@ struct ResultsOptions {
   bool errors = false;
 };
 
-// Where the output goes: stdout, or --out PATH written whole or not at all (a temporary file
-// beside it, renamed over it at the end), so that a failure half-way (a corrupt object) never
-// leaves a truncated file where a complete one was. Text is collected in a buffer and written
-// in large pieces: a run may have millions of records.
-class Output {
- public:
-  explicit Output(const std::string& path) : path_(path) {
-    if (path_.empty()) return;
-    temp_ = path_.parent_path() / fmt::format(".{}.sentiflow-tmp-{}", path_.filename().string(), ::getpid());
-    file_.open(temp_, std::ios::binary | std::ios::trunc);
-    if (!file_) throw invalid_input(fmt::format("cannot write {}", temp_.string()));
-  }
-  ~Output() {
-    if (!temp_.empty() && !committed_) {
-      std::error_code ec;
-      fs::remove(temp_, ec);
-    }
-  }
-  Output(const Output&) = delete;
-  Output& operator=(const Output&) = delete;
-
-  std::string& buffer() { return buffer_; }
-
-  // Writes the buffer out once it is large.
-  void maybe_flush() {
-    if (buffer_.size() >= (size_t{1} << 20)) flush();
-  }
-
-  // Writes everything and, for --out, puts the file in place.
-  void commit() {
-    flush();
-    if (temp_.empty()) {
-      std::cout.flush();
-      return;
-    }
-    file_.close();
-    if (!file_) throw invalid_input(fmt::format("cannot write {}", temp_.string()));
-    std::error_code ec;
-    fs::rename(temp_, path_, ec);
-    if (ec) throw invalid_input(fmt::format("cannot write {}: {}", path_.string(), ec.message()));
-    committed_ = true;
-  }
-
- private:
-  void flush() {
-    std::ostream& stream = temp_.empty() ? std::cout : static_cast<std::ostream&>(file_);
-    stream.write(buffer_.data(), static_cast<std::streamsize>(buffer_.size()));
-    if (!stream) throw invalid_input(fmt::format("cannot write {}", temp_.empty() ? "stdout" : temp_.string()));
-    buffer_.clear();
-  }
-
-  fs::path path_;
-  fs::path temp_;
-  std::ofstream file_;
-  std::string buffer_;
-  bool committed_ = false;
-};
-
 // The pipeline's sink store and prefix (runtime/backends.h); a null store when its folder does
 // not exist yet (no run has stored anything: there are no results, which is not an error).
 runtime::SinkStore open_sink(const std::string& pipeline) {
-  const PipelineConfig config = load_pipeline_or_throw(pipeline);
-  const StoreLocation& location = config.sink.store;
-  std::error_code ec;
-  if (location.backend == StoreLocation::Backend::file && !fs::exists(location.directory, ec)) return {};
-  return runtime::open_sink_store(config, /*create=*/false);
+  return runtime::open_existing_sink_store(load_pipeline_or_throw(pipeline));
 }
 
 std::string summary_text(const pipeline::ResultsSummary& s) {

@@ -41,20 +41,20 @@ nlohmann::json gather(const PipelineConfig& c, size_t limit) {
   nlohmann::json errors = nlohmann::json::object();
   int64_t error_total = 0;
   std::string missing;
-  if (c.sink.store.backend != StoreLocation::Backend::file || std::filesystem::exists(c.sink.store.directory)) {
-    try {
-      auto sink = runtime::open_sink_store(c, false);
+  try {
+    // A sink folder not created yet is a null store: no error records.
+    if (const auto sink = runtime::open_existing_sink_store(c); sink.store) {
       pipeline::ResultsReader reader(*sink.store, sink.prefix);
       for (const auto& e : reader.errors(std::nullopt)) {
         errors[e.code] = errors.value(e.code, 0) + 1;
         ++error_total;
       }
-    } catch (const Error& e) {
-      // A bucket that is not there (not created yet, another region or endpoint): as for a
-      // sink folder not created yet, the status still shows the rest, and says which bucket.
-      if (e.code() != ErrorCode::not_found) throw;
-      missing = fmt::format("sink store {}: {}", c.sink.store.uri, e.what());
     }
+  } catch (const Error& e) {
+    // A bucket that is not there (not created yet, another region or endpoint): as for a
+    // sink folder not created yet, the status still shows the rest, and says which bucket.
+    if (e.code() != ErrorCode::not_found) throw;
+    missing = fmt::format("sink store {}: {}", c.sink.store.uri, e.what());
   }
   out["error_records"] = {{"total", error_total}, {"by_code", std::move(errors)}};
   if (!missing.empty()) out["error_records"]["missing"] = missing;

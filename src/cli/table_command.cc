@@ -10,8 +10,8 @@
 #include "cli/commands.h"
 #include "config/loader.h"
 #include "core/error.h"
-#include "core/strings.h"
 #include "runtime/backends.h"
+#include "table/import.h"
 #include "table/local_table.h"
 
 namespace sentiflow::cli {
@@ -72,85 +72,6 @@ OpenedTable open(const TableTarget& t, bool importing) {
   return {std::make_unique<LocalTable>(std::move(options)), uri, 1000};
 }
 
-bool has_items(Table& table) {
-  ScanRequest request;
-  request.limit = 1;
-  do {  // DynamoDB may answer a page with no items and a token: follow it
-    const ScanPage page = table.scan(request);
-    if (!page.items.empty()) return true;
-    request.start_token = page.next_token;
-  } while (!request.start_token.empty());
-  return false;
-}
-
-// A JSON Lines import into a table without LocalTable's one transaction (DynamoDB): items go in
-// put_batch calls of limits().max_batch_items, so it is not atomic: the items of the batches
-// written before a failure stay. A batch the backend refuses as invalid (a malformed item, or
-// two lines with one key) is put again item by item, in line order, so that each bad line is
-// reported and skipped as LocalTable's import does, and a later line with a key replaces an
-// earlier one. Items still unprocessed after the backend's own retries are put one by one.
-ImportReport import_in_batches(Table& table, std::istream& in, bool only_if_empty) {
-  ImportReport report;
-  if (only_if_empty && has_items(table)) {
-    report.table_was_not_empty = true;
-    return report;
-  }
-  const auto skip = [&](size_t line, std::string message) {
-    ++report.skipped;
-    if (report.errors.size() < ImportReport::kMaxReportedErrors) report.errors.push_back({line, line, std::move(message)});
-  };
-  const auto put_one = [&](size_t line, const std::string& item) {
-    try {
-      table.put(item);
-      ++report.imported;
-    } catch (const Error& e) {
-      if (e.code() != ErrorCode::invalid_input) throw;
-      skip(line, e.what());
-    }
-  };
-  std::vector<size_t> lines;
-  std::vector<std::string> items;
-  const auto flush = [&] {
-    if (items.empty()) return;
-    try {
-      const std::vector<std::string> left = table.put_batch(items);
-      report.imported += items.size() - left.size();
-      for (const auto& item : left) {
-        const auto at = std::find(items.begin(), items.end(), item);
-        put_one(at == items.end() ? lines.front() : lines[static_cast<size_t>(at - items.begin())], item);
-      }
-    } catch (const Error& e) {
-      if (e.code() != ErrorCode::invalid_input) throw;
-      for (size_t i = 0; i < items.size(); ++i) put_one(lines[i], items[i]);
-    }
-    lines.clear();
-    items.clear();
-  };
-  constexpr std::string_view kBom = "\xEF\xBB\xBF";
-  const size_t batch = table.limits().max_batch_items;
-  std::string line;
-  size_t number = 1;
-  try {
-    for (; std::getline(in, line); ++number) {
-      std::string_view text = line;
-      if (number == 1 && text.starts_with(kBom)) text.remove_prefix(kBom.size());
-      if (trim(text).empty()) continue;
-      lines.push_back(number);
-      items.emplace_back(text);
-      if (items.size() == batch) flush();
-    }
-    flush();
-  } catch (const Error& e) {
-    throw Error(e.code(), fmt::format("{} (near line {}; the {} items imported before it stay in the table)", e.what(),
-                                      lines.empty() ? number : lines.front(), report.imported));
-  }
-  if (in.bad())
-    throw invalid_input(fmt::format("the import input could not be read to its end; the {} items imported before "
-                                    "line {} stay in the table",
-                                    report.imported, number));
-  return report;
-}
-
 int import(const TableTarget& t, const std::string& file, std::string format, bool if_empty, bool json) {
   if (format.empty()) format = file.ends_with(".csv") ? "csv" : "jsonl";
   std::ifstream in_file;
@@ -160,16 +81,8 @@ int import(const TableTarget& t, const std::string& file, std::string format, bo
   }
   std::istream& in = file == "-" ? std::cin : in_file;
   const OpenedTable r = open(t, true);
-  ImportReport report;
-  if (auto* local = dynamic_cast<LocalTable*>(r.table.get())) {
-    report = local->import(in, format == "csv" ? ImportFormat::csv : ImportFormat::json_lines, if_empty);
-  } else {
-    if (format == "csv")
-      throw invalid_input(fmt::format("table {}: only JSON Lines can be imported into DynamoDB; CSV only into local:// "
-                                      "tables",
-                                      r.uri));
-    report = import_in_batches(*r.table, in, if_empty);
-  }
+  const ImportReport report =
+      import_items(*r.table, r.uri, in, format == "csv" ? ImportFormat::csv : ImportFormat::json_lines, if_empty);
   if (json) {
     nlohmann::ordered_json out = {{"table", r.uri},
                                   {"imported", report.imported},

@@ -124,6 +124,7 @@ class Loader {
       return finish();
     }
     walk_section(root, "", root.Mark());
+    config_.lambda.timeout_set = explicit_key("lambda.timeout");
     fill_computed_defaults();
     check_across_keys();
     return finish();

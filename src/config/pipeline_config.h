@@ -115,6 +115,9 @@ struct PipelineConfig {
 
   struct Lambda {
     std::chrono::seconds timeout{};
+    // Whether the pipeline file itself wrote lambda.timeout (the loader fills in the consumer's
+    // default otherwise): the producer takes the timeout only as the user's word.
+    bool timeout_set = false;
     int memory_mb = 512;
   } lambda;
 

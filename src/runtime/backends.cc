@@ -151,6 +151,13 @@ SinkStore open_sink_store(const PipelineConfig& config, bool create) {
   return SinkStore{std::make_unique<FileStore>(s.directory, create, sync), ""};
 }
 
+SinkStore open_existing_sink_store(const PipelineConfig& config) {
+  const StoreLocation& location = config.sink.store;
+  std::error_code ec;
+  if (location.backend == StoreLocation::Backend::file && !std::filesystem::exists(location.directory, ec)) return {};
+  return open_sink_store(config, /*create=*/false);
+}
+
 std::unique_ptr<sentiment::Analyzer> make_analyzer(const PipelineConfig& config) {
   if (config.sentiment.engine == SentimentEngine::comprehend) {
     sentiment::ComprehendAnalyzer::Options options;

@@ -43,6 +43,10 @@ struct SinkStore {
 // bucket is never created; with `create` (a run, about to store) it must exist (HeadBucket),
 // else Error(invalid_input) naming the bucket, the region and the endpoint.
 SinkStore open_sink_store(const PipelineConfig& config, bool create);
+// The sink store for reading what runs stored (results, status, eval): a null store when the
+// sink is a directory that does not exist yet (no run has stored anything, which is not an
+// error); else open_sink_store(config, /*create=*/false), with its errors.
+SinkStore open_existing_sink_store(const PipelineConfig& config);
 
 std::unique_ptr<sentiment::Analyzer> make_analyzer(const PipelineConfig& config);
 

@@ -322,7 +322,8 @@ bool names_lambda_timeout(const std::filesystem::path& pipeline_file) {
 }
 
 seconds producer_function_timeout(const PipelineConfig& config) {
-  const bool named = config.file.empty() ? config.lambda.timeout > seconds{0} : names_lambda_timeout(config.file);
+  // A config built without a file (not by the loader) has only the value to go by.
+  const bool named = config.lambda.timeout_set || (config.file.empty() && config.lambda.timeout > seconds{0});
   if (named) return std::min(config.lambda.timeout, kMaxLambdaTimeout);
   return kMaxLambdaTimeout;
 }

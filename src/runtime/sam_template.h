@@ -43,13 +43,14 @@ std::chrono::seconds lambda_function_timeout(const PipelineConfig& config);
 // word, for both functions), else 900s, Lambda's most. The producer is not triggered by the
 // queue, so the visibility rule does not bind it, and a short timeout only costs
 // continuations: it hands a run over to a new invocation before its deadline however long that
-// is (runtime/lambda_handlers.h). Whether the file sets it is read from config.file (the loader
-// fills in the consumer's default otherwise); a config without a file counts a non-zero
-// lambda.timeout as set. Throws Error(invalid_input) when the file cannot be read or parsed.
+// is (runtime/lambda_handlers.h). Whether the file sets it is config.lambda.timeout_set, which
+// the loader fills in (it fills in the consumer's default otherwise); a config without a file
+// counts a non-zero lambda.timeout as set. Never throws.
 std::chrono::seconds producer_function_timeout(const PipelineConfig& config);
 
-// Whether the pipeline file itself has a lambda.timeout (not the loader's default). Throws
-// Error(invalid_input) when the file cannot be read or parsed.
+// Whether the pipeline file itself has a lambda.timeout (not the loader's default), read from
+// the file again; a loaded config knows it as lambda.timeout_set. Throws Error(invalid_input)
+// when the file cannot be read or parsed.
 bool names_lambda_timeout(const std::filesystem::path& pipeline_file);
 
 // The environment variables the functions get so that the packaged pipeline file resolves on

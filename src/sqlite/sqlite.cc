@@ -130,19 +130,16 @@ Database::Database(const std::filesystem::path& file, std::chrono::milliseconds 
 // Switching a new file to WAL takes an exclusive lock, and SQLite answers SQLITE_BUSY at once,
 // without calling the busy handler, when two connections would otherwise deadlock on it (each
 // holding a shared lock while it waits for the other's): two processes opening a fresh state
-// file at the same moment. So the switch is retried, with the busy handler's backoff, until
-// the busy timeout.
+// file at the same moment. So the switch is retried, by calling the busy handler itself (its
+// backoff, and its deadline: the busy timeout from the first refusal).
 void Database::set_wal_mode() {
-  const auto start = std::chrono::steady_clock::now();
   for (int attempt = 0;; ++attempt) {
     char* message = nullptr;
     const int rc = sqlite3_exec(db_, "PRAGMA journal_mode=WAL", nullptr, nullptr, &message);
     sqlite3_free(message);
     if (rc == SQLITE_OK) return;
     const bool busy = (rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED;
-    if (!busy || std::chrono::steady_clock::now() - start >= busy_timeout_)
-      throw_error(db_, rc, "running 'PRAGMA journal_mode=WAL'");
-    std::this_thread::sleep_for(std::chrono::microseconds(50) * (1 << std::min(attempt, 5)));
+    if (!busy || !on_busy(this, attempt)) throw_error(db_, rc, "running 'PRAGMA journal_mode=WAL'");
   }
 }
 
