@@ -34,7 +34,6 @@ import argparse
 import json
 import os
 import platform
-import re
 import shutil
 import signal
 import socket
@@ -47,7 +46,7 @@ import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pipeline import corpus_texts  # noqa: E402  (the same texts as the local benchmark)
+from pipeline import BenchError, corpus_texts, parse_summary  # noqa: E402  (the local benchmark's texts)
 
 import boto3  # noqa: E402
 from botocore.config import Config  # noqa: E402
@@ -55,10 +54,6 @@ from botocore.config import Config  # noqa: E402
 REGION = "us-east-1"
 PAGE_SIZE = 1000
 BATCH_SIZE = 10  # SQS's most per ReceiveMessage: the consumer's batch on sqs://
-
-
-class BenchError(Exception):
-    """A run that failed or lost an item: the figures would be wrong."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -172,11 +167,6 @@ def pipeline_file(directory, n, endpoint, workers):
     return path
 
 
-def summary_number(text, pattern):
-    m = re.search(pattern, text)
-    return int(m.group(1).replace(",", "")) if m else None
-
-
 def sentiflow_env():
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_REGION=REGION, AWS_PAGER="")
@@ -201,7 +191,7 @@ def measure_run(args, n, texts):
         if done.returncode != 0:
             raise BenchError(f"run of {n} items exited {done.returncode}:\n{done.stdout}\n{done.stderr[-3000:]}")
         # At least once: a message moto hands to both workers is processed twice (counted here).
-        processed = summary_number(done.stdout, r"processed\s+([\d,]+) stored")
+        processed = parse_summary(done.stdout)["processed"]
         if processed is None or processed < n:
             raise BenchError(f"run of {n} items processed {processed}:\n{done.stdout}")
         # Every item in the bucket once (raw objects are at least once: count distinct keys).

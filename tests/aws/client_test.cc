@@ -15,6 +15,8 @@
 #include "aws/sigv4.h"
 #include "core/error.h"
 #include "core/strings.h"
+#include "support/local_server.h"
+#include "support/sigv4_check.h"
 
 namespace sentiflow::aws {
 namespace {
@@ -24,28 +26,6 @@ constexpr const char* kToken = "IQoJb3JpZ2luX2VjTOKEN//////////wEaCXVzLWVhc3QtMS
 
 const Credentials kCredentials{
     .access_key_id = "AKIDCLIENTTEST", .secret_access_key = kSecret, .session_token = kToken};
-
-// What a server would compute: the request as received, its signed headers only, signed anew
-// at its X-Amz-Date. True when the client's Authorization matches.
-bool signature_holds(const httplib::Request& req, int port, std::string_view service) {
-  const auto authorization = req.get_header_value("Authorization");
-  const auto names_at = authorization.find("SignedHeaders=");
-  if (names_at == std::string::npos) return false;
-  const auto names_end = authorization.find(',', names_at);
-  const auto names = split(std::string_view(authorization).substr(names_at + 14, names_end - names_at - 14), ';');
-  SigningRequest request{
-      .method = req.method, .url = "http://127.0.0.1:" + std::to_string(port) + req.target, .body = req.body};
-  for (const auto& [name, value] : req.headers) {
-    const auto lower = to_lower_ascii(name);
-    if (std::find(names.begin(), names.end(), lower) != names.end()) request.headers.emplace_back(name, value);
-  }
-  const auto date = req.get_header_value("X-Amz-Date");  // 20260102T030405Z
-  if (date.size() != 16) return false;
-  const auto time = parse_utc(date.substr(0, 4) + "-" + date.substr(4, 2) + "-" + date.substr(6, 2) + "T" +
-                              date.substr(9, 2) + ":" + date.substr(11, 2) + ":" + date.substr(13, 2) + "Z");
-  const auto expected = sign_request(request, kCredentials, "us-east-1", service, time);
-  return expected.authorization == authorization;
-}
 
 // A fake AWS endpoint. /verify/... checks the signature and echoes the decoded path and query;
 // /script answers with the next of `script`'s responses (the last one repeats).
@@ -57,10 +37,18 @@ class FakeAws {
     std::string content_type = "application/x-amz-json-1.0";
   };
 
-  explicit FakeAws(std::string service) : service_(std::move(service)) {
+  explicit FakeAws(std::string service)
+      : service_(std::move(service)), server_([this](httplib::Server& server) { install(server); }) {}
+  std::string endpoint() const { return server_.url(); }
+
+  std::atomic<int> requests{0};
+  std::vector<Reply> script{{200, "{}"}};
+
+ private:
+  void install(httplib::Server& server) {
     auto verify = [this](const httplib::Request& req, httplib::Response& res) {
       ++requests;
-      if (!signature_holds(req, port_, service_)) {
+      if (!testing_support::signature_holds(req, endpoint(), service_, kCredentials)) {
         res.status = 403;
         res.set_content(R"({"__type":"InvalidSignatureException","message":"Signature mismatch"})", "application/json");
         return;
@@ -69,39 +57,22 @@ class FakeAws {
       for (const auto& [k, v] : req.params) params += k + "=" + v + ";";
       res.set_content(req.path + "|" + params + "|" + req.body, "text/plain");
     };
-    server_.Get(R"(/verify/.*)", verify);
-    server_.Put(R"(/verify/.*)", verify);
-    server_.Post(R"(/verify/.*)", verify);
-    server_.Post("/script", [this](const httplib::Request&, httplib::Response& res) {
+    server.Get(R"(/verify/.*)", verify);
+    server.Put(R"(/verify/.*)", verify);
+    server.Post(R"(/verify/.*)", verify);
+    server.Post("/script", [this](const httplib::Request&, httplib::Response& res) {
       std::lock_guard lock(mutex_);
       const auto n = static_cast<size_t>(requests++);
       const auto& reply = script.at(std::min(n, script.size() - 1));
       res.status = reply.status;
       res.set_content(reply.body, reply.content_type);
     });
-    // Headers and body leave in two writes: without this, Nagle's algorithm holds the second
-    // until the client's delayed ACK, 40 ms per response.
-    server_.set_tcp_nodelay(true);
-    port_ = server_.bind_to_any_port("127.0.0.1");
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (!server_.is_running() && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
   }
-  ~FakeAws() {
-    server_.stop();
-    thread_.join();
-  }
-  std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(port_); }
 
-  std::atomic<int> requests{0};
-  std::vector<Reply> script{{200, "{}"}};
-
- private:
   std::string service_;
-  httplib::Server server_;
-  int port_ = 0;
-  std::thread thread_;
   std::mutex mutex_;
+  // Last: destroyed, and its handlers stopped, before what they use.
+  testing_support::LocalHttpServer server_;
 };
 
 // A provider that counts, for the expired-token test.

@@ -11,41 +11,18 @@
 #include <thread>
 
 #include "core/error.h"
+#include "support/local_server.h"
 #include "support/temp_dir.h"
 
 namespace sentiflow::aws {
 namespace {
 
+using testing_support::LocalHttpServer;
 using testing_support::TempDir;
 using Vars = std::map<std::string, std::string, std::less<>>;
 
 constexpr const char* kSecret = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYzSECRET";
 constexpr const char* kToken = "IQoJb3JpZ2luX2VjTOKEN//////////wEaCXVzLWVhc3QtMSJGMEQCIF";
-
-// cpp-httplib on a free port of 127.0.0.1, serving from its own thread while the test runs.
-class LocalServer {
- public:
-  explicit LocalServer(const std::function<void(httplib::Server&)>& routes) {
-    routes(server_);
-    // Headers and body leave in two writes: without this, Nagle's algorithm holds the second
-    // until the client's delayed ACK, 40 ms per response.
-    server_.set_tcp_nodelay(true);
-    port_ = server_.bind_to_any_port("127.0.0.1");
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (!server_.is_running() && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
-  }
-  ~LocalServer() {
-    server_.stop();
-    thread_.join();
-  }
-  std::string url(const std::string& path = "") const { return "http://127.0.0.1:" + std::to_string(port_) + path; }
-
- private:
-  httplib::Server server_;
-  int port_ = 0;
-  std::thread thread_;
-};
 
 std::string credentials_json(const std::string& key_id, const std::string& expiration) {
   return std::string(R"({"Code": "Success", "Type": "AWS-HMAC", "AccessKeyId": ")") + key_id +
@@ -120,7 +97,7 @@ TEST(Credentials, AProfileInThePipelineFileBeatsEnvironmentKeys) {
 TEST(Credentials, ContainerEndpointWithAuthorizationToken) {
   std::atomic<int> calls{0};
   std::string seen_authorization;
-  LocalServer server([&](httplib::Server& s) {
+  LocalHttpServer server([&](httplib::Server& s) {
     s.Get("/v2/credentials/abc", [&](const httplib::Request& req, httplib::Response& res) {
       ++calls;
       seen_authorization = req.get_header_value("Authorization");
@@ -197,7 +174,7 @@ class FakeImds {
     res.status = 401;
     return false;
   }
-  LocalServer server_;
+  LocalHttpServer server_;
 };
 
 TEST(Credentials, InstanceMetadataV2AndRefreshBeforeExpiry) {
@@ -261,7 +238,7 @@ TEST(Credentials, UnreachableInstanceMetadataMeansNoCredentials) {
   // A port that nobody listens on: bind one, then close the server.
   std::string dead_url;
   {
-    LocalServer gone([](httplib::Server&) {});
+    LocalHttpServer gone([](httplib::Server&) {});
     dead_url = gone.url();
   }
   Vars vars = isolated({{"AWS_EC2_METADATA_SERVICE_ENDPOINT", dead_url}});
@@ -290,7 +267,7 @@ TEST(Credentials, NoSecretInAnyErrorMessage) {
       << "[default]\naws_secret_access_key = " << kSecret << "\naws_session_token = " << kToken << "\n";
   std::ofstream(dir.path() / "role") << "[default]\nrole_arn = arn:aws:iam::1:role/x\nsource_profile = base\n";
   std::ofstream(dir.path() / "token-with-newline") << kToken << "\nsecond line " << kSecret;
-  LocalServer server([](httplib::Server& s) {
+  LocalHttpServer server([](httplib::Server& s) {
     s.Get("/500", [](const httplib::Request&, httplib::Response& res) {
       res.status = 500;
       res.set_content(credentials_json("AK", "2026-01-01T00:00:00Z"), "application/json");
@@ -351,7 +328,7 @@ TEST(Credentials, StaticProviderGivesWhatItWasGiven) {
 
 TEST(Credentials, ConcurrentCallersShareOneFetch) {
   std::atomic<int> calls{0};
-  LocalServer server([&](httplib::Server& s) {
+  LocalHttpServer server([&](httplib::Server& s) {
     s.Get("/creds", [&](const httplib::Request&, httplib::Response& res) {
       ++calls;
       res.set_content(credentials_json("ASIASHARED", "2099-01-01T00:00:00Z"), "application/json");

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "support/aws_cli.h"
+#include "support/aws_env.h"
 #include "support/moto.h"
 #include "support/run_binary.h"
 #include "support/temp_dir.h"
@@ -33,39 +34,8 @@
 namespace sentiflow {
 namespace {
 
+using testing_support::ScopedEnv;
 using testing_support::TempDir;
-
-// Environment variables set for one test and put back as they were when it ends, so that the
-// later tests of this binary (run in one process outside ctest) see none of them.
-class ScopedEnv {
- public:
-  ScopedEnv() = default;
-  ScopedEnv(const ScopedEnv&) = delete;
-  ScopedEnv& operator=(const ScopedEnv&) = delete;
-  ~ScopedEnv() {
-    for (auto it = saved_.rbegin(); it != saved_.rend(); ++it) {
-      if (it->second)
-        ::setenv(it->first.c_str(), it->second->c_str(), 1);
-      else
-        ::unsetenv(it->first.c_str());
-    }
-  }
-  void set(const std::string& name, const std::string& value) {
-    save(name);
-    ::setenv(name.c_str(), value.c_str(), 1);
-  }
-  void unset(const std::string& name) {
-    save(name);
-    ::unsetenv(name.c_str());
-  }
-
- private:
-  void save(const std::string& name) {
-    const char* old = std::getenv(name.c_str());
-    saved_.emplace_back(name, old ? std::optional<std::string>(old) : std::nullopt);
-  }
-  std::vector<std::pair<std::string, std::optional<std::string>>> saved_;
-};
 
 constexpr int kItems = 200;  // a few hundred: moto's SQS slows sharply with thousands of messages
 
@@ -89,8 +59,8 @@ TEST(AwsCliEndToEnd, ResourcesMadeWithTheAwsCliRunOnceAndEveryItemIsReadBackOnce
   env.unset("AWS_MAX_ATTEMPTS");
   env.set("AWS_EC2_METADATA_DISABLED", "true");
   env.set("AWS_PAGER", "");
-  env.set("AWS_CONFIG_FILE", "/nonexistent/sentiflow-test-aws-config");
-  env.set("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/sentiflow-test-aws-credentials");
+  env.set("AWS_CONFIG_FILE", testing_support::kNoAwsConfigFile);
+  env.set("AWS_SHARED_CREDENTIALS_FILE", testing_support::kNoAwsCredentialsFile);
   const std::string aws_endpoint = moto.endpoint();
   const std::string s3_endpoint = s3_moto->endpoint();
 

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "store/s3_store.h"
+#include "support/aws_env.h"
 #include "support/fault_proxy.h"
 #include "support/moto.h"
 #include "support/poll.h"
@@ -69,39 +70,20 @@ class AwsFailures : public ::testing::Test {
 
     // What the sentiflow processes inherit: the IAM user's key, a region, the proxies as
     // endpoints, and nothing of the machine's own AWS settings.
-    set_env("AWS_ACCESS_KEY_ID", moto_->credentials().access_key_id);
-    set_env("AWS_SECRET_ACCESS_KEY", moto_->credentials().secret_access_key);
-    set_env("AWS_REGION", "us-east-1");
-    set_env("AWS_ENDPOINT_URL_DYNAMODB", aws_proxy_->endpoint());
-    set_env("AWS_ENDPOINT_URL_SQS", aws_proxy_->endpoint());
-    set_env("AWS_ENDPOINT_URL_S3", s3_proxy_->endpoint());
-    set_env("AWS_CONFIG_FILE", "/nonexistent/sentiflow-test-aws-config");
-    set_env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/sentiflow-test-aws-credentials");
-    set_env("AWS_EC2_METADATA_DISABLED", "true");
+    env_.set("AWS_ACCESS_KEY_ID", moto_->credentials().access_key_id);
+    env_.set("AWS_SECRET_ACCESS_KEY", moto_->credentials().secret_access_key);
+    env_.set("AWS_REGION", "us-east-1");
+    env_.set("AWS_ENDPOINT_URL_DYNAMODB", aws_proxy_->endpoint());
+    env_.set("AWS_ENDPOINT_URL_SQS", aws_proxy_->endpoint());
+    env_.set("AWS_ENDPOINT_URL_S3", s3_proxy_->endpoint());
+    env_.set("AWS_CONFIG_FILE", testing_support::kNoAwsConfigFile);
+    env_.set("AWS_SHARED_CREDENTIALS_FILE", testing_support::kNoAwsCredentialsFile);
+    env_.set("AWS_EC2_METADATA_DISABLED", "true");
     for (const char* name : {"AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION",
                              "AWS_MAX_ATTEMPTS", "AWS_ENDPOINT_URL_COMPREHEND"})
-      unset_env(name);
+      env_.unset(name);
   }
-  void TearDown() override {
-    for (auto it = saved_env_.rbegin(); it != saved_env_.rend(); ++it) {
-      if (it->second)
-        ::setenv(it->first.c_str(), it->second->c_str(), 1);
-      else
-        ::unsetenv(it->first.c_str());
-    }
-  }
-  void set_env(const std::string& name, const std::string& value) {
-    save_env(name);
-    ::setenv(name.c_str(), value.c_str(), 1);
-  }
-  void unset_env(const std::string& name) {
-    save_env(name);
-    ::unsetenv(name.c_str());
-  }
-  void save_env(const std::string& name) {
-    const char* old = std::getenv(name.c_str());
-    saved_env_.emplace_back(name, old ? std::optional<std::string>(old) : std::nullopt);
-  }
+  void TearDown() override { env_.restore(); }
 
   // `n` items straight into moto (not through the proxy): item-000 … with a text.
   void seed_table(const std::string& name, int n) const {
@@ -189,7 +171,7 @@ sink: {{store: "s3://{}/sentiment/"}}
   std::unique_ptr<FaultProxy> aws_proxy_;
   std::unique_ptr<FaultProxy> s3_proxy_;
   TempDir dir_{"aws-failures"};
-  std::vector<std::pair<std::string, std::optional<std::string>>> saved_env_;
+  testing_support::ScopedEnv env_;  // the variables SetUp and the tests change
 };
 
 size_t count_of(const std::string& text, const std::string& needle) {
@@ -276,7 +258,7 @@ TEST_F(AwsFailures, BadCredentialsAreAClearErrorThatShowsNoSecret) {
   bucket();
   write_pipeline("things", "work", "results");
   const std::string wrong_secret = "wrongSecretValue0123456789abcdefWRONG";
-  set_env("AWS_SECRET_ACCESS_KEY", wrong_secret);
+  env_.set("AWS_SECRET_ACCESS_KEY", wrong_secret);
   Outcome run = sentiflow("run p.yaml --once --no-progress");
   EXPECT_EQ(run.status, 2) << "a credential problem is the user's to fix: " << run.err;
   EXPECT_NE(run.err.find("signature"), std::string::npos) << run.err;
@@ -285,21 +267,21 @@ TEST_F(AwsFailures, BadCredentialsAreAClearErrorThatShowsNoSecret) {
   EXPECT_EQ(run.err.find(wrong_secret), std::string::npos) << run.err;
   EXPECT_EQ(run.err.find(moto_->credentials().secret_access_key), std::string::npos) << run.err;
 
-  set_env("AWS_ACCESS_KEY_ID", "AKIAUNKNOWNKEY000000");
+  env_.set("AWS_ACCESS_KEY_ID", "AKIAUNKNOWNKEY000000");
   run = sentiflow("run p.yaml --once --no-progress");
   EXPECT_EQ(run.status, 2) << run.err;
   EXPECT_NE(run.err.find("AKIAUNKNOWNKEY000000"), std::string::npos) << run.err;
   EXPECT_NE(run.err.find("credentials"), std::string::npos) << run.err;
   EXPECT_EQ(run.err.find(wrong_secret), std::string::npos) << run.err;
 
-  unset_env("AWS_SECRET_ACCESS_KEY");
+  env_.unset("AWS_SECRET_ACCESS_KEY");
   run = sentiflow("run p.yaml --once --no-progress");
   EXPECT_EQ(run.status, 2) << run.err;
   EXPECT_NE(run.err.find("AWS_SECRET_ACCESS_KEY"), std::string::npos) << run.err;
 
   // Nothing was started: with the right key the run is the first, and complete.
-  set_env("AWS_ACCESS_KEY_ID", moto_->credentials().access_key_id);
-  set_env("AWS_SECRET_ACCESS_KEY", moto_->credentials().secret_access_key);
+  env_.set("AWS_ACCESS_KEY_ID", moto_->credentials().access_key_id);
+  env_.set("AWS_SECRET_ACCESS_KEY", moto_->credentials().secret_access_key);
   run = sentiflow("run p.yaml --once --no-progress");
   ASSERT_EQ(run.status, 0) << run.err;
   const Stored s = stored();

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "store/s3_store.h"
+#include "support/aws_env.h"
 #include "support/moto.h"
 #include "support/run_binary.h"
 #include "support/temp_dir.h"
@@ -43,9 +44,9 @@ class AwsStateCli : public ::testing::Test {
     if (moto_ == nullptr) GTEST_SKIP() << "moto_server is not installed or did not start";
     // The child process finds its credentials and region in the environment it inherits; the
     // old values come back in TearDown, so that later tests of this binary see none of them.
-    set_env("AWS_ACCESS_KEY_ID", credentials_.access_key_id);
-    set_env("AWS_SECRET_ACCESS_KEY", credentials_.secret_access_key);
-    set_env("AWS_REGION", "us-east-1");
+    env_.set("AWS_ACCESS_KEY_ID", credentials_.access_key_id);
+    env_.set("AWS_SECRET_ACCESS_KEY", credentials_.secret_access_key);
+    env_.set("AWS_REGION", "us-east-1");
     std::ofstream(dir_.path() / "p.yaml") << fmt::format(R"(name: aws-state
 state_dir: state
 source: {{table: "dynamodb://companies", key: name, text: description, page_size: 2}}
@@ -56,20 +57,7 @@ aws: {{endpoint_url: "{}"}}
                                                          moto_->endpoint());
   }
 
-  void TearDown() override {
-    for (const auto& [name, value] : saved_env_) {
-      if (value)
-        ::setenv(name.c_str(), value->c_str(), 1);
-      else
-        ::unsetenv(name.c_str());
-    }
-  }
-
-  void set_env(const std::string& name, const std::string& value) {
-    const char* old = std::getenv(name.c_str());
-    saved_env_.emplace_back(name, old ? std::optional<std::string>(old) : std::nullopt);
-    ::setenv(name.c_str(), value.c_str(), 1);
-  }
+  void TearDown() override { env_.restore(); }
 
   aws::AwsClient client(const aws::ServiceInfo& service) const {
     return testing_support::moto_client(service, moto_->endpoint(), credentials_);
@@ -81,7 +69,7 @@ aws: {{endpoint_url: "{}"}}
   static inline std::unique_ptr<testing_support::MotoServer> moto_;  // one per suite; null: skip
   const aws::Credentials credentials_{.access_key_id = "AKIDTEST", .secret_access_key = "secret"};
   TempDir dir_{"aws-state-cli"};
-  std::vector<std::pair<std::string, std::optional<std::string>>> saved_env_;
+  testing_support::ScopedEnv env_;  // the variables SetUp sets
 };
 
 TEST_F(AwsStateCli, TableImportCountAndScanOnDynamoDb) {

@@ -88,14 +88,8 @@ void unzip(const fs::path& zip, const fs::path& root) {
   }
 }
 
-struct Process {
-  int status = -1;
-  std::string out;
-  std::string err;
-};
-
 // Runs `argv` with exactly `env` (no inherited variable, as `env -i`), stdout and stderr captured.
-Process run_exact(const std::vector<std::string>& argv, const std::vector<std::string>& env,
+Outcome run_exact(const std::vector<std::string>& argv, const std::vector<std::string>& env,
                   const std::string& chroot_dir = "") {
   TempDir io("package-io");
   const fs::path out = io.path() / "out", err = io.path() / "err";
@@ -205,11 +199,11 @@ TEST_F(PackageTest, BootstrapRunsFromTheUnzippedFolderWithNoEnvironment) {
   TempDir root("package-root");
   unzip(zip(), root.path());
   const std::string task = fs::canonical(root.path()).string();
-  const Process version = run_exact({task + "/bootstrap", "--version"}, {});
+  const Outcome version = run_exact({task + "/bootstrap", "--version"}, {});
   EXPECT_EQ(version.status, 0) << version.err;
   EXPECT_EQ(version.out, "sentiflow 0.1.0\n");
   // The launcher's folder is the root when LAMBDA_TASK_ROOT is not set; with it, that one.
-  const Process traced = run_exact({task + "/bootstrap", "--version"}, {"LAMBDA_TASK_ROOT=" + task, "LD_DEBUG=libs"});
+  const Outcome traced = run_exact({task + "/bootstrap", "--version"}, {"LAMBDA_TASK_ROOT=" + task, "LD_DEBUG=libs"});
   EXPECT_EQ(traced.status, 0) << traced.err;
   size_t inits = 0;
   std::istringstream lines(traced.err);
@@ -221,7 +215,7 @@ TEST_F(PackageTest, BootstrapRunsFromTheUnzippedFolderWithNoEnvironment) {
   }
   EXPECT_GT(inits, 5u) << traced.err;
   // The pipeline in the zip is valid where it lies, with the lexicons compiled in.
-  const Process sentiment =
+  const Outcome sentiment =
       run_exact({task + "/bootstrap", "sentiment", "VADER is smart, handsome, and funny."}, {"LAMBDA_TASK_ROOT=" + task});
   EXPECT_EQ(sentiment.status, 0) << sentiment.err;
   EXPECT_NE(sentiment.out.find("\"compound\":0.8316"), std::string::npos) << sentiment.out;
@@ -234,7 +228,7 @@ TEST_F(PackageTest, OtherProgramsWithLambdasLibraryPathDoNotLoadTheBundledLibrar
   TempDir root("package-other");
   unzip(zip(), root.path());
   const std::string task = fs::canonical(root.path()).string();
-  const Process other =
+  const Outcome other =
       run_exact({"/usr/bin/env"}, {"LD_LIBRARY_PATH=" + task + ":" + task + "/lib", "LD_DEBUG=libs"});
   EXPECT_EQ(other.status, 0) << other.err;
   size_t inits = 0;
@@ -255,11 +249,11 @@ TEST_F(PackageTest, BootstrapRunsInAChrootOfTheUnzippedFolder) {
   TempDir root("package-chroot");
   unzip(zip(), root.path());
   EXPECT_FALSE(fs::exists(root.path() / "bin/sh"));
-  const Process version = run_exact({"/bootstrap", "--version"}, {"LAMBDA_TASK_ROOT=/"}, root.path().string());
+  const Outcome version = run_exact({"/bootstrap", "--version"}, {"LAMBDA_TASK_ROOT=/"}, root.path().string());
   EXPECT_EQ(version.status, 0) << version.err;
   EXPECT_EQ(version.out, "sentiflow 0.1.0\n");
   // Without LAMBDA_TASK_ROOT and without /proc, the launcher finds its folder from argv[0].
-  const Process bare = run_exact({"/bootstrap", "validate", "/pipeline.yaml"}, {}, root.path().string());
+  const Outcome bare = run_exact({"/bootstrap", "validate", "/pipeline.yaml"}, {}, root.path().string());
   EXPECT_EQ(bare.status, 0) << bare.err;
   EXPECT_NE(bare.out.find("/pipeline.yaml: valid"), std::string::npos) << bare.out;
 }

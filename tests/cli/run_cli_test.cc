@@ -22,6 +22,7 @@
 
 #include "support/run_binary.h"
 #include "support/aws_env.h"
+#include "support/local_server.h"
 #include "support/poll.h"
 #include "support/spawned.h"
 #include "support/temp_dir.h"
@@ -49,15 +50,17 @@ std::vector<nlohmann::json> json_lines(const std::string& text) {
 
 // cpp-httplib on a free port of 127.0.0.1: /page/<name> answers {"extract": …}, except a
 // 404 for names that start with "Missing".
-class PageServer {
+class PageServer : public sentiflow::testing_support::LocalHttpServer {
  public:
-  PageServer() {
-    server_.set_tcp_nodelay(true);
+  PageServer() : LocalHttpServer(routes) {}
+
+ private:
+  static void routes(httplib::Server& server) {
     // The enricher keeps up to 8 connections per process open: one thread for each (and
     // then some), or a second process waits for the first one's idle connections to time out.
-    server_.new_task_queue = [] { return new httplib::ThreadPool(48); };
-    server_.set_keep_alive_max_count(100000);
-    server_.Get(R"(/page/(.+))", [](const httplib::Request& req, httplib::Response& res) {
+    server.new_task_queue = [] { return new httplib::ThreadPool(48); };
+    server.set_keep_alive_max_count(100000);
+    server.Get(R"(/page/(.+))", [](const httplib::Request& req, httplib::Response& res) {
       const std::string name = req.matches[1];
       if (name.starts_with("Missing")) {
         res.status = 404;
@@ -66,20 +69,7 @@ class PageServer {
       }
       res.set_content(nlohmann::json{{"extract", name + " is a wonderful and happy company"}}.dump(), "application/json");
     });
-    port_ = server_.bind_to_any_port("127.0.0.1");
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
-    poll_until([this] { return server_.is_running(); }, seconds(10), milliseconds(1));
   }
-  ~PageServer() {
-    server_.stop();
-    thread_.join();
-  }
-  int port() const { return port_; }
-
- private:
-  httplib::Server server_;
-  int port_ = 0;
-  std::thread thread_;
 };
 
 // A seed line: an item whose description VADER finds positive, negative or neutral.

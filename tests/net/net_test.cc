@@ -1,12 +1,8 @@
 // The HTTP client against a real HTTP server started by the test on 127.0.0.1.
 #include <gtest/gtest.h>
 #include <httplib.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <cstdlib>
-#include <initializer_list>
 #include <map>
 #include <optional>
 #include <set>
@@ -18,53 +14,43 @@
 #include "net/backoff.h"
 #include "net/http_client.h"
 #include "net/url.h"
+#include "support/aws_env.h"  // ScopedEnv
+#include "support/local_server.h"
 
 namespace sentiflow {
 namespace {
 
-// cpp-httplib on a free port of 127.0.0.1, serving from its own thread while the test runs.
-class LocalServer {
+// The test's endpoints on a free port of 127.0.0.1.
+class LocalServer : public testing_support::LocalHttpServer {
  public:
-  LocalServer() {
-    server_.Get("/hello", [](const httplib::Request& req, httplib::Response& res) {
+  LocalServer() : LocalHttpServer(routes) {}
+
+ private:
+  static void routes(httplib::Server& server) {
+    server.Get("/hello", [](const httplib::Request& req, httplib::Response& res) {
       res.set_header("X-Echo-Agent", req.get_header_value("User-Agent"));
       res.set_header("X-Client-Port", std::to_string(req.remote_port));
       res.set_content("hello " + req.get_param_value("name"), "text/plain");
     });
-    server_.Post("/echo", [](const httplib::Request& req, httplib::Response& res) {
+    server.Post("/echo", [](const httplib::Request& req, httplib::Response& res) {
       res.status = 201;
       res.set_header("X-Method", req.method);
       res.set_header("X-Custom", req.get_header_value("X-Custom"));
       res.set_header("X-Content-Type", req.has_header("Content-Type") ? req.get_header_value("Content-Type") : "none");
       res.set_content(req.body, "application/json");
     });
-    server_.Put("/echo", [](const httplib::Request& req, httplib::Response& res) { res.set_content(req.method + ":" + req.body, "text/plain"); });
-    server_.Get("/slow", [](const httplib::Request&, httplib::Response& res) {
+    server.Put("/echo", [](const httplib::Request& req, httplib::Response& res) { res.set_content(req.method + ":" + req.body, "text/plain"); });
+    server.Get("/slow", [](const httplib::Request&, httplib::Response& res) {
       // Longer than the client's timeout in the test: the server is what is slow here.
       std::this_thread::sleep_for(std::chrono::milliseconds(600));
       res.set_content("late", "text/plain");
     });
-    server_.Get("/moved", [](const httplib::Request&, httplib::Response& res) { res.set_redirect("/hello?name=moved"); });
-    server_.Get("/busy", [](const httplib::Request&, httplib::Response& res) {
+    server.Get("/moved", [](const httplib::Request&, httplib::Response& res) { res.set_redirect("/hello?name=moved"); });
+    server.Get("/busy", [](const httplib::Request&, httplib::Response& res) {
       res.status = 503;
       res.set_header("Retry-After", "1");
     });
-    port_ = server_.bind_to_any_port("127.0.0.1");
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
-    // Poll with a deadline until the listening thread runs.
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (!server_.is_running() && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
   }
-  ~LocalServer() {
-    server_.stop();
-    thread_.join();
-  }
-  std::string url(const std::string& path) const { return "http://127.0.0.1:" + std::to_string(port_) + path; }
-
- private:
-  httplib::Server server_;
-  int port_ = 0;
-  std::thread thread_;
 };
 
 // The Lambda zip carries Debian's libcurl onto Amazon Linux 2023: its compiled-in bundle path
@@ -148,19 +134,6 @@ TEST(HttpClient, ReturnsErrorStatusesAndFollowsRedirectsOnlyWhenAsked) {
   EXPECT_EQ(followed.body, "hello moved");
 }
 
-// A port nobody listens on: the kernel picks a free one for a socket that is then closed.
-int unused_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof(address);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  ::close(fd);
-  return ntohs(address.sin_port);
-}
-
 TEST(HttpClient, TimeoutsAndRefusedConnectionsAreTransient) {
   LocalServer server;
   HttpClient client;
@@ -173,7 +146,7 @@ TEST(HttpClient, TimeoutsAndRefusedConnectionsAreTransient) {
     EXPECT_EQ(std::string(e.what()).find("secret"), std::string::npos) << "the query must not be in errors";
   }
   try {
-    client.send({.url = "http://127.0.0.1:" + std::to_string(unused_port()) + "/",
+    client.send({.url = "http://127.0.0.1:" + std::to_string(testing_support::free_port()) + "/",
                  .timeout = std::chrono::milliseconds(5000)});
     FAIL() << "no error";
   } catch (const Error& e) {
@@ -182,46 +155,17 @@ TEST(HttpClient, TimeoutsAndRefusedConnectionsAreTransient) {
   EXPECT_THROW(client.send({.url = "ftp://127.0.0.1/x"}), Error);
 }
 
-// Sets environment variables for one test and puts back what was there, set or not.
-class ScopedEnvironment {
- public:
-  ScopedEnvironment(std::initializer_list<std::pair<const char*, const char*>> values) {
-    for (const auto& [name, value] : values) {
-      const char* old = std::getenv(name);
-      saved_.emplace_back(name, old == nullptr ? std::nullopt : std::optional<std::string>(old));
-      if (value == nullptr) {
-        ::unsetenv(name);
-      } else {
-        ::setenv(name, value, 1);
-      }
-    }
-  }
-  ~ScopedEnvironment() {
-    for (const auto& [name, old] : saved_) {
-      if (old) {
-        ::setenv(name.c_str(), old->c_str(), 1);
-      } else {
-        ::unsetenv(name.c_str());
-      }
-    }
-  }
-  ScopedEnvironment(const ScopedEnvironment&) = delete;
-  ScopedEnvironment& operator=(const ScopedEnvironment&) = delete;
-
- private:
-  std::vector<std::pair<std::string, std::optional<std::string>>> saved_;
-};
-
 // Lambda's Runtime API is on 127.0.0.1 while a function's environment may name a proxy for its
 // own calls: use_proxy = false must reach the local server whatever http_proxy and ALL_PROXY say.
 TEST(HttpClient, UseProxyFalseIgnoresTheProxyVariables) {
   LocalServer server;
-  const std::string dead_proxy = "http://127.0.0.1:" + std::to_string(unused_port());
-  const ScopedEnvironment environment{{"http_proxy", dead_proxy.c_str()},
-                                      {"ALL_PROXY", dead_proxy.c_str()},
-                                      {"all_proxy", nullptr},
-                                      {"no_proxy", nullptr},
-                                      {"NO_PROXY", nullptr}};
+  const std::string dead_proxy = "http://127.0.0.1:" + std::to_string(testing_support::free_port());
+  testing_support::ScopedEnv environment;
+  environment.set("http_proxy", dead_proxy);
+  environment.set("ALL_PROXY", dead_proxy);
+  environment.unset("all_proxy");
+  environment.unset("no_proxy");
+  environment.unset("NO_PROXY");
   // The proxy is honoured by default: the request goes to the dead port and fails.
   HttpClient proxied;
   EXPECT_THROW(proxied.send({.url = server.url("/hello?name=proxied")}), Error) << "http_proxy was not used";

@@ -14,8 +14,8 @@
 #include <sstream>
 #include <thread>
 
-#include "child_process.h"
 #include "queue/local_queue.h"
+#include "support/spawned.h"
 
 namespace sentiflow::testing {
 namespace {
@@ -62,12 +62,14 @@ TEST(QueueCrash, NoAcknowledgedWorkIsLostAcrossKills) {
   for (int round = 0; round < kKills; ++round) {
     const std::string durability = round % 4 == 3 ? "full" : "normal";
     {
-      ChildProcess child({QUEUE_HELPER, "crash-loop", file.string(), "crash", journal.string(),
-                          std::to_string(round * 1'000'000LL), std::to_string(kChildVisibility.count()), durability});
+      testing_support::Spawned child(QUEUE_HELPER, {"crash-loop", file.string(), "crash", journal.string(),
+                                                    std::to_string(round * 1'000'000LL),
+                                                    std::to_string(kChildVisibility.count()), durability});
       // A random moment: sometimes while the child is still opening the queue.
       std::this_thread::sleep_for(std::chrono::milliseconds(5 + random() % 250));
-      child.kill_hard();
-      const int status = child.wait();
+      child.signal(SIGKILL);
+      ASSERT_TRUE(child.wait_for_end(60s)) << "round " << round << ": SIGKILL did not end the child";
+      const int status = child.status();
       ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
           << "round " << round << ": the child ended by itself (status " << status << ")";
     }

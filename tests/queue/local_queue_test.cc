@@ -11,11 +11,11 @@
 #include <set>
 #include <thread>
 
-#include "child_process.h"
 #include "queue/local_queue.h"
 #include "queue/message_rules.h"
 #include "queue_conformance.h"
 #include "support/run_binary.h"
+#include "support/spawned.h"
 #include "support/temp_dir.h"
 
 namespace sentiflow::testing {
@@ -43,7 +43,8 @@ class LocalQueueFactory {
   std::unique_ptr<Queue> open(const QueueSpec& spec) { return std::make_unique<LocalQueue>(options(spec)); }
 
   void send_from_elsewhere(const QueueSpec& spec, const std::string& body) {
-    const int status = run_to_end({QUEUE_HELPER, "send", file().string(), spec.name, body});
+    testing_support::Spawned helper(QUEUE_HELPER, {"send", file().string(), spec.name, body});
+    const int status = helper.wait_exit(std::chrono::seconds(60)).value_or(-1);
     if (status != 0) throw std::runtime_error("queue_helper send failed with status " + std::to_string(status));
   }
 
@@ -371,8 +372,10 @@ TEST_F(LocalQueueTest, SeveralProcessesShareOneQueueFile) {
   o.visibility_timeout = std::chrono::seconds(60);
   LocalQueue queue(o);
   constexpr int kPerProcess = 300;
-  ChildProcess first({QUEUE_HELPER, "send-many", o.file.string(), o.name, "first", std::to_string(kPerProcess)});
-  ChildProcess second({QUEUE_HELPER, "send-many", o.file.string(), o.name, "second", std::to_string(kPerProcess)});
+  testing_support::Spawned first(QUEUE_HELPER,
+                                 {"send-many", o.file.string(), o.name, "first", std::to_string(kPerProcess)});
+  testing_support::Spawned second(QUEUE_HELPER,
+                                  {"send-many", o.file.string(), o.name, "second", std::to_string(kPerProcess)});
   std::set<std::string> bodies;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   while (bodies.size() < 2 * kPerProcess && std::chrono::steady_clock::now() < deadline) {
@@ -385,8 +388,10 @@ TEST_F(LocalQueueTest, SeveralProcessesShareOneQueueFile) {
     if (deletes.empty()) continue;
     for (const auto& r : queue.delete_messages(deletes)) EXPECT_TRUE(r.ok());
   }
-  EXPECT_EQ(WEXITSTATUS(first.wait()), 0);
-  EXPECT_EQ(WEXITSTATUS(second.wait()), 0);
+  ASSERT_TRUE(first.wait_for_end(std::chrono::seconds(60)));
+  ASSERT_TRUE(second.wait_for_end(std::chrono::seconds(60)));
+  EXPECT_EQ(WEXITSTATUS(first.status()), 0);
+  EXPECT_EQ(WEXITSTATUS(second.status()), 0);
   EXPECT_EQ(bodies.size(), static_cast<size_t>(2 * kPerProcess));
   EXPECT_EQ(queue.counts().total(), 0);
 }

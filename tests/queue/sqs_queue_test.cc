@@ -22,6 +22,7 @@
 #include "core/digest.h"
 #include "queue/queue_conformance.h"
 #include "support/fault_proxy.h"
+#include "support/local_server.h"
 #include "support/moto.h"
 #include "support/poll.h"
 
@@ -397,19 +398,11 @@ TEST_F(SqsQueueTest, AFailedLaterSendRequestKeepsTheEarlierRequestsResults) {
 // SigV4 Authorization header and the QueueUrl, and refuses anything else with SQS's errors.
 class FakeSqs {
  public:
-  FakeSqs() {
-    server_.Post("/", [this](const httplib::Request& req, httplib::Response& res) { serve(req, res); });
-    server_.set_tcp_nodelay(true);
-    port_ = server_.bind_to_any_port("127.0.0.1");
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
-    if (!testing_support::poll_until([this] { return server_.is_running(); }))
-      throw std::runtime_error("the fake SQS did not start");
-  }
-  ~FakeSqs() {
-    server_.stop();
-    thread_.join();
-  }
-  std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  FakeSqs()
+      : server_([this](httplib::Server& server) {
+          server.Post("/", [this](const httplib::Request& req, httplib::Response& res) { serve(req, res); });
+        }) {}
+  std::string endpoint() const { return server_.url(); }
   std::string queue_url() const { return endpoint() + "/123456789012/fake-dlq"; }
   int calls(const std::string& action) {
     std::lock_guard lock(mutex_);
@@ -467,11 +460,10 @@ class FakeSqs {
     res.set_content(answer.dump(), "application/x-amz-json-1.0");
   }
 
-  httplib::Server server_;
-  int port_ = 0;
-  std::thread thread_;
   std::mutex mutex_;
   std::vector<std::string> actions_;
+  // Last: destroyed, and its handlers stopped, before what they use.
+  testing_support::LocalHttpServer server_;
 };
 
 std::shared_ptr<const aws::AwsClient> fake_client(const FakeSqs& fake) {

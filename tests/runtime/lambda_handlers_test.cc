@@ -17,9 +17,7 @@
 
 #include <atomic>
 #include <cstdlib>
-#include <ctime>
 #include <fstream>
-#include <iomanip>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -33,9 +31,12 @@
 #include "runtime/backends.h"
 #include "runtime/dynamodb_run_state.h"
 #include "store/s3_store.h"
+#include "support/aws_env.h"
+#include "support/local_server.h"
 #include "support/moto.h"
 #include "support/poll.h"
 #include "support/runtime_api_server.h"
+#include "support/sigv4_check.h"
 #include "support/spawned.h"
 #include "support/temp_dir.h"
 #include "table/dynamodb_table.h"
@@ -59,19 +60,18 @@ TEST(LambdaConsumer, AChunkThatCannotBeStoredIsHandedBackWithTheRestAfterEarlier
   // A local pipeline whose sink folder turns into a file while the second chunk is fetched: its
   // results and its error records cannot be written, the first chunk's are.
   TempDir dir("lambda-consumer-sink");
-  httplib::Server pages;
-  pages.set_keep_alive_max_count(1);
   std::atomic<int> requests{0};
-  pages.Get(R"(/summary/([^/]+))", [&](const httplib::Request&, httplib::Response& res) {
-    if (++requests == 3) {
-      std::filesystem::remove_all(dir.path() / "out");
-      std::ofstream(dir.path() / "out") << "not a folder";
-    }
-    res.set_content(R"({"extract":"a wonderful day"})", "application/json");
+  const testing_support::LocalHttpServer pages([&](httplib::Server& server) {
+    server.set_keep_alive_max_count(1);
+    server.Get(R"(/summary/([^/]+))", [&](const httplib::Request&, httplib::Response& res) {
+      if (++requests == 3) {
+        std::filesystem::remove_all(dir.path() / "out");
+        std::ofstream(dir.path() / "out") << "not a folder";
+      }
+      res.set_content(R"({"extract":"a wonderful day"})", "application/json");
+    });
   });
-  const int port = pages.bind_to_any_port("127.0.0.1");
-  std::thread serving([&] { pages.listen_after_bind(); });
-  testing_support::poll_until([&] { return pages.is_running(); });
+  const int port = pages.port();
   std::ofstream(dir.path() / "pipeline.yaml") << fmt::format(R"(name: sink-fails
 state_dir: state
 source: {{table: local://items, key: name}}
@@ -103,8 +103,6 @@ sink: {{store: out/}}
   EXPECT_EQ(failures, (std::set<std::string>{"m2", "m3", "m4"}));
   EXPECT_EQ(state->run(run).value().counts.processed, 2);
   EXPECT_EQ(requests.load(), 4);  // the fifth record was never fetched
-  pages.stop();
-  serving.join();
 }
 
 class LambdaHandlers : public ::testing::Test {
@@ -118,8 +116,8 @@ class LambdaHandlers : public ::testing::Test {
     ::setenv("AWS_SECRET_ACCESS_KEY", kCredentials.secret_access_key.c_str(), 1);
     ::unsetenv("AWS_SESSION_TOKEN");
     ::unsetenv("AWS_PROFILE");
-    ::setenv("AWS_CONFIG_FILE", "/nonexistent/sentiflow-test-aws-config", 1);
-    ::setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/sentiflow-test-aws-credentials", 1);
+    ::setenv("AWS_CONFIG_FILE", testing_support::kNoAwsConfigFile, 1);
+    ::setenv("AWS_SHARED_CREDENTIALS_FILE", testing_support::kNoAwsCredentialsFile, 1);
     ::setenv("AWS_EC2_METADATA_DISABLED", "true", 1);
     // Each test its own resources in the shared moto.
     const std::string test = ::testing::UnitTest::GetInstance()->current_test_info()->name();
@@ -276,14 +274,13 @@ TEST_F(LambdaHandlers, ConsumerHandsBackWhatTheDeadlineLeaves) {
 TEST_F(LambdaHandlers, ConsumerStopsTakingChunksAtTheMarginAndHandsBackTheRest) {
   // With an enrich step of concurrency 2 the consumer takes two records at a time; a clock that
   // moves two seconds per look leaves time for one chunk before the margin.
-  httplib::Server pages;
-  pages.Get(R"(/summary/([^/]+))", [](const httplib::Request&, httplib::Response& res) {
-    res.set_content(R"({"extract":"a wonderful day"})", "application/json");
+  const testing_support::LocalHttpServer pages([](httplib::Server& server) {
+    server.Get(R"(/summary/([^/]+))", [](const httplib::Request&, httplib::Response& res) {
+      res.set_content(R"({"extract":"a wonderful day"})", "application/json");
+    });
+    server.set_keep_alive_max_count(1);  // so that stop() does not wait out a kept-alive connection
   });
-  pages.set_keep_alive_max_count(1);  // so that stop() does not wait out a kept-alive connection
-  const int port = pages.bind_to_any_port("127.0.0.1");
-  std::thread serving([&] { pages.listen_after_bind(); });
-  testing_support::poll_until([&] { return pages.is_running(); });
+  const int port = pages.port();
   const PipelineConfig config = pipeline(fmt::format(
       R"(consumer: {{enrich: {{url: "http://127.0.0.1:{}/summary/{{name}}", text: /extract, concurrency: 2}}}})", port));
   EXPECT_EQ(consumer_chunk_size(config), 2u);
@@ -315,8 +312,6 @@ TEST_F(LambdaHandlers, ConsumerStopsTakingChunksAtTheMarginAndHandsBackTheRest) 
   EXPECT_EQ(failures, (std::set<std::string>{"m2", "m3", "m4"}));
   EXPECT_EQ(state->run(run).value().counts.processed, 2);
   EXPECT_EQ(state->run(run).value().counts.failed, 0);  // handed back, not failed
-  pages.stop();
-  serving.join();
 }
 
 TEST_F(LambdaHandlers, ProducerFillsTheQueueFromTheTableAndATickNeverProducesTwice) {
@@ -504,37 +499,9 @@ class FakeLambda {
     std::string payload;
   };
 
-  FakeLambda() {
-    server_.Post(R"(/2015-03-31/functions/([^/]+)/invocations)", [this](const httplib::Request& req, httplib::Response& res) {
-      std::lock_guard lock(mutex_);
-      std::string problem;
-      if (req.get_header_value("X-Amz-Invocation-Type") != "Event") problem = "X-Amz-Invocation-Type is not Event";
-      else if (!signature_holds(req)) problem = "the signature does not match the request";
-      else if (nlohmann::json::parse(req.body, nullptr, false).is_discarded()) problem = "the payload is not JSON";
-      if (!problem.empty()) {
-        problems_.push_back(problem);
-        res.status = 403;
-        res.set_content(R"({"message":")" + problem + "\"}", "application/json");
-        return;
-      }
-      invocations_.push_back({req.matches[1], req.body});
-      res.status = 202;
-    });
-    server_.Post(".*", [this](const httplib::Request& req, httplib::Response& res) {
-      std::lock_guard lock(mutex_);
-      problems_.push_back("unexpected " + req.path);
-      res.status = 404;
-    });
-    port_ = server_.bind_to_any_port("127.0.0.1");
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
-    testing_support::poll_until([this] { return server_.is_running(); });
-  }
-  ~FakeLambda() {
-    server_.stop();
-    thread_.join();
-  }
+  FakeLambda() : server_([this](httplib::Server& server) { install(server); }) {}
 
-  std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  std::string endpoint() const { return server_.url(); }
   std::vector<Invocation> invocations() {
     std::lock_guard lock(mutex_);
     return invocations_;
@@ -545,41 +512,35 @@ class FakeLambda {
   }
 
  private:
-  bool signature_holds(const httplib::Request& req) const {
-    const std::string authorization = req.get_header_value("Authorization");
-    const std::string date = req.get_header_value("X-Amz-Date");
-    // AWS4-HMAC-SHA256 Credential=KEY/DATE/REGION/lambda/aws4_request, SignedHeaders=a;b, Signature=hex
-    const auto field = [&](const std::string& name) {
-      const auto at = authorization.find(name + "=");
-      if (at == std::string::npos) return std::string();
-      const auto start = at + name.size() + 1;
-      return authorization.substr(start, authorization.find(',', start) - start);
-    };
-    if (!authorization.starts_with("AWS4-HMAC-SHA256 ") || date.size() != 16) return false;
-    if (field("Credential") != kCredentials.access_key_id + "/" + date.substr(0, 8) + "/us-east-1/lambda/aws4_request")
-      return false;
-    aws::SigningRequest signed_request;
-    signed_request.method = req.method;
-    signed_request.url = endpoint() + req.path;
-    signed_request.body = req.body;
-    std::istringstream names(field("SignedHeaders"));
-    for (std::string name; std::getline(names, name, ';');)
-      if (name != "host") signed_request.headers.emplace_back(name, req.get_header_value(name));
-    std::tm tm{};
-    std::istringstream(date) >> std::get_time(&tm, "%Y%m%dT%H%M%SZ");
-    const Seconds time{std::chrono::seconds(timegm(&tm))};
-    const std::string canonical = aws::canonical_request(signed_request, "lambda");
-    const std::string expected = aws::signature_of(aws::string_to_sign(canonical, "us-east-1", "lambda", time),
-                                                   kCredentials.secret_access_key, "us-east-1", "lambda", time);
-    return field("Signature") == expected;
+  void install(httplib::Server& server) {
+    server.Post(R"(/2015-03-31/functions/([^/]+)/invocations)", [this](const httplib::Request& req, httplib::Response& res) {
+      std::lock_guard lock(mutex_);
+      std::string problem;
+      if (req.get_header_value("X-Amz-Invocation-Type") != "Event") problem = "X-Amz-Invocation-Type is not Event";
+      else if (!testing_support::signature_holds(req, endpoint(), "lambda", kCredentials))
+        problem = "the signature does not match the request";
+      else if (nlohmann::json::parse(req.body, nullptr, false).is_discarded()) problem = "the payload is not JSON";
+      if (!problem.empty()) {
+        problems_.push_back(problem);
+        res.status = 403;
+        res.set_content(R"({"message":")" + problem + "\"}", "application/json");
+        return;
+      }
+      invocations_.push_back({req.matches[1], req.body});
+      res.status = 202;
+    });
+    server.Post(".*", [this](const httplib::Request& req, httplib::Response& res) {
+      std::lock_guard lock(mutex_);
+      problems_.push_back("unexpected " + req.path);
+      res.status = 404;
+    });
   }
 
-  httplib::Server server_;
-  int port_ = 0;
-  std::thread thread_;
   std::mutex mutex_;
   std::vector<Invocation> invocations_;
   std::vector<std::string> problems_;
+  // Last: destroyed, and its handlers stopped, before what they use.
+  testing_support::LocalHttpServer server_;
 };
 
 TEST_F(LambdaHandlers, AProducerCutByItsDeadlineReinvokesItselfAndTheContinuationFinishesTheRun) {

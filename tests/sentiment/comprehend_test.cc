@@ -20,49 +20,25 @@
 #include "core/strings.h"
 #include "core/time.h"
 #include "core/utf8.h"
+#include "support/local_server.h"
 #include "support/moto.h"
+#include "support/sigv4_check.h"
 
 namespace sentiflow::sentiment {
 namespace {
 
 const aws::Credentials kCredentials{.access_key_id = "AKIDCOMPREHENDTEST", .secret_access_key = "comprehend-secret"};
 
-// What AWS would compute from the request as received: true when the Authorization holds.
-bool signature_holds(const httplib::Request& req, int port) {
-  const auto authorization = req.get_header_value("Authorization");
-  const auto names_at = authorization.find("SignedHeaders=");
-  if (names_at == std::string::npos) return false;
-  const auto names_end = authorization.find(',', names_at);
-  const auto names = split(std::string_view(authorization).substr(names_at + 14, names_end - names_at - 14), ';');
-  aws::SigningRequest request{
-      .method = req.method, .url = "http://127.0.0.1:" + std::to_string(port) + req.target, .body = req.body};
-  for (const auto& [name, value] : req.headers)
-    if (std::find(names.begin(), names.end(), to_lower_ascii(name)) != names.end()) request.headers.emplace_back(name, value);
-  const auto date = req.get_header_value("X-Amz-Date");  // 20260102T030405Z
-  if (date.size() != 16) return false;
-  const auto time = parse_utc(date.substr(0, 4) + "-" + date.substr(4, 2) + "-" + date.substr(6, 2) + "T" +
-                              date.substr(9, 2) + ":" + date.substr(11, 2) + ":" + date.substr(13, 2) + "Z");
-  return aws::sign_request(request, kCredentials, "us-east-1", "comprehend", time).authorization == authorization;
-}
-
 // A strict Comprehend. Texts starting "ERR" get an ErrorList entry; a request holding a text
 // "FAILCALL" is refused as a whole (400); `fail_next` requests answer 500 first. "good" texts are
 // POSITIVE, others NEUTRAL, with unrounded scores.
 class FakeComprehend {
  public:
-  explicit FakeComprehend(std::chrono::milliseconds latency = std::chrono::milliseconds(0)) : latency_(latency) {
-    server_.Post("/", [this](const httplib::Request& req, httplib::Response& res) { handle(req, res); });
-    server_.set_tcp_nodelay(true);
-    port_ = server_.bind_to_any_port("127.0.0.1");
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (!server_.is_running() && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
-  }
-  ~FakeComprehend() {
-    server_.stop();
-    thread_.join();
-  }
-  std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  explicit FakeComprehend(std::chrono::milliseconds latency = std::chrono::milliseconds(0))
+      : latency_(latency), server_([this](httplib::Server& server) {
+          server.Post("/", [this](const httplib::Request& req, httplib::Response& res) { handle(req, res); });
+        }) {}
+  std::string endpoint() const { return server_.url(); }
 
   std::shared_ptr<const aws::AwsClient> client(int max_attempts = 3) const {
     return std::make_shared<const aws::AwsClient>(
@@ -127,7 +103,7 @@ class FakeComprehend {
       return refuse(res, 400, "SerializationException", "bad Content-Type");
     }
     const auto authorization = req.get_header_value("Authorization");
-    if (authorization.find("/us-east-1/comprehend/aws4_request") == std::string::npos || !signature_holds(req, port_)) {
+    if (authorization.find("/us-east-1/comprehend/aws4_request") == std::string::npos || !testing_support::signature_holds(req, endpoint(), "comprehend", kCredentials)) {
       ++refused;
       return refuse(res, 403, "InvalidSignatureException", "signature mismatch");
     }
@@ -191,13 +167,12 @@ class FakeComprehend {
   }
 
   std::chrono::milliseconds latency_;
-  httplib::Server server_;
-  int port_ = 0;
-  std::thread thread_;
   std::mutex mutex_;
   std::vector<size_t> batch_sizes_;
   std::vector<std::string> texts_;
   std::atomic<int> in_flight_{0};
+  // Last: destroyed, and its handlers stopped, before what they use.
+  testing_support::LocalHttpServer server_;
 };
 
 std::vector<std::string> numbered(size_t n, std::string_view stem = "good doc ") {

@@ -20,6 +20,7 @@
 #include <string>
 #include <utility>
 
+#include "support/aws_env.h"
 #include "support/moto.h"
 #include "support/run_binary.h"
 
@@ -37,9 +38,9 @@ class AwsCli {
   // Runs `aws ARGS --endpoint-url ENDPOINT` (ARGS is shell text, quoted by the caller) and
   // returns its exit status and output.
   Outcome run(const std::string& endpoint, const std::string& args) const {
-    return run_shell(
-        "AWS_PAGER= AWS_CONFIG_FILE=/nonexistent/sentiflow-test-aws-config "
-        "AWS_SHARED_CREDENTIALS_FILE=/nonexistent/sentiflow-test-aws-credentials '" + program_ + "' " + args + " --endpoint-url '" + endpoint + "' --output json");
+    return run_shell(std::string("AWS_PAGER= AWS_CONFIG_FILE=") + kNoAwsConfigFile +
+                     " AWS_SHARED_CREDENTIALS_FILE=" + kNoAwsCredentialsFile + " '" + program_ + "' " + args +
+                     " --endpoint-url '" + endpoint + "' --output json");
   }
 
   // run(), then stdout parsed as JSON (null for none). Throws std::runtime_error, with the

@@ -52,6 +52,7 @@
 #include <thread>
 #include <vector>
 
+#include "support/local_server.h"
 #include "support/poll.h"
 
 namespace sentiflow::testing_support {
@@ -74,38 +75,29 @@ class FaultProxy {
   // Starts serving; `upstream` is "http://127.0.0.1:PORT". Throws std::runtime_error when no
   // port can be bound.
   explicit FaultProxy(std::string upstream, FaultProxyOptions options = {})
-      : upstream_(std::move(upstream)), options_(options) {
-    // Every client connection holds a thread while it is kept alive, and the pipeline keeps
-    // several (one per AWS client and thread): enough threads that none waits for another's
-    // idle connection to time out.
-    server_.new_task_queue = [] { return new httplib::ThreadPool(64); };
-    server_.set_keep_alive_max_count(100000);
-    server_.set_payload_max_length(64u << 20);
-    // Small requests and answers: without TCP_NODELAY each waits for a delayed ACK (40 ms).
-    server_.set_tcp_nodelay(true);
-    const auto handler = [this](const httplib::Request& request, httplib::Response& response) {
-      serve(request, response);
-    };
-    server_.Get(".*", handler);  // HEAD too
-    server_.Post(".*", handler);
-    server_.Put(".*", handler);
-    server_.Delete(".*", handler);
-    server_.Patch(".*", handler);
-    server_.Options(".*", handler);
-    port_ = server_.bind_to_any_port("127.0.0.1");
-    if (port_ <= 0) throw std::runtime_error("the fault proxy could not bind a port");
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
-    if (!poll_until([this] { return server_.is_running(); }, std::chrono::seconds(10), std::chrono::milliseconds(1)))
-      throw std::runtime_error("the fault proxy did not start");
-  }
-  ~FaultProxy() {
-    server_.stop();
-    thread_.join();
-  }
+      : upstream_(std::move(upstream)),
+        options_(options),
+        server_([this](httplib::Server& server) {
+          // Every client connection holds a thread while it is kept alive, and the pipeline keeps
+          // several (one per AWS client and thread): enough threads that none waits for another's
+          // idle connection to time out.
+          server.new_task_queue = [] { return new httplib::ThreadPool(64); };
+          server.set_keep_alive_max_count(100000);
+          server.set_payload_max_length(64u << 20);
+          const auto handler = [this](const httplib::Request& request, httplib::Response& response) {
+            serve(request, response);
+          };
+          server.Get(".*", handler);  // HEAD too
+          server.Post(".*", handler);
+          server.Put(".*", handler);
+          server.Delete(".*", handler);
+          server.Patch(".*", handler);
+          server.Options(".*", handler);
+        }) {}
   FaultProxy(const FaultProxy&) = delete;
   FaultProxy& operator=(const FaultProxy&) = delete;
 
-  std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  std::string endpoint() const { return server_.url(); }
 
   void add(Rule rule) {
     std::lock_guard lock(mutex_);
@@ -291,12 +283,11 @@ class FaultProxy {
   const FaultProxyOptions options_;
   std::mutex serial_mutex_;                         // held while a serialized request is in flight
   std::unique_ptr<httplib::Client> serial_client_;  // the serialized requests' connection
-  httplib::Server server_;
-  int port_ = 0;
-  std::thread thread_;
   mutable std::mutex mutex_;
   std::vector<Active> rules_;
   std::map<std::string, int> seen_;
+  // Last: constructed, and serving, after what its handlers use; destroyed (stopped) first.
+  LocalHttpServer server_;
 };
 
 }  // namespace sentiflow::testing_support

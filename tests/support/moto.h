@@ -15,15 +15,13 @@
 // an IAM setup that fails, throws std::runtime_error (a test failure, not a skip). Starting moto
 // takes seconds: share one per test suite (SetUpTestSuite) where the tests allow it.
 // start_open_moto gives a moto with auth off, where a test needs no signatures checked.
-// Header-only; the pieces (find_on_path, free_port, MotoServer, create_iam_user) are usable alone.
+// Header-only; the pieces (find_on_path, MotoServer, create_iam_user, and free_port from
+// support/local_server.h) are usable alone.
 #pragma once
 
-#include <arpa/inet.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -43,6 +41,7 @@
 #include "aws/xml.h"
 #include "core/error.h"
 #include "net/url.h"
+#include "support/local_server.h"  // free_port
 
 extern char** environ;
 
@@ -62,20 +61,6 @@ inline std::optional<std::string> find_on_path(const std::string& program) {
     rest.remove_prefix(colon + 1);
   }
   return std::nullopt;
-}
-
-// A TCP port of 127.0.0.1 that was free a moment ago (the kernel's choice for port 0).
-inline int free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof(address);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  const int port = ntohs(address.sin_port);
-  ::close(fd);
-  return port;
 }
 
 // moto_server in its own process group, stopped (the group) when this ends. Authentication

@@ -38,6 +38,7 @@
 #include <thread>
 #include <vector>
 
+#include "support/local_server.h"
 #include "support/poll.h"
 
 namespace sentiflow::testing_support {
@@ -63,58 +64,15 @@ class RuntimeApiServer {
     nlohmann::json document;  // the parsed body (null when it is not JSON)
   };
 
-  RuntimeApiServer() {
-    server_.Get(R"(/2018-06-01/runtime/invocation/next)", [this](const httplib::Request&, httplib::Response& res) {
-      next(res);
-    });
-    server_.Post(R"(/2018-06-01/runtime/invocation/([^/]+)/response)",
-                 [this](const httplib::Request& req, httplib::Response& res) {
-                   std::lock_guard lock(mutex_);
-                   if (!answerable(req.matches[1], "response", res)) return;
-                   responses_.push_back({req.matches[1], req.body});
-                   answered(req.matches[1], res);
-                 });
-    server_.Post(R"(/2018-06-01/runtime/invocation/([^/]+)/error)",
-                 [this](const httplib::Request& req, httplib::Response& res) {
-                   std::lock_guard lock(mutex_);
-                   if (!answerable(req.matches[1], "error", res)) return;
-                   errors_.push_back(error_post(req.matches[1], req));
-                   answered(req.matches[1], res);
-                 });
-    server_.Post(R"(/2018-06-01/runtime/init/error)", [this](const httplib::Request& req, httplib::Response& res) {
-      std::lock_guard lock(mutex_);
-      if (next_calls_ > 0) violation("init/error after invocation/next");
-      if (init_error_) violation("a second init/error");
-      init_error_ = error_post("", req);
-      res.status = 202;
-      res.set_content(R"({"status":"OK"})", "application/json");
-      changed_.notify_all();
-    });
-    // Anything else is not the Runtime API.
-    const auto unknown = [this](const httplib::Request& req, httplib::Response& res) {
-      std::lock_guard lock(mutex_);
-      violation(req.method + " " + req.path + " is not part of the Runtime API");
-      res.status = 404;
-    };
-    server_.Get(".*", unknown);
-    server_.Post(".*", unknown);
-    server_.Put(".*", unknown);
-    server_.Delete(".*", unknown);
-    server_.Patch(".*", unknown);
-    server_.new_task_queue = [] { return new httplib::ThreadPool(8); };
-    port_ = server_.bind_to_any_port("127.0.0.1");
-    if (port_ <= 0) throw std::runtime_error("the Runtime API test server cannot bind 127.0.0.1");
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
-    if (!poll_until([this] { return server_.is_running(); }))
-      throw std::runtime_error("the Runtime API test server did not start");
-  }
+  // Serves from a free port of 127.0.0.1. Throws std::runtime_error when it cannot bind or start.
+  RuntimeApiServer() : server_([this](httplib::Server& server) { install(server); }) {}
 
   ~RuntimeApiServer() { stop(); }
   RuntimeApiServer(const RuntimeApiServer&) = delete;
   RuntimeApiServer& operator=(const RuntimeApiServer&) = delete;
 
   // AWS_LAMBDA_RUNTIME_API's value: "127.0.0.1:PORT".
-  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+  std::string address() const { return "127.0.0.1:" + std::to_string(server_.port()); }
 
   // Queues an event for the next `next`.
   void add_event(Event event) {
@@ -176,10 +134,50 @@ class RuntimeApiServer {
       changed_.notify_all();
     }
     server_.stop();
-    if (thread_.joinable()) thread_.join();
   }
 
  private:
+  void install(httplib::Server& server) {
+    server.Get(R"(/2018-06-01/runtime/invocation/next)", [this](const httplib::Request&, httplib::Response& res) {
+      next(res);
+    });
+    server.Post(R"(/2018-06-01/runtime/invocation/([^/]+)/response)",
+                [this](const httplib::Request& req, httplib::Response& res) {
+                  std::lock_guard lock(mutex_);
+                  if (!answerable(req.matches[1], "response", res)) return;
+                  responses_.push_back({req.matches[1], req.body});
+                  answered(req.matches[1], res);
+                });
+    server.Post(R"(/2018-06-01/runtime/invocation/([^/]+)/error)",
+                [this](const httplib::Request& req, httplib::Response& res) {
+                  std::lock_guard lock(mutex_);
+                  if (!answerable(req.matches[1], "error", res)) return;
+                  errors_.push_back(error_post(req.matches[1], req));
+                  answered(req.matches[1], res);
+                });
+    server.Post(R"(/2018-06-01/runtime/init/error)", [this](const httplib::Request& req, httplib::Response& res) {
+      std::lock_guard lock(mutex_);
+      if (next_calls_ > 0) violation("init/error after invocation/next");
+      if (init_error_) violation("a second init/error");
+      init_error_ = error_post("", req);
+      res.status = 202;
+      res.set_content(R"({"status":"OK"})", "application/json");
+      changed_.notify_all();
+    });
+    // Anything else is not the Runtime API.
+    const auto unknown = [this](const httplib::Request& req, httplib::Response& res) {
+      std::lock_guard lock(mutex_);
+      violation(req.method + " " + req.path + " is not part of the Runtime API");
+      res.status = 404;
+    };
+    server.Get(".*", unknown);
+    server.Post(".*", unknown);
+    server.Put(".*", unknown);
+    server.Delete(".*", unknown);
+    server.Patch(".*", unknown);
+    server.new_task_queue = [] { return new httplib::ThreadPool(8); };
+  }
+
   void next(httplib::Response& res) {
     std::unique_lock lock(mutex_);
     ++next_calls_;
@@ -248,9 +246,6 @@ class RuntimeApiServer {
 
   void violation(std::string what) { violations_.push_back(std::move(what)); }
 
-  httplib::Server server_;
-  int port_ = 0;
-  std::thread thread_;
   mutable std::mutex mutex_;
   std::condition_variable changed_;
   std::deque<Event> pending_;
@@ -264,6 +259,8 @@ class RuntimeApiServer {
   int waiting_ = 0;
   int generated_ids_ = 0;
   bool stopping_ = false;
+  // Last: constructed, and serving, after what its handlers use.
+  LocalHttpServer server_;
 };
 
 }  // namespace sentiflow::testing_support
