@@ -310,17 +310,6 @@ seconds lambda_function_timeout(const PipelineConfig& config) {
   return std::clamp(visibility / 6, seconds{1}, kMaxLambdaTimeout);
 }
 
-bool names_lambda_timeout(const std::filesystem::path& pipeline_file) {
-  YAML::Node root;
-  try {
-    root = YAML::LoadFile(pipeline_file.string());
-  } catch (const YAML::Exception& e) {
-    throw invalid_input(fmt::format("{}: {}", pipeline_file.string(), e.what()));
-  }
-  const YAML::Node lambda = root.IsMap() ? root["lambda"] : YAML::Node();
-  return lambda.IsMap() && lambda["timeout"].IsDefined() && !lambda["timeout"].IsNull();
-}
-
 seconds producer_function_timeout(const PipelineConfig& config) {
   // A config built without a file (not by the loader) has only the value to go by.
   const bool named = config.lambda.timeout_set || (config.file.empty() && config.lambda.timeout > seconds{0});

@@ -48,11 +48,6 @@ std::chrono::seconds lambda_function_timeout(const PipelineConfig& config);
 // counts a non-zero lambda.timeout as set. Never throws.
 std::chrono::seconds producer_function_timeout(const PipelineConfig& config);
 
-// Whether the pipeline file itself has a lambda.timeout (not the loader's default), read from
-// the file again; a loaded config knows it as lambda.timeout_set. Throws Error(invalid_input)
-// when the file cannot be read or parsed.
-bool names_lambda_timeout(const std::filesystem::path& pipeline_file);
-
 // The environment variables the functions get so that the packaged pipeline file resolves on
 // Lambda as it did here: each ${NAME} / ${NAME:-default} the file's values reference, with the
 // value it has now (the environment's, else the default), except names Lambda reserves or sets

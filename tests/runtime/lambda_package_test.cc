@@ -105,13 +105,13 @@ TEST(SamTemplate, TheProducersTimeoutIsLambdaTimeoutOnlyWhenTheFileSetsIt) {
   // The loader fills in the consumer's 30s / 6 = 5s; the producer is not held to it.
   const auto defaulted = load("a.yaml", base);
   EXPECT_EQ(lambda_function_timeout(defaulted), std::chrono::seconds(5));
-  EXPECT_FALSE(names_lambda_timeout(defaulted.file));
+  EXPECT_FALSE(defaulted.lambda.timeout_set);
   EXPECT_EQ(producer_function_timeout(defaulted), std::chrono::seconds(900));
   // Written in the file, even equal to the default, it is the user's word for both.
   const auto named = load("b.yaml", base + "lambda: {timeout: 5s}\n");
-  EXPECT_TRUE(names_lambda_timeout(named.file));
+  EXPECT_TRUE(named.lambda.timeout_set);
   EXPECT_EQ(producer_function_timeout(named), std::chrono::seconds(5));
-  EXPECT_FALSE(names_lambda_timeout(load("c.yaml", base + "lambda: {memory: 256}\n").file));
+  EXPECT_FALSE(load("c.yaml", base + "lambda: {memory: 256}\n").lambda.timeout_set);
   // A config built without a file: a non-zero lambda.timeout counts as set.
   sentiflow::PipelineConfig bare;
   EXPECT_EQ(producer_function_timeout(bare), std::chrono::seconds(900));
