@@ -94,11 +94,22 @@ class MotoServer {
     posix_spawn_file_actions_destroy(&actions);
     posix_spawnattr_destroy(&attributes);
   }
+  // SIGTERM to the group, then SIGKILL if moto has not exited within 10 s: a moto busy in a
+  // request (a long poll) has been seen to outlive SIGTERM, and a test binary must never hang
+  // at exit waiting for its peer.
   ~MotoServer() {
     if (pid_ <= 0) return;
     ::kill(-pid_, SIGTERM);
     int status = 0;
-    ::waitpid(pid_, &status, 0);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (::waitpid(pid_, &status, WNOHANG) == 0) {
+      if (std::chrono::steady_clock::now() >= deadline) {
+        ::kill(-pid_, SIGKILL);
+        ::waitpid(pid_, &status, 0);
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));  // a child's exit has no fd to poll
+    }
   }
   MotoServer(const MotoServer&) = delete;
   MotoServer& operator=(const MotoServer&) = delete;
