@@ -1,4 +1,4 @@
-// `bootstrap`: the entry point of sentiflow's Lambda zip (runtime/lambda_package.h).
+// `bootstrap`: the entry point of sentiflow's Lambda zip (src/deploy/lambda_package.h).
 //
 // Lambda's provided.al2023 runtime runs `$LAMBDA_TASK_ROOT/bootstrap`. The sentiflow binary in
 // the zip is built against a newer glibc than Amazon Linux 2023's (2.34), so it must not start
@@ -11,7 +11,7 @@
 // runtime/lib, not lib/: Lambda puts /var/task/lib on every process's LD_LIBRARY_PATH, and our
 // glibc there would break the sandbox's other programs (extensions, layers' tools). The path is
 // given to the loader as an argument, not as LD_LIBRARY_PATH, so no child process inherits it.
-// (runtime/lambda_package.h's kPackageLibraryFolder names the same folder.)
+// (src/deploy/lambda_package.h's kPackageLibraryFolder names the same folder.)
 //
 // ROOT is $LAMBDA_TASK_ROOT, else the folder this launcher is in. The launcher is linked
 // statically (CMake target sentiflow-bootstrap) so that it needs nothing from the root it runs in

@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "lambda/bootstrap.h"
 #include "core/error.h"
 #include "core/time.h"
 #include "core/version.h"
@@ -28,7 +29,7 @@ int report(const Error& error, log::Format format) {
 }  // namespace
 
 int run(int argc, char** argv) {
-  if (wants_lambda_runtime(argc, argv)) return run_lambda_bootstrap(argc, argv);  // docs/LAMBDA.md
+  if (lambda::wants_lambda_runtime(argc, argv)) return lambda::run_lambda_bootstrap(argc, argv);  // docs/LAMBDA.md
   CLI::App app{"sentiflow: a serverless data-engineering pipeline.\n"
                "A schedule starts a producer that scans a table into a queue; elastic consumers analyse each\n"
                "item's sentiment and store the results. Runs on one machine or on AWS.",

@@ -21,11 +21,6 @@ void add_run_command(CLI::App& app, int& status);
 void add_status_command(CLI::App& app, int& status);
 void add_invoke_command(CLI::App& app, int& status);
 void add_event_command(CLI::App& app, int& status);
-// Lambda's bootstrap (invoke_command.cc): true when AWS_LAMBDA_RUNTIME_API is set and the
-// binary got no argument or one naming a handler; then run_lambda_bootstrap runs the Runtime
-// API loop instead of the command line and returns the exit status.
-bool wants_lambda_runtime(int argc, char** argv);
-int run_lambda_bootstrap(int argc, char** argv);
 void add_package_command(CLI::App& app, int& status);
 void add_template_command(CLI::App& app, int& status);
 

@@ -23,8 +23,8 @@
 #include "core/json_text.h"
 #include "observe/log.h"
 #include "pipeline/results.h"
-#include "runtime/backends.h"
-#include "runtime/run_state.h"
+#include "assembly/backends.h"
+#include "state/run_state.h"
 #include "sentiment/evaluation.h"
 
 namespace sentiflow::cli {
@@ -207,11 +207,10 @@ struct Candidate {
 std::vector<Candidate> candidate_runs(const PipelineConfig& config, const std::vector<std::string>& stored) {
   std::set<std::string> unknown(stored.begin(), stored.end());
   std::vector<Candidate> finished, unfinished;
-  if (fs::exists(runtime::SqliteRunState::file_in(config.state_dir))) {
-    runtime::SqliteRunState state(config.state_dir);
-    for (const auto& run : state.recent_runs(std::numeric_limits<size_t>::max())) {
+  if (const auto state = assembly::open_existing_run_state(config)) {
+    for (const auto& run : state->recent_runs(std::numeric_limits<size_t>::max())) {
       if (unknown.erase(run.id) == 0) continue;  // nothing stored for it
-      if (run.phase == runtime::RunPhase::finished)
+      if (run.phase == RunPhase::finished)
         finished.push_back({run.id, false});
       else
         unfinished.push_back({run.id, true});
@@ -230,7 +229,7 @@ RunFigures choose_run(const PipelineConfig& config, const PipelineEvalOptions& o
     return invalid_input(fmt::format("{}: no results to evaluate: {}; `sentiflow run {} --once` stores some",
                                      o.pipeline, why, o.pipeline));
   };
-  const runtime::SinkStore sink = runtime::open_existing_sink_store(config);
+  const assembly::SinkStore sink = assembly::open_existing_sink_store(config);
   if (!sink.store)
     throw nothing(fmt::format("the sink folder {} does not exist yet", config.sink.store.directory.string()));
   pipeline::ResultsReader reader(*sink.store, sink.prefix);

@@ -8,7 +8,7 @@
 #include "cli/commands.h"
 #include "config/loader.h"
 #include "core/error.h"
-#include "runtime/lambda_package.h"
+#include "deploy/lambda_package.h"
 
 namespace sentiflow::cli {
 namespace {
@@ -38,13 +38,13 @@ void add_package_command(CLI::App& app, int& status) {
       std::cerr << "warning: the pipeline has a local:// table or queue or a folder sink: Lambda has no durable disk "
                    "(only /tmp is writable, and it goes with the sandbox); `sentiflow template` needs dynamodb://, "
                    "sqs:// and s3://\n";
-    runtime::PackageOptions package;
+    deploy::PackageOptions package;
     package.pipeline_file = options->file;
     package.out = options->out;
     package.binary = std::filesystem::read_symlink("/proc/self/exe");
-    package.bootstrap = runtime::default_bootstrap(package.binary);
+    package.bootstrap = deploy::default_bootstrap(package.binary);
     package.strip = !options->no_strip;
-    const runtime::PackageSummary summary = runtime::write_package(package);
+    const deploy::PackageSummary summary = deploy::write_package(package);
     for (const auto& warning : summary.warnings) std::cerr << "warning: " << warning << "\n";
     std::cout << fmt::format("{}: {} bytes ({}), {} files, {} unzipped\n", options->out, summary.zip_bytes,
                              mebibytes(summary.zip_bytes), summary.entries.size(), mebibytes(summary.unzipped_bytes));

@@ -14,15 +14,14 @@
 #include "config/values.h"
 #include "core/error.h"
 #include "core/time.h"
-#include "queue/local_queue.h"
-#include "runtime/backends.h"
+#include "assembly/backends.h"
 
 namespace sentiflow::cli {
 namespace {
 
 using std::chrono::milliseconds;
 
-// Retention is an attribute of the queue, stored in the queue file (LocalQueueOptions::retention).
+// Retention is an attribute of the queue, stored in the queue file (assembly::LocalQueueSpec::retention).
 // These commands inspect and repair: they open queues with no retention (nullopt), so that they
 // never change the stored one. Only a `send` that creates the pipeline's queue gives it the
 // pipeline's retention.
@@ -43,18 +42,18 @@ void add_target_options(CLI::App* cmd, QueueTarget& t) {
 }
 
 struct ResolvedQueue {
-  LocalQueueOptions options;
+  assembly::LocalQueueSpec options;
   std::string dead_letter;  // the pipeline's (or --dead-letter's) dead-letter queue name
   std::string state_dir;    // for messages
   bool from_pipeline = false;
 };
 
-// Opening a LocalQueue creates the queue (and its dead-letter queue): every command but
+// Opening a local queue creates the queue (and its dead-letter queue): every command but
 // `send` first checks that the queue exists, so that a mistyped name is an error instead of
 // a new, empty queue in the user's state. A queue the user named that does not exist is
 // invalid input (exit status 2).
-void require_queue(const std::filesystem::path& file, const std::string& state_dir, const std::string& name) {
-  const auto names = LocalQueue::list(file);
+void require_queue(const std::string& state_dir, const std::string& name) {
+  const auto names = assembly::local_queue_names(state_dir);
   if (std::find(names.begin(), names.end(), name) != names.end()) return;
   throw invalid_input(fmt::format("no queue '{}' in {} ({})", name, state_dir,
                                   names.empty() ? std::string("no queues yet")
@@ -79,29 +78,28 @@ ResolvedQueue resolve(const QueueTarget& t, const std::optional<PipelineConfig>&
     r.dead_letter = c.queue.dead_letter;
     r.state_dir = c.state_dir.string();
     auto& o = r.options;
-    o.file = LocalQueue::file_in(c.state_dir);
+    o.state_dir = c.state_dir;
     o.name = t.queue.empty() ? c.queue.url.name : t.queue;
     o.visibility_timeout = c.queue.visibility_timeout;
     o.message_size_limit = c.queue.message_size_limit;
     // The stored retention stays as it is; a queue created now gets the pipeline's.
-    const auto existing = LocalQueue::list(o.file);
+    const auto existing = assembly::local_queue_names(o.state_dir);
     if (o.name == c.queue.url.name && std::find(existing.begin(), existing.end(), o.name) == existing.end())
       o.retention = c.queue.retention;
-    o.durability = c.queue.durability == Durability::full ? LocalQueueOptions::Durability::full
-                                                            : LocalQueueOptions::Durability::normal;
+    o.durability = c.queue.durability;
     if (o.name == c.queue.url.name) {  // the pipeline's queue dead-letters as the pipeline does
       o.dead_letter_queue = c.queue.dead_letter;
       o.max_receive_count = c.queue.max_receive_count;
     }
-    if (!creating) require_queue(o.file, r.state_dir, o.name);
+    if (!creating) require_queue(r.state_dir, o.name);
     return r;
   }
   if (t.queue.empty()) throw invalid_input("--state-dir needs --queue NAME");
-  r.options.file = LocalQueue::file_in(t.state_dir);
+  r.options.state_dir = t.state_dir;
   r.options.name = t.queue;
   r.dead_letter = t.dead_letter.empty() ? t.queue + "-dlq" : t.dead_letter;
   r.state_dir = t.state_dir;
-  if (!creating) require_queue(r.options.file, r.state_dir, t.queue);
+  if (!creating) require_queue(r.state_dir, t.queue);
   return r;
 }
 
@@ -132,10 +130,10 @@ std::optional<SqsTarget> sqs_target(const QueueTarget& t, const std::optional<Pi
 // The queue to work on; `creating` (send to the pipeline's own queue) creates it when missing.
 std::unique_ptr<Queue> open_sqs(const SqsTarget& t, bool creating) {
   const bool create = creating && !t.named;
-  auto queue = runtime::open_queue(t.config, create ? runtime::QueueAccess::work : runtime::QueueAccess::inspect);
+  auto queue = assembly::open_queue(t.config, create ? assembly::QueueAccess::work : assembly::QueueAccess::inspect);
   if (!queue)
     throw invalid_input(fmt::format("no SQS queue '{}' ({})", t.config.queue.url.name,
-                                    runtime::aws_location(t.config, aws::kSqs)));
+                                    assembly::aws_location(t.config, aws::kSqs)));
   return queue;
 }
 
@@ -198,12 +196,12 @@ void print_stats_header(bool json) {
 void sqs_stats(const SqsTarget& t, bool json) {
   const auto counts_of = [](std::unique_ptr<Queue> queue) { return queue ? queue->counts() : QueueCounts{}; };
   const QueueCounts queue_counts =
-      t.named ? open_sqs(t, false)->counts() : counts_of(runtime::open_queue(t.config, runtime::QueueAccess::inspect));
+      t.named ? open_sqs(t, false)->counts() : counts_of(assembly::open_queue(t.config, assembly::QueueAccess::inspect));
   print_stats_header(json);
   print_stats_row(t.config.queue.url.name, "queue", queue_counts, json);
   if (t.named || t.config.queue.dead_letter.empty()) return;
   print_stats_row(t.config.queue.dead_letter, "dead-letter",
-                  counts_of(runtime::open_dead_letter_queue(t.config, runtime::QueueAccess::inspect)), json);
+                  counts_of(assembly::open_dead_letter_queue(t.config, assembly::QueueAccess::inspect)), json);
 }
 
 void stats(const QueueTarget& t, bool json) {
@@ -211,41 +209,41 @@ void stats(const QueueTarget& t, bool json) {
   if (const auto sqs = sqs_target(t, pipeline)) return sqs_stats(*sqs, json);
   std::vector<std::pair<std::string, std::string>> rows;  // queue, role
   std::optional<ResolvedQueue> resolved;
-  std::filesystem::path file;
+  std::filesystem::path state_dir;
   if (!t.pipeline.empty() || !t.queue.empty()) {
     // A queue named with --queue must exist; the pipeline's own queues may not exist yet
     // (nothing was sent): they show zeros.
     resolved = resolve(t, pipeline, t.queue.empty());
-    file = resolved->options.file;
+    state_dir = resolved->options.state_dir;
     rows.emplace_back(resolved->options.name, "queue");
     if (resolved->from_pipeline && t.queue.empty()) rows.emplace_back(resolved->dead_letter, "dead-letter");
   } else {
     if (t.state_dir.empty()) throw invalid_input("give either --pipeline FILE or --state-dir DIR");
-    file = LocalQueue::file_in(t.state_dir);
-    for (const auto& name : LocalQueue::list(file)) rows.emplace_back(name, "queue");
+    state_dir = t.state_dir;
+    for (const auto& name : assembly::local_queue_names(state_dir)) rows.emplace_back(name, "queue");
   }
   // Stats never creates state: a queue not in the file yet shows zeros.
-  const auto existing = LocalQueue::list(file);
+  const auto existing = assembly::local_queue_names(state_dir);
   print_stats_header(json);
   for (const auto& [name, role] : rows) {
     QueueCounts counts;
     if (std::find(existing.begin(), existing.end(), name) != existing.end()) {
-      LocalQueueOptions o = resolved ? resolved->options : LocalQueueOptions{};
-      o.file = file;
+      assembly::LocalQueueSpec o = resolved ? resolved->options : assembly::LocalQueueSpec{};
+      o.state_dir = state_dir;
       o.name = name;
       o.dead_letter_queue.clear();  // counting needs no dead-letter queue: never create one
       o.retention = std::nullopt;  // counting never changes the stored retention
-      counts = LocalQueue(o).counts();
+      counts = assembly::open_local_queue(o)->counts();
     }
     print_stats_row(name, role, counts, json);
   }
 }
 
-// The target's queue: SQS through the factory, or a LocalQueue (resolve()).
+// The target's queue: SQS or local, through the factory (resolve()).
 std::unique_ptr<Queue> open_target(const QueueTarget& t, bool creating) {
   const auto pipeline = load_target_pipeline(t);
   if (const auto sqs = sqs_target(t, pipeline)) return open_sqs(*sqs, creating);
-  return std::make_unique<LocalQueue>(resolve(t, pipeline, creating).options);
+  return assembly::open_local_queue(resolve(t, pipeline, creating).options);
 }
 
 int send(const QueueTarget& t, const std::vector<std::string>& bodies, const std::string& file,
@@ -435,12 +433,12 @@ void add_queue_command(CLI::App& app, int& status) {
     ResolvedQueue r = resolve(*target, pipeline, false);
     if (r.dead_letter.empty())
       throw invalid_input(fmt::format("queue '{}' has no dead-letter queue to redrive from", r.options.name));
-    require_queue(r.options.file, r.state_dir, r.dead_letter);
+    require_queue(r.state_dir, r.dead_letter);
     r.options.dead_letter_queue = r.dead_letter;
-    LocalQueue queue(r.options);
-    const int64_t moved = queue.redrive_dead_letters(*max_moved);
+    const auto queue = assembly::open_local_queue(r.options);
+    const int64_t moved = queue->redrive_dead_letters(*max_moved);
     std::cout << fmt::format("moved {} message{} from '{}' back to '{}'\n", moved, moved == 1 ? "" : "s", r.dead_letter,
-                             queue.name());
+                             queue->name());
     status = 0;
   });
 }

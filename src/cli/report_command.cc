@@ -15,8 +15,9 @@
 #include "config/loader.h"
 #include "core/error.h"
 #include "observe/log.h"
-#include "runtime/observe_server.h"
-#include "runtime/run_state.h"
+#include "observe_server/observe_server.h"
+#include "state/run_state.h"
+#include "assembly/backends.h"
 
 namespace sentiflow::cli {
 namespace {
@@ -25,8 +26,7 @@ namespace fs = std::filesystem;
 
 // The run the report is of: `id`, or the newest run. A pipeline without state or without that
 // run is the user's mistake (exit 2), and the message says what exists.
-runtime::RunRecord find_run(runtime::RunState& state, const PipelineConfig& config, const std::string& file,
-                            const std::string& id) {
+RunRecord find_run(RunLog& state, const PipelineConfig& config, const std::string& file, const std::string& id) {
   if (id.empty()) {
     const auto newest = state.recent_runs(1);
     if (newest.empty()) throw invalid_input(fmt::format("pipeline {} has no runs yet; run it first", config.name));
@@ -40,9 +40,9 @@ runtime::RunRecord find_run(runtime::RunState& state, const PipelineConfig& conf
 // The report's data: the run's timeline points (oldest first) and a status shaped as the live
 // server's, with `report: true` so the page can say it is a snapshot. A point that is not JSON
 // (a state file written by hand) is left out with a warning rather than spoiling the page.
-nlohmann::json report_data(runtime::RunState& state, const PipelineConfig& config, const runtime::RunRecord& run) {
+nlohmann::json report_data(RunTimeline& timeline, const PipelineConfig& config, const RunRecord& run) {
   nlohmann::json points = nlohmann::json::array();
-  for (const auto& point : state.timeline(run.id)) {
+  for (const auto& point : timeline.timeline(run.id)) {
     auto value = nlohmann::json::parse(point.json, nullptr, false);
     if (value.is_discarded()) {
       log::warn("a timeline point is not JSON; left out", {{"run", run.id}});
@@ -51,7 +51,7 @@ nlohmann::json report_data(runtime::RunState& state, const PipelineConfig& confi
     points.push_back(std::move(value));
   }
   nlohmann::json status = {{"pipeline", config.name},
-                           {"runs", nlohmann::json::array({runtime::to_json(run)})},
+                           {"runs", nlohmann::json::array({to_json(run)})},
                            {"dead_letters", run.counts.dead_letters},
                            {"report", true}};
   return {{"points", std::move(points)}, {"status", std::move(status)}};
@@ -72,13 +72,13 @@ void add_report_command(CLI::App& app, int& status) {
   cmd->add_option("--html", o->html, "Where to write the page")->required();
   cmd->callback([o, &status] {
     const PipelineConfig config = load_pipeline_or_throw(o->file);
-    // RunState would create a state file; a report only reads, so a missing one is an answer.
-    if (!fs::exists(runtime::SqliteRunState::file_in(config.state_dir)))
+    // Opening a run state would create its file; a report only reads, so a missing one is an answer.
+    const auto state = assembly::open_existing_run_state(config);
+    if (!state)
       throw invalid_input(fmt::format("pipeline {} has no state in {} yet; run it first", config.name,
                                       config.state_dir.string()));
-    runtime::SqliteRunState state(config.state_dir);
-    const runtime::RunRecord run = find_run(state, config, o->file, o->run);
-    const std::string page = runtime::static_dashboard(report_data(state, config, run));
+    const RunRecord run = find_run(*state, config, o->file, o->run);
+    const std::string page = static_dashboard(report_data(*state, config, run));
     // Whole or not at all: a reader never sees half a page, a failure leaves the old one.
     Output out(o->html);
     out.buffer() = page;

@@ -11,9 +11,8 @@
 #include "config/loader.h"
 #include "core/error.h"
 #include "pipeline/results.h"
-#include "runtime/backends.h"
+#include "assembly/backends.h"
 #include "sentiment/analyzer.h"
-#include "store/file_store.h"
 
 namespace sentiflow::cli {
 namespace {
@@ -29,8 +28,8 @@ struct ResultsOptions {
 
 // The pipeline's sink store and prefix (runtime/backends.h); a null store when its folder does
 // not exist yet (no run has stored anything: there are no results, which is not an error).
-runtime::SinkStore open_sink(const std::string& pipeline) {
-  return runtime::open_existing_sink_store(load_pipeline_or_throw(pipeline));
+assembly::SinkStore open_sink(const std::string& pipeline) {
+  return assembly::open_existing_sink_store(load_pipeline_or_throw(pipeline));
 }
 
 std::string summary_text(const pipeline::ResultsSummary& s) {
@@ -52,7 +51,7 @@ std::string summary_text(const pipeline::ResultsSummary& s) {
 }
 
 void run_results(const ResultsOptions& o) {
-  const runtime::SinkStore sink = open_sink(o.pipeline);
+  const assembly::SinkStore sink = open_sink(o.pipeline);
   const std::optional<std::string> run = o.run.empty() ? std::nullopt : std::optional<std::string>(o.run);
   std::optional<pipeline::ResultsReader> reader;
   if (sink.store) reader.emplace(*sink.store, sink.prefix);

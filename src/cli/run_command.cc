@@ -7,11 +7,12 @@
 #include <thread>
 
 #include "cli/commands.h"
+#include "cli/run_presenter.h"
 #include "config/loader.h"
 #include "config/values.h"
 #include "core/error.h"
 #include "observe/log.h"
-#include "runtime/local_runner.h"
+#include "local/local_runner.h"
 
 namespace sentiflow::cli {
 namespace {
@@ -25,7 +26,7 @@ constexpr std::string_view kDefaultListen = "127.0.0.1:9464";
 // may do more than a signal handler. A second signal ends the process at once.
 class GracefulStop {
  public:
-  explicit GracefulStop(runtime::LocalRunner& runner) {
+  explicit GracefulStop(local::LocalRunner& runner) {
     sigemptyset(&signals_);
     sigaddset(&signals_, SIGINT);
     sigaddset(&signals_, SIGTERM);
@@ -82,16 +83,17 @@ void add_run_command(CLI::App& app, int& status) {
     const auto& [file, once, run_id, no_progress, listen] = *o;
     if (once && !run_id.empty()) throw invalid_input("give --once or --run ID, not both");
     const PipelineConfig config = load_pipeline_or_throw(file);
-    runtime::RunnerOptions options;
-    options.mode = !run_id.empty() ? runtime::RunnerOptions::Mode::run
-                   : once          ? runtime::RunnerOptions::Mode::once
-                                   : runtime::RunnerOptions::Mode::daemon;
+    local::RunnerOptions options;
+    options.mode = !run_id.empty() ? local::RunnerOptions::Mode::run
+                   : once          ? local::RunnerOptions::Mode::once
+                                   : local::RunnerOptions::Mode::daemon;
     options.run_id = run_id;
-    options.progress_bar = !no_progress && isatty(STDERR_FILENO) && log::format() == log::Format::text;
-    options.summary = &std::cout;
+    RunPresenter presenter(!no_progress && isatty(STDERR_FILENO) && log::format() == log::Format::text,
+                           std::chrono::seconds(5), std::cout);
+    options.observer = &presenter;
     options.listen = config.observe.listen;
     if (listen_option->count() > 0) options.listen = parse_listen_address(listen.empty() ? kDefaultListen : listen);
-    runtime::LocalRunner runner(config, options);
+    local::LocalRunner runner(config, options);
     GracefulStop stop(runner);
     status = runner.run();
   });

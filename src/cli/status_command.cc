@@ -11,8 +11,8 @@
 #include "config/loader.h"
 #include "core/error.h"
 #include "pipeline/results.h"
-#include "runtime/backends.h"
-#include "runtime/run_state.h"
+#include "assembly/backends.h"
+#include "state/run_state.h"
 
 namespace sentiflow::cli {
 namespace {
@@ -23,18 +23,16 @@ nlohmann::json counts_json(const QueueCounts& c) {
 
 nlohmann::json gather(const PipelineConfig& c, size_t limit) {
   nlohmann::json out = {{"pipeline", c.name}, {"state_dir", c.state_dir.string()}};
-  const bool has_state = std::filesystem::exists(runtime::SqliteRunState::file_in(c.state_dir));
   nlohmann::json runs = nlohmann::json::array();
-  if (has_state) {
-    runtime::SqliteRunState state(c.state_dir);
-    for (const auto& r : state.recent_runs(limit)) runs.push_back(runtime::to_json(r));
-    const auto last = state.last_tick();
+  if (const auto state = assembly::open_existing_run_state(c)) {
+    for (const auto& r : state->recent_runs(limit)) runs.push_back(to_json(r));
+    const auto last = state->last_tick();
     out["scheduler"] = {{"last_tick", last ? nlohmann::json(format_utc(*last)) : nullptr},
-                        {"skipped_ticks", state.skipped_ticks()}};
+                        {"skipped_ticks", state->skipped_ticks()}};
   }
   out["runs"] = std::move(runs);
-  const auto queue = runtime::open_queue(c, runtime::QueueAccess::inspect);
-  const auto dead = runtime::open_dead_letter_queue(c, runtime::QueueAccess::inspect);
+  const auto queue = assembly::open_queue(c, assembly::QueueAccess::inspect);
+  const auto dead = assembly::open_dead_letter_queue(c, assembly::QueueAccess::inspect);
   out["queue"] = {{"uri", c.queue.url.uri}, {"counts", counts_json(queue ? queue->counts() : QueueCounts{})}};
   out["dead_letter_queue"] = {{"name", c.queue.dead_letter},
                               {"messages", dead ? dead->counts().total() : 0}};
@@ -43,7 +41,7 @@ nlohmann::json gather(const PipelineConfig& c, size_t limit) {
   std::string missing;
   try {
     // A sink folder not created yet is a null store: no error records.
-    if (const auto sink = runtime::open_existing_sink_store(c); sink.store) {
+    if (const auto sink = assembly::open_existing_sink_store(c); sink.store) {
       pipeline::ResultsReader reader(*sink.store, sink.prefix);
       for (const auto& e : reader.errors(std::nullopt)) {
         errors[e.code] = errors.value(e.code, 0) + 1;

@@ -13,8 +13,7 @@
 #include "config/loader.h"
 #include "core/error.h"
 #include "core/time.h"
-#include "runtime/backends.h"
-#include "store/file_store.h"
+#include "assembly/backends.h"
 
 namespace sentiflow::cli {
 namespace {
@@ -46,8 +45,8 @@ struct OpenedStore {
 // (no bucket is ever created here: it belongs to the deployment).
 OpenedStore open_store(const StoreTarget& t, bool create) {
   if (t.pipeline.empty() == t.directory.empty()) throw invalid_input("give either --pipeline FILE or --store DIR");
-  if (!t.directory.empty()) return {std::make_unique<FileStore>(t.directory, create), ""};
-  runtime::SinkStore sink = runtime::open_sink_store(load_pipeline_or_throw(t.pipeline), create);
+  if (!t.directory.empty()) return {assembly::open_store_directory(t.directory, create), ""};
+  assembly::SinkStore sink = assembly::open_sink_store(load_pipeline_or_throw(t.pipeline), create);
   return {std::move(sink.store), std::move(sink.prefix)};
 }
 

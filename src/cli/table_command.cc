@@ -10,9 +10,8 @@
 #include "cli/commands.h"
 #include "config/loader.h"
 #include "core/error.h"
-#include "runtime/backends.h"
+#include "assembly/backends.h"
 #include "table/import.h"
-#include "table/local_table.h"
 
 namespace sentiflow::cli {
 namespace {
@@ -56,20 +55,20 @@ OpenedTable open(const TableTarget& t, bool importing) {
   if (!t.pipeline.empty()) {
     const PipelineConfig c = load_pipeline_or_throw(t.pipeline);
     if (!importing && c.source.table.backend == TableLocation::Backend::local)
-      require_file(LocalTable::file_in(c.state_dir, c.source.table.name), c.source.table.uri);
-    return {runtime::open_table(c, importing), c.source.table.uri, c.source.page_size};
+      require_file(assembly::local_table_file(c.state_dir, c.source.table.name), c.source.table.uri);
+    return {assembly::open_table(c, importing), c.source.table.uri, c.source.page_size};
   }
   if (t.table.empty()) throw invalid_input("--state-dir needs --table NAME");
-  LocalTableOptions options{LocalTable::file_in(t.state_dir, t.table), t.table, std::nullopt};
-  if (!t.key.empty())
-    options.key_schema = KeySchema{t.key, t.sort_key.empty() ? std::nullopt : std::optional<std::string>(t.sort_key)};
+  const std::filesystem::path file = assembly::local_table_file(t.state_dir, t.table);
+  std::optional<KeySchema> key;
+  if (!t.key.empty()) key = KeySchema{t.key, t.sort_key.empty() ? std::nullopt : std::optional<std::string>(t.sort_key)};
   const std::string uri = "local://" + t.table;
-  if (!importing) require_file(options.file, uri);
-  if (!options.key_schema && !std::filesystem::exists(options.file))
+  if (!importing) require_file(file, uri);
+  if (!key && !std::filesystem::exists(file))
     throw invalid_input(fmt::format("table {} does not exist ({}); creating it needs --key NAME (and --sort-key NAME "
                                     "if it has one)",
-                                    uri, options.file.string()));
-  return {std::make_unique<LocalTable>(std::move(options)), uri, 1000};
+                                    uri, file.string()));
+  return {assembly::open_local_table(t.state_dir, t.table, key), uri, 1000};
 }
 
 int import(const TableTarget& t, const std::string& file, std::string format, bool if_empty, bool json) {

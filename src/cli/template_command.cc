@@ -7,7 +7,7 @@
 #include "cli/commands.h"
 #include "config/loader.h"
 #include "core/error.h"
-#include "runtime/sam_template.h"
+#include "deploy/sam_template.h"
 
 namespace sentiflow::cli {
 
@@ -16,7 +16,7 @@ void add_template_command(CLI::App& app, int& status) {
   struct Options {
     std::string file;
     std::string out;
-    runtime::SamTemplateOptions render;
+    deploy::SamTemplateOptions render;
   };
   auto options = std::make_shared<Options>();
   cmd->add_option("FILE", options->file, "The pipeline file (YAML), with dynamodb://, sqs:// and s3:// URIs")
@@ -32,7 +32,7 @@ void add_template_command(CLI::App& app, int& status) {
       "under 6x the function timeout, ...). Deploy with `sam deploy --guided` (deploy/README.md).");
   cmd->callback([options, &status] {
     const PipelineConfig config = load_pipeline_or_throw(options->file);
-    const runtime::SamTemplate rendered = runtime::render_sam_template(config, options->render);
+    const deploy::SamTemplate rendered = deploy::render_sam_template(config, options->render);
     for (const auto& warning : rendered.warnings) std::cerr << "warning: " << warning << "\n";
     if (options->out.empty()) {
       std::cout << rendered.yaml;

@@ -38,16 +38,6 @@ struct ProducerOptions {
   uint64_t message_size_limit = 256 * 1024;   // queue.message_size_limit
 };
 
-// Where one segment's scan stands; what RunState keeps.
-struct ScanCheckpoint {
-  int segment = 0;
-  int total_segments = 1;
-  std::string token;  // the table's token to continue from; "" = from the start
-  bool done = false;  // read to its end
-  int64_t scanned = 0;
-  int64_t sent = 0;
-};
-
 struct ProduceReport {
   int64_t scanned = 0;  // items read in this call (a resumed run counts from its checkpoints)
   int64_t sent = 0;

@@ -1,7 +1,7 @@
 // Table: a key-value table of JSON items with DynamoDB's rules (DESIGN.md, "Where it runs").
 //
-// Implementations: LocalTable (SQLite, table/local_table.h); DynamoDbTable arrives with the
-// AWS backends. Both run the conformance suite in tests/table/.
+// Implementations: LocalTable (SQLite, table/local_table.h) and DynamoDbTable
+// (table/dynamodb_table.h). Both run the conformance suite in tests/table/.
 //
 // An item is a JSON object, passed and returned as its text. Its key is a string attribute
 // (the partition key) and, when the table has one, a second string attribute (the sort key);
@@ -63,6 +63,18 @@ struct ScanPage {
   // Where the next page starts; empty when the segment has been read to its end. A backend
   // may return a token followed by an empty page (DynamoDB does): loop until it is empty.
   std::string next_token;
+};
+
+// Where one segment's scan of a table stands, in the run of a producer that reads it page by
+// page: what the producer reports after each page and resumes from, and what the run state
+// (state/run_state.h) keeps, as it is.
+struct ScanCheckpoint {
+  int segment = 0;
+  int total_segments = 1;
+  std::string token;  // the page's next_token to continue from; "" = from the start
+  bool done = false;  // read to its end
+  int64_t scanned = 0;
+  int64_t sent = 0;
 };
 
 class Table {

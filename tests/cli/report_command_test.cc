@@ -9,7 +9,8 @@
 #include <string>
 
 #include "core/time.h"
-#include "runtime/run_state.h"
+#include "state/run_state.h"
+#include "state/sqlite_run_state.h"
 #include "support/run_binary.h"
 #include "support/temp_dir.h"
 
@@ -128,8 +129,8 @@ TEST_F(ReportCli, ReportsTheRunItIsAskedFor) {
 TEST_F(ReportCli, TextThatLooksLikeMarkupStaysInsideTheDataScript) {
   const std::string id = "r</script><script>alert(1)</script><!--";
   {
-    sentiflow::runtime::SqliteRunState state(dir_.path() / "state");
-    state.start_run(id, sentiflow::runtime::RunKind::manual, sentiflow::Millis{std::chrono::milliseconds{1'700'000'000'000}});
+    sentiflow::SqliteRunState state(dir_.path() / "state");
+    state.start_run(id, sentiflow::RunKind::manual, sentiflow::Millis{std::chrono::milliseconds{1'700'000'000'000}});
     state.record_timeline(id, {sentiflow::Seconds{std::chrono::seconds{1'700'000'000}}, nlohmann::json{{"run", id}, {"processed", 1}}.dump()});
     state.record_timeline(id, {sentiflow::Seconds{std::chrono::seconds{1'700'000'001}}, "not json"});
   }
@@ -149,7 +150,7 @@ TEST_F(ReportCli, NoStateOrAnUnknownRunIsBadInput) {
   Outcome r = run("report " + file() + " --html page.html");
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.err.find("run it first"), std::string::npos) << r.err;
-  EXPECT_FALSE(fs::exists(sentiflow::runtime::SqliteRunState::file_in(dir_.path() / "state"))) << "a report creates no state";
+  EXPECT_FALSE(fs::exists(sentiflow::SqliteRunState::file_in(dir_.path() / "state"))) << "a report creates no state";
 
   run_once(10);
   r = run("report " + file() + " --run no-such-run --html page.html");

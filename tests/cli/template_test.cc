@@ -184,24 +184,48 @@ std::map<std::string, std::set<std::string>> run_state_actions(const std::string
 // between "struct ConsumerHandler::Impl" and "ConsumerHandler::~ConsumerHandler" are the
 // consumer's, from there to "ProducerHandler::~ProducerHandler" the producer's; calls elsewhere
 // (the shared helpers such as finish_if_drained, which both call) count for both.
-std::map<std::string, std::set<std::string>> handler_state_calls(const std::string& source) {
+std::map<std::string, std::set<std::string>> handler_state_calls(const std::string& source, const std::string& parts) {
   const auto consumer_begin = source.find("struct ConsumerHandler::Impl");
   const auto consumer_end = source.find("ConsumerHandler::~ConsumerHandler");
   const auto producer_end = source.find("ProducerHandler::~ProducerHandler");
   EXPECT_TRUE(consumer_begin < consumer_end && consumer_end < producer_end && producer_end != std::string::npos)
-      << "the handlers' layout in lambda_handlers.cc changed: update handler_state_calls";
+      << "the handlers' layout in lambda/handlers.cc changed: update handler_state_calls";
   if (!(consumer_begin < consumer_end && consumer_end < producer_end && producer_end != std::string::npos)) return {};
+  // The run state's methods called on it (as `state`, or as the RunLog/ProducerLease `runs` and
+  // `lease` that assembly's functions and the handlers' helpers take).
   const auto calls_in = [](const std::string& text) {
     std::set<std::string> found;
-    const std::regex call(R"(\bstate(?:->|\.)(\w+)\()");
+    const std::regex call(R"(\b(?:state|runs|lease)(?:->|\.)(\w+)\()");
     for (auto it = std::sregex_iterator(text.begin(), text.end(), call); it != std::sregex_iterator(); ++it)
       found.insert((*it)[1]);
     return found;
   };
-  const auto shared = calls_in(source.substr(0, consumer_begin) + source.substr(producer_end));
+  // What a handler reaches through assembly/parts.cc: the state calls of each assembly function
+  // it calls, read from that function's definition.
+  const auto through_assembly = [&](const std::string& text) {
+    std::set<std::string> found;
+    const std::regex call(R"(\bassembly::(\w+)\()");
+    for (auto it = std::sregex_iterator(text.begin(), text.end(), call); it != std::sregex_iterator(); ++it) {
+      const std::regex definition("\n[a-z][\\w:<> ]* " + (*it)[1].str() + "\\(");
+      std::smatch m;
+      if (!std::regex_search(parts, m, definition)) continue;  // a backend opener, no state call
+      const auto begin = static_cast<size_t>(m.position(0));
+      const auto body = parts.substr(begin, parts.find("\n}\n", begin) - begin);
+      const auto inner = calls_in(body);
+      found.insert(inner.begin(), inner.end());
+    }
+    return found;
+  };
+  const auto all_calls = [&](const std::string& text) {
+    auto found = calls_in(text);
+    const auto more = through_assembly(text);
+    found.insert(more.begin(), more.end());
+    return found;
+  };
+  const auto shared = all_calls(source.substr(0, consumer_begin) + source.substr(producer_end));
   std::map<std::string, std::set<std::string>> out;
-  out["consumer"] = calls_in(source.substr(consumer_begin, consumer_end - consumer_begin));
-  out["producer"] = calls_in(source.substr(consumer_end, producer_end - consumer_end));
+  out["consumer"] = all_calls(source.substr(consumer_begin, consumer_end - consumer_begin));
+  out["producer"] = all_calls(source.substr(consumer_end, producer_end - consumer_end));
   for (auto& [handler, methods] : out) methods.insert(shared.begin(), shared.end());
   return out;
 }
@@ -394,14 +418,15 @@ TEST_F(TemplateTest, ThePoliciesCoverEveryOperationTheCodeSends) {
     return found;
   };
   // The run state, per role: exactly the actions of the RunState methods its handler calls
-  // (found in lambda_handlers.cc), each method's actions read from dynamodb_run_state.cc, plus
+  // (found in lambda/handlers.cc and in the assembly/parts.cc functions it calls), each method's actions read from dynamodb_run_state.cc, plus
   // DescribeTable for opening it. A new state call in a handler, or a new operation in a method,
   // fails here until the template grants it; a grant no handler needs fails here too.
-  const auto by_method = run_state_actions(read_whole_file(kSource + "/src/runtime/dynamodb_run_state.cc"));
+  const auto by_method = run_state_actions(read_whole_file(kSource + "/src/state/dynamodb_run_state.cc"));
   ASSERT_TRUE(by_method.count("add_counts")) << "the run state's methods were not found";
   EXPECT_EQ(by_method.at("add_counts"), (std::set<std::string>{"dynamodb:UpdateItem", "dynamodb:GetItem"}));
   EXPECT_TRUE(by_method.at("save_checkpoint").count("dynamodb:ConditionCheckItem")) << "a TransactWriteItems part";
-  const auto calls = handler_state_calls(read_whole_file(kSource + "/src/runtime/lambda_handlers.cc"));
+  const auto calls = handler_state_calls(read_whole_file(kSource + "/src/lambda/handlers.cc"),
+                                         read_whole_file(kSource + "/src/assembly/parts.cc"));
   for (const auto& [role, handler] : {std::pair{"ProducerRole", "producer"}, std::pair{"ConsumerRole", "consumer"}}) {
     std::set<std::string> needed = {"dynamodb:DescribeTable"};
     ASSERT_FALSE(calls.at(handler).empty()) << handler;
@@ -430,7 +455,7 @@ TEST_F(TemplateTest, ThePoliciesCoverEveryOperationTheCodeSends) {
   for (const auto& op : s3_ops) EXPECT_TRUE(consumer.count("s3:" + op)) << op;
   EXPECT_TRUE(all_actions(r, "ProducerRole").count("sqs:SendMessage"));
   // A cut producer re-invokes itself through Lambda's Invoke API.
-  EXPECT_NE(read_whole_file(kSource + "/src/runtime/lambda_handlers.cc").find("/invocations"), std::string::npos);
+  EXPECT_NE(read_whole_file(kSource + "/src/lambda/handlers.cc").find("/invocations"), std::string::npos);
   EXPECT_TRUE(all_actions(r, "ProducerRole").count("lambda:InvokeFunction"));
 }
 

@@ -1,0 +1,84 @@
+#include "cli/run_presenter.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <iostream>
+#include <string>
+
+#include "observe/log.h"
+
+namespace sentiflow::cli {
+namespace {
+
+std::string thousands(int64_t n) {
+  std::string digits = std::to_string(n < 0 ? -n : n);
+  std::string out;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return n < 0 ? "-" + out : out;
+}
+
+}  // namespace
+
+RunPresenter::RunPresenter(bool progress_bar, std::chrono::milliseconds log_interval, std::ostream& summary)
+    : progress_bar_(progress_bar), log_interval_(log_interval), summary_(summary) {}
+
+std::chrono::milliseconds RunPresenter::progress_interval() const {
+  return progress_bar_ ? std::chrono::milliseconds(200) : log_interval_;
+}
+
+void RunPresenter::progress(const local::RunProgress& p) {
+  const double rate = p.elapsed_seconds > 0 ? static_cast<double>(p.processed) / p.elapsed_seconds : 0;
+  const int64_t total = p.total >= 0 ? p.total : p.sent;
+  std::string eta = "-";
+  if (rate > 0 && total > p.processed) {
+    const auto s = static_cast<int64_t>(static_cast<double>(total - p.processed) / rate);
+    eta = fmt::format("{}:{:02}", s / 60, s % 60);
+  }
+  if (progress_bar_) {
+    std::cerr << fmt::format("\r\033[K{}  produced {}/{}  processed {}  {:.0f}/s  workers {}  ETA {}",
+                             p.run.empty() ? "waiting" : p.run, thousands(p.sent),
+                             total >= 0 ? thousands(total) : "?", thousands(p.processed), rate, p.workers, eta)
+              << std::flush;
+  } else if (!p.run.empty()) {
+    log::info("progress", {{"run", p.run},
+                           {"produced", p.sent},
+                           {"processed", p.processed},
+                           {"items_per_s", std::round(rate)},
+                           {"workers", p.workers},
+                           {"eta", eta}});
+  }
+}
+
+void RunPresenter::finished(const RunRecord& run, const Histogram::Snapshot& latency) {
+  const RunCounts& c = run.counts;
+  const double seconds =
+      run.finished_at ? std::chrono::duration<double>(*run.finished_at - run.started_at).count() : 0;
+  std::string labels;
+  for (const auto& [label, n] : c.labels)
+    labels += fmt::format("{}{} {} ({:.1f}%)", labels.empty() ? "" : " · ", label, thousands(n),
+                          c.processed > 0 ? 100.0 * static_cast<double>(n) / static_cast<double>(c.processed) : 0);
+  summary_ << fmt::format(
+                  "run {} ({}, attempt {}) finished in {:.1f} s\n"
+                  "  items         {} scanned · {} sent · {} error records\n"
+                  "  processed     {} stored · {} failed receives\n"
+                  "  labels        {}\n"
+                  "  dead letters  {}\n"
+                  "  throughput    {} items/s\n"
+                  "  latency       p50 {:.3f} s · p99 {:.3f} s (send → stored)\n",
+                  run.id, to_string(run.kind), run.attempt, seconds, thousands(c.scanned), thousands(c.sent),
+                  thousands(c.producer_errors), thousands(c.processed), thousands(c.failed),
+                  labels.empty() ? "-" : labels, thousands(c.dead_letters),
+                  thousands(seconds > 0 ? static_cast<int64_t>(static_cast<double>(c.processed) / seconds) : 0),
+                  latency.quantile(0.5), latency.quantile(0.99))
+           << std::flush;
+}
+
+void RunPresenter::end() {
+  if (progress_bar_) std::cerr << "\r\033[K" << std::flush;
+}
+
+}  // namespace sentiflow::cli

@@ -1,0 +1,313 @@
+#include "local/worker_pool.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "observe/log.h"
+#include "pipeline/retry.h"
+
+namespace sentiflow::local {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+
+}  // namespace
+
+WorkerPool::WorkerPool(WorkerPoolOptions options, Queue& queue, const pipeline::Consumer& consumer,
+                       BatchCallback on_batch, Metrics& metrics)
+    : options_(std::move(options)),
+      queue_(queue),
+      consumer_(consumer),
+      on_batch_(std::move(on_batch)),
+      workers_gauge_(metrics.gauge("sentiflow_workers", "Consumer worker threads running now.")),
+      received_(metrics.counter("sentiflow_messages_received_total", "Messages received by consumers.")),
+      deleted_(metrics.counter("sentiflow_messages_deleted_total", "Messages deleted after they were processed.")),
+      extended_(metrics.counter("sentiflow_visibility_extensions_total",
+                                "Visibility extensions of messages still being processed (heartbeats).")),
+      callback_failures_(metrics.counter("sentiflow_batch_report_failures_total",
+                                         "Batches whose counts could not be recorded in the run state.")) {
+  if (options_.max_workers < options_.min_workers || options_.min_workers < 0)
+    throw invalid_input("concurrency.min must be between 0 and concurrency.max");
+  if (options_.batch_size < 1) throw invalid_input("consumer.batch_size must be at least 1");
+}
+
+WorkerPool::~WorkerPool() { stop(); }
+
+void WorkerPool::start() {
+  std::lock_guard lock(mutex_);
+  stopping_ = false;
+  heartbeat_stop_ = false;
+  for (int i = 0; i < options_.min_workers; ++i) start_worker();
+  scaler_ = std::thread([this] { scale_loop(); });
+  heartbeat_ = std::thread([this] { heartbeat_loop(); });
+}
+
+void WorkerPool::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_.exchange(true) && !scaler_.joinable()) return;
+  }
+  wake_.notify_all();
+  if (scaler_.joinable()) scaler_.join();
+  // Workers first (their batches still need the heartbeat), then the heartbeat.
+  std::list<Worker> workers;
+  {
+    std::lock_guard lock(mutex_);
+    workers.splice(workers.end(), threads_);
+  }
+  for (Worker& w : workers) w.thread.join();
+  {
+    std::lock_guard lock(mutex_);
+    heartbeat_stop_ = true;
+  }
+  wake_.notify_all();
+  if (heartbeat_.joinable()) heartbeat_.join();
+}
+
+void WorkerPool::start_worker() {
+  const int now = ++workers_;
+  int peak = peak_workers_.load();
+  while (now > peak && !peak_workers_.compare_exchange_weak(peak, now)) {
+  }
+  workers_gauge_.set(now);
+  Worker& w = threads_.emplace_back();
+  w.thread = std::thread([this, &w] {
+    worker_loop();
+    w.done = true;
+  });
+  log::debug("worker started", {{"workers", now}});
+}
+
+void WorkerPool::reap_workers() {
+  for (auto it = threads_.begin(); it != threads_.end();) {
+    if (it->done) {
+      it->thread.join();
+      it = threads_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+void WorkerPool::scale_loop() {
+  auto last_scale_up = SteadyClock::now() - options_.scale_up_cooldown;
+  const int64_t per_worker = static_cast<int64_t>(options_.batch_size) * options_.backlog_per_worker;
+  std::unique_lock lock(mutex_);
+  while (!stopping_) {
+    wake_.wait_for(lock, options_.scale_interval, [this] { return stopping_.load(); });
+    if (stopping_) break;
+    reap_workers();
+    // Reading the counts costs a query over the queue: skip it when there is nothing to decide.
+    if (workers_.load() >= options_.max_workers) continue;
+    lock.unlock();
+    int64_t visible = 0;
+    try {
+      visible = queue_.counts().visible;
+    } catch (const Error& e) {
+      log::warn("the scaler could not read the queue's counts", {{"error", e.what()}});
+    }
+    lock.lock();
+    if (stopping_) break;
+    int wanted = static_cast<int>(std::min<int64_t>((visible + per_worker - 1) / per_worker, options_.max_workers));
+    if (visible > 0) wanted = std::max(wanted, 1);
+    wanted = std::clamp(wanted, options_.min_workers, options_.max_workers);
+    const auto now = SteadyClock::now();
+    if (wanted > workers_.load() && now - last_scale_up >= options_.scale_up_cooldown) {
+      start_worker();
+      last_scale_up = now;
+      log::info("scaled up", {{"workers", workers_.load()}, {"visible", visible}});
+    }
+  }
+}
+
+void WorkerPool::heartbeat_loop() {
+  const auto visibility = options_.visibility_timeout;
+  if (visibility <= std::chrono::milliseconds(0)) return;  // nothing stays hidden: nothing to extend
+  const auto half = visibility / 2;
+  const auto tick = std::clamp<std::chrono::milliseconds>(visibility / 8, std::chrono::milliseconds(10),
+                                                          std::chrono::milliseconds(1000));
+  std::unique_lock lock(mutex_);
+  while (true) {
+    // Runs until stop() has joined the workers: their last batches still need extending.
+    wake_.wait_for(lock, tick);
+    if (heartbeat_stop_) break;
+    const auto now = SteadyClock::now();
+    std::vector<VisibilityChange> changes;
+    for (auto& [id, batch] : in_flight_) {
+      if (now - batch.extended_at < half) continue;
+      batch.extended_at = now;
+      for (const auto& record : batch.event->records)
+        changes.push_back(VisibilityChange{std::to_string(changes.size()), record.receipt_handle, visibility, ""});
+    }
+    if (changes.empty()) continue;
+    lock.unlock();
+    const size_t chunk = queue_.limits().max_batch_entries;
+    for (size_t i = 0; i < changes.size(); i += chunk) {
+      std::vector<VisibilityChange> part(changes.begin() + static_cast<ptrdiff_t>(i),
+                                         changes.begin() + static_cast<ptrdiff_t>(std::min(changes.size(), i + chunk)));
+      for (size_t k = 0; k < part.size(); ++k) part[k].id = std::to_string(k);
+      try {
+        queue_.change_visibility(part);  // a message deleted meanwhile fails its entry: fine
+        extended_.add(static_cast<double>(part.size()));
+      } catch (const Error& e) {
+        log::warn("could not extend the visibility of messages in progress", {{"error", e.what()}});
+      }
+    }
+    lock.lock();
+  }
+}
+
+std::vector<ReceivedMessage> WorkerPool::receive_batch() {
+  const QueueLimits limits = queue_.limits();
+  const size_t wanted = static_cast<size_t>(options_.batch_size);
+  std::vector<ReceivedMessage> batch;
+  const auto window_end = SteadyClock::now() + options_.batch_window;
+  while (batch.size() < wanted && !stopping_) {
+    auto wait = options_.poll_wait;
+    if (!batch.empty()) {  // filling a batch: wait only for what is left of the window
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(window_end - SteadyClock::now());
+      if (left <= std::chrono::milliseconds(0)) break;
+      wait = std::min(wait, left);
+    }
+    wait = std::min(wait, limits.max_wait);
+    std::vector<ReceivedMessage> got;
+    try {
+      got = queue_.receive(ReceiveRequest{std::min(wanted - batch.size(), limits.max_receive_messages),
+                                          options_.visibility_timeout, wait});
+    } catch (const Error& e) {
+      if (batch.empty()) throw;
+      log::warn("a receive failed while a batch was filling; handling what came", {{"error", e.what()}});
+      break;
+    }
+    if (!got.empty() && batch.empty()) ++in_hand_;  // in flight from now on: see batches_in_hand()
+    if (got.empty()) {
+      if (batch.empty()) break;  // nothing visible: let the caller count idle time
+      continue;
+    }
+    std::move(got.begin(), got.end(), std::back_inserter(batch));
+    if (options_.batch_window <= std::chrono::milliseconds(0) && got.size() < limits.max_receive_messages) break;
+  }
+  return batch;
+}
+
+void WorkerPool::worker_loop() {
+  auto idle_since = SteadyClock::now();
+  while (!stopping_) {
+    std::vector<ReceivedMessage> batch;
+    try {
+      batch = receive_batch();
+    } catch (const Error& e) {
+      log::warn("receive failed", {{"error", e.what()}});
+      std::unique_lock lock(mutex_);
+      wake_.wait_for(lock, options_.poll_wait, [this] { return stopping_.load(); });
+      continue;
+    }
+    if (batch.empty()) {
+      empty_receives_.fetch_add(1, std::memory_order_relaxed);
+      if (SteadyClock::now() - idle_since < options_.idle_timeout) continue;
+      int n = workers_.load();
+      bool leave = false;
+      while (n > options_.min_workers && !(leave = workers_.compare_exchange_weak(n, n - 1))) {
+      }
+      if (leave) {
+        workers_gauge_.set(workers_.load());
+        log::info("scaled down", {{"workers", workers_.load()}});
+        return;
+      }
+      idle_since = SteadyClock::now();
+      continue;
+    }
+    try {
+      handle_batch(std::move(batch));
+    } catch (const std::exception& e) {  // never end a worker thread with an exception
+      log::error("a batch could not be handled; its messages will be delivered again", {{"error", e.what()}});
+    }
+    --in_hand_;
+    idle_since = SteadyClock::now();
+  }
+  workers_gauge_.set(--workers_);
+}
+
+void WorkerPool::handle_batch(std::vector<ReceivedMessage> messages) {
+  received_.add(static_cast<double>(messages.size()));
+  const pipeline::SqsEvent event = pipeline::make_sqs_event(std::move(messages), options_.queue_arn, options_.region);
+  uint64_t batch_id = 0;
+  {
+    std::lock_guard lock(mutex_);
+    batch_id = next_batch_id_++;
+    in_flight_[batch_id] = InFlight{&event, SteadyClock::now()};
+  }
+  struct Release {  // the heartbeat stops extending the batch however handle_batch ends
+    WorkerPool& pool;
+    uint64_t id;
+    ~Release() {
+      std::lock_guard lock(pool.mutex_);
+      pool.in_flight_.erase(id);
+    }
+  } release{*this, batch_id};
+
+  pipeline::BatchOutcome outcome;
+  try {
+    outcome = consumer_.handle(event);
+  } catch (const std::exception& e) {
+    // Nothing was acknowledged: every message comes back after its visibility timeout, with
+    // the reason kept (the dead-letter queue shows it if it ends there).
+    log::error("a batch failed as a whole; its messages will be delivered again", {{"error", e.what()}});
+    const std::string reason = fmt::format("the batch failed as a whole: {}", e.what());
+    for (const auto& r : event.records) outcome.reasons[r.message_id] = reason;
+  }
+
+  const QueueLimits limits = queue_.limits();
+  std::vector<DeleteEntry> deletes;
+  std::vector<VisibilityChange> releases;
+  for (const auto& r : event.records) {
+    const auto reason = outcome.reasons.find(r.message_id);
+    if (reason == outcome.reasons.end())
+      deletes.push_back(DeleteEntry{std::to_string(deletes.size() % limits.max_batch_entries), r.receipt_handle});
+    else  // back after the visibility timeout, with the reason kept for the dead-letter queue
+      releases.push_back(VisibilityChange{std::to_string(releases.size() % limits.max_batch_entries), r.receipt_handle,
+                                          options_.visibility_timeout, reason->second});
+  }
+  const auto in_chunks = [&](auto& entries, auto&& call) {
+    using Entry = typename std::decay_t<decltype(entries)>::value_type;
+    for (size_t i = 0; i < entries.size(); i += limits.max_batch_entries) {
+      const std::span<const Entry> part(entries.data() + i, std::min(limits.max_batch_entries, entries.size() - i));
+      try {
+        pipeline::with_retries([&] { return call(part); });
+      } catch (const Error& e) {
+        log::warn("could not acknowledge messages; they will be delivered again", {{"error", e.what()}});
+      }
+    }
+  };
+  const auto log_entry_failures = [](const char* what, const std::vector<EntryResult>& results) {
+    for (const auto& r : results)
+      if (!r.ok()) {
+        // The message comes back after its visibility timeout and is handled again: at least once.
+        log::warn(what, {{"error", r.error->what()}, {"code", r.service_code}});
+        break;  // one line per call: a stale batch would repeat the same reason for every entry
+      }
+  };
+  in_chunks(deletes, [&](std::span<const DeleteEntry> part) {
+    const auto results = queue_.delete_messages(part);
+    deleted_.add(static_cast<double>(std::count_if(results.begin(), results.end(), [](auto& r) { return r.ok(); })));
+    log_entry_failures("could not delete a processed message; it will be delivered again", results);
+    return results;
+  });
+  in_chunks(releases, [&](std::span<const VisibilityChange> part) {
+    const auto results = queue_.change_visibility(part);
+    log_entry_failures("could not release a failed message; it comes back after its visibility timeout", results);
+    return results;
+  });
+  if (!on_batch_) return;
+  try {
+    pipeline::with_retries([&] { on_batch_(outcome); });
+  } catch (const std::exception& e) {
+    // The batch is stored and acknowledged; only its counts in the run state are missing.
+    callback_failures_.add();
+    log::error("could not record a batch's counts", {{"error", e.what()}});
+  }
+}
+
+}  // namespace sentiflow::local
