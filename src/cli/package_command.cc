@@ -1,4 +1,4 @@
-// `sentiflow package FILE [--out ZIP]`: the Lambda zip of a pipeline (runtime/lambda_package.h).
+// `sentiflow package FILE [--out ZIP]`: the Lambda zip of a pipeline (deploy/lambda_package.h).
 #include <fmt/format.h>
 #include <unistd.h>
 

@@ -1,6 +1,6 @@
 // `sentiflow report FILE [--run ID] --html OUT`: one run as a static, self-contained HTML page
-// to share — the live dashboard (runtime/observe_server.h) with the run's metric timeline and
-// its record written into the page, so it draws the same charts without a server
+// to share — the live dashboard (observe_server/observe_server.h) with the run's metric
+// timeline and its record written into the page, so it draws the same charts without a server
 // (docs/OBSERVABILITY.md). Reads only the run state; changes nothing else.
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>

@@ -26,7 +26,7 @@ struct ResultsOptions {
   bool errors = false;
 };
 
-// The pipeline's sink store and prefix (runtime/backends.h); a null store when its folder does
+// The pipeline's sink store and prefix (assembly/backends.h); a null store when its folder does
 // not exist yet (no run has stored anything: there are no results, which is not an error).
 assembly::SinkStore open_sink(const std::string& pipeline) {
   return assembly::open_existing_sink_store(load_pipeline_or_throw(pipeline));

@@ -47,6 +47,8 @@ enum class SentimentEngine { vader, comprehend };
 enum class SinkFormat { jsonl, csv };
 enum class Compression { none, gzip };
 
+// One member per top-level key of the pipeline file (docs/PIPELINE.md, "Reference"), and
+// `file`: more than a dozen because the file has that many.
 struct PipelineConfig {
   std::filesystem::path file;  // absolute path of the pipeline file
   std::string name;

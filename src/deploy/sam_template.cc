@@ -190,16 +190,16 @@ void emit_dynamodb_table(Out& o, const std::string& id, const std::string& name,
 
 // The actions our code sends, by the resource they touch (grep the source for the operation
 // names: table/dynamodb_table.cc, queue/sqs_queue.cc, store/s3_store.cc, sentiment/comprehend.cc,
-// runtime/dynamodb_run_state.cc, runtime/lambda_handlers.cc; tests/cli/template_test.cc checks
+// state/dynamodb_run_state.cc, lambda/handlers.cc; tests/cli/template_test.cc checks
 // the greps). Batch calls need the single action's permission (SendMessageBatch:
 // sqs:SendMessage); TransactWriteItems needs each of its parts' (ConditionCheck:
 // dynamodb:ConditionCheckItem, Put, Delete); BatchDetectSentiment has its own action.
 // The producer opens the table (DescribeTable) and scans it.
 const std::vector<std::string> kSourceTableActions = {"dynamodb:DescribeTable", "dynamodb:Scan"};
-// The state table, per function: the RunState methods its handler calls
-// (runtime/lambda_handlers.cc) and what each sends (runtime/dynamodb_run_state.cc). Both open
-// the state (DescribeTable). tests/cli/template_test.cc reads both files and checks that each
-// role has exactly these.
+// The state table, per function: the RunState methods its handler calls (lambda/handlers.cc
+// and the assembly/parts.cc functions it calls) and what each sends
+// (state/dynamodb_run_state.cc). Both open the state (DescribeTable).
+// tests/cli/template_test.cc reads those files and checks that each role has exactly these.
 //
 // The producer: claim_tick, add_skipped_tick, acquire_producer_lease, mark_produced and
 // add_counts are UpdateItems; run, and the re-reads after a refused conditional write, GetItem;

@@ -43,7 +43,7 @@ std::chrono::seconds lambda_function_timeout(const PipelineConfig& config);
 // word, for both functions), else 900s, Lambda's most. The producer is not triggered by the
 // queue, so the visibility rule does not bind it, and a short timeout only costs
 // continuations: it hands a run over to a new invocation before its deadline however long that
-// is (runtime/lambda_handlers.h). Whether the file sets it is config.lambda.timeout_set, which
+// is (docs/LAMBDA.md, "Handlers"). Whether the file sets it is config.lambda.timeout_set, which
 // the loader fills in (it fills in the consumer's default otherwise); a config without a file
 // counts a non-zero lambda.timeout as set. Never throws.
 std::chrono::seconds producer_function_timeout(const PipelineConfig& config);

@@ -1,57 +1,11 @@
-// The Lambda handlers, `consumer` and `producer` (docs/LAMBDA.md, "Handlers"): the pipeline's
-// two functions on AWS, run by the runtime loop (runtime/lambda_runtime.h) or locally by
-// `sentiflow invoke`.
-//
-// consumer: Lambda's SQS event in, {"batchItemFailures": [{"itemIdentifier": id}, …]} out
-// (ReportBatchItemFailures). pipeline::Consumer does the work; a record whose body is not a
-// message or has no text is a failure (SQS dead-letters it after maxReceiveCount receives).
-// The handler never deletes a message: Lambda deletes the others. Records are taken in chunks
-// (consumer_chunk_size); before each chunk the deadline is checked, and once fewer than
-// deadline_margin() is left no new chunk starts: the remaining records are reported as
-// failures (they come back after the visibility timeout) and counted in
-// sentiflow_records_deferred_total. Those of them on (or past) their last receive
-// (ApproximateReceiveCount >= queue.max_receive_count) do not come back — SQS moves them to
-// the dead-letter queue — so each gets an error record with code `deadline` (`sink_failed`
-// when an earlier chunk could not be stored) and counts as a dead letter of its run; the
-// others get none (nothing is wrong with them). Each run's counts are added to the run state
-// (a failure to add them, of any exception type, is logged and counted in
-// sentiflow_batch_report_failures_total, never fails the stored batch); a run whose producer
-// is done and whose queue shows nothing visible, delayed or in flight beyond this event's own
-// records is marked finished.
-//
-// producer: an EventBridge rule event ({"time": …, "detail-type": "Scheduled Event", …}), an
-// EventBridge Scheduler input ({"time": "<aws.scheduler.scheduled-time>"}) or a continuation
-// ({"run": ID, "checkpoint": true}) in. The run id of a tick is its time as DESIGN.md says
-// (YYYY-MM-DDTHH:MM:SSZ); with a rate() schedule the event's time floored to the whole
-// multiple of the period since the Unix epoch (EventBridge fires rate rules relative to their
-// creation; sentiflow's rate ticks are epoch-aligned, so ids match `sentiflow schedule` and
-// survive a redeploy). cron() and at() times are taken as they are.
-//
-// Ticks (EventBridge delivers at least once): a tick first claims itself
-// (RunState::claim_tick, an atomic compare-and-set of the last tick). A tick whose claim
-// fails — a duplicate delivery, or a late tick older than the last — never creates a run: it
-// resumes the run with its own id when that exists (whose producer may have died) and answers
-// {"status": "duplicate"} otherwise (its first delivery was skipped, resumed an older run, or
-// is creating the run). A tick whose claim succeeds is skipped and counted ({"status":
-// "skipped"}) while another run is unfinished (after a look at its queue), as in the local
-// scheduler; when that run is still producing and its lease has expired, the invocation
-// produces it instead; otherwise the tick's run is created. The one window: an invocation that
-// dies between its claim and creating its run loses that tick (every redelivery is then a
-// duplicate); the next tick runs normally.
-//
-// The handler starts the run (IfFinished::keep: a duplicate never re-runs a finished run),
-// takes the run's producer lease (owner: the request id, until the invocation's deadline), and
-// produces from the run's checkpoints, saving each under the lease. An event for a run that is
-// already produced, finished, or being produced by another invocation answers {"status":
-// "duplicate"} and does nothing. Before the deadline margin (or the longest
-// page so far, whichever is longer) the producer stops at a page boundary, releases its lease
-// and re-invokes the function asynchronously (Lambda Invoke, X-Amz-Invocation-Type: Event)
-// with {"run": ID, "checkpoint": true}; the continuation resumes from the checkpoints. A
-// completed scan marks the run produced.
+// The Lambda handlers, `consumer` and `producer`: the pipeline's two functions on AWS, run by
+// the runtime loop (lambda/runtime_loop.h) or locally by `sentiflow invoke`. What each takes
+// and answers, and the protocol behind it (chunks and the deadline margin, the tick claim, the
+// producer lease, continuations, when a run is finished), is in docs/LAMBDA.md, "Handlers".
 //
 // A handler object keeps its clients (queue, table, sink, analyzer, run state) for its life:
-// built once at initialisation, warm for every invocation. Handlers are called from one thread
-// at a time (the runtime loop).
+// built once at initialisation, warm for every invocation. Not thread-safe: the runtime loop
+// calls a handler from one thread, one invocation at a time.
 #pragma once
 
 #include <atomic>
@@ -112,8 +66,11 @@ struct LambdaHandlerOptions {
   bool create_resources = false;
 };
 
-// The consumer function. Builds the sink, the analyzer, the enrich step and the queue (for its
-// counts) now; throws what the backends throw for a pipeline that cannot run.
+// The consumer function: Lambda's SQS event in, {"batchItemFailures": [{"itemIdentifier": id},
+// …]} out (ReportBatchItemFailures). pipeline::Consumer does the work, consumer_chunk_size()
+// records at a time with a look at the deadline before each chunk; it never deletes a message
+// (Lambda deletes those not listed). Builds the sink, the analyzer, the enrich step and the
+// queue (for its counts) now; throws what the backends throw for a pipeline that cannot run.
 class ConsumerHandler {
  public:
   ConsumerHandler(const PipelineConfig& config, std::shared_ptr<RunState> state, LambdaHandlerOptions options = {});
@@ -132,7 +89,11 @@ class ConsumerHandler {
   std::unique_ptr<Impl> impl_;
 };
 
-// The producer function. Builds the table, the queue and the sink now.
+// The producer function: an EventBridge rule event, an EventBridge Scheduler input, a
+// continuation or a run named by hand in; what this invocation did to which run out. A tick
+// claims itself and the run's producer lease is taken in the run state before anything is
+// sent, so that a tick starts at most one run and no run is produced by two invocations at
+// once. Builds the table, the queue and the sink now.
 class ProducerHandler {
  public:
   ProducerHandler(const PipelineConfig& config, std::shared_ptr<RunState> state, LambdaHandlerOptions options = {});

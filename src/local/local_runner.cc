@@ -14,7 +14,6 @@
 #include "local/ticks.h"
 #include "local/worker_pool.h"
 #include "state/scheduler_lock.h"
-#include "state/sqlite_run_state.h"
 #include "table/import.h"
 
 namespace sentiflow::local {
@@ -72,7 +71,7 @@ WorkerPoolOptions pool_options(const PipelineConfig& c) {
 struct LocalRunner::Impl {
   LocalRunner& self;
   const PipelineConfig& config;
-  SqliteRunState state;
+  std::unique_ptr<RunState> state;  // the local store in state_dir (assembly::open_run_state)
   std::unique_ptr<SchedulerLock> lock;  // null: another process schedules, this one consumes
   std::unique_ptr<Queue> queue;
   std::unique_ptr<Queue> dead_letters;
@@ -85,18 +84,18 @@ struct LocalRunner::Impl {
   Impl(LocalRunner& runner, const PipelineConfig& c)
       : self(runner),
         config(c),
-        state(c.state_dir),
+        state(assembly::open_run_state(c, assembly::RunStateStore::local)),
         lock(SchedulerLock::try_acquire(c.state_dir)),
         queue(assembly::open_queue(c)),
         dead_letters(assembly::open_dead_letter_queue(c)),
         parts(c, /*create_store=*/true),
         pool(pool_options(c), *queue, parts.consumer(),
-             [this](const pipeline::BatchOutcome& outcome) { assembly::record_batch(state, outcome); }),
+             [this](const pipeline::BatchOutcome& outcome) { assembly::record_batch(*state, outcome); }),
         server(runner.options_.listen ? std::make_unique<ObserveServer>(*runner.options_.listen, Metrics::global(),
                                                                         [this] { return sampler.status(scheduler()); })
                                       : nullptr),
-        sampler(c, state, state, *queue, *dead_letters, [this] { return pool.workers(); }, server.get()),
-        driver(c, state, *queue, *dead_letters, parts.sink(), pool, sampler, runner.options_.observer) {
+        sampler(c, *state, *state, *queue, *dead_letters, [this] { return pool.workers(); }, server.get()),
+        driver(c, *state, *queue, *dead_letters, parts.sink(), pool, sampler, runner.options_.observer) {
     if (lock) {
       seed_table(c);  // by the scheduler only, before anything reads the table
       // A table that cannot be opened (missing, or an AWS table that is not there) is refused
@@ -131,14 +130,14 @@ struct LocalRunner::Impl {
     RunRecord run;
     const Millis now = now_millis();
     if (self.options_.mode == RunnerOptions::Mode::run) {
-      const auto existing = state.run(self.options_.run_id);
+      const auto existing = state->run(self.options_.run_id);
       const RunKind kind = existing ? existing->kind : is_tick_id(self.options_.run_id) ? RunKind::backfill : RunKind::manual;
-      run = state.start_run(self.options_.run_id, kind, now);
-    } else if (auto unfinished = state.newest_unfinished()) {
+      run = state->start_run(self.options_.run_id, kind, now);
+    } else if (auto unfinished = state->newest_unfinished()) {
       run = *unfinished;
       log::info("resuming an unfinished run", {{"run", run.id}, {"phase", std::string(to_string(run.phase))}});
     } else {
-      run = state.start_run(manual_run_id(now), RunKind::manual, now);
+      run = state->start_run(manual_run_id(now), RunKind::manual, now);
     }
     log::info("run started", {{"run", run.id}, {"attempt", run.attempt}});
     driver.start(run);
@@ -176,7 +175,7 @@ struct LocalRunner::Impl {
       if (!daemon && (pool.empty_receives() != empty_receives_seen || now - last_check >= kFinishCheck)) {
         empty_receives_seen = pool.empty_receives();
         last_check = now;
-        const auto unfinished = state.newest_unfinished();
+        const auto unfinished = state->newest_unfinished();
         const bool producing = unfinished && unfinished->phase == RunPhase::producing;
         if (!producing && assembly::queue_drained(queue->counts()) && pool.batches_in_hand() == 0) break;
       }
@@ -212,7 +211,7 @@ struct LocalRunner::Impl {
         // Unfinished runs (left by a crash, a signal, or a failure) are finished one after the
         // other before a new tick runs; while one is current, ticks are skipped.
         if (driver.current().empty() && SteadyClock::now() >= resume_not_before)
-          if (auto unfinished = state.newest_unfinished()) {
+          if (auto unfinished = state->newest_unfinished()) {
             log::info("resuming an unfinished run", {{"run", unfinished->id}});
             driver.start(*unfinished);
           }
@@ -238,14 +237,14 @@ struct LocalRunner::Impl {
   // unfinished.
   void fire_due_tick(const Schedule& schedule, std::optional<Seconds>& next_logged) {
     const Seconds now = std::chrono::floor<std::chrono::seconds>(self.options_.clock());
-    const TickPlan plan = plan_tick(schedule, config.catch_up, state.last_tick(), now);
+    const TickPlan plan = plan_tick(schedule, config.catch_up, state->last_tick(), now);
     if (plan.missed) {
       log::info("skipped a tick missed while no scheduler ran (catch_up: none)", {{"tick", format_utc(*plan.missed)}});
-      state.set_last_tick(*plan.missed);
+      state->set_last_tick(*plan.missed);
     }
     if (plan.fire) {
-      if (!driver.current().empty() || state.newest_unfinished()) {
-        state.add_skipped_tick();
+      if (!driver.current().empty() || state->newest_unfinished()) {
+        state->add_skipped_tick();
         Metrics::global()
             .counter("sentiflow_ticks_skipped_total", "Schedule ticks skipped because a run was unfinished.")
             .add();
@@ -253,11 +252,11 @@ struct LocalRunner::Impl {
       } else {
         // The run first, then the tick: a crash between the two fires the tick again, which
         // resumes the run instead of losing the tick.
-        const RunRecord run = state.start_run(format_utc(*plan.fire), RunKind::scheduled, now_millis());
+        const RunRecord run = state->start_run(format_utc(*plan.fire), RunKind::scheduled, now_millis());
         log::info("run started", {{"run", run.id}, {"attempt", run.attempt}});
         driver.start(run);
       }
-      state.set_last_tick(*plan.fire);
+      state->set_last_tick(*plan.fire);
     }
     if (plan.next != next_logged) {
       next_logged = plan.next;

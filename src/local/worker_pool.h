@@ -4,20 +4,13 @@
 // Each worker receives a batch (up to batch_size messages, filling it for up to batch_window),
 // hands it to the Consumer as Lambda's SQS event, deletes the messages that succeeded and lets
 // the failures go with their reason (they come back after the visibility timeout and, after
-// max_receive_count receives, move to the dead-letter queue).
+// max_receive_count receives, move to the dead-letter queue). The pool scales between
+// min_workers and max_workers on the queue's visible count, and a heartbeat extends the
+// visibility of the batches in hand: docs/RUNNING.md, "Elastic concurrency" and "Heartbeat",
+// give the policy (the numbers there are WorkerPoolOptions' defaults).
 //
-// Scaling policy (docs/RUNNING.md): every `scale_interval` the pool reads the queue's visible
-// count and wants ceil(visible / (batch_size * backlog_per_worker)) workers, clamped to
-// [min, max] (at least one while messages are visible and max > 0). Below that it starts one
-// more worker, at most one per `scale_up_cooldown`. A worker whose receives have come back
-// empty for `idle_timeout` stops, unless that would leave fewer than `min`. With min 0 the
-// pool is empty between runs and starts a worker as soon as a message is visible.
-//
-// Heartbeat: while a batch is being handled, its messages' visibility is extended by the
-// visibility timeout each time half of it has passed, so nothing is delivered twice while it
-// is still being worked on (as Lambda's poller does not, but a long batch needs).
-//
-// start() and stop() are called by one thread; workers() may be read from any thread.
+// start() and stop() are called by one thread; workers() and the other counts may be read
+// from any thread.
 #pragma once
 
 #include <atomic>
@@ -45,10 +38,15 @@ struct WorkerPoolOptions {
   int batch_size = 10;
   std::chrono::milliseconds batch_window{0};
   std::chrono::milliseconds visibility_timeout{30'000};
-  std::chrono::milliseconds scale_interval{100};
-  std::chrono::milliseconds scale_up_cooldown{200};
+  std::chrono::milliseconds scale_interval{100};     // how often the scaler reads the visible count
+  std::chrono::milliseconds scale_up_cooldown{200};  // at most one worker started per cooldown
+  // A worker whose receives have come back empty this long stops, unless fewer than
+  // min_workers would be left.
   std::chrono::milliseconds idle_timeout{2'000};
-  int backlog_per_worker = 2;  // batches of visible messages one worker is expected to keep up with
+  // Batches of visible messages one worker is expected to keep up with: the scaler wants
+  // ceil(visible / (batch_size * backlog_per_worker)) workers, clamped to [min, max], at least
+  // one while messages are visible and max_workers > 0.
+  int backlog_per_worker = 2;
   // Long-poll wait of one receive: bounds how fast stop() is noticed (a receive cannot be
   // interrupted) and so the end of every run; an idle worker's receive is a cheap read.
   std::chrono::milliseconds poll_wait{100};
@@ -56,6 +54,11 @@ struct WorkerPoolOptions {
   std::string region;
 };
 
+// Its members are the parts it works with (options, queue, consumer, callback, metrics), the
+// counts its accessors read without a lock, and the three kinds of thread (workers, scaler,
+// heartbeat) with what they share under mutex_: more than a dozen, one pool's state. Its
+// implementation (worker_pool.cc, some 300 lines) is those three loops and the handling of
+// one batch.
 class WorkerPool {
  public:
   // Called after each batch with its outcome, from the worker's thread.

@@ -98,6 +98,10 @@ std::string script_safe_json(const nlohmann::json& data) {
 
 }  // namespace
 
+// Fifteen members in three groups: what the constructor was given, the server's life (the
+// httplib server, its thread and start_mutex, the bound port, readiness, the accepted hosts),
+// and the live points with their numbering. The request handlers reach all three through
+// `this`, so they stay one struct.
 struct ObserveServer::Impl {
   ListenAddress address;
   Metrics& metrics;

@@ -2,13 +2,14 @@
 //
 // It takes the event in exactly the shape Lambda gives an SQS-triggered function and returns
 // the ReportBatchItemFailures answer, so the same handler runs in the local runner's worker
-// threads and, later, in Lambda. For each record: read the message body, take the text from
-// the item (or fetch it with the enrich step when the item has none), analyse every text of
-// the batch in one call, write the batch's results as one object per run, and write an error
-// record for each failure. A record fails — and is listed in batchItemFailures, so the queue
-// delivers it again and, after max_receive_count receives, dead-letters it — when its body is
-// not a message, it has no text, the fetch fails, the engine refuses the text, or its results
-// cannot be stored. The caller deletes the other messages (the runner; Lambda itself on AWS).
+// threads and in the Lambda consumer (lambda/handlers.h). For each record: read the message
+// body, take the text from the item (or fetch it with the enrich step when the item has none),
+// analyse every text of the batch in one call, write the batch's results as one object per
+// run, and write an error record for each failure. A record fails — and is listed in
+// batchItemFailures, so the queue delivers it again and, after max_receive_count receives,
+// dead-letters it — when its body is not a message, it has no text, the fetch fails, the
+// engine refuses the text, or its results cannot be stored. The caller deletes the other
+// messages (the runner; Lambda itself on AWS).
 //
 // A Consumer is immutable after construction: one object may serve any number of threads.
 // Metrics: sentiflow_records_processed_total{label}, sentiflow_records_failed_total{code},

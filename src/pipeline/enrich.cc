@@ -174,6 +174,10 @@ nlohmann::json::json_pointer parse_pointer(const std::string& text) {
 
 }  // namespace
 
+// Thirteen members, one step's state: the settings (options, pointer), the limits shared by
+// every caller (limiter, cache), the four metrics, and the pool (its jobs and stopping flag,
+// their guard and wake-up, its threads). The pool's threads use all of it, so it stays one
+// struct.
 struct Enricher::State {
   State(const PipelineConfig::Enrich& config, Metrics& metrics)
       : options(config),

@@ -44,10 +44,6 @@ class Sink {
   // is empty or holds a '/' (it becomes one key segment).
   std::string put_errors(std::string_view run, std::span<const ErrorRecord> records);
 
-  const std::string& prefix() const { return prefix_; }
-  SinkFormat format() const { return format_; }
-  Compression compression() const { return compression_; }
-
   // The folder of a run's results and of its error records, with the trailing '/'.
   std::string results_prefix(std::string_view run) const;
   std::string errors_prefix(std::string_view run) const;

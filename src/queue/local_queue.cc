@@ -193,6 +193,9 @@ struct Operation {
 
 }  // namespace
 
+// Its more than thirty members are one connection's: the connection and its ids, the group
+// commit's queue, the long polls' wake-ups, the cached retention, and one prepared statement
+// per query (fourteen). Every operation runs on the one connection, so they stay together.
 struct LocalQueue::State {
   explicit State(const LocalQueueOptions& options) : db(options.file, options.busy_timeout), random(std::random_device{}()) {}
 

@@ -18,6 +18,11 @@
 // Unlike SQS, durations may have milliseconds (tests use sub-second visibility timeouts) and
 // batches may hold up to 10,000 entries (the consumer's batch_size goes that high);
 // limits() says so. docs/EMBEDDED.md lists every difference.
+//
+// Its implementation is the largest of the backends (local_queue.cc, some 600 lines of the
+// class and its State): SQS's semantics (visibility, receive counts, dead-lettering,
+// retention, long polls) written in SQL over one connection, which the group commit shares
+// between threads.
 #pragma once
 
 #include <chrono>

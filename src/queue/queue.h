@@ -1,7 +1,7 @@
 // Queue: a message queue with the semantics of an SQS standard queue (DESIGN.md, "Queue").
 //
-// Implementations: LocalQueue (SQLite, queue/local_queue.h); SqsQueue (SQS's JSON protocol)
-// arrives with the AWS backends. Both run the conformance suite in tests/queue/.
+// Implementations: LocalQueue (SQLite, queue/local_queue.h) and SqsQueue (SQS's JSON
+// protocol, queue/sqs_queue.h). Both run the conformance suite in tests/queue/.
 //
 // Delivery is at least once. A receive hides the messages it returns for a visibility
 // timeout and gives each a new receipt handle; the consumer deletes a message with the

@@ -35,6 +35,10 @@
 // Messages whose DeadLetterQueueSourceArn names another queue are made visible again, not moved.
 //
 // Thread-safe; long-poll receives hold one of the AwsClient's pooled connections each.
+//
+// Its implementation is some 300 lines because three methods are more than one SQS call each:
+// send() (planned requests, partial failures), receive() (the dead letters' source lookup)
+// and redrive_dead_letters() (receive, send, delete).
 #pragma once
 
 #include <chrono>

@@ -130,6 +130,10 @@ struct Workspace {
   size_t questions = 0;
 };
 
+// Scores one text as vaderSentiment's polarity_scores() does, on a borrowed Lexicon and
+// Workspace. Some 400 lines, because it has one method for each function of the reference
+// (the tokenizer, the valence of a word and each of its checks, _but_check, the final sums),
+// so that each can be read against the Python it reproduces.
 class Scorer {
  public:
   Scorer(const Lexicon& lexicon, Workspace& ws) : lexicon_(lexicon), ws_(ws) {}

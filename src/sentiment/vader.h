@@ -47,8 +47,6 @@ class VaderAnalyzer final : public Analyzer {
   // valid UTF-8.
   VaderScores polarity_scores(std::string_view text) const;
 
-  double mixed_threshold() const { return mixed_threshold_; }
-
  private:
   std::shared_ptr<const Lexicon> lexicon_;
   double mixed_threshold_;

@@ -1,9 +1,10 @@
 // RAII for SQLite: a connection, prepared statements, a write transaction. Shared by the
-// local table and the local queue (and later the run state), which are siblings and may not
-// include each other.
+// local table, the local queue and the local run state (state/sqlite_run_state.h), which are
+// siblings and may not include each other.
 // Errors become sentiflow::Error: a busy file is transient, a read-only or unopenable one is
 // invalid_input (the user fixes the path or permissions), everything else internal.
-// Not thread-safe: the owner serialises calls (LocalQueue and LocalTable hold a mutex).
+// Not thread-safe: the owner serialises calls (LocalTable and SqliteRunState hold a mutex;
+// LocalQueue lets only the leader of its group commit use the connection).
 #pragma once
 
 #include <sqlite3.h>

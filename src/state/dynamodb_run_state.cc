@@ -275,7 +275,8 @@ struct DynamoDbRunState::Impl {
     }
   }
 
-  // Every run, by a Scan of the run items (see the header: the table is small).
+  // Every run, by a Scan of the run items (the table is small: docs/RUNNING.md, "Run state on
+  // DynamoDB").
   std::vector<RunRecord> scan_runs() {
     json body = {{"TableName", options.table},
                  {"ConsistentRead", true},

@@ -167,7 +167,7 @@ class TickLog {
   // returns false and changes nothing. So of any number of callers racing to claim one tick
   // exactly one gets true, a tick once claimed is never claimed again, and the last tick never
   // moves backwards (a late, older tick gets false). This is how an EventBridge tick, which may
-  // be delivered more than once, starts at most one run (lambda/handlers.h).
+  // be delivered more than once, starts at most one run (docs/LAMBDA.md, "Handlers").
   virtual bool claim_tick(Seconds tick) = 0;
   virtual int64_t skipped_ticks() = 0;
   virtual void add_skipped_tick() = 0;

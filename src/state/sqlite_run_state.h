@@ -7,6 +7,9 @@
 // serialised on one connection). Failures throw Error: invalid_input for a file that is not a
 // sentiflow state file (or one of a newer schema), transient when it stays locked, internal
 // for anything else. A file of schema 1 (before leases) is upgraded in place on open.
+//
+// Its implementation (some 380 lines) is RunState's 18 operations in SQL, each on statements
+// prepared once at open; its State holds those statements, one per query.
 #pragma once
 
 #include <filesystem>

@@ -1,8 +1,8 @@
 // ObjectStore: named blobs with S3's model (DESIGN.md, "Where it runs"): the sink's results
 // and error records, and whatever a user puts there.
 //
-// Implementations: FileStore (a directory, store/file_store.h); S3Store arrives with the AWS
-// backends. Both run the conformance suite in tests/store/.
+// Implementations: FileStore (a directory, store/file_store.h) and S3Store (store/s3_store.h).
+// Both run the conformance suite in tests/store/.
 //
 // A put replaces the whole object at once: a reader sees the old object or the new one, never
 // a mix. Keys are S3 keys with the rules of check_object_key() below, which every backend

@@ -64,7 +64,6 @@ class S3Store final : public ObjectStore {
   void check_bucket() const;
 
   const std::string& bucket() const { return options_.bucket; }
-  const std::string& prefix() const { return options_.prefix; }
 
   StoreLimits limits() const override;
   ObjectInfo put(std::string_view key, std::string_view data, std::string_view content_type = "") override;

@@ -180,9 +180,10 @@ std::map<std::string, std::set<std::string>> run_state_actions(const std::string
   return out;
 }
 
-// The RunState methods each handler calls, read from lambda_handlers.cc: calls on `state`
-// between "struct ConsumerHandler::Impl" and "ConsumerHandler::~ConsumerHandler" are the
-// consumer's, from there to "ProducerHandler::~ProducerHandler" the producer's; calls elsewhere
+// The RunState methods each handler calls, read from lambda/handlers.cc (and, for each
+// assembly:: function a handler calls, from that function in assembly/parts.cc): calls between
+// "struct ConsumerHandler::Impl" and "ConsumerHandler::~ConsumerHandler" are the consumer's,
+// from there to "ProducerHandler::~ProducerHandler" the producer's; calls elsewhere
 // (the shared helpers such as finish_if_drained, which both call) count for both.
 std::map<std::string, std::set<std::string>> handler_state_calls(const std::string& source, const std::string& parts) {
   const auto consumer_begin = source.find("struct ConsumerHandler::Impl");

@@ -1,4 +1,4 @@
-// The Lambda package's parts (runtime/lambda_package.h, runtime/sam_template.h) without the
+// The Lambda package's parts (deploy/lambda_package.h, deploy/sam_template.h) without the
 // command line: the loader's view of the binary's libraries, the checks on the launcher, the
 // function timeout and the pipeline file's variables. The zip itself, unzipped and run, is
 // tested through the binary in tests/cli/package_test.cc.
