@@ -6,7 +6,7 @@ JOBS    ?= $(shell nproc)
 WERROR  ?= $(if $(CI),ON,OFF)
 SENTIFLOW := $(BUILD)/sentiflow
 
-.PHONY: all setup build demo test bench bench-pipeline docs clean
+.PHONY: all setup build demo test bench bench-pipeline docs format clean
 
 all: build
 
@@ -57,6 +57,11 @@ bench-aws: build
 # Regenerates the key reference in docs/PIPELINE.md from the key table.
 docs: build
 	python3 scripts/update_pipeline_doc.py $(SENTIFLOW) docs/PIPELINE.md
+
+# Formats every C++ file of the tree with .clang-format (Debian package clang-format).
+format:
+	@command -v clang-format >/dev/null || { echo "make format needs clang-format (apt-get install clang-format)"; exit 2; }
+	git ls-files '*.h' '*.cc' | grep -v '^tests/peers/' | xargs clang-format -i
 
 clean:
 	rm -rf $(BUILD)
