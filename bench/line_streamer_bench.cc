@@ -30,7 +30,8 @@ struct CorpusFile {
     std::string one;
     int64_t per_copy = 0;
     for (const auto& corpus : paper_corpora())
-      for (const auto& t : read_ground_truth(std::string(SENTIFLOW_SOURCE_DIR) + "/data/corpora/" + std::string(corpus.file))) {
+      for (const auto& t :
+           read_ground_truth(std::string(SENTIFLOW_SOURCE_DIR) + "/data/corpora/" + std::string(corpus.file))) {
         one += t.text;
         one += '\n';
         ++per_copy;

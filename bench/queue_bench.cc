@@ -50,7 +50,8 @@ class BenchQueue {
 };
 
 const std::string kBody = [] {
-  std::string body = R"({"v":1,"run":"2026-01-01T10:00:00Z","key":"company-000000","item":{"name":"company-000000","text":")";
+  std::string body =
+      R"({"v":1,"run":"2026-01-01T10:00:00Z","key":"company-000000","item":{"name":"company-000000","text":")";
   body += std::string(200 - body.size() - 4, 'x');
   return body + "\"}}";
 }();

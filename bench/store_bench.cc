@@ -71,7 +71,8 @@ void BM_StoreList10k(benchmark::State& state) {
       std::ofstream(file) << "{}";
       struct stat st {};
       ::stat(file.c_str(), &st);
-      const std::string record = etag + " 2 " + std::to_string(st.st_mtim.tv_sec * 1'000'000'000LL + st.st_mtim.tv_nsec);
+      const std::string record =
+          etag + " 2 " + std::to_string(st.st_mtim.tv_sec * 1'000'000'000LL + st.st_mtim.tv_nsec);
       ::setxattr(file.c_str(), "user.sentiflow.etag", record.data(), record.size(), 0);
     }
   }

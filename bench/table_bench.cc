@@ -32,9 +32,8 @@ class GeneratedItems : public std::streambuf {
   int_type underflow() override {
     if (next_ == end_) return traits_type::eof();
     line_ = "{\"name\":\"company-" + std::to_string(next_) + "\",\"ticker\":\"C" + std::to_string(next_) +
-            "\",\"founded\":" + std::to_string(1900 + next_ % 120) +
-            ",\"description\":\"Company number " + std::to_string(next_) +
-            " makes things that people like, although some critics disagree.\"}\n";
+            "\",\"founded\":" + std::to_string(1900 + next_ % 120) + ",\"description\":\"Company number " +
+            std::to_string(next_) + " makes things that people like, although some critics disagree.\"}\n";
     ++next_;
     setg(line_.data(), line_.data(), line_.data() + line_.size());
     return traits_type::to_int_type(line_[0]);

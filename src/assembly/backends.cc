@@ -74,8 +74,8 @@ std::unique_ptr<Queue> open_local_queue(const LocalQueueSpec& spec) {
   o.message_size_limit = spec.message_size_limit;
   o.dead_letter_queue = spec.dead_letter_queue;
   o.max_receive_count = spec.max_receive_count;
-  o.durability = spec.durability == Durability::full ? LocalQueueOptions::Durability::full
-                                                     : LocalQueueOptions::Durability::normal;
+  o.durability =
+      spec.durability == Durability::full ? LocalQueueOptions::Durability::full : LocalQueueOptions::Durability::normal;
   return std::make_unique<LocalQueue>(std::move(o));
 }
 
@@ -110,9 +110,10 @@ std::unique_ptr<Table> open_table(const PipelineConfig& config, bool create) {
       // The pipeline file names a table that is not there: the user's to fix (exit status 2),
       // as for a local table; the message says which table, in which region, at which endpoint.
       if (e.code() != ErrorCode::not_found) throw;
-      throw invalid_input(fmt::format("source table {}: {}; create it first (aws dynamodb create-table) or fix "
-                                      "source.table and the aws settings",
-                                      t.uri, e.what()));
+      throw invalid_input(
+          fmt::format("source table {}: {}; create it first (aws dynamodb create-table) or fix "
+                      "source.table and the aws settings",
+                      t.uri, e.what()));
     }
   }
   const auto file = LocalTable::file_in(config.state_dir, t.name);
@@ -144,9 +145,10 @@ std::unique_ptr<Queue> open_sqs_queue(const PipelineConfig& c, const std::string
     if (access == QueueAccess::inspect) return nullptr;
     // Only a queue given by URL can be missing here (one given by name is created): the
     // pipeline file names a queue that is not there, the user's to fix (exit status 2).
-    throw invalid_input(fmt::format("{}; fix queue.url in the pipeline file, or name the queue (sqs://NAME) to have "
-                                    "it created",
-                                    e.what()));
+    throw invalid_input(
+        fmt::format("{}; fix queue.url in the pipeline file, or name the queue (sqs://NAME) to have "
+                    "it created",
+                    e.what()));
   }
 }
 
@@ -178,9 +180,10 @@ SinkStore open_sink_store(const PipelineConfig& config, bool create) {
         store->check_bucket();
       } catch (const Error& e) {
         if (e.code() != ErrorCode::not_found) throw;
-        throw invalid_input(fmt::format("sink store {}: {}; create it first (aws s3api create-bucket --bucket {}) or "
-                                        "fix sink.store and the aws settings",
-                                        s.uri, e.what(), s.bucket));
+        throw invalid_input(
+            fmt::format("sink store {}: {}; create it first (aws s3api create-bucket --bucket {}) or "
+                        "fix sink.store and the aws settings",
+                        s.uri, e.what(), s.bucket));
       }
     }
     return SinkStore{std::move(store), s.prefix};
@@ -254,9 +257,10 @@ std::unique_ptr<RunState> open_run_state(const PipelineConfig& config, RunStateS
     // name): the user's to fix (exit status 2), as for a missing source table. The message
     // names the table, the region and the endpoint.
     if (e.code() != ErrorCode::not_found) throw;
-    throw invalid_input(fmt::format("run state: {}; deploy the stack (its template creates the table), or fix "
-                                    "SENTIFLOW_STATE_TABLE and the aws settings",
-                                    e.what()));
+    throw invalid_input(
+        fmt::format("run state: {}; deploy the stack (its template creates the table), or fix "
+                    "SENTIFLOW_STATE_TABLE and the aws settings",
+                    e.what()));
   }
 }
 

@@ -66,7 +66,8 @@ int record_batch(RunLog& runs, const pipeline::BatchOutcome& outcome) {
       if (error != nullptr && error->code() == ErrorCode::not_found) continue;
       ++failures;
       Metrics::global()
-          .counter("sentiflow_batch_report_failures_total", "Batches whose counts could not be recorded in the run state.")
+          .counter("sentiflow_batch_report_failures_total",
+                   "Batches whose counts could not be recorded in the run state.")
           .add();
       log::error("could not add the run's counts", {{"run", run}, {"error", e.what()}});
     }

@@ -35,7 +35,7 @@ constexpr const char* kSecondsHelp =
 
 // Why an attempt failed, for the `code` label of a retry: an AWS error code (an error response),
 // or one of these when there was none.
-constexpr const char* kNoResponse = "no_response";   // connection refused or cut, timeout
+constexpr const char* kNoResponse = "no_response";     // connection refused or cut, timeout
 constexpr const char* kNoCredentials = "credentials";  // the provider failed (IMDS, SSO...)
 
 // Whether a failure without a response was a timeout (connecting or reading), which costs the
@@ -280,8 +280,7 @@ AwsResponse AwsClient::call(const AwsRequest& request) const {
       count(*metrics.ok);
       return response;
     } catch (const Error& e) {
-      const int cost =
-          failure == kNoResponse && is_timeout(e) ? RetryQuota::kTimeoutRetryCost : RetryQuota::kRetryCost;
+      const int cost = failure == kNoResponse && is_timeout(e) ? RetryQuota::kTimeoutRetryCost : RetryQuota::kRetryCost;
       const bool again = is_retryable(e.code()) && attempt < policy.max_attempts && impl.quota.acquire(cost);
       if (again) last_retry_cost = cost;
       if (!again) {

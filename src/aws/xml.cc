@@ -23,7 +23,8 @@ std::string xml_text(std::string_view text) {
     }
     const auto rest = text.substr(i + 1);
     const auto semicolon = rest.find(';');
-    if (semicolon == std::string_view::npos) throw Error(ErrorCode::internal, "an AWS answer that sentiflow cannot read: an unterminated XML entity");
+    if (semicolon == std::string_view::npos)
+      throw Error(ErrorCode::internal, "an AWS answer that sentiflow cannot read: an unterminated XML entity");
     bool named = false;
     for (const auto& [entity, c] : kEntities) {
       if (rest.starts_with(entity)) {
@@ -34,7 +35,8 @@ std::string xml_text(std::string_view text) {
       }
     }
     if (named) continue;
-    if (!rest.starts_with('#') || semicolon < 2) throw Error(ErrorCode::internal, "an AWS answer that sentiflow cannot read: an unknown XML entity");
+    if (!rest.starts_with('#') || semicolon < 2)
+      throw Error(ErrorCode::internal, "an AWS answer that sentiflow cannot read: an unknown XML entity");
     const bool hex = rest[1] == 'x' || rest[1] == 'X';
     const auto digits = rest.substr(hex ? 2 : 1, semicolon - (hex ? 2 : 1));
     uint32_t code = 0;
@@ -66,7 +68,9 @@ std::vector<std::string_view> xml_elements(std::string_view body, std::string_vi
     if (start == std::string_view::npos) break;
     const auto inner = start + open.size();
     const auto end = body.find(close, inner);
-    if (end == std::string_view::npos) throw Error(ErrorCode::internal, "an AWS answer that sentiflow cannot read: <" + std::string(tag) + "> is not closed");
+    if (end == std::string_view::npos)
+      throw Error(ErrorCode::internal,
+                  "an AWS answer that sentiflow cannot read: <" + std::string(tag) + "> is not closed");
     found.push_back(body.substr(inner, end - inner));
     at = end + close.size();
   }

@@ -30,10 +30,11 @@ int report(const Error& error, log::Format format) {
 
 int run(int argc, char** argv) {
   if (lambda::wants_lambda_runtime(argc, argv)) return lambda::run_lambda_bootstrap(argc, argv);  // docs/LAMBDA.md
-  CLI::App app{"sentiflow: a serverless data-engineering pipeline.\n"
-               "A schedule starts a producer that scans a table into a queue; elastic consumers analyse each\n"
-               "item's sentiment and store the results. Runs on one machine or on AWS.",
-               "sentiflow"};
+  CLI::App app{
+      "sentiflow: a serverless data-engineering pipeline.\n"
+      "A schedule starts a producer that scans a table into a queue; elastic consumers analyse each\n"
+      "item's sentiment and store the results. Runs on one machine or on AWS.",
+      "sentiflow"};
   app.set_version_flag("--version", fmt::format("sentiflow {}", kVersion));
   app.require_subcommand(1);
   app.fallthrough();  // global options may come after the subcommand too
@@ -46,8 +47,9 @@ int run(int argc, char** argv) {
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
       ->capture_default_str();
-  app.footer("Exit status: 0 success, 1 the work failed, 2 bad usage or invalid input.\n"
-             "Run `sentiflow help COMMAND` for one command's options.");
+  app.footer(
+      "Exit status: 0 success, 1 the work failed, 2 bad usage or invalid input.\n"
+      "Run `sentiflow help COMMAND` for one command's options.");
 
   int status = 0;
   add_validate_command(app, status);

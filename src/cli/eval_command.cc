@@ -56,9 +56,10 @@ std::optional<fs::path> source_dir_of_build(const fs::path& build_dir) {
 fs::path find_corpora(const std::string& given) {
   if (!given.empty()) {
     if (!has_corpora(given))
-      throw invalid_input(fmt::format("--corpora {}: no {} there; give the folder that holds the four "
-                                      "*_GroundTruth.txt files (data/corpora in the source tree)",
-                                      given, kProbe));
+      throw invalid_input(
+          fmt::format("--corpora {}: no {} there; give the folder that holds the four "
+                      "*_GroundTruth.txt files (data/corpora in the source tree)",
+                      given, kProbe));
     return given;
   }
   std::vector<fs::path> candidates;
@@ -75,11 +76,11 @@ fs::path find_corpora(const std::string& given) {
     if (has_corpora(candidate)) return candidate.lexically_normal();
     looked += (looked.empty() ? "" : ", ") + candidate.lexically_normal().string();
   }
-  throw invalid_input(fmt::format("cannot find the VADER corpora (looked in {}); pass --corpora DIR, the folder "
-                                  "that holds the four *_GroundTruth.txt files (data/corpora in the source tree)",
-                                  looked.empty() ? "no folder: the executable's path is unknown" : looked));
+  throw invalid_input(
+      fmt::format("cannot find the VADER corpora (looked in {}); pass --corpora DIR, the folder "
+                  "that holds the four *_GroundTruth.txt files (data/corpora in the source tree)",
+                  looked.empty() ? "no folder: the executable's path is unknown" : looked));
 }
-
 
 // One line of eval's table: a corpus (or a group of a pipeline's records) with VADER's figures,
 // and the paper's when the name is one of its corpora.
@@ -106,8 +107,8 @@ std::string format_table(std::string_view name_heading, std::string_view count_h
                          const std::vector<TableRow>& rows) {
   size_t name_width = std::max<size_t>(8, name_heading.size());
   for (const auto& row : rows) name_width = std::max(name_width, row.name.size());
-  std::string out = fmt::format("{:<{}} {:>9}  {:>5}  {:>7}  {:>5}  {:>8}\n", name_heading, name_width,
-                                count_heading, "r", "paper r", "F1", "paper F1");
+  std::string out = fmt::format("{:<{}} {:>9}  {:>5}  {:>7}  {:>5}  {:>8}\n", name_heading, name_width, count_heading,
+                                "r", "paper r", "F1", "paper F1");
   for (const auto& row : rows)
     out += fmt::format("{:<{}} {:>9}  {}  {}  {}  {}\n", row.name, name_width, row.count, figure(row.r, 5),
                        figure(row.paper_r, 7), figure(row.f1, 5), figure(row.paper_f1, 8));
@@ -261,8 +262,12 @@ std::vector<TableRow> rows_of(const RunFigures& figures) {
   std::vector<TableRow> rows;
   for (const std::string& name : names) {
     const Group& group = figures.groups.at(name);
-    TableRow row{name, group.compound.size(), std::numeric_limits<double>::quiet_NaN(),
-                 std::numeric_limits<double>::quiet_NaN(), std::nullopt, std::nullopt};
+    TableRow row{name,
+                 group.compound.size(),
+                 std::numeric_limits<double>::quiet_NaN(),
+                 std::numeric_limits<double>::quiet_NaN(),
+                 std::nullopt,
+                 std::nullopt};
     if (!group.compound.empty()) {
       std::vector<int> truth, predicted;
       for (size_t i = 0; i < group.compound.size(); ++i) {
@@ -300,9 +305,10 @@ void run_pipeline_eval(const PipelineEvalOptions& o) {
   size_t compared = 0;
   for (const auto& row : rows) compared += row.count;
   if (compared == 0)
-    throw invalid_input(fmt::format("{}: run {}: none of its {} records has VADER numbers and a numeric '{}' "
-                                    "attribute to compare them with (--truth names the attribute)",
-                                    o.pipeline, figures.run, figures.records, o.truth));
+    throw invalid_input(
+        fmt::format("{}: run {}: none of its {} records has VADER numbers and a numeric '{}' "
+                    "attribute to compare them with (--truth names the attribute)",
+                    o.pipeline, figures.run, figures.records, o.truth));
   const std::string group_heading = o.group.empty() ? "group" : o.group;
   int64_t no_truth = 0, no_vader = 0;
   for (const auto& [name, group] : figures.groups) no_truth += group.no_truth, no_vader += group.no_vader;
@@ -310,21 +316,27 @@ void run_pipeline_eval(const PipelineEvalOptions& o) {
     nlohmann::json results = nlohmann::json::array();
     for (const auto& row : rows) {
       const Group& group = figures.groups.at(row.name);
-      results.push_back({{"group", row.name}, {"records", row.count}, {"r", number_or_null(row.r)},
-                         {"f1", number_or_null(row.f1)}, {"paper_r", number_or_null(row.paper_r)},
+      results.push_back({{"group", row.name},
+                         {"records", row.count},
+                         {"r", number_or_null(row.r)},
+                         {"f1", number_or_null(row.f1)},
+                         {"paper_r", number_or_null(row.paper_r)},
                          {"paper_f1", number_or_null(row.paper_f1)},
                          {"skipped", {{"truth", group.no_truth}, {"no_vader", group.no_vader}}}});
     }
-    std::cout << nlohmann::json{{"pipeline", config.name},  {"run", figures.run},
-                                {"truth", o.truth},         {"group", o.group},
-                                {"records", figures.records}, {"results", results},
+    std::cout << nlohmann::json{{"pipeline", config.name},
+                                {"run", figures.run},
+                                {"truth", o.truth},
+                                {"group", o.group},
+                                {"records", figures.records},
+                                {"results", results},
                                 {"skipped", {{"truth", no_truth}, {"no_vader", no_vader}}}}
                      .dump()
               << "\n";
     return;
   }
-  std::string out = fmt::format("pipeline {} · run {} · {} records, {} compared with '{}'\n", config.name,
-                                figures.run, figures.records, compared, o.truth);
+  std::string out = fmt::format("pipeline {} · run {} · {} records, {} compared with '{}'\n", config.name, figures.run,
+                                figures.records, compared, o.truth);
   out += format_table(group_heading, "records", rows);
   out += skipped_line(figures, &Group::no_truth, fmt::format("without a numeric '{}'", o.truth));
   out += skipped_line(figures, &Group::no_vader, "without VADER numbers (engine comprehend)");
@@ -343,11 +355,12 @@ void add_eval_command(CLI::App& app, int& status) {
     PipelineEvalOptions pipeline;
   };
   auto options = std::make_shared<Options>();
-  auto* corpora_option = cmd->add_option("--corpora", options->corpora,
-                                  "The folder with the four *_GroundTruth.txt files; default: the project's data/corpora");
+  auto* corpora_option =
+      cmd->add_option("--corpora", options->corpora,
+                      "The folder with the four *_GroundTruth.txt files; default: the project's data/corpora");
   cmd->add_flag("--json", options->json, "Print the figures as one JSON object");
   auto* pipeline_option = cmd->add_option("--pipeline", options->pipeline.pipeline,
-                                   "Evaluate this pipeline's stored results instead of the corpus files");
+                                          "Evaluate this pipeline's stored results instead of the corpus files");
   corpora_option->excludes(pipeline_option);
   cmd->add_option("--run", options->pipeline.run,
                   "With --pipeline: this run; default: the newest finished run that has results")
@@ -383,8 +396,13 @@ void add_eval_command(CLI::App& app, int& status) {
     if (options->json) {
       nlohmann::json rows = nlohmann::json::array();
       for (const auto& c : corpora)
-        rows.push_back({{"corpus", c.corpus}, {"file", c.file}, {"sentences", c.sentences}, {"r", c.r},
-                        {"f1", c.f1}, {"paper_r", c.paper_r}, {"paper_f1", c.paper_f1}});
+        rows.push_back({{"corpus", c.corpus},
+                        {"file", c.file},
+                        {"sentences", c.sentences},
+                        {"r", c.r},
+                        {"f1", c.f1},
+                        {"paper_r", c.paper_r},
+                        {"paper_f1", c.paper_f1}});
       std::cout << nlohmann::json{{"corpora", dir.string()}, {"results", rows}}.dump() << "\n";
     } else {
       std::vector<TableRow> rows;

@@ -69,8 +69,8 @@ void add_sqs(CLI::App& event) {
 }
 
 void add_schedule(CLI::App& event) {
-  auto* cmd = event.add_subcommand("schedule",
-                                   "A scheduled event: an EventBridge rule's (default) or an EventBridge Scheduler input");
+  auto* cmd = event.add_subcommand(
+      "schedule", "A scheduled event: an EventBridge rule's (default) or an EventBridge Scheduler input");
   struct Options {
     std::string time;
     bool scheduler = false;

@@ -30,19 +30,23 @@ std::optional<std::string> environment(std::string_view name) { return aws::proc
 }  // namespace
 
 void add_invoke_command(CLI::App& app, int& status) {
-  auto* cmd = app.add_subcommand("invoke",
-                                 "Run a Lambda handler (producer or consumer) locally on an event file, as Lambda would.\n"
-                                 "Prints the handler's JSON answer, or when the handler fails its error document, with exit\n"
-                                 "status 2 for a bad event and 1 otherwise. The run state is local (state_dir) unless\n"
-                                 "SENTIFLOW_STATE_TABLE names a DynamoDB table.");
+  auto* cmd =
+      app.add_subcommand("invoke",
+                         "Run a Lambda handler (producer or consumer) locally on an event file, as Lambda would.\n"
+                         "Prints the handler's JSON answer, or when the handler fails its error document, with exit\n"
+                         "status 2 for a bad event and 1 otherwise. The run state is local (state_dir) unless\n"
+                         "SENTIFLOW_STATE_TABLE names a DynamoDB table.");
   struct Options {
     std::string handler;
     std::string event;
     std::string pipeline;
   };
   auto o = std::make_shared<Options>();
-  cmd->add_option("HANDLER", o->handler, "producer or consumer")->required()->check(CLI::IsMember({"producer", "consumer"}));
-  cmd->add_option("--event", o->event, "The event file (JSON; - for stdin); `sentiflow event` writes samples")->required();
+  cmd->add_option("HANDLER", o->handler, "producer or consumer")
+      ->required()
+      ->check(CLI::IsMember({"producer", "consumer"}));
+  cmd->add_option("--event", o->event, "The event file (JSON; - for stdin); `sentiflow event` writes samples")
+      ->required();
   cmd->add_option("--pipeline", o->pipeline,
                   "The pipeline file (default: $SENTIFLOW_PIPELINE, else pipeline.yaml here)");
   cmd->callback([o, &status] {
@@ -56,7 +60,8 @@ void add_invoke_command(CLI::App& app, int& status) {
       text << in.rdbuf();
       event = text.str();
     }
-    const std::filesystem::path file = o->pipeline.empty() ? lambda::lambda_pipeline_file() : std::filesystem::path(o->pipeline);
+    const std::filesystem::path file =
+        o->pipeline.empty() ? lambda::lambda_pipeline_file() : std::filesystem::path(o->pipeline);
     const PipelineConfig config = load_pipeline_or_throw(file);
     const auto where =
         environment("SENTIFLOW_STATE_TABLE") ? assembly::RunStateStore::dynamodb : assembly::RunStateStore::local;

@@ -13,7 +13,9 @@
 namespace sentiflow::cli {
 namespace {
 
-std::string mebibytes(uint64_t bytes) { return fmt::format("{:.1f} MiB", static_cast<double>(bytes) / (1024.0 * 1024.0)); }
+std::string mebibytes(uint64_t bytes) {
+  return fmt::format("{:.1f} MiB", static_cast<double>(bytes) / (1024.0 * 1024.0));
+}
 
 }  // namespace
 
@@ -34,7 +36,8 @@ void add_package_command(CLI::App& app, int& status) {
   cmd->callback([options, &status] {
     const PipelineConfig config = load_pipeline_or_throw(options->file);
     if (config.source.table.backend != TableLocation::Backend::dynamodb ||
-        config.queue.url.backend != QueueLocation::Backend::sqs || config.sink.store.backend != StoreLocation::Backend::s3)
+        config.queue.url.backend != QueueLocation::Backend::sqs ||
+        config.sink.store.backend != StoreLocation::Backend::s3)
       std::cerr << "warning: the pipeline has a local:// table or queue or a folder sink: Lambda has no durable disk "
                    "(only /tmp is writable, and it goes with the sandbox); `sentiflow template` needs dynamodb://, "
                    "sqs:// and s3://\n";

@@ -55,9 +55,9 @@ struct ResolvedQueue {
 void require_queue(const std::string& state_dir, const std::string& name) {
   const auto names = assembly::local_queue_names(state_dir);
   if (std::find(names.begin(), names.end(), name) != names.end()) return;
-  throw invalid_input(fmt::format("no queue '{}' in {} ({})", name, state_dir,
-                                  names.empty() ? std::string("no queues yet")
-                                                : fmt::format("queues: {}", fmt::join(names, ", "))));
+  throw invalid_input(
+      fmt::format("no queue '{}' in {} ({})", name, state_dir,
+                  names.empty() ? std::string("no queues yet") : fmt::format("queues: {}", fmt::join(names, ", "))));
 }
 
 // The --pipeline file, loaded once for both sqs_target() and resolve(); nullopt without
@@ -132,8 +132,8 @@ std::unique_ptr<Queue> open_sqs(const SqsTarget& t, bool creating) {
   const bool create = creating && !t.named;
   auto queue = assembly::open_queue(t.config, create ? assembly::QueueAccess::work : assembly::QueueAccess::inspect);
   if (!queue)
-    throw invalid_input(fmt::format("no SQS queue '{}' ({})", t.config.queue.url.name,
-                                    assembly::aws_location(t.config, aws::kSqs)));
+    throw invalid_input(
+        fmt::format("no SQS queue '{}' ({})", t.config.queue.url.name, assembly::aws_location(t.config, aws::kSqs)));
   return queue;
 }
 
@@ -174,13 +174,17 @@ std::pair<std::string, MessageAttribute> parse_attribute(const std::string& text
   const auto colon = text.find(':', equals == std::string::npos ? 0 : equals);
   if (equals == std::string::npos || colon == std::string::npos)
     throw invalid_input(fmt::format("--attribute '{}' is not NAME=TYPE:VALUE, e.g. run=String:manual-1", text));
-  return {text.substr(0, equals), MessageAttribute{text.substr(equals + 1, colon - equals - 1), text.substr(colon + 1)}};
+  return {text.substr(0, equals),
+          MessageAttribute{text.substr(equals + 1, colon - equals - 1), text.substr(colon + 1)}};
 }
 
 void print_stats_row(const std::string& name, const std::string& role, const QueueCounts& counts, bool json) {
   if (json)
-    std::cout << nlohmann::ordered_json{{"queue", name}, {"role", role}, {"visible", counts.visible},
-                                        {"in_flight", counts.in_flight}, {"delayed", counts.delayed}}
+    std::cout << nlohmann::ordered_json{{"queue", name},
+                                        {"role", role},
+                                        {"visible", counts.visible},
+                                        {"in_flight", counts.in_flight},
+                                        {"delayed", counts.delayed}}
                      .dump()
               << "\n";
   else
@@ -189,14 +193,16 @@ void print_stats_row(const std::string& name, const std::string& role, const Que
 }
 
 void print_stats_header(bool json) {
-  if (!json) std::cout << fmt::format("{:<40} {:<12} {:>10} {:>10} {:>10}\n", "QUEUE", "ROLE", "VISIBLE", "IN_FLIGHT", "DELAYED");
+  if (!json)
+    std::cout << fmt::format("{:<40} {:<12} {:>10} {:>10} {:>10}\n", "QUEUE", "ROLE", "VISIBLE", "IN_FLIGHT",
+                             "DELAYED");
 }
 
 // Stats of an SQS pipeline's queues: opened to inspect only, a missing one shows zeros.
 void sqs_stats(const SqsTarget& t, bool json) {
   const auto counts_of = [](std::unique_ptr<Queue> queue) { return queue ? queue->counts() : QueueCounts{}; };
-  const QueueCounts queue_counts =
-      t.named ? open_sqs(t, false)->counts() : counts_of(assembly::open_queue(t.config, assembly::QueueAccess::inspect));
+  const QueueCounts queue_counts = t.named ? open_sqs(t, false)->counts()
+                                           : counts_of(assembly::open_queue(t.config, assembly::QueueAccess::inspect));
   print_stats_header(json);
   print_stats_row(t.config.queue.url.name, "queue", queue_counts, json);
   if (t.named || t.config.queue.dead_letter.empty()) return;
@@ -232,7 +238,7 @@ void stats(const QueueTarget& t, bool json) {
       o.state_dir = state_dir;
       o.name = name;
       o.dead_letter_queue.clear();  // counting needs no dead-letter queue: never create one
-      o.retention = std::nullopt;  // counting never changes the stored retention
+      o.retention = std::nullopt;   // counting never changes the stored retention
       counts = assembly::open_local_queue(o)->counts();
     }
     print_stats_row(name, role, counts, json);
@@ -265,7 +271,8 @@ int send(const QueueTarget& t, const std::vector<std::string>& bodies, const std
     for (size_t number = 1; std::getline(in, line); ++number)
       if (!line.empty()) messages.emplace_back(number, line);
   }
-  if (messages.empty()) throw invalid_input("nothing to send: give BODY arguments or --file FILE (one message per line)");
+  if (messages.empty())
+    throw invalid_input("nothing to send: give BODY arguments or --file FILE (one message per line)");
 
   const auto opened = open_target(t, true);
   Queue& queue = *opened;
@@ -333,7 +340,8 @@ int delete_messages(const QueueTarget& t, std::vector<std::string> handles) {
 }  // namespace
 
 void add_queue_command(CLI::App& app, int& status) {
-  auto* command = app.add_subcommand("queue", "Inspect and repair a pipeline's queue: stats, send, receive, delete, purge, redrive");
+  auto* command = app.add_subcommand(
+      "queue", "Inspect and repair a pipeline's queue: stats, send, receive, delete, purge, redrive");
   command->require_subcommand(1);
   command->footer(
       "Each subcommand takes --pipeline FILE (the pipeline's state_dir, queue and dead-letter queue) or\n"
@@ -364,7 +372,8 @@ void add_queue_command(CLI::App& app, int& status) {
   send_cmd->add_option("--file", send_options->file, "Send each line of this file (- for stdin) as a message");
   send_cmd->add_option("--delay", send_options->delay, "Hide the messages this long first, e.g. 30s");
   send_cmd->add_option("--attribute", send_options->attributes, "A message attribute NAME=TYPE:VALUE (repeatable)");
-  send_cmd->footer("Prints one JSON line per message: {\"message_id\"} or {\"error\", \"code\"} (with \"line\" for --file).");
+  send_cmd->footer(
+      "Prints one JSON line per message: {\"message_id\"} or {\"error\", \"code\"} (with \"line\" for --file).");
   send_cmd->callback([target, send_options, &status] {
     status = send(*target, send_options->bodies, send_options->file, send_options->delay, send_options->attributes);
   });
@@ -375,7 +384,8 @@ void add_queue_command(CLI::App& app, int& status) {
     std::string visibility;
   };
   auto receive_options = std::make_shared<ReceiveOptions>();
-  auto* receive_cmd = command->add_subcommand("receive", "Receive messages (they are hidden for the visibility timeout)");
+  auto* receive_cmd =
+      command->add_subcommand("receive", "Receive messages (they are hidden for the visibility timeout)");
   add_target_options(receive_cmd, *target);
   receive_cmd->add_option("--max", receive_options->max, "At most this many messages")
       ->check(CLI::Range(size_t{1}, size_t{10000}))
@@ -400,7 +410,8 @@ void add_queue_command(CLI::App& app, int& status) {
   delete_cmd->callback([target, handles, &status] { status = delete_messages(*target, *handles); });
 
   auto yes = std::make_shared<bool>(false);
-  auto* purge_cmd = command->add_subcommand("purge", "Delete every message of the queue, in flight and delayed ones too");
+  auto* purge_cmd =
+      command->add_subcommand("purge", "Delete every message of the queue, in flight and delayed ones too");
   add_target_options(purge_cmd, *target);
   purge_cmd->add_flag("--yes", *yes, "Confirm: the messages cannot be recovered");
   purge_cmd->callback([target, yes, &status] {
@@ -415,8 +426,9 @@ void add_queue_command(CLI::App& app, int& status) {
   auto max_moved = std::make_shared<int64_t>(std::numeric_limits<int64_t>::max());
   auto* redrive_cmd = command->add_subcommand("redrive", "Move the dead letters of a queue back to it");
   add_target_options(redrive_cmd, *target);
-  redrive_cmd->add_option("--dead-letter", target->dead_letter,
-                          "With --state-dir: the dead-letter queue (default QUEUE-dlq); SQS takes its queue's RedrivePolicy");
+  redrive_cmd->add_option(
+      "--dead-letter", target->dead_letter,
+      "With --state-dir: the dead-letter queue (default QUEUE-dlq); SQS takes its queue's RedrivePolicy");
   redrive_cmd->add_option("--max", *max_moved, "At most this many messages (default: all)")->check(CLI::PositiveNumber);
   redrive_cmd->footer("Moved messages keep their id, body and attributes; their receive count starts again at 0.");
   redrive_cmd->callback([target, max_moved, &status] {

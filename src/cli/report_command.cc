@@ -33,8 +33,8 @@ RunRecord find_run(RunLog& state, const PipelineConfig& config, const std::strin
     return newest.front();
   }
   if (auto run = state.run(id)) return *run;
-  throw invalid_input(fmt::format("pipeline {} has no run '{}'; `sentiflow status {}` lists its runs", config.name, id,
-                                  file));
+  throw invalid_input(
+      fmt::format("pipeline {} has no run '{}'; `sentiflow status {}` lists its runs", config.name, id, file));
 }
 
 // The report's data: the run's timeline points (oldest first) and a status shaped as the live
@@ -75,8 +75,8 @@ void add_report_command(CLI::App& app, int& status) {
     // Opening a run state would create its file; a report only reads, so a missing one is an answer.
     const auto state = assembly::open_existing_run_state(config);
     if (!state)
-      throw invalid_input(fmt::format("pipeline {} has no state in {} yet; run it first", config.name,
-                                      config.state_dir.string()));
+      throw invalid_input(
+          fmt::format("pipeline {} has no state in {} yet; run it first", config.name, config.state_dir.string()));
     const RunRecord run = find_run(*state, config, o->file, o->run);
     const std::string page = static_dashboard(report_data(*state, config, run));
     // Whole or not at all: a reader never sees half a page, a failure leaves the old one.

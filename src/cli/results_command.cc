@@ -34,10 +34,12 @@ assembly::SinkStore open_sink(const std::string& pipeline) {
 
 std::string summary_text(const pipeline::ResultsSummary& s) {
   std::string out = fmt::format("records: {} distinct (run, key), {} duplicates skipped\n", s.records, s.duplicates);
-  const auto percent = [&](int64_t n) { return s.records == 0 ? 0.0 : 100.0 * static_cast<double>(n) / static_cast<double>(s.records); };
+  const auto percent = [&](int64_t n) {
+    return s.records == 0 ? 0.0 : 100.0 * static_cast<double>(n) / static_cast<double>(s.records);
+  };
   // The four labels always, in Comprehend's order, so that scripts find each on its line.
-  for (const auto label : {sentiment::Label::positive, sentiment::Label::negative, sentiment::Label::neutral,
-                           sentiment::Label::mixed}) {
+  for (const auto label :
+       {sentiment::Label::positive, sentiment::Label::negative, sentiment::Label::neutral, sentiment::Label::mixed}) {
     const std::string name(sentiment::to_string(label));
     const auto found = s.labels.find(name);
     const int64_t n = found == s.labels.end() ? 0 : found->second;
@@ -83,7 +85,8 @@ void run_results(const ResultsOptions& o) {
 
 void add_results_command(CLI::App& app, int& status) {
   auto options = std::make_shared<ResultsOptions>();
-  auto* cmd = app.add_subcommand("results", "Print a pipeline's results, each (run, key) once; or its errors or a summary");
+  auto* cmd =
+      app.add_subcommand("results", "Print a pipeline's results, each (run, key) once; or its errors or a summary");
   cmd->add_option("FILE", options->pipeline, "The pipeline file: its sink store")->required();
   cmd->add_option("--run", options->run, "Only this run, e.g. 2026-11-26T06:00:00Z");
   auto* format = cmd->add_option("--format", options->format, "Results as jsonl or csv")

@@ -74,11 +74,12 @@ void add_run_command(CLI::App& app, int& status) {
   cmd->add_flag("--once", o->once, "Resume the newest unfinished run or start a manual one, drain it, exit");
   cmd->add_option("--run", o->run_id, "Run (or re-run: backfill) this run id, drain it, exit");
   cmd->add_flag("--no-progress", o->no_progress, "No progress bar, even on a terminal");
-  auto* listen_option = cmd->add_option("--listen", o->listen,
-                  "Serve /metrics, /healthz, /readyz and the live dashboard at HOST:PORT during the run "
-                  "(default of observe.listen; `--listen` alone: " +
-                      std::string(kDefaultListen) + ")")
-      ->expected(0, 1);
+  auto* listen_option =
+      cmd->add_option("--listen", o->listen,
+                      "Serve /metrics, /healthz, /readyz and the live dashboard at HOST:PORT during the run "
+                      "(default of observe.listen; `--listen` alone: " +
+                          std::string(kDefaultListen) + ")")
+          ->expected(0, 1);
   cmd->callback([o, listen_option, &status] {
     const auto& [file, once, run_id, no_progress, listen] = *o;
     if (once && !run_id.empty()) throw invalid_input("give --once or --run ID, not both");

@@ -40,8 +40,8 @@ void RunPresenter::progress(const local::RunProgress& p) {
   }
   if (progress_bar_) {
     std::cerr << fmt::format("\r\033[K{}  produced {}/{}  processed {}  {:.0f}/s  workers {}  ETA {}",
-                             p.run.empty() ? "waiting" : p.run, thousands(p.sent),
-                             total >= 0 ? thousands(total) : "?", thousands(p.processed), rate, p.workers, eta)
+                             p.run.empty() ? "waiting" : p.run, thousands(p.sent), total >= 0 ? thousands(total) : "?",
+                             thousands(p.processed), rate, p.workers, eta)
               << std::flush;
   } else if (!p.run.empty()) {
     log::info("progress", {{"run", p.run},
@@ -55,8 +55,7 @@ void RunPresenter::progress(const local::RunProgress& p) {
 
 void RunPresenter::finished(const RunRecord& run, const Histogram::Snapshot& latency) {
   const RunCounts& c = run.counts;
-  const double seconds =
-      run.finished_at ? std::chrono::duration<double>(*run.finished_at - run.started_at).count() : 0;
+  const double seconds = run.finished_at ? std::chrono::duration<double>(*run.finished_at - run.started_at).count() : 0;
   std::string labels;
   for (const auto& [label, n] : c.labels)
     labels += fmt::format("{}{} {} ({:.1f}%)", labels.empty() ? "" : " · ", label, thousands(n),

@@ -24,8 +24,11 @@ void add_schedule_command(CLI::App& app, int& status) {
   cmd->add_option("EXPR", options->expression, "e.g. 'rate(1 hour)', 'cron(0 10 * * ? *)', 'at(2026-12-24T18:00:00)'")
       ->required();
   cmd->add_option("--from", options->from, "Start after this UTC time (YYYY-MM-DDTHH:MM:SSZ); default: now");
-  cmd->add_option("--count", options->count, "How many fire times")->check(CLI::Range(1, 100000))->capture_default_str();
-  cmd->footer("Prints one ISO-8601 UTC time per line; fewer when fewer exist. Exit status 2 for an invalid expression.");
+  cmd->add_option("--count", options->count, "How many fire times")
+      ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
+  cmd->footer(
+      "Prints one ISO-8601 UTC time per line; fewer when fewer exist. Exit status 2 for an invalid expression.");
   cmd->callback([options, &status] {
     const Schedule schedule = Schedule::parse(options->expression);
     Seconds t = options->from.empty() ? now_seconds() : parse_utc(options->from);

@@ -49,10 +49,14 @@ struct Options {
 // Appends `text` to a TSV field: backslash, tab and carriage return escaped as \\, \t and \r.
 void append_tsv_text(std::string& out, std::string_view text) {
   for (const char c : text) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '\t') out += "\\t";
-    else if (c == '\r') out += "\\r";
-    else out.push_back(c);
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '\t')
+      out += "\\t";
+    else if (c == '\r')
+      out += "\\r";
+    else
+      out.push_back(c);
   }
 }
 
@@ -62,7 +66,8 @@ void append_number(std::string& out, size_t n) {
   out.append(digits, end);
 }
 
-constexpr std::string_view kTsvHeader = "line\tsentiment\tpositive\tnegative\tneutral\tmixed\tneg\tneu\tpos\tcompound\terror";
+constexpr std::string_view kTsvHeader =
+    "line\tsentiment\tpositive\tnegative\tneutral\tmixed\tneg\tneu\tpos\tcompound\terror";
 
 // One output line per document; `line` 0 means "a single text, no line number".
 void format_result(std::string& out, Format format, bool echo, size_t line, std::string_view text, const Result& r) {
@@ -152,16 +157,15 @@ int run_sentiment(const Options& o) {
     const std::string header = fmt::format("{}{}\n", kTsvHeader, o.echo ? "\ttext" : "");
     std::fwrite(header.data(), 1, header.size(), stdout);
   }
-  sentiment::LineStreamer streamer(
-      *analyzer, [&](std::string& out, size_t line, std::string_view text, const Result& r) {
-        format_result(out, format, o.echo, line, text, r);
-      });
+  sentiment::LineStreamer streamer(*analyzer,
+                                   [&](std::string& out, size_t line, std::string_view text, const Result& r) {
+                                     format_result(out, format, o.echo, line, text, r);
+                                   });
   const size_t failed = streamer.run(in, stdout, threads);
   if (std::fflush(stdout) != 0)
     throw Error(ErrorCode::internal, fmt::format("writing the results: {}", std::strerror(errno)));
   if (failed > 0) {
-    log::warn("some lines could not be analysed; their results are error records",
-              {{"failed_lines", failed}});
+    log::warn("some lines could not be analysed; their results are error records", {{"failed_lines", failed}});
     return 2;
   }
   return 0;
@@ -172,7 +176,8 @@ int run_sentiment(const Options& o) {
 void add_sentiment_command(CLI::App& app, int& status) {
   auto* cmd = app.add_subcommand("sentiment", "The sentiment of a text, or of each line of a file or stdin");
   auto options = std::make_shared<Options>();
-  auto* text = cmd->add_option("TEXT", options->text, "A text to analyse; without it (and without --file) stdin is read");
+  auto* text =
+      cmd->add_option("TEXT", options->text, "A text to analyse; without it (and without --file) stdin is read");
   cmd->add_option("--file", options->file, "Analyse each line of this file (- for stdin)");
   cmd->add_option("--format", options->format, "jsonl (one JSON object a line) or tsv (with a header line)")
       ->check(CLI::IsMember({"jsonl", "tsv"}))
@@ -194,7 +199,8 @@ void add_sentiment_command(CLI::App& app, int& status) {
                   "An emoji_utf8_lexicon.txt to use instead of the built-in one");
   cmd->footer(
       "One document per input line (a trailing CR is dropped); one result per line, in input order:\n"
-      "  {\"line\":N,\"sentiment\":\"POSITIVE|NEGATIVE|NEUTRAL|MIXED\",\"scores\":{\"Positive\",\"Negative\",\"Neutral\","
+      "  "
+      "{\"line\":N,\"sentiment\":\"POSITIVE|NEGATIVE|NEUTRAL|MIXED\",\"scores\":{\"Positive\",\"Negative\",\"Neutral\","
       "\"Mixed\"},\"vader\":{\"neg\",\"neu\",\"pos\",\"compound\"}}\n"
       "A line that is not UTF-8 gives {\"line\":N,\"error\":\"...\"}; the others go on and the exit status is 2.\n"
       "TSV columns: line, sentiment, positive, negative, neutral, mixed, neg, neu, pos, compound, error[, text].");

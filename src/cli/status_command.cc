@@ -34,8 +34,7 @@ nlohmann::json gather(const PipelineConfig& c, size_t limit) {
   const auto queue = assembly::open_queue(c, assembly::QueueAccess::inspect);
   const auto dead = assembly::open_dead_letter_queue(c, assembly::QueueAccess::inspect);
   out["queue"] = {{"uri", c.queue.url.uri}, {"counts", counts_json(queue ? queue->counts() : QueueCounts{})}};
-  out["dead_letter_queue"] = {{"name", c.queue.dead_letter},
-                              {"messages", dead ? dead->counts().total() : 0}};
+  out["dead_letter_queue"] = {{"name", c.queue.dead_letter}, {"messages", dead ? dead->counts().total() : 0}};
   nlohmann::json errors = nlohmann::json::object();
   int64_t error_total = 0;
   std::string missing;
@@ -68,12 +67,14 @@ void print_text(const nlohmann::json& s) {
   std::cout << fmt::format("dead letters ({}): {}\n", s["dead_letter_queue"]["name"].get<std::string>(),
                            s["dead_letter_queue"]["messages"].get<int64_t>());
   if (s.contains("scheduler"))
-    std::cout << fmt::format("scheduler: last tick {} · {} ticks skipped\n",
-                             s["scheduler"]["last_tick"].is_null() ? "-" : s["scheduler"]["last_tick"].get<std::string>(),
-                             s["scheduler"]["skipped_ticks"].get<int64_t>());
+    std::cout << fmt::format(
+        "scheduler: last tick {} · {} ticks skipped\n",
+        s["scheduler"]["last_tick"].is_null() ? "-" : s["scheduler"]["last_tick"].get<std::string>(),
+        s["scheduler"]["skipped_ticks"].get<int64_t>());
   const auto& e = s["error_records"];
   std::string codes;
-  for (const auto& [code, n] : e["by_code"].items()) codes += fmt::format("{}{} {}", codes.empty() ? "" : ", ", code, n.get<int64_t>());
+  for (const auto& [code, n] : e["by_code"].items())
+    codes += fmt::format("{}{} {}", codes.empty() ? "" : ", ", code, n.get<int64_t>());
   std::cout << fmt::format("error records: {}{}\n", e["total"].get<int64_t>(), codes.empty() ? "" : " (" + codes + ")");
   if (e.contains("missing")) std::cout << fmt::format("  not read: {}\n", e["missing"].get<std::string>());
   if (s["runs"].empty()) {
@@ -83,11 +84,12 @@ void print_text(const nlohmann::json& s) {
   std::cout << fmt::format("{:<28} {:<9} {:<9} {:>10} {:>10} {:>10} {:>8} {:>6} {:>9}\n", "run", "kind", "state",
                            "scanned", "sent", "processed", "failed", "dead", "seconds");
   for (const auto& r : s["runs"])
-    std::cout << fmt::format("{:<28} {:<9} {:<9} {:>10} {:>10} {:>10} {:>8} {:>6} {:>9}\n", r["id"].get<std::string>(),
-                             r["kind"].get<std::string>(), r["state"].get<std::string>(), r["scanned"].get<int64_t>(),
-                             r["sent"].get<int64_t>(), r["processed"].get<int64_t>(), r["failed"].get<int64_t>(),
-                             r["dead_letters"].get<int64_t>(),
-                             r["seconds"].is_null() ? std::string("-") : fmt::format("{:.1f}", r["seconds"].get<double>()));
+    std::cout << fmt::format(
+        "{:<28} {:<9} {:<9} {:>10} {:>10} {:>10} {:>8} {:>6} {:>9}\n", r["id"].get<std::string>(),
+        r["kind"].get<std::string>(), r["state"].get<std::string>(), r["scanned"].get<int64_t>(),
+        r["sent"].get<int64_t>(), r["processed"].get<int64_t>(), r["failed"].get<int64_t>(),
+        r["dead_letters"].get<int64_t>(),
+        r["seconds"].is_null() ? std::string("-") : fmt::format("{:.1f}", r["seconds"].get<double>()));
 }
 
 }  // namespace

@@ -73,7 +73,9 @@ void list(const StoreTarget& t, const std::string& prefix, size_t max_keys, bool
     std::string out;
     for (const auto& o : page.objects) {
       if (json)
-        out += nlohmann::ordered_json{{"key", opened.relative(o.key)}, {"size", o.size}, {"etag", o.etag},
+        out += nlohmann::ordered_json{{"key", opened.relative(o.key)},
+                                      {"size", o.size},
+                                      {"etag", o.etag},
                                       {"last_modified", format_utc_millis(o.last_modified)}}
                    .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) +
                "\n";
@@ -162,7 +164,9 @@ void add_store_command(CLI::App& app, int& status) {
     }
     const OpenedStore opened = open_store(*target, true);
     const ObjectInfo info = opened.store->put(opened.full_key(put_options->key), data, put_options->content_type);
-    std::cout << nlohmann::ordered_json{{"key", opened.relative(info.key)}, {"size", info.size}, {"etag", info.etag},
+    std::cout << nlohmann::ordered_json{{"key", opened.relative(info.key)},
+                                        {"size", info.size},
+                                        {"etag", info.etag},
                                         {"content_type", info.content_type}}
                      .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
               << "\n";

@@ -49,8 +49,8 @@ OpenedTable open(const TableTarget& t, bool importing) {
   if (t.pipeline.empty() == t.state_dir.empty()) throw invalid_input("give either --pipeline FILE or --state-dir DIR");
   const auto require_file = [](const std::filesystem::path& file, const std::string& uri) {
     if (!std::filesystem::exists(file))
-      throw invalid_input(fmt::format("table {} does not exist yet ({}); `sentiflow table import` loads it", uri,
-                                      file.string()));
+      throw invalid_input(
+          fmt::format("table {} does not exist yet ({}); `sentiflow table import` loads it", uri, file.string()));
   };
   if (!t.pipeline.empty()) {
     const PipelineConfig c = load_pipeline_or_throw(t.pipeline);
@@ -61,13 +61,15 @@ OpenedTable open(const TableTarget& t, bool importing) {
   if (t.table.empty()) throw invalid_input("--state-dir needs --table NAME");
   const std::filesystem::path file = assembly::local_table_file(t.state_dir, t.table);
   std::optional<KeySchema> key;
-  if (!t.key.empty()) key = KeySchema{t.key, t.sort_key.empty() ? std::nullopt : std::optional<std::string>(t.sort_key)};
+  if (!t.key.empty())
+    key = KeySchema{t.key, t.sort_key.empty() ? std::nullopt : std::optional<std::string>(t.sort_key)};
   const std::string uri = "local://" + t.table;
   if (!importing) require_file(file, uri);
   if (!key && !std::filesystem::exists(file))
-    throw invalid_input(fmt::format("table {} does not exist ({}); creating it needs --key NAME (and --sort-key NAME "
-                                    "if it has one)",
-                                    uri, file.string()));
+    throw invalid_input(
+        fmt::format("table {} does not exist ({}); creating it needs --key NAME (and --sort-key NAME "
+                    "if it has one)",
+                    uri, file.string()));
   return {assembly::open_local_table(t.state_dir, t.table, key), uri, 1000};
 }
 
@@ -106,10 +108,10 @@ int import(const TableTarget& t, const std::string& file, std::string format, bo
     if (report.table_was_not_empty)
       std::cout << fmt::format("{} is not empty: nothing imported (--if-empty)\n", r.uri);
     else
-      std::cout << fmt::format("imported {} item{} into {}{}\n", report.imported, report.imported == 1 ? "" : "s", r.uri,
-                               report.skipped ? fmt::format("; {} malformed line{} skipped", report.skipped,
-                                                            report.skipped == 1 ? "" : "s")
-                                              : "");
+      std::cout << fmt::format(
+          "imported {} item{} into {}{}\n", report.imported, report.imported == 1 ? "" : "s", r.uri,
+          report.skipped ? fmt::format("; {} malformed line{} skipped", report.skipped, report.skipped == 1 ? "" : "s")
+                         : "");
   }
   return report.skipped > 0 ? 2 : 0;  // bad input lines, as `sentiflow sentiment` reports them
 }
@@ -152,7 +154,8 @@ void add_table_command(CLI::App& app, int& status) {
     bool json = false;
   };
   auto import_options = std::make_shared<ImportOptions>();
-  auto* import_cmd = table->add_subcommand("import", "Load items from JSON Lines or CSV (local:// tables: in one transaction)");
+  auto* import_cmd =
+      table->add_subcommand("import", "Load items from JSON Lines or CSV (local:// tables: in one transaction)");
   add_target_options(import_cmd, *target);
   import_cmd->add_option("FILE", import_options->file, "The file (- for stdin)")->required();
   import_cmd->add_option("--format", import_options->format, "jsonl or csv (default: by the file's extension)")
@@ -166,8 +169,8 @@ void add_table_command(CLI::App& app, int& status) {
       "import itself fails. A dynamodb:// table takes JSON Lines only, in batches of 25: not atomic, the items\n"
       "written before a failure stay in the table (the error says how many).");
   import_cmd->callback([target, import_options, &status] {
-    status = import(*target, import_options->file, import_options->format, import_options->if_empty,
-                    import_options->json);
+    status =
+        import(*target, import_options->file, import_options->format, import_options->if_empty, import_options->json);
   });
 
   struct ScanOptions {
@@ -179,7 +182,8 @@ void add_table_command(CLI::App& app, int& status) {
   auto scan_options = std::make_shared<ScanOptions>();
   auto* scan_cmd = table->add_subcommand("scan", "Print the items as JSON Lines, exactly as stored");
   add_target_options(scan_cmd, *target);
-  scan_cmd->add_option("--segment", scan_options->segment, "Scan only this segment (0-based) ...")->capture_default_str();
+  scan_cmd->add_option("--segment", scan_options->segment, "Scan only this segment (0-based) ...")
+      ->capture_default_str();
   scan_cmd->add_option("--segments", scan_options->segments, "... of this many")
       ->check(CLI::Range(1, 1'000'000))
       ->capture_default_str();

@@ -22,7 +22,9 @@ std::string table_line(const PipelineConfig& c) {
 // The readable summary: what the pipeline will do, in the order it does it.
 void print_summary(const std::string& file, const PipelineConfig& c) {
   std::cout << fmt::format("{}: valid\n", file);
-  auto row = [](std::string_view label, const std::string& text) { std::cout << fmt::format("  {:<10} {}\n", label, text); };
+  auto row = [](std::string_view label, const std::string& text) {
+    std::cout << fmt::format("  {:<10} {}\n", label, text);
+  };
   row("name", c.name);
   if (c.schedule) {
     std::string next;
@@ -38,12 +40,13 @@ void print_summary(const std::string& file, const PipelineConfig& c) {
     row("schedule", "none: manual runs only");
   }
   row("source", table_line(c));
-  row("queue", fmt::format("{} (visibility {}, dead letters after {} receives to {})", c.queue.url.uri,
-                           format_duration(c.queue.visibility_timeout), c.queue.max_receive_count, c.queue.dead_letter));
-  row("consumer", fmt::format("batches of {} within {}, {}-{} workers{}", c.consumer.batch_size,
-                              format_duration(c.consumer.batch_window), c.consumer.min_concurrency,
-                              c.consumer.max_concurrency,
-                              c.consumer.enrich ? fmt::format(", text from {}", c.consumer.enrich->url) : ""));
+  row("queue",
+      fmt::format("{} (visibility {}, dead letters after {} receives to {})", c.queue.url.uri,
+                  format_duration(c.queue.visibility_timeout), c.queue.max_receive_count, c.queue.dead_letter));
+  row("consumer",
+      fmt::format("batches of {} within {}, {}-{} workers{}", c.consumer.batch_size,
+                  format_duration(c.consumer.batch_window), c.consumer.min_concurrency, c.consumer.max_concurrency,
+                  c.consumer.enrich ? fmt::format(", text from {}", c.consumer.enrich->url) : ""));
   row("sentiment", c.sentiment.engine == SentimentEngine::vader
                        ? fmt::format("vader (MIXED at {})", c.sentiment.mixed_threshold)
                        : fmt::format("comprehend, {} calls in flight", c.sentiment.concurrency));

@@ -32,7 +32,8 @@ using std::chrono::seconds;
 using Apply = std::function<std::string(PipelineConfig&, std::string_view, const LoadContext&)>;
 
 // A reference to one field of the config, for the typed key builders below.
-#define FIELD(expr) [](PipelineConfig& c) -> auto& { return c.expr; }
+#define FIELD(expr) \
+  [](PipelineConfig & c) -> auto& { return c.expr; }
 
 KeySpec section(std::string path, KeySpec::Presence presence, std::string doc,
                 std::function<void(PipelineConfig&)> enter = nullptr) {
@@ -47,8 +48,8 @@ KeySpec section(std::string path, KeySpec::Presence presence, std::string doc,
   return spec;
 }
 
-KeySpec value(std::string path, std::string type, std::string default_text, std::string allowed,
-              std::string doc, Apply apply) {
+KeySpec value(std::string path, std::string type, std::string default_text, std::string allowed, std::string doc,
+              Apply apply) {
   KeySpec spec;
   spec.path = std::move(path);
   spec.type = std::move(type);
@@ -92,7 +93,8 @@ KeySpec integer_key(std::string path, std::string def, int64_t lo, int64_t hi, s
 }
 
 template <class Get>
-KeySpec number_key(std::string path, std::string def, double lo, double hi, bool lo_inclusive, std::string doc, Get get) {
+KeySpec number_key(std::string path, std::string def, double lo, double hi, bool lo_inclusive, std::string doc,
+                   Get get) {
   auto allowed = fmt::format("{} {} x <= {}", lo, lo_inclusive ? "<=" : "<", hi);
   return value(std::move(path), "number", std::move(def), allowed, std::move(doc),
                [=](PipelineConfig& c, std::string_view text, const LoadContext&) {
@@ -130,7 +132,8 @@ KeySpec size_key(std::string path, std::string def, uint64_t lo, uint64_t hi, st
   return value(std::move(path), "size", std::move(def), allowed, std::move(doc),
                [=](PipelineConfig& c, std::string_view text, const LoadContext&) {
                  const uint64_t n = parse_size(text);
-                 if (n < lo || n > hi) throw invalid_input(fmt::format("{} is out of range {}", format_size(n), allowed));
+                 if (n < lo || n > hi)
+                   throw invalid_input(fmt::format("{} is out of range {}", format_size(n), allowed));
                  get(c) = n;
                  return format_size(n);
                });
@@ -161,11 +164,10 @@ KeySpec choice_key(std::string path, std::string def, std::vector<std::pair<std:
 std::string check_pipeline_name(std::string_view text) {
   const bool shape_ok = !text.empty() && text.size() <= 48 &&
                         ((text[0] >= 'a' && text[0] <= 'z') || (text[0] >= 'A' && text[0] <= 'Z')) &&
-                        text.find_first_not_of(kNameCharacters) ==
-                            std::string_view::npos;
+                        text.find_first_not_of(kNameCharacters) == std::string_view::npos;
   if (!shape_ok)
-    throw invalid_input(fmt::format("'{}' is not a valid name: 1-48 letters, digits, '-' or '_', starting with a letter",
-                                    text));
+    throw invalid_input(
+        fmt::format("'{}' is not a valid name: 1-48 letters, digits, '-' or '_', starting with a letter", text));
   return std::string(text);
 }
 
@@ -184,16 +186,18 @@ std::string check_language(std::string_view text) {
   for (const auto& l : languages)
     if (text == l) return l;
   const auto guess = closest_match(text, languages);
-  throw invalid_input(fmt::format("'{}' is not a language Comprehend supports (en, es, fr, de, it, pt, ar, hi, ja, "
-                                  "ko, zh, zh-TW){}",
-                                  text, guess ? fmt::format("; did you mean '{}'?", *guess) : ""));
+  throw invalid_input(
+      fmt::format("'{}' is not a language Comprehend supports (en, es, fr, de, it, pt, ar, hi, ja, "
+                  "ko, zh, zh-TW){}",
+                  text, guess ? fmt::format("; did you mean '{}'?", *guess) : ""));
 }
 
 std::string check_region(std::string_view text) {
   // us-east-1, eu-central-2, us-gov-west-1, cn-north-1, ap-southeast-3 ...
   const auto parts = split(text, '-');
   bool ok = parts.size() >= 3 && parts.front().size() == 2;
-  for (const auto& p : parts) ok = ok && !p.empty() && p.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789") == std::string_view::npos;
+  for (const auto& p : parts)
+    ok = ok && !p.empty() && p.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789") == std::string_view::npos;
   ok = ok && parts.back().find_first_not_of("0123456789") == std::string_view::npos;
   if (!ok) throw invalid_input(fmt::format("'{}' is not an AWS region name like us-east-1", text));
   return std::string(text);
@@ -204,9 +208,10 @@ std::vector<KeySpec> build_keys() {
   std::vector<KeySpec> keys;
   auto add = [&](KeySpec spec) { keys.push_back(std::move(spec)); };
 
-  add(required(value("name", "string", "", "1-48 of A-Z a-z 0-9 - _, starting with a letter",
-                     "Names the pipeline: its resources (queues, functions, the state table) and metrics.",
-                     [](PipelineConfig& c, std::string_view t, const LoadContext&) { return c.name = check_pipeline_name(t); })));
+  add(required(value(
+      "name", "string", "", "1-48 of A-Z a-z 0-9 - _, starting with a letter",
+      "Names the pipeline: its resources (queues, functions, the state table) and metrics.",
+      [](PipelineConfig& c, std::string_view t, const LoadContext&) { return c.name = check_pipeline_name(t); })));
   add(value("schedule", "schedule", "", "rate(...) | cron(...) | at(...)",
             "When runs start, in AWS EventBridge syntax, UTC. Omit it for manual runs only (`sentiflow run --once`).",
             [](PipelineConfig& c, std::string_view t, const LoadContext&) {
@@ -230,12 +235,14 @@ std::vector<KeySpec> build_keys() {
                        c.source.table = parse_table_location(t);
                        return c.source.table.uri;
                      })));
-  add(required(value("source.key", "attribute", "", "a string attribute",
-                     "The attribute that identifies an item; its value must be a string.",
-                     [](PipelineConfig& c, std::string_view t, const LoadContext&) { return c.source.key = check_attribute(t); })));
-  add(value("source.text", "attribute", "", "an attribute",
-            "The attribute holding the text to analyse. Required unless `consumer.enrich` fetches the text.",
-            [](PipelineConfig& c, std::string_view t, const LoadContext&) { return *(c.source.text = check_attribute(t)); }));
+  add(required(value(
+      "source.key", "attribute", "", "a string attribute",
+      "The attribute that identifies an item; its value must be a string.",
+      [](PipelineConfig& c, std::string_view t, const LoadContext&) { return c.source.key = check_attribute(t); })));
+  add(value(
+      "source.text", "attribute", "", "an attribute",
+      "The attribute holding the text to analyse. Required unless `consumer.enrich` fetches the text.",
+      [](PipelineConfig& c, std::string_view t, const LoadContext&) { return *(c.source.text = check_attribute(t)); }));
   add(value("source.seed", "path", "", "a JSON Lines file",
             "Local tables only: JSON Lines loaded, in one transaction, into the table when it is empty.",
             [](PipelineConfig& c, std::string_view t, const LoadContext& ctx) {
@@ -320,15 +327,17 @@ std::vector<KeySpec> build_keys() {
                    FIELD(consumer.enrich->cache_ttl)));
 
   add(section("sentiment", P::defaulted, "The analysis step."));
-  add(choice_key<SentimentEngine>("sentiment.engine", "vader",
-                                  {{"vader", SentimentEngine::vader}, {"comprehend", SentimentEngine::comprehend}},
-                                  "`vader`: the built-in engine; `comprehend`: AWS Comprehend (BatchDetectSentiment).",
-                                  FIELD(sentiment.engine)));
+  add(choice_key<SentimentEngine>(
+      "sentiment.engine", "vader", {{"vader", SentimentEngine::vader}, {"comprehend", SentimentEngine::comprehend}},
+      "`vader`: the built-in engine; `comprehend`: AWS Comprehend (BatchDetectSentiment).", FIELD(sentiment.engine)));
   add(value("sentiment.language", "language code", "en", "en es fr de it pt ar hi ja ko zh zh-TW",
             "The texts' language; `vader` supports `en` only.",
-            [](PipelineConfig& c, std::string_view t, const LoadContext&) { return c.sentiment.language = check_language(t); }));
+            [](PipelineConfig& c, std::string_view t, const LoadContext&) {
+              return c.sentiment.language = check_language(t);
+            }));
   add(number_key("sentiment.mixed_threshold", "0.2", 0, 1, false,
-                 "vader: the label is MIXED when pos and neg are both at least this.", FIELD(sentiment.mixed_threshold)));
+                 "vader: the label is MIXED when pos and neg are both at least this.",
+                 FIELD(sentiment.mixed_threshold)));
   add(integer_key("sentiment.concurrency", "4", 1, 64, "comprehend: calls in flight.", FIELD(sentiment.concurrency)));
 
   add(section("sink", P::defaulted, "Where results and error records are written."));
@@ -346,8 +355,9 @@ std::vector<KeySpec> build_keys() {
   add(section("aws", P::defaulted,
               "Optional AWS settings; what is unset comes from the standard AWS settings. Values here beat the "
               "environment (AWS_REGION, AWS_PROFILE, AWS_ENDPOINT_URL)."));
-  add(value("aws.region", "region", "", "e.g. us-east-1", "The AWS region.",
-            [](PipelineConfig& c, std::string_view t, const LoadContext&) { return *(c.aws.region = check_region(t)); }));
+  add(value(
+      "aws.region", "region", "", "e.g. us-east-1", "The AWS region.",
+      [](PipelineConfig& c, std::string_view t, const LoadContext&) { return *(c.aws.region = check_region(t)); }));
   add(value("aws.profile", "string", "", "a profile name", "The profile of the shared config and credentials files.",
             [](PipelineConfig& c, std::string_view t, const LoadContext&) {
               if (t.empty()) throw invalid_input("the profile name is empty");
@@ -367,7 +377,8 @@ std::vector<KeySpec> build_keys() {
                      "here, else the producer gets 900s.",
                      [](PipelineConfig& c, std::string_view t, const LoadContext&) {
                        const Duration d = parse_duration(t);
-                       if (d.count() % 1000 != 0) throw invalid_input(fmt::format("{} is not whole seconds, as Lambda requires", t));
+                       if (d.count() % 1000 != 0)
+                         throw invalid_input(fmt::format("{} is not whole seconds, as Lambda requires", t));
                        if (d < seconds{1} || d > seconds{900})
                          throw invalid_input(fmt::format("{} is out of range 1s-900s", format_duration(d)));
                        c.lambda.timeout = std::chrono::duration_cast<seconds>(d);
@@ -377,8 +388,7 @@ std::vector<KeySpec> build_keys() {
   add(integer_key("lambda.memory", "512", 128, 10240, "Memory in MB.", FIELD(lambda.memory_mb)));
 
   add(section("observe", P::defaulted, "Metrics and the dashboard."));
-  add(value("observe.listen", "address", "", "HOST:PORT",
-            "Serve /metrics and the dashboard during `sentiflow run`.",
+  add(value("observe.listen", "address", "", "HOST:PORT", "Serve /metrics and the dashboard during `sentiflow run`.",
             [](PipelineConfig& c, std::string_view t, const LoadContext&) {
               c.observe.listen = parse_listen_address(t);
               return c.observe.listen->text();
@@ -392,8 +402,10 @@ std::vector<KeySpec> build_keys() {
 std::string cell(std::string_view text) {
   std::string out;
   for (char ch : text) {
-    if (ch == '|') out += "\\|";
-    else out += ch;
+    if (ch == '|')
+      out += "\\|";
+    else
+      out += ch;
   }
   return out;
 }
@@ -428,11 +440,12 @@ std::string render_reference_markdown() {
       out += fmt::format("### top level\n\n{}", table_header);
       open_table = true;
     }
-    std::string def = key.required ? "**required**"
+    std::string def = key.required               ? "**required**"
                       : key.default_text.empty() ? "unset"
                       : key.default_computed     ? key.default_text
                                                  : fmt::format("`{}`", key.default_text);
-    out += fmt::format("| `{}` | {} | {} | {} | {} |\n", key.path, key.type, cell(def), cell(key.allowed), cell(key.doc));
+    out +=
+        fmt::format("| `{}` | {} | {} | {} | {} |\n", key.path, key.type, cell(def), cell(key.allowed), cell(key.doc));
   }
   return out;
 }

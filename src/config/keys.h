@@ -28,8 +28,8 @@ struct KeySpec {
   std::string path;  // "queue.visibility_timeout"
   Kind kind = Kind::value;
   Presence presence = Presence::defaulted;
-  std::string type;          // shown in the docs: "duration", "integer", ...
-  std::string default_text;  // written as in a file; empty: no default (the value stays unset)
+  std::string type;               // shown in the docs: "duration", "integer", ...
+  std::string default_text;       // written as in a file; empty: no default (the value stays unset)
   bool default_computed = false;  // default_text describes a rule applied after loading
   bool required = false;
   std::string allowed;  // "0s-12h", "latest | none", ...

@@ -64,9 +64,10 @@ std::string substitute_environment(std::string_view text) {
                          name.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_") ==
                              std::string_view::npos;
     if (!name_ok)
-      throw invalid_input(fmt::format("'{}': '${{{}}}' is not a variable reference; expected ${{NAME}} or "
-                                      "${{NAME:-default}} (write $$ for a literal $)",
-                                      text, reference));
+      throw invalid_input(
+          fmt::format("'{}': '${{{}}}' is not a variable reference; expected ${{NAME}} or "
+                      "${{NAME:-default}} (write $$ for a literal $)",
+                      text, reference));
     const char* env = std::getenv(std::string(name).c_str());
     if (env != nullptr && *env != '\0') {
       out += env;
@@ -75,8 +76,8 @@ std::string substitute_environment(std::string_view text) {
     } else if (env != nullptr) {
       out += "";  // set but empty, and no default: the empty value is what the user set
     } else {
-      throw invalid_input(fmt::format("environment variable {} is not set (write ${{{}:-default}} to give a default)",
-                                      name, name));
+      throw invalid_input(
+          fmt::format("environment variable {} is not set (write ${{{}:-default}} to give a default)", name, name));
     }
     i = close;
   }
@@ -92,8 +93,7 @@ namespace {
 // values the walk collects.
 class Loader {
  public:
-  Loader(std::string display_name, const std::filesystem::path& file)
-      : display_name_(std::move(display_name)) {
+  Loader(std::string display_name, const std::filesystem::path& file) : display_name_(std::move(display_name)) {
     const auto absolute = std::filesystem::absolute(file).lexically_normal();
     config_.file = absolute;
     context_.base_dir = absolute.parent_path();
@@ -119,7 +119,8 @@ class Loader {
       return finish();
     }
     if (!root || root.IsNull()) {
-      add_error(0, 0, "", "", "the file is empty; a pipeline needs at least `name` and `source` (see docs/PIPELINE.md)");
+      add_error(0, 0, "", "",
+                "the file is empty; a pipeline needs at least `name` and `source` (see docs/PIPELINE.md)");
       return finish();
     }
     if (!root.IsMap()) {
@@ -138,8 +139,10 @@ class Loader {
   static std::pair<int, int> position_of(std::string_view text, size_t offset) {
     int line = 1, column = 1;
     for (size_t i = 0; i < offset && i < text.size(); ++i) {
-      if (text[i] == '\n') ++line, column = 1;
-      else ++column;
+      if (text[i] == '\n')
+        ++line, column = 1;
+      else
+        ++column;
     }
     return {line, column};
   }
@@ -279,7 +282,8 @@ class Loader {
       // other control characters are always a mistake in a setting.
       for (const char c : text)
         if (static_cast<unsigned char>(c) < 0x20 && c != '\t')
-          throw invalid_input(fmt::format("the value holds a control character (0x{:02x}); remove it", static_cast<int>(c)));
+          throw invalid_input(
+              fmt::format("the value holds a control character (0x{:02x}); remove it", static_cast<int>(c)));
       canonical_[spec.path] = spec.apply(config_, text, context_);
       present_.insert(spec.path);
     } catch (const Error& e) {
@@ -315,19 +319,21 @@ class Loader {
     try {
       canonical_[path] = find_key(path)->apply(config_, text, context_);
     } catch (const Error& e) {
-      issue_at(result_.errors, path, fmt::format("the default '{}' does not work here: {}; set {} yourself", text,
-                                                 e.what(), path));
+      issue_at(result_.errors, path,
+               fmt::format("the default '{}' does not work here: {}; set {} yourself", text, e.what(), path));
       failed_.insert(path);
     }
   }
 
   void fill_computed_defaults() {
-    if (!has("queue.url") && !failed_.count("queue.url") && has("name")) set_computed("queue.url", "local://" + config_.name);
+    if (!has("queue.url") && !failed_.count("queue.url") && has("name"))
+      set_computed("queue.url", "local://" + config_.name);
     if (!has("queue.dead_letter") && !failed_.count("queue.dead_letter") && has("queue.url"))
       set_computed("queue.dead_letter", config_.queue.url.name + "-dlq");
     if (!has("consumer.concurrency.max") && !failed_.count("consumer.concurrency.max")) {
       const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-      set_computed("consumer.concurrency.max", std::to_string(std::clamp(std::max(cores, config_.consumer.min_concurrency), 1, 1000)));
+      set_computed("consumer.concurrency.max",
+                   std::to_string(std::clamp(std::max(cores, config_.consumer.min_concurrency), 1, 1000)));
     }
     if (!has("lambda.timeout") && !failed_.count("lambda.timeout") && has("queue.visibility_timeout")) {
       // AWS advises a queue visibility of six times the function timeout for SQS triggers.
@@ -341,8 +347,10 @@ class Loader {
   void check_across_keys() {
     auto& errors = result_.errors;
     auto& warnings = result_.warnings;
-    if (!explicit_key("source.text") && !failed_.count("source.text") && !config_.consumer.enrich && present_.count("source"))
-      issue_at(errors, "source.text", "required unless consumer.enrich fetches the text: name the attribute holding the text");
+    if (!explicit_key("source.text") && !failed_.count("source.text") && !config_.consumer.enrich &&
+        present_.count("source"))
+      issue_at(errors, "source.text",
+               "required unless consumer.enrich fetches the text: name the attribute holding the text");
     if (config_.source.seed && has("source.table")) {
       if (config_.source.table.backend != TableLocation::Backend::local)
         issue_at(errors, "source.seed", "a seed loads local tables only; load a DynamoDB table with its own tools");
@@ -405,8 +413,9 @@ class Loader {
     if (config_.observe.listen) {
       const auto& host = config_.observe.listen->host;
       if (host != "localhost" && host != "::1" && host.rfind("127.", 0) != 0)
-        issue_at(warnings, "observe.listen", fmt::format("{} serves metrics and the dashboard beyond this machine",
-                                                         config_.observe.listen->text()));
+        issue_at(
+            warnings, "observe.listen",
+            fmt::format("{} serves metrics and the dashboard beyond this machine", config_.observe.listen->text()));
     }
   }
 
@@ -419,9 +428,12 @@ class Loader {
       for (const auto part : split(spec.parent(), '.'))
         if (!part.empty()) node = &(*node)[std::string(part)];
       auto& slot = (*node)[std::string(spec.leaf())];
-      if (spec.type == "integer") slot = std::stoll(it->second);
-      else if (spec.type == "number") slot = std::stod(it->second);
-      else slot = it->second;
+      if (spec.type == "integer")
+        slot = std::stoll(it->second);
+      else if (spec.type == "number")
+        slot = std::stod(it->second);
+      else
+        slot = it->second;
     }
     return root;
   }
@@ -431,8 +443,9 @@ class Loader {
       result_.resolved = build_resolved();
       result_.config = std::move(config_);
     }
-    std::stable_sort(result_.errors.begin(), result_.errors.end(),
-                     [](const ConfigIssue& a, const ConfigIssue& b) { return std::tie(a.line, a.column) < std::tie(b.line, b.column); });
+    std::stable_sort(result_.errors.begin(), result_.errors.end(), [](const ConfigIssue& a, const ConfigIssue& b) {
+      return std::tie(a.line, a.column) < std::tie(b.line, b.column);
+    });
     return std::move(result_);
   }
 
@@ -441,7 +454,7 @@ class Loader {
   LoadContext context_;
   PipelineConfig config_;
   LoadResult result_;
-  std::map<std::string, YAML::Mark> marks_;        // where each key's value is in the file
+  std::map<std::string, YAML::Mark> marks_;       // where each key's value is in the file
   std::map<std::string, std::string> canonical_;  // every key with a value, canonical text
   std::set<std::string> present_;                 // keys and sections written in the file
   std::set<std::string> failed_;                  // keys whose value was refused

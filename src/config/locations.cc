@@ -22,7 +22,8 @@ std::string check_table_name(std::string_view name, size_t min_length, std::stri
   const bool ok = name.size() >= min_length && name.size() <= 255 &&
                   name.find_first_not_of(std::string(kNameCharacters) + ".") == std::string_view::npos;
   if (!ok)
-    throw invalid_input(fmt::format("'{}': table name '{}' must be {}-255 of A-Z a-z 0-9 _ - .", uri, name, min_length));
+    throw invalid_input(
+        fmt::format("'{}': table name '{}' must be {}-255 of A-Z a-z 0-9 _ - .", uri, name, min_length));
   return std::string(name);
 }
 
@@ -30,7 +31,8 @@ std::string check_table_name(std::string_view name, size_t min_length, std::stri
 
 std::string check_queue_name(std::string_view name) {
   if (name.size() > 5 && name.substr(name.size() - 5) == ".fifo")
-    throw invalid_input(fmt::format("queue '{}': FIFO queues are not supported; the pipeline uses a standard queue", name));
+    throw invalid_input(
+        fmt::format("queue '{}': FIFO queues are not supported; the pipeline uses a standard queue", name));
   if (name.empty() || name.size() > 80 || name.find_first_not_of(kNameCharacters) != std::string_view::npos)
     throw invalid_input(fmt::format("queue name '{}' must be 1-80 of A-Z a-z 0-9 - _", name));
   return std::string(name);
@@ -66,17 +68,18 @@ QueueLocation parse_queue_location(std::string_view text) {
       // (moto, LocalStack) use other hosts with the same path shape.
       const auto segments = split(std::string_view(url.path), '/');
       if (segments.size() < 3 || !segments[0].empty() || segments.back().empty())
-        throw invalid_input(fmt::format("'{}': a queue URL ends in /ACCOUNT/NAME, e.g. "
-                                        "sqs://https://sqs.us-east-1.amazonaws.com/123456789012/producer",
-                                        text));
+        throw invalid_input(
+            fmt::format("'{}': a queue URL ends in /ACCOUNT/NAME, e.g. "
+                        "sqs://https://sqs.us-east-1.amazonaws.com/123456789012/producer",
+                        text));
       location.name = check_queue_name(segments.back());
       location.queue_url = url.text;
     } else {
       location.name = check_queue_name(rest);
     }
   } else {
-    throw invalid_input(fmt::format("'{}' is not a queue URI; expected local://NAME, sqs://NAME or sqs://https://…/NAME",
-                                    text));
+    throw invalid_input(
+        fmt::format("'{}' is not a queue URI; expected local://NAME, sqs://NAME or sqs://https://…/NAME", text));
   }
   location.uri = location.queue_url.empty() ? scheme + "://" + location.name : "sqs://" + location.queue_url;
   return location;
@@ -95,9 +98,10 @@ StoreLocation parse_store_location(std::string_view text, const std::filesystem:
                            b.front() != '.' && b.front() != '-' && b.back() != '.' && b.back() != '-' &&
                            b.find("..") == std::string::npos;
     if (!bucket_ok)
-      throw invalid_input(fmt::format("'{}': bucket '{}' must be 3-63 of a-z 0-9 . -, starting and ending with a "
-                                      "letter or digit",
-                                      text, b));
+      throw invalid_input(
+          fmt::format("'{}': bucket '{}' must be 3-63 of a-z 0-9 . -, starting and ending with a "
+                      "letter or digit",
+                      text, b));
     if (slash != std::string_view::npos) location.prefix = std::string(rest.substr(slash + 1));
     // The prefix is a folder: keys are <prefix>run=<run>/..., so "results" means "results/".
     if (!location.prefix.empty() && location.prefix.back() != '/') location.prefix += '/';
@@ -109,13 +113,14 @@ StoreLocation parse_store_location(std::string_view text, const std::filesystem:
   std::string_view path_text = text;
   if (scheme == "file") {
     if (!rest.starts_with("/"))
-      throw invalid_input(fmt::format("'{}': a file URI names an absolute path, e.g. file:///var/lib/sentiflow/out/",
-                                      text));
+      throw invalid_input(
+          fmt::format("'{}': a file URI names an absolute path, e.g. file:///var/lib/sentiflow/out/", text));
     path_text = rest;
   } else if (!scheme.empty()) {
-    throw invalid_input(fmt::format("'{}': unknown scheme '{}'; expected a path, file:///absolute/path/ or "
-                                    "s3://BUCKET/PREFIX/",
-                                    text, scheme));
+    throw invalid_input(
+        fmt::format("'{}': unknown scheme '{}'; expected a path, file:///absolute/path/ or "
+                    "s3://BUCKET/PREFIX/",
+                    text, scheme));
   }
   if (path_text.empty()) throw invalid_input("the store path is empty");
   location.backend = StoreLocation::Backend::file;
@@ -140,7 +145,8 @@ std::string check_url_template(std::string_view text) {
       throw invalid_input(fmt::format("'{}': placeholder at offset {} is not closed with '}}'", text, i));
     const auto attribute = text.substr(i + 1, close - i - 1);
     if (attribute.empty() || attribute.find_first_of("{ ") != std::string_view::npos)
-      throw invalid_input(fmt::format("'{}': placeholder '{{{}}}' must name an attribute, e.g. {{name}}", text, attribute));
+      throw invalid_input(
+          fmt::format("'{}': placeholder '{{{}}}' must name an attribute, e.g. {{name}}", text, attribute));
     probe += "x";
     i = close;
   }
@@ -154,7 +160,8 @@ std::string check_url_template(std::string_view text) {
 
 std::string check_json_pointer(std::string_view text) {
   if (!text.empty() && text.front() != '/')
-    throw invalid_input(fmt::format("'{}' is not a JSON pointer: it must be empty or start with '/', e.g. /extract", text));
+    throw invalid_input(
+        fmt::format("'{}' is not a JSON pointer: it must be empty or start with '/', e.g. /extract", text));
   for (size_t i = 0; i < text.size(); ++i)
     if (text[i] == '~' && (i + 1 == text.size() || (text[i + 1] != '0' && text[i + 1] != '1')))
       throw invalid_input(fmt::format("'{}': '~' must be followed by 0 or 1 (RFC 6901)", text));

@@ -12,8 +12,7 @@
 namespace sentiflow {
 
 // The characters SQS allows in queue names, and sentiflow in pipeline names.
-inline constexpr std::string_view kNameCharacters =
-    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_";
+inline constexpr std::string_view kNameCharacters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_";
 
 // `local://NAME` or `dynamodb://NAME`.
 TableLocation parse_table_location(std::string_view text);

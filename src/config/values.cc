@@ -32,7 +32,8 @@ class Quantity {
     const auto* end = text.data() + text.size();
     const auto [ptr, ec] = std::from_chars(text.data(), end, number_);
     if (ec == std::errc::result_out_of_range) throw fail_("it is far too large");
-    if (ec != std::errc{} || ptr == text.data()) throw fail_(text.empty() ? "it is empty" : "it does not start with a number");
+    if (ec != std::errc{} || ptr == text.data())
+      throw fail_(text.empty() ? "it is empty" : "it does not start with a number");
     unit_ = trim(std::string_view(ptr, static_cast<size_t>(end - ptr)));
   }
 
@@ -83,7 +84,8 @@ std::string format_duration(Duration d) {
 
 uint64_t parse_size(std::string_view raw) {
   const Quantity q(raw, [raw](std::string_view why) {
-    return invalid_input(fmt::format("'{}' is not a size: {}; expected e.g. 256KiB, 1MiB or a number of bytes", raw, why));
+    return invalid_input(
+        fmt::format("'{}' is not a size: {}; expected e.g. 256KiB, 1MiB or a number of bytes", raw, why));
   });
   if (q.unit().empty()) return q.number();
   const std::string lower = to_lower_ascii(q.unit());
@@ -110,8 +112,8 @@ uint16_t parse_port(std::string_view digits, std::string_view whole) {
 }
 
 // Splits "host:port" or "[v6]:port" (port optional when allowed).
-void split_host_port(std::string_view authority, std::string_view whole, bool port_required,
-                     std::string& host, uint16_t& port) {
+void split_host_port(std::string_view authority, std::string_view whole, bool port_required, std::string& host,
+                     uint16_t& port) {
   std::string_view port_text;
   if (!authority.empty() && authority.front() == '[') {
     const auto close = authority.find(']');
@@ -131,7 +133,8 @@ void split_host_port(std::string_view authority, std::string_view whole, bool po
   if (host.find_first_of(" \t/?#@") != std::string::npos)
     throw invalid_input(fmt::format("'{}': the host '{}' has characters a host cannot have", whole, host));
   if (port_text.empty()) {
-    if (port_required) throw invalid_input(fmt::format("'{}': the port is missing; expected HOST:PORT, e.g. 127.0.0.1:9464", whole));
+    if (port_required)
+      throw invalid_input(fmt::format("'{}': the port is missing; expected HOST:PORT, e.g. 127.0.0.1:9464", whole));
     port = 0;
   } else {
     port = parse_port(port_text, whole);

@@ -16,7 +16,8 @@ struct Digester {
   EVP_MD* md;
   EVP_MD_CTX* context;
   explicit Digester(const char* name) : md(EVP_MD_fetch(nullptr, name, nullptr)), context(EVP_MD_CTX_new()) {
-    if (md == nullptr || context == nullptr) throw Error(ErrorCode::internal, "OpenSSL has no digest " + std::string(name));
+    if (md == nullptr || context == nullptr)
+      throw Error(ErrorCode::internal, "OpenSSL has no digest " + std::string(name));
   }
   ~Digester() {
     EVP_MD_CTX_free(context);

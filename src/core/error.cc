@@ -14,9 +14,7 @@ std::string_view to_string(ErrorCode code) {
   return "internal";
 }
 
-bool is_retryable(ErrorCode code) {
-  return code == ErrorCode::throttled || code == ErrorCode::transient;
-}
+bool is_retryable(ErrorCode code) { return code == ErrorCode::throttled || code == ErrorCode::transient; }
 
 int exit_status(ErrorCode code) { return code == ErrorCode::invalid_input ? 2 : 1; }
 

@@ -29,8 +29,7 @@ bool is_retryable(ErrorCode code);
 
 class Error : public std::runtime_error {
  public:
-  Error(ErrorCode code, std::string message)
-      : std::runtime_error(std::move(message)), code_(code) {}
+  Error(ErrorCode code, std::string message) : std::runtime_error(std::move(message)), code_(code) {}
 
   ErrorCode code() const { return code_; }
 
@@ -39,9 +38,7 @@ class Error : public std::runtime_error {
 };
 
 // Shorthand for the most common error: the user gave us something we cannot use.
-inline Error invalid_input(std::string message) {
-  return Error(ErrorCode::invalid_input, std::move(message));
-}
+inline Error invalid_input(std::string message) { return Error(ErrorCode::invalid_input, std::move(message)); }
 
 // The process exit status DESIGN.md gives an error: 2 for bad usage or input, else 1.
 int exit_status(ErrorCode code);

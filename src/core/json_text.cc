@@ -116,9 +116,9 @@ class Scanner {
     value(0);
     skip_whitespace();
     if (pos_ != in_.size()) fail(fmt::format("unexpected text after {}", what_));
-    const std::string_view kind = first == '['   ? "an array"
-                                  : first == '"' ? "a string"
-                                  : first == 'n' ? "null"
+    const std::string_view kind = first == '['                   ? "an array"
+                                  : first == '"'                 ? "a string"
+                                  : first == 'n'                 ? "null"
                                   : first == 't' || first == 'f' ? "a boolean"
                                                                  : "a number";
     throw invalid_input(fmt::format("{} must be a JSON object, not {}", what_, kind));
@@ -285,9 +285,7 @@ class Scanner {
           if (decode) append_utf8(decoded, static_cast<char32_t>(cp));
           break;
         }
-        default:
-          pos_ -= 2;
-          fail("an invalid escape in a string");
+        default: pos_ -= 2; fail("an invalid escape in a string");
       }
       plain_from = pos_;
     }
@@ -314,8 +312,7 @@ class Scanner {
 };
 
 void repoint(std::vector<JsonMember>& members, const char* from, const std::string& to) {
-  for (auto& m : members)
-    m.value = std::string_view(to.data() + (m.value.data() - from), m.value.size());
+  for (auto& m : members) m.value = std::string_view(to.data() + (m.value.data() - from), m.value.size());
 }
 
 }  // namespace
@@ -458,7 +455,6 @@ size_t json_value_end(std::string_view text, size_t pos) {
   return pos;
 }
 
-
 std::optional<std::string_view> find_member_unchecked(std::string_view object, std::string_view name) {
   if (object.size() < 2 || object.front() != '{') return std::nullopt;
   size_t pos = 1;
@@ -468,8 +464,8 @@ std::optional<std::string_view> find_member_unchecked(std::string_view object, s
     const std::string_view literal = object.substr(pos, name_end - pos);  // quotes included
     const std::string_view raw_name = literal.substr(1, literal.size() - 2);
     // Names with escapes are compared decoded; plain names (the usual case) directly.
-    const bool match = raw_name.find('\\') == std::string_view::npos ? raw_name == name
-                                                                      : json_string_value(literal) == name;
+    const bool match =
+        raw_name.find('\\') == std::string_view::npos ? raw_name == name : json_string_value(literal) == name;
     pos = name_end + 1;  // past ':'
     const size_t value_end = json_value_end(object, pos);
     if (match) return object.substr(pos, value_end - pos);

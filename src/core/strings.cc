@@ -67,8 +67,7 @@ size_t edit_distance(std::string_view a, std::string_view b) {
   return row[b.size()];
 }
 
-std::optional<std::string> closest_match(std::string_view word,
-                                         std::span<const std::string> candidates) {
+std::optional<std::string> closest_match(std::string_view word, std::span<const std::string> candidates) {
   const std::string lowered = to_lower_ascii(word);
   std::optional<std::string> best;
   size_t best_distance = std::clamp<size_t>(word.size() / 3, 1, 3) + 1;

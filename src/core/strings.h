@@ -23,7 +23,6 @@ size_t edit_distance(std::string_view a, std::string_view b);
 // The candidate closest to `word` (case-insensitive) when it is close enough to be a
 // plausible typo: at most a third of the word's length in edits, rounded down, but at
 // least 1 and at most 3. nullopt otherwise.
-std::optional<std::string> closest_match(std::string_view word,
-                                         std::span<const std::string> candidates);
+std::optional<std::string> closest_match(std::string_view word, std::span<const std::string> candidates);
 
 }  // namespace sentiflow

@@ -38,8 +38,8 @@ int read_digits(std::string_view text, size_t pos, size_t width) {
 std::string format_utc(Seconds t) {
   const auto [date, time] = to_civil(t);
   return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z", static_cast<int>(date.year()),
-                     static_cast<unsigned>(date.month()), static_cast<unsigned>(date.day()),
-                     time.hours().count(), time.minutes().count(), time.seconds().count());
+                     static_cast<unsigned>(date.month()), static_cast<unsigned>(date.day()), time.hours().count(),
+                     time.minutes().count(), time.seconds().count());
 }
 
 std::string format_utc_millis(Millis t) {
@@ -61,16 +61,15 @@ namespace {
 Seconds parse_utc_text(std::string_view text, int* millis) {
   auto fail = [&](std::string_view why) {
     return invalid_input(
-        fmt::format("invalid time '{}': {} (expected YYYY-MM-DDTHH:MM:SS{}Z, e.g. 2026-01-01T10:00:00{}Z)", text,
-                    why, millis ? "[.mmm]" : "", millis ? ".123" : ""));
+        fmt::format("invalid time '{}': {} (expected YYYY-MM-DDTHH:MM:SS{}Z, e.g. 2026-01-01T10:00:00{}Z)", text, why,
+                    millis ? "[.mmm]" : "", millis ? ".123" : ""));
   };
   const int y = read_digits(text, 0, 4);
   if (y < 0 || text.size() < 10 || text[4] != '-' || text[7] != '-') throw fail("bad date");
   const int mo = read_digits(text, 5, 2);
   const int d = read_digits(text, 8, 2);
   if (mo < 1 || mo > 12) throw fail("month must be 01-12");
-  if (d < 1 || !is_valid_civil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d)))
-    throw fail("no such day");
+  if (d < 1 || !is_valid_civil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d))) throw fail("no such day");
   int h = 0, mi = 0, s = 0;
   std::string_view rest = text.substr(10);
   if (!rest.empty()) {

@@ -14,14 +14,22 @@ std::optional<size_t> find_invalid_utf8(std::string_view text) {
     }
     size_t length = 0;
     unsigned char lo = 0x80, hi = 0xBF;  // the allowed range of the second byte
-    if (b >= 0xC2 && b <= 0xDF) length = 2;
-    else if (b == 0xE0) length = 3, lo = 0xA0;
-    else if (b == 0xED) length = 3, hi = 0x9F;  // excludes the surrogates
-    else if (b >= 0xE1 && b <= 0xEF) length = 3;
-    else if (b == 0xF0) length = 4, lo = 0x90;
-    else if (b >= 0xF1 && b <= 0xF3) length = 4;
-    else if (b == 0xF4) length = 4, hi = 0x8F;  // nothing above U+10FFFF
-    else return i;
+    if (b >= 0xC2 && b <= 0xDF)
+      length = 2;
+    else if (b == 0xE0)
+      length = 3, lo = 0xA0;
+    else if (b == 0xED)
+      length = 3, hi = 0x9F;  // excludes the surrogates
+    else if (b >= 0xE1 && b <= 0xEF)
+      length = 3;
+    else if (b == 0xF0)
+      length = 4, lo = 0x90;
+    else if (b >= 0xF1 && b <= 0xF3)
+      length = 4;
+    else if (b == 0xF4)
+      length = 4, hi = 0x8F;  // nothing above U+10FFFF
+    else
+      return i;
     if (i + length > n) return i;
     if (bytes[i + 1] < lo || bytes[i + 1] > hi) return i;
     for (size_t k = 2; k < length; ++k)

@@ -35,8 +35,8 @@ constexpr zip_uint16_t kDosDate = (0 << 9) | (1 << 5) | 1;  // year-1980, month,
 constexpr zip_uint16_t kDosTime = 0;
 
 struct ElfFacts {
-  bool dynamic = false;          // has a PT_INTERP
-  std::string interpreter;       // its path
+  bool dynamic = false;     // has a PT_INTERP
+  std::string interpreter;  // its path
 };
 
 // The program headers of an ELF64 executable: is it dynamic, and which loader does it name?
@@ -75,7 +75,8 @@ struct Finished {
 // developer's overrides.
 Finished run_capturing(const std::vector<std::string>& argv) {
   int pipe_fds[2];
-  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) throw Error(ErrorCode::internal, fmt::format("pipe: {}", std::strerror(errno)));
+  if (::pipe2(pipe_fds, O_CLOEXEC) != 0)
+    throw Error(ErrorCode::internal, fmt::format("pipe: {}", std::strerror(errno)));
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], STDOUT_FILENO);
@@ -107,8 +108,7 @@ Finished run_capturing(const std::vector<std::string>& argv) {
   }
   ::close(pipe_fds[0]);
   int raw = 0;
-  while (::waitpid(pid, &raw, 0) < 0 && errno == EINTR) {
-  }
+  while (::waitpid(pid, &raw, 0) < 0 && errno == EINTR) {}
   finished.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
   return finished;
 }
@@ -119,7 +119,8 @@ class TempFile {
   explicit TempFile(const fs::path& near) {
     std::string pattern = (near.parent_path() / (near.filename().string() + ".XXXXXX")).string();
     const int fd = ::mkstemp(pattern.data());
-    if (fd < 0) throw invalid_input(fmt::format("cannot create a file next to {}: {}", near.string(), std::strerror(errno)));
+    if (fd < 0)
+      throw invalid_input(fmt::format("cannot create a file next to {}: {}", near.string(), std::strerror(errno)));
     ::close(fd);
     path_ = pattern;
   }
@@ -142,13 +143,14 @@ std::string zip_error_text(zip_t* archive) { return zip_strerror(archive); }
 SharedLibraries shared_libraries(const fs::path& executable) {
   const ElfFacts facts = read_elf(executable);
   if (!facts.dynamic)
-    throw invalid_input(fmt::format("{} is not dynamically linked: it needs no libraries of its own", executable.string()));
+    throw invalid_input(
+        fmt::format("{} is not dynamically linked: it needs no libraries of its own", executable.string()));
   // The loader's own answer (`ld.so --list`, what ldd runs): it applies RUNPATH, ld.so.cache
   // and the default folders exactly as it will when the binary starts.
   const Finished listed = run_capturing({facts.interpreter, "--list", executable.string()});
   if (listed.status != 0)
-    throw invalid_input(fmt::format("{} --list {} failed (exit status {})", facts.interpreter, executable.string(),
-                                    listed.status));
+    throw invalid_input(
+        fmt::format("{} --list {} failed (exit status {})", facts.interpreter, executable.string(), listed.status));
   SharedLibraries result;
   result.loader = facts.interpreter;
   std::vector<std::string> missing;
@@ -178,14 +180,15 @@ SharedLibraries shared_libraries(const fs::path& executable) {
 fs::path default_bootstrap(const fs::path& binary) { return binary.parent_path() / "sentiflow-bootstrap"; }
 
 PackageSummary write_package(const PackageOptions& options) {
-  for (const auto& [what, file] : {std::pair{"pipeline file", options.pipeline_file},
-                                   std::pair{"sentiflow binary", options.binary},
-                                   std::pair{"bootstrap launcher (build target sentiflow-bootstrap)", options.bootstrap}})
+  for (const auto& [what, file] :
+       {std::pair{"pipeline file", options.pipeline_file}, std::pair{"sentiflow binary", options.binary},
+        std::pair{"bootstrap launcher (build target sentiflow-bootstrap)", options.bootstrap}})
     if (!fs::is_regular_file(file)) throw invalid_input(fmt::format("the {} {} does not exist", what, file.string()));
   if (read_elf(options.bootstrap).dynamic)
-    throw invalid_input(fmt::format("{} is dynamically linked; the bootstrap must be static so that it runs without a "
-                                    "libc of the system's",
-                                    options.bootstrap.string()));
+    throw invalid_input(
+        fmt::format("{} is dynamically linked; the bootstrap must be static so that it runs without a "
+                    "libc of the system's",
+                    options.bootstrap.string()));
   if (options.out.empty()) throw invalid_input("no zip file given");
   const fs::path out = fs::absolute(options.out);
   if (fs::is_directory(out)) throw invalid_input(fmt::format("{} is a folder; name the zip file", out.string()));
@@ -199,7 +202,8 @@ PackageSummary write_package(const PackageOptions& options) {
   fs::path binary = options.binary;
   if (options.strip) {
     stripped.emplace(out);
-    const Finished done = run_capturing({"objcopy", "--strip-debug", options.binary.string(), stripped->path().string()});
+    const Finished done =
+        run_capturing({"objcopy", "--strip-debug", options.binary.string(), stripped->path().string()});
     if (done.status != 0)
       throw Error(ErrorCode::internal, fmt::format("objcopy --strip-debug {} failed (exit status {}); package with "
                                                    "--no-strip to skip it",
@@ -215,8 +219,9 @@ PackageSummary write_package(const PackageOptions& options) {
   for (const auto& [soname, file] : libraries.libraries) entries.push_back({lib + soname, fs::canonical(file), false});
   entries.push_back({"pipeline.yaml", options.pipeline_file, false});
   std::sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
-  entries.erase(std::unique(entries.begin(), entries.end(), [](const auto& a, const auto& b) { return a.name == b.name; }),
-                entries.end());
+  entries.erase(
+      std::unique(entries.begin(), entries.end(), [](const auto& a, const auto& b) { return a.name == b.name; }),
+      entries.end());
   for (auto& e : entries) {
     e.bytes = fs::file_size(e.source);
     summary.unzipped_bytes += e.bytes;
@@ -262,12 +267,13 @@ PackageSummary write_package(const PackageOptions& options) {
   summary.zip_bytes = fs::file_size(out);
   summary.entries = std::move(entries);
   if (summary.zip_bytes > kMaxZipBytes)
-    summary.warnings.push_back(fmt::format("the zip is {} bytes, over the 50 MB Lambda takes as a direct upload; "
-                                           "sam deploy uploads it to S3 first, which allows it",
-                                           summary.zip_bytes));
+    summary.warnings.push_back(
+        fmt::format("the zip is {} bytes, over the 50 MB Lambda takes as a direct upload; "
+                    "sam deploy uploads it to S3 first, which allows it",
+                    summary.zip_bytes));
   if (summary.unzipped_bytes > kMaxUnzippedBytes)
-    summary.warnings.push_back(fmt::format("unzipped the package is {} bytes, over Lambda's 250 MB limit",
-                                           summary.unzipped_bytes));
+    summary.warnings.push_back(
+        fmt::format("unzipped the package is {} bytes, over Lambda's 250 MB limit", summary.unzipped_bytes));
   return summary;
 }
 

@@ -20,7 +20,7 @@ namespace {
 using std::chrono::seconds;
 
 // The values CloudWatch Logs accepts for RetentionInDays (AWS::Logs::LogGroup).
-constexpr std::array<int, 22> kRetentionDays = {1,   3,   5,   7,   14,  30,   60,   90,   120,  150,  180,
+constexpr std::array<int, 22> kRetentionDays = {1,   3,   5,   7,   14,   30,   60,   90,   120,  150,  180,
                                                 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653};
 
 // Lambda's own limit on a function's timeout.
@@ -115,7 +115,8 @@ void emit_statement(Out& o, const Statement& s) {
 // An execution role with one inline policy: the function's statements, nothing managed (the
 // managed AWSLambdaBasicExecutionRole and AWSLambdaSQSQueueExecutionRole grant their actions
 // on every resource of the account).
-void emit_role(Out& o, const std::string& id, const std::string& policy_name, const std::vector<Statement>& statements) {
+void emit_role(Out& o, const std::string& id, const std::string& policy_name,
+               const std::vector<Statement>& statements) {
   o.begin_map(id);
   o.text("Type", "AWS::IAM::Role");
   o.begin_map("Properties");
@@ -297,9 +298,10 @@ void check_deployable(const PipelineConfig& c) {
         format_duration(c.queue.visibility_timeout), timeout.count(), 6 * timeout.count(),
         std::max<int64_t>(visibility.count() / 6, 1)));
   if (c.consumer.batch_size > 10 && c.consumer.batch_window < seconds{1})
-    throw invalid_input(fmt::format("consumer.batch_size is {}: Lambda's SQS trigger takes more than 10 messages per "
-                                    "batch only with a consumer.batch_window of at least 1s",
-                                    c.consumer.batch_size));
+    throw invalid_input(
+        fmt::format("consumer.batch_size is {}: Lambda's SQS trigger takes more than 10 messages per "
+                    "batch only with a consumer.batch_window of at least 1s",
+                    c.consumer.batch_size));
 }
 
 }  // namespace
@@ -344,19 +346,22 @@ std::map<std::string, std::string> referenced_environment(const std::filesystem:
 SamTemplate render_sam_template(const PipelineConfig& c, const SamTemplateOptions& options) {
   check_deployable(c);
   if (std::find(kRetentionDays.begin(), kRetentionDays.end(), options.log_retention_days) == kRetentionDays.end())
-    throw invalid_input(fmt::format("{} days is not a CloudWatch Logs retention; use one of 1, 3, 5, 7, 14, 30, 60, "
-                                    "90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653",
-                                    options.log_retention_days));
+    throw invalid_input(
+        fmt::format("{} days is not a CloudWatch Logs retention; use one of 1, 3, 5, 7, 14, 30, 60, "
+                    "90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653",
+                    options.log_retention_days));
   if (options.code_uri.empty()) throw invalid_input("the functions' code URI is empty");
 
   SamTemplate result;
   if (c.aws.endpoint_url)
-    result.warnings.push_back(fmt::format("aws.endpoint_url is set ({}): the deployed functions will call it instead "
-                                          "of AWS's own endpoints",
-                                          c.aws.endpoint_url->text));
+    result.warnings.push_back(
+        fmt::format("aws.endpoint_url is set ({}): the deployed functions will call it instead "
+                    "of AWS's own endpoints",
+                    c.aws.endpoint_url->text));
   if (c.aws.profile)
-    result.warnings.push_back("aws.profile is set: Lambda has no profile files, so the functions will fail to find "
-                              "their credentials; remove it from the file you deploy");
+    result.warnings.push_back(
+        "aws.profile is set: Lambda has no profile files, so the functions will fail to find "
+        "their credentials; remove it from the file you deploy");
   if (c.consumer.min_concurrency > 0)
     result.warnings.push_back("consumer.concurrency.min does not apply on Lambda: the SQS trigger scales from zero");
   if (c.consumer.max_concurrency > 1000)
@@ -367,14 +372,16 @@ SamTemplate render_sam_template(const PipelineConfig& c, const SamTemplateOption
   const std::string producer_name = c.name + "-producer";
   const std::string consumer_name = c.name + "-consumer";
   const std::string state_table = c.name + "-state";
-  const std::string object_arn = fmt::format("arn:${{AWS::Partition}}:s3:::{}/{}*", c.sink.store.bucket, c.sink.store.prefix);
+  const std::string object_arn =
+      fmt::format("arn:${{AWS::Partition}}:s3:::{}/{}*", c.sink.store.bucket, c.sink.store.prefix);
   const auto environment = referenced_environment(c.file);
 
   Out o;
   o.e.SetIndent(2);
-  o.e << YAML::Comment(fmt::format("Rendered by `sentiflow template {}`. Do not edit: change the pipeline file and "
-                                   "render again.",
-                                   c.file.filename().string()));
+  o.e << YAML::Comment(
+      fmt::format("Rendered by `sentiflow template {}`. Do not edit: change the pipeline file and "
+                  "render again.",
+                  c.file.filename().string()));
   o.e << YAML::Newline;
   o.e << YAML::BeginMap;
   o.quoted("AWSTemplateFormatVersion", "2010-09-09");
@@ -495,8 +502,7 @@ SamTemplate render_sam_template(const PipelineConfig& c, const SamTemplateOption
   o.begin_map("Properties");
   o.get_att("Queue", "Queue.Arn");
   o.number("BatchSize", c.consumer.batch_size);
-  o.number("MaximumBatchingWindowInSeconds",
-           std::chrono::duration_cast<seconds>(c.consumer.batch_window).count());
+  o.number("MaximumBatchingWindowInSeconds", std::chrono::duration_cast<seconds>(c.consumer.batch_window).count());
   o.flow_list("FunctionResponseTypes", {"ReportBatchItemFailures"});
   o.begin_map("ScalingConfig");
   o.number("MaximumConcurrency", std::max(2, c.consumer.max_concurrency));  // AWS's range is 2-1000

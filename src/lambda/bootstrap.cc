@@ -45,7 +45,8 @@ int run_lambda_bootstrap(int argc, char** argv) {
   return run_lambda_runtime(options, [&] {
     // Inside init: a bad level is an initialisation error Lambda shows, not a silent exit.
     log::configure(log::Format::lambda, lambda_log_level());
-    if (handler.empty()) throw invalid_input("no handler: set the function's Handler (_HANDLER) to producer or consumer");
+    if (handler.empty())
+      throw invalid_input("no handler: set the function's Handler (_HANDLER) to producer or consumer");
     return init_lambda_function(handler);
   });
 }

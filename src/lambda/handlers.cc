@@ -90,7 +90,8 @@ milliseconds deadline_margin(milliseconds remaining_at_start) {
 
 size_t consumer_chunk_size(const PipelineConfig& config) {
   size_t chunk = SIZE_MAX;
-  if (config.consumer.enrich) chunk = std::min(chunk, static_cast<size_t>(std::max(1, config.consumer.enrich->concurrency)));
+  if (config.consumer.enrich)
+    chunk = std::min(chunk, static_cast<size_t>(std::max(1, config.consumer.enrich->concurrency)));
   if (config.sentiment.engine == SentimentEngine::comprehend)
     chunk = std::min(chunk, static_cast<size_t>(25 * std::max(1, config.sentiment.concurrency)));
   return chunk;
@@ -220,8 +221,7 @@ struct ConsumerHandler::Impl {
         pipeline::Message message = pipeline::decode_message(r.body);
         run = std::move(message.run);
         key = std::move(message.key);
-      } catch (const Error&) {
-      }
+      } catch (const Error&) {}
       by_run[run].push_back(pipeline::ErrorRecord{run, key, r.message_id, r.receive_count, std::string(code),
                                                   fmt::format("handed back unprocessed on its last receive: {}", why),
                                                   now});
@@ -293,7 +293,8 @@ ProducerEvent parse_producer_event(std::string_view text, const std::optional<Sc
   }
   const auto string_member = [&](const char* name) -> std::optional<std::string> {
     if (!event.is_object() || !event.contains(name)) return std::nullopt;
-    if (!event[name].is_string()) throw invalid_input(fmt::format("the producer's event: \"{}\" is not a string", name));
+    if (!event[name].is_string())
+      throw invalid_input(fmt::format("the producer's event: \"{}\" is not a string", name));
     return event[name].get<std::string>();
   };
   ProducerEvent out;
@@ -375,8 +376,7 @@ struct ProducerHandler::Impl {
       // the event claims again.
       if (!state->claim_tick(parse_utc(event.run))) {
         if (!state->run(event.run)) {
-          log::info("duplicate or late tick: it was claimed before and has no run of its own",
-                    {{"tick", event.run}});
+          log::info("duplicate or late tick: it was claimed before and has no run of its own", {{"tick", event.run}});
           return answer(event.run, "duplicate", {});
         }
       } else if (const auto blocking = unfinished_before(event.run, start)) {
@@ -397,7 +397,8 @@ struct ProducerHandler::Impl {
     }
     const RunRecord run = state->start_run(id, kind, start, IfFinished::keep);
     if (run.phase != RunPhase::producing) {
-      log::info("duplicate event: the run is already produced", {{"run", run.id}, {"phase", std::string(to_string(run.phase))}});
+      log::info("duplicate event: the run is already produced",
+                {{"run", run.id}, {"phase", std::string(to_string(run.phase))}});
       return answer(run.id, "duplicate", {});
     }
     if (!state->acquire_producer_lease(run.id, context.request_id, start, context.deadline)) {

@@ -182,12 +182,13 @@ std::optional<std::string> EmfReporter::line(Millis now) {
   last_ = std::move(current);
   if (definitions.empty()) return std::nullopt;
   nlohmann::ordered_json line;
-  line["_aws"] = {{"Timestamp", now.time_since_epoch().count()},
-                  {"CloudWatchMetrics",
-                   nlohmann::ordered_json::array({{{"Namespace", "sentiflow"},
-                                                   {"Dimensions", nlohmann::ordered_json::array({nlohmann::ordered_json::array(
-                                                                      {"function", "pipeline"})})},
-                                                   {"Metrics", std::move(definitions)}}})}};
+  line["_aws"] = {
+      {"Timestamp", now.time_since_epoch().count()},
+      {"CloudWatchMetrics",
+       nlohmann::ordered_json::array(
+           {{{"Namespace", "sentiflow"},
+             {"Dimensions", nlohmann::ordered_json::array({nlohmann::ordered_json::array({"function", "pipeline"})})},
+             {"Metrics", std::move(definitions)}}})}};
   line["function"] = function_;
   line["pipeline"] = pipeline_;
   for (const auto& item : values.items()) line[item.key()] = item.value();
@@ -258,8 +259,9 @@ int run_lambda_runtime(const LambdaRuntimeOptions& options, const std::function<
         const long status = api.respond(context.request_id, *answer);
         if (status == 413) {
           // Over Lambda's payload limit: the invocation fails with a reason instead of hanging.
-          failure = InvocationError{"Function.ResponseSizeTooLarge",
-                                    fmt::format("the answer of {} bytes is over Lambda's payload limit", answer->size())};
+          failure =
+              InvocationError{"Function.ResponseSizeTooLarge",
+                              fmt::format("the answer of {} bytes is over Lambda's payload limit", answer->size())};
           log::error("the answer is too large", {{"bytes", answer->size()}});
         } else if (status != 202) {
           log::error("the Runtime API refused the answer", {{"status", status}});

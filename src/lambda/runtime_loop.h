@@ -127,9 +127,9 @@ class EmfReporter {
 };
 
 struct LambdaRuntimeOptions {
-  std::string api;                   // AWS_LAMBDA_RUNTIME_API
+  std::string api;                      // AWS_LAMBDA_RUNTIME_API
   std::ostream* metrics_out = nullptr;  // where EMF lines go; null: stdout
-  Metrics* metrics = nullptr;        // null: Metrics::global()
+  Metrics* metrics = nullptr;           // null: Metrics::global()
   std::function<Millis()> clock = now_millis;
 };
 

@@ -40,7 +40,8 @@ nlohmann::json LiveSampler::status(bool scheduler) const {
           {"queue", config_.queue.url.uri},
           {"dead_letter_queue", config_.queue.dead_letter},
           {"dead_letters", dead_letters_.counts().total()},
-          {"workers", {{"now", workers_()}, {"min", config_.consumer.min_concurrency}, {"max", config_.consumer.max_concurrency}}},
+          {"workers",
+           {{"now", workers_()}, {"min", config_.consumer.min_concurrency}, {"max", config_.consumer.max_concurrency}}},
           {"runs", std::move(runs)}};
 }
 
@@ -62,7 +63,8 @@ nlohmann::json LiveSampler::point(Seconds at, const std::string& run) const {
   depth("visible", counts.visible);
   depth("in_flight", counts.in_flight);
   depth("delayed", counts.delayed);
-  metrics_.gauge("sentiflow_dead_letter_messages", "Messages in the dead-letter queue now.").set(static_cast<double>(dead));
+  metrics_.gauge("sentiflow_dead_letter_messages", "Messages in the dead-letter queue now.")
+      .set(static_cast<double>(dead));
   nlohmann::json p = {{"t", format_utc(at)},
                       {"run", run},
                       {"scanned", counter("sentiflow_items_scanned_total")},

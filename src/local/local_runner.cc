@@ -71,7 +71,7 @@ WorkerPoolOptions pool_options(const PipelineConfig& c) {
 struct LocalRunner::Impl {
   LocalRunner& self;
   const PipelineConfig& config;
-  std::unique_ptr<RunState> state;  // the local store in state_dir (assembly::open_run_state)
+  std::unique_ptr<RunState> state;      // the local store in state_dir (assembly::open_run_state)
   std::unique_ptr<SchedulerLock> lock;  // null: another process schedules, this one consumes
   std::unique_ptr<Queue> queue;
   std::unique_ptr<Queue> dead_letters;
@@ -94,7 +94,8 @@ struct LocalRunner::Impl {
         server(runner.options_.listen ? std::make_unique<ObserveServer>(*runner.options_.listen, Metrics::global(),
                                                                         [this] { return sampler.status(scheduler()); })
                                       : nullptr),
-        sampler(c, *state, *state, *queue, *dead_letters, [this] { return pool.workers(); }, server.get()),
+        sampler(
+            c, *state, *state, *queue, *dead_letters, [this] { return pool.workers(); }, server.get()),
         driver(c, *state, *queue, *dead_letters, parts.sink(), pool, sampler, runner.options_.observer) {
     if (lock) {
       seed_table(c);  // by the scheduler only, before anything reads the table
@@ -131,7 +132,9 @@ struct LocalRunner::Impl {
     const Millis now = now_millis();
     if (self.options_.mode == RunnerOptions::Mode::run) {
       const auto existing = state->run(self.options_.run_id);
-      const RunKind kind = existing ? existing->kind : is_tick_id(self.options_.run_id) ? RunKind::backfill : RunKind::manual;
+      const RunKind kind = existing                           ? existing->kind
+                           : is_tick_id(self.options_.run_id) ? RunKind::backfill
+                                                              : RunKind::manual;
       run = state->start_run(self.options_.run_id, kind, now);
     } else if (auto unfinished = state->newest_unfinished()) {
       run = *unfinished;

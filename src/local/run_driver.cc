@@ -45,8 +45,7 @@ void RunDriver::start(const RunRecord& run) {
   if (config_.source.table.backend == TableLocation::Backend::local) {
     try {
       total_items_ = assembly::open_table(config_, false)->count();
-    } catch (const Error&) {
-    }
+    } catch (const Error&) {}
   }
   producer_ = std::thread([this, id = run.id] {
     try {
@@ -89,9 +88,8 @@ bool RunDriver::finished() {
   if (const auto run = state_.run(current_)) {
     if (observer_) {
       observer_->end();
-      observer_->finished(*run, Metrics::global()
-                                    .histogram_snapshot("sentiflow_end_to_end_seconds")
-                                    .value_or(Histogram::Snapshot{}));
+      observer_->finished(
+          *run, Metrics::global().histogram_snapshot("sentiflow_end_to_end_seconds").value_or(Histogram::Snapshot{}));
     } else {
       const double seconds =
           run->finished_at ? std::chrono::duration<double>(*run->finished_at - run->started_at).count() : 0;

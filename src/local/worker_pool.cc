@@ -69,8 +69,7 @@ void WorkerPool::stop() {
 void WorkerPool::start_worker() {
   const int now = ++workers_;
   int peak = peak_workers_.load();
-  while (now > peak && !peak_workers_.compare_exchange_weak(peak, now)) {
-  }
+  while (now > peak && !peak_workers_.compare_exchange_weak(peak, now)) {}
   workers_gauge_.set(now);
   Worker& w = threads_.emplace_back();
   w.thread = std::thread([this, &w] {
@@ -209,8 +208,7 @@ void WorkerPool::worker_loop() {
       if (SteadyClock::now() - idle_since < options_.idle_timeout) continue;
       int n = workers_.load();
       bool leave = false;
-      while (n > options_.min_workers && !(leave = workers_.compare_exchange_weak(n, n - 1))) {
-      }
+      while (n > options_.min_workers && !(leave = workers_.compare_exchange_weak(n, n - 1))) {}
       if (leave) {
         workers_gauge_.set(workers_.load());
         log::info("scaled down", {{"workers", workers_.load()}});

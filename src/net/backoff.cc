@@ -5,7 +5,8 @@
 namespace sentiflow {
 
 Backoff::Backoff(Duration base, Duration cap, uint64_t seed)
-    : base_(std::max(base, Duration{0})), cap_(std::max(cap, Duration{0})),
+    : base_(std::max(base, Duration{0})),
+      cap_(std::max(cap, Duration{0})),
       random_(seed != 0 ? seed : std::random_device{}()) {}
 
 Backoff::Duration Backoff::ceiling(unsigned retry) const {

@@ -156,11 +156,11 @@ HttpResponse HttpClient::send(const HttpRequest& request) {
     const std::string where = fmt::format("{} {}", request.method, without_query(request.url));
     switch (code) {
       case CURLE_URL_MALFORMAT:
-      case CURLE_UNSUPPORTED_PROTOCOL:
-        throw invalid_input(fmt::format("{}: {}", where, curl_easy_strerror(code)));
+      case CURLE_UNSUPPORTED_PROTOCOL: throw invalid_input(fmt::format("{}: {}", where, curl_easy_strerror(code)));
       case CURLE_WRITE_ERROR:
         if (sink.overflowed)
-          throw invalid_input(fmt::format("{}: the response is larger than {} bytes", where, request.max_response_bytes));
+          throw invalid_input(
+              fmt::format("{}: the response is larger than {} bytes", where, request.max_response_bytes));
         throw Error(ErrorCode::transient, fmt::format("{}: {}", where, curl_easy_strerror(code)));
       case CURLE_OPERATION_TIMEDOUT: {
         // Whether the connection was ever made tells which of the two limits ran out.
@@ -170,8 +170,7 @@ HttpResponse HttpClient::send(const HttpRequest& request) {
         throw Error(ErrorCode::transient, fmt::format("{}: timed out after {} ms{}", where, limit.count(),
                                                       connected > 0 ? "" : " while connecting"));
       }
-      default:
-        throw Error(ErrorCode::transient, fmt::format("{}: {}", where, curl_easy_strerror(code)));
+      default: throw Error(ErrorCode::transient, fmt::format("{}: {}", where, curl_easy_strerror(code)));
     }
   }
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &response.status);

@@ -64,7 +64,8 @@ std::string expand_url_template(std::string_view url_template,
     out.append(url_template.substr(i, open - i));
     const auto name = url_template.substr(open + 1, close - open - 1);
     const auto value = lookup(name);
-    if (!value) throw invalid_input(fmt::format("the item has no attribute '{}' for the URL template {}", name, url_template));
+    if (!value)
+      throw invalid_input(fmt::format("the item has no attribute '{}' for the URL template {}", name, url_template));
     out += url_encode(*value);
     i = close + 1;
   }

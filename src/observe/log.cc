@@ -73,8 +73,7 @@ Format parse_format(std::string_view name) {
 Level parse_level(std::string_view name) {
   for (size_t i = 0; i < std::size(kLevelNames); ++i)
     if (name == kLevelNames[i]) return static_cast<Level>(i);
-  throw invalid_input("log level '" + std::string(name) +
-                      "' is not one of: trace, debug, info, warn, error, off");
+  throw invalid_input("log level '" + std::string(name) + "' is not one of: trace, debug, info, warn, error, off");
 }
 
 Format format() { return g_format; }
@@ -120,9 +119,12 @@ std::string render(Format format, Level level, std::string_view timestamp, std::
   line.append(6 - level_name.size(), ' ');
   // One event, one line: a newline in a message must not forge a second log line.
   for (const char c : message) {
-    if (c == '\n') line.append("\\n");
-    else if (c == '\r') line.append("\\r");
-    else line.push_back(c);
+    if (c == '\n')
+      line.append("\\n");
+    else if (c == '\r')
+      line.append("\\r");
+    else
+      line.push_back(c);
   }
   if (fields.is_object())
     for (const auto& [key, value] : fields.items())

@@ -19,8 +19,8 @@ Histogram::Histogram(std::vector<double> upper_bounds)
 void Histogram::observe(double value) {
   if (std::isnan(value)) return;
   // Buckets are few (tens): a binary search is as fast as anything cleverer.
-  const auto index = static_cast<size_t>(std::lower_bound(upper_bounds_.begin(), upper_bounds_.end(), value) -
-                                         upper_bounds_.begin());
+  const auto index =
+      static_cast<size_t>(std::lower_bound(upper_bounds_.begin(), upper_bounds_.end(), value) - upper_bounds_.begin());
   buckets_[index].fetch_add(1, std::memory_order_relaxed);
   sum_.fetch_add(value, std::memory_order_relaxed);
   count_.fetch_add(1, std::memory_order_relaxed);
@@ -65,7 +65,8 @@ Metrics& Metrics::global() {
 
 Metrics::Family& Metrics::family(std::string_view name, std::string_view help, Kind kind) {
   auto it = families_.find(name);
-  if (it == families_.end()) it = families_.emplace(std::string(name), Family{kind, std::string(help), {}, {}, {}, {}}).first;
+  if (it == families_.end())
+    it = families_.emplace(std::string(name), Family{kind, std::string(help), {}, {}, {}, {}}).first;
   if (it->second.kind != kind)
     throw Error(ErrorCode::internal, fmt::format("metric {} is already registered as another kind", name));
   // A reader (a summary, a timeline) may look a metric up before its owner registers it.
@@ -105,10 +106,14 @@ namespace {
 std::string escape(std::string_view text, bool quotes) {
   std::string out;
   for (char c : text) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '\n') out += "\\n";
-    else if (c == '"' && quotes) out += "\\\"";
-    else out += c;
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '\n')
+      out += "\\n";
+    else if (c == '"' && quotes)
+      out += "\\\"";
+    else
+      out += c;
   }
   return out;
 }
@@ -138,12 +143,15 @@ std::string Metrics::prometheus_text() const {
   for (const auto& [name, f] : families_) {
     const char* type = f.kind == Kind::counter ? "counter" : f.kind == Kind::gauge ? "gauge" : "histogram";
     out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, escape(f.help, false), name, type);
-    for (const auto& [labels, c] : f.counters) out += fmt::format("{}{} {}\n", name, label_text(labels), number(c->value()));
-    for (const auto& [labels, g] : f.gauges) out += fmt::format("{}{} {}\n", name, label_text(labels), number(g->value()));
+    for (const auto& [labels, c] : f.counters)
+      out += fmt::format("{}{} {}\n", name, label_text(labels), number(c->value()));
+    for (const auto& [labels, g] : f.gauges)
+      out += fmt::format("{}{} {}\n", name, label_text(labels), number(g->value()));
     for (const auto& [labels, h] : f.histograms) {
       const auto s = h->snapshot();
       for (size_t i = 0; i <= s.upper_bounds.size(); ++i) {
-        const std::pair<std::string, std::string> le{"le", i < s.upper_bounds.size() ? number(s.upper_bounds[i]) : "+Inf"};
+        const std::pair<std::string, std::string> le{"le",
+                                                     i < s.upper_bounds.size() ? number(s.upper_bounds[i]) : "+Inf"};
         out += fmt::format("{}_bucket{} {}\n", name, label_text(labels, &le), s.cumulative[i]);
       }
       out += fmt::format("{}_sum{} {}\n{}_count{} {}\n", name, label_text(labels), number(s.sum), name,
@@ -161,8 +169,11 @@ nlohmann::json Metrics::snapshot() const {
     for (const auto& [labels, g] : f.gauges) out[name + label_text(labels)] = g->value();
     for (const auto& [labels, h] : f.histograms) {
       const auto s = h->snapshot();
-      out[name + label_text(labels)] = {{"count", s.count}, {"sum", s.sum}, {"p50", s.quantile(0.5)},
-                                        {"p90", s.quantile(0.9)}, {"p99", s.quantile(0.99)}};
+      out[name + label_text(labels)] = {{"count", s.count},
+                                        {"sum", s.sum},
+                                        {"p50", s.quantile(0.5)},
+                                        {"p90", s.quantile(0.9)},
+                                        {"p99", s.quantile(0.99)}};
     }
   }
   return out;

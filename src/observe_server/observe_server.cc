@@ -88,10 +88,14 @@ std::string script_safe_json(const nlohmann::json& data) {
   std::string out;
   out.reserve(text.size());
   for (char c : text) {
-    if (c == '<') out += "\\u003c";
-    else if (c == '>') out += "\\u003e";
-    else if (c == '&') out += "\\u0026";
-    else out += c;
+    if (c == '<')
+      out += "\\u003c";
+    else if (c == '>')
+      out += "\\u003e";
+    else if (c == '&')
+      out += "\\u0026";
+    else
+      out += c;
   }
   return out;
 }
@@ -201,8 +205,9 @@ struct ObserveServer::Impl {
       state = status ? status() : nlohmann::json::object();
     } catch (const std::exception& e) {
       res.status = 500;
-      res.set_content(nlohmann::json{{"error", e.what()}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
-                      "application/json");
+      res.set_content(
+          nlohmann::json{{"error", e.what()}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+          "application/json");
       return;
     }
     std::string body = "{\"boot\":" + std::to_string(boot_ms) + ",\"seq\":";
@@ -253,8 +258,10 @@ void ObserveServer::start() {
   });
   errno = 0;
   int port = -1;
-  if (address.port == 0) port = server.bind_to_any_port(address.host);
-  else if (server.bind_to_port(address.host, address.port)) port = address.port;
+  if (address.port == 0)
+    port = server.bind_to_any_port(address.host);
+  else if (server.bind_to_port(address.host, address.port))
+    port = address.port;
   if (port <= 0) {
     const int bind_errno = errno;
     throw invalid_input(fmt::format("cannot serve metrics on {}: {} (observe.listen or --listen)", address.text(),
@@ -262,9 +269,9 @@ void ObserveServer::start() {
   }
   impl_->bound_port = static_cast<uint16_t>(port);
   if (is_loopback(address.host)) impl_->allowed_hosts = loopback_host_names(address.host, impl_->bound_port);
-  impl_->boot_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                       std::chrono::system_clock::now().time_since_epoch())
-                       .count();
+  impl_->boot_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
   impl_->thread = std::thread([impl = impl_.get()] {
     impl->server.listen_after_bind();
     impl->loop_done = true;

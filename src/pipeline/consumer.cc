@@ -134,8 +134,9 @@ SqsEvent parse_sqs_event(std::string_view json) {
     if (attributes_it != j.end())
       for (const auto& [name, value] : attributes_it->items()) {
         const std::string type = value.value("dataType", "String");
-        r.message_attributes[name] = MessageAttribute{
-            type, type.starts_with("Binary") ? base64_decode(value.value("binaryValue", "")) : value.value("stringValue", "")};
+        r.message_attributes[name] =
+            MessageAttribute{type, type.starts_with("Binary") ? base64_decode(value.value("binaryValue", ""))
+                                                              : value.value("stringValue", "")};
       }
     event.records.push_back(std::move(r));
   }
@@ -185,8 +186,9 @@ BatchOutcome Consumer::handle(const SqsEvent& event) const {
     Work& w = work[i];
     w.record = &event.records[i];
     const auto fail = [&](std::string run, std::string key, std::string_view code, std::string reason) {
-      w.error = ErrorRecord{std::move(run), std::move(key), w.record->message_id, w.record->receive_count,
-                            std::string(code), std::move(reason), Millis{}};
+      w.error = ErrorRecord{
+          std::move(run),    std::move(key), w.record->message_id, w.record->receive_count, std::string(code),
+          std::move(reason), Millis{}};
     };
     try {
       w.message = decode_message(w.record->body);
@@ -233,8 +235,13 @@ BatchOutcome Consumer::handle(const SqsEvent& event) const {
       if (fetched[j].ok()) {
         w.text = fetched[j].text;
       } else {
-        w.error = ErrorRecord{w.message->run, w.message->key, w.record->message_id, w.record->receive_count,
-                              std::string(error_codes::kEnrichFailed), fetched[j].error->what(), Millis{}};
+        w.error = ErrorRecord{w.message->run,
+                              w.message->key,
+                              w.record->message_id,
+                              w.record->receive_count,
+                              std::string(error_codes::kEnrichFailed),
+                              fetched[j].error->what(),
+                              Millis{}};
       }
     }
   }
@@ -264,8 +271,13 @@ BatchOutcome Consumer::handle(const SqsEvent& event) const {
   for (size_t j = 0; j < analysed.size(); ++j) {
     Work& w = work[analysed[j]];
     if (!results[j].ok()) {
-      w.error = ErrorRecord{w.message->run, w.message->key, w.record->message_id, w.record->receive_count,
-                            std::string(error_codes::kAnalysisFailed), results[j].error->what(), Millis{}};
+      w.error = ErrorRecord{w.message->run,
+                            w.message->key,
+                            w.record->message_id,
+                            w.record->receive_count,
+                            std::string(error_codes::kAnalysisFailed),
+                            results[j].error->what(),
+                            Millis{}};
       continue;
     }
     by_run[w.message->run].push_back(j);
@@ -286,8 +298,13 @@ BatchOutcome Consumer::handle(const SqsEvent& event) const {
     } catch (const Error& e) {
       for (size_t j : indexes) {
         Work& w = work[analysed[j]];
-        w.error = ErrorRecord{run, w.message->key, w.record->message_id, w.record->receive_count,
-                              std::string(error_codes::kSinkFailed), e.what(), Millis{}};
+        w.error = ErrorRecord{run,
+                              w.message->key,
+                              w.record->message_id,
+                              w.record->receive_count,
+                              std::string(error_codes::kSinkFailed),
+                              e.what(),
+                              Millis{}};
       }
       continue;
     }
@@ -304,8 +321,9 @@ BatchOutcome Consumer::handle(const SqsEvent& event) const {
       if (per_label[l] == 0) continue;
       const std::string label(sentiment::to_string(kLabels[l]));
       tally.labels[label] += per_label[l];
-      metrics_.counter("sentiflow_records_processed_total", "Records analysed and stored, by sentiment label.",
-                       {{"label", label}})
+      metrics_
+          .counter("sentiflow_records_processed_total", "Records analysed and stored, by sentiment label.",
+                   {{"label", label}})
           .add(static_cast<double>(per_label[l]));
     }
     tally.processed += static_cast<int64_t>(records.size());
@@ -321,8 +339,9 @@ BatchOutcome Consumer::handle(const SqsEvent& event) const {
     RunTally& tally = outcome.runs[w.error->run];
     ++tally.failed;
     if (options_.max_receive_count > 0 && w.record->receive_count >= options_.max_receive_count) ++tally.dead_letters;
-    metrics_.counter("sentiflow_records_failed_total", "Messages that failed in the consumer, by error code.",
-                     {{"code", w.error->code}})
+    metrics_
+        .counter("sentiflow_records_failed_total", "Messages that failed in the consumer, by error code.",
+                 {{"code", w.error->code}})
         .add();
     errors_by_run[w.error->run].push_back(std::move(*w.error));
   }

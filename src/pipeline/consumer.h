@@ -38,13 +38,13 @@ struct SqsEventRecord {
   std::string message_id;
   std::string receipt_handle;
   std::string body;
-  int64_t receive_count = 0;          // attributes.ApproximateReceiveCount
-  Millis sent_at{};                   // attributes.SentTimestamp
-  Millis first_received_at{};         // attributes.ApproximateFirstReceiveTimestamp
-  std::string sender_id;              // attributes.SenderId
+  int64_t receive_count = 0;   // attributes.ApproximateReceiveCount
+  Millis sent_at{};            // attributes.SentTimestamp
+  Millis first_received_at{};  // attributes.ApproximateFirstReceiveTimestamp
+  std::string sender_id;       // attributes.SenderId
   MessageAttributes message_attributes;
-  std::string md5_of_body;            // hex MD5 of body; to_json computes it when empty (local events)
-  std::string event_source_arn;       // arn:aws:sqs:REGION:ACCOUNT:QUEUE
+  std::string md5_of_body;       // hex MD5 of body; to_json computes it when empty (local events)
+  std::string event_source_arn;  // arn:aws:sqs:REGION:ACCOUNT:QUEUE
   std::string aws_region;
 };
 
@@ -54,8 +54,7 @@ struct SqsEvent {
 
 // The event for messages received from `queue`: `queue_arn` and `region` name it as Lambda
 // would ("arn:aws:sqs:local:000000000000:NAME" and "local" for a local queue).
-SqsEvent make_sqs_event(std::vector<ReceivedMessage> messages, const std::string& queue_arn,
-                        const std::string& region);
+SqsEvent make_sqs_event(std::vector<ReceivedMessage> messages, const std::string& queue_arn, const std::string& region);
 
 // Lambda's JSON form of the event ({"Records": [...]}, attributes as strings, message
 // attributes as {"stringValue"|"binaryValue" (base64), "dataType", ...}) and back. parse
@@ -76,9 +75,9 @@ struct RunTally {
 };
 
 struct BatchOutcome {
-  std::vector<std::string> failures;              // message ids, in the event's order
-  std::map<std::string, std::string> reasons;     // message id -> why it failed
-  std::map<std::string, RunTally> runs;           // run -> counts
+  std::vector<std::string> failures;           // message ids, in the event's order
+  std::map<std::string, std::string> reasons;  // message id -> why it failed
+  std::map<std::string, RunTally> runs;        // run -> counts
 
   // Adds the outcome of a later part of the same event: its failures after these, its reasons
   // (a message id already here keeps its reason), its counts added run by run.

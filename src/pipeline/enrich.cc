@@ -194,7 +194,8 @@ struct Enricher::State {
     constexpr std::string_view kHelp = "Enrich fetches that went to the network, by outcome.";
     outcomes[0] = &metrics.counter(kName, kHelp, {{"outcome", "ok"}});
     for (const ErrorCode code : kCodes)
-      outcomes[static_cast<size_t>(code) + 1] = &metrics.counter(kName, kHelp, {{"outcome", std::string(to_string(code))}});
+      outcomes[static_cast<size_t>(code) + 1] =
+          &metrics.counter(kName, kHelp, {{"outcome", std::string(to_string(code))}});
   }
 
   Counter& outcome_counter(const Outcome& outcome) {
@@ -220,7 +221,7 @@ struct Enricher::State {
 
   std::mutex mutex;
   std::condition_variable wake;
-  std::deque<Job> jobs;  // guarded by mutex
+  std::deque<Job> jobs;   // guarded by mutex
   bool stopping = false;  // guarded by mutex
   std::vector<std::thread> threads;
 };
@@ -229,11 +230,11 @@ void Enricher::State::start(size_t count) {
   // The clients are made here, not in the threads, so that a failure reaches the caller.
   std::vector<Worker> workers;
   workers.reserve(count);
-  for (size_t i = 0; i < count; ++i) workers.push_back({HttpClient(options.user_agent), Backoff(kBackoffBase, kBackoffCap)});
+  for (size_t i = 0; i < count; ++i)
+    workers.push_back({HttpClient(options.user_agent), Backoff(kBackoffBase, kBackoffCap)});
   threads.reserve(count);
   try {
-    for (auto& worker : workers)
-      threads.emplace_back([this, w = std::move(worker)]() mutable { work(w); });
+    for (auto& worker : workers) threads.emplace_back([this, w = std::move(worker)]() mutable { work(w); });
   } catch (const std::system_error& e) {
     stop();
     throw Error(ErrorCode::internal, fmt::format("cannot start the enrich threads: {}", e.what()));
@@ -290,7 +291,8 @@ Enricher::Outcome Enricher::State::fetch(Worker& worker, const std::string& url)
 
 std::string Enricher::State::fetch_text(Worker& worker, const std::string& url) {
   const std::string where = fmt::format("GET {}", without_query(url));
-  const HttpRequest request{.url = url, .timeout = options.timeout, .follow_redirects = true, .accept_compressed = true};
+  const HttpRequest request{
+      .url = url, .timeout = options.timeout, .follow_redirects = true, .accept_compressed = true};
   const auto attempts = static_cast<unsigned>(options.retries) + 1;
   for (unsigned attempt = 1;; ++attempt) {
     limiter.acquire();
@@ -316,8 +318,8 @@ std::string Enricher::State::fetch_text(Worker& worker, const std::string& url) 
       retry_after = parse_retry_after(response->header("retry-after"));
     }
     if (attempt >= attempts)
-      throw Error(failure->code(), fmt::format("{} (gave up after {} attempt{})", failure->what(), attempts,
-                                               attempts == 1 ? "" : "s"));
+      throw Error(failure->code(),
+                  fmt::format("{} (gave up after {} attempt{})", failure->what(), attempts, attempts == 1 ? "" : "s"));
     auto wait = worker.backoff.delay(attempt - 1);
     if (retry_after) wait = std::max(wait, std::min(*retry_after, kBackoffCap));
     retries.add();
@@ -339,7 +341,8 @@ std::string Enricher::State::extract(const std::string& body, std::string_view w
     throw invalid_input(fmt::format("{}: the response has nothing at {}", where, options.text));
   }
   if (!value->is_string())
-    throw invalid_input(fmt::format("{}: the value at {} is {}, not a string", where, options.text, value->type_name()));
+    throw invalid_input(
+        fmt::format("{}: the value at {} is {}, not a string", where, options.text, value->type_name()));
   return value->get<std::string>();
 }
 
@@ -352,7 +355,7 @@ Enricher::~Enricher() { state_->stop(); }
 
 std::vector<Enricher::Outcome> Enricher::fetch_all(std::span<const AttributeLookup> items) {
   std::vector<Outcome> outcomes(items.size());
-  std::vector<std::string> urls(items.size());  // sized once: the views below stay valid
+  std::vector<std::string> urls(items.size());         // sized once: the views below stay valid
   std::unordered_map<std::string_view, size_t> first;  // URL -> the item that fetches it
   std::vector<std::pair<size_t, size_t>> copies;       // (duplicate, the item it copies)
   Batch batch;

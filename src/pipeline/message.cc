@@ -50,7 +50,8 @@ std::string encode_message(std::string_view run, std::string_view key, std::stri
 Message decode_message(std::string_view body) {
   const JsonObject message = parse_json_object(body, "the message", kMaxMessageDepth);
   const JsonMember* v = message.find("v");
-  if (!v) throw invalid_input(fmt::format("the message has no \"v\"; this sentiflow reads version {}", kMessageVersion));
+  if (!v)
+    throw invalid_input(fmt::format("the message has no \"v\"; this sentiflow reads version {}", kMessageVersion));
   if (v->value != "1")
     throw invalid_input(
         fmt::format("the message's \"v\" is {}; this sentiflow reads version {}", v->value, kMessageVersion));

@@ -114,9 +114,9 @@ ProduceReport Producer::run_segment(const std::string& run, ScanCheckpoint check
       };
       std::optional<std::string> key = member_string(options_.key_attribute);
       if (!key || key->empty()) {
-        errors.push_back(producer_error(run, "", error_codes::kMissingKey,
-                                        fmt::format("the item has no string attribute '{}' (source.key): {:.200}",
-                                                    options_.key_attribute, item)));
+        errors.push_back(producer_error(
+            run, "", error_codes::kMissingKey,
+            fmt::format("the item has no string attribute '{}' (source.key): {:.200}", options_.key_attribute, item)));
         continue;
       }
       if (options_.text_required && !member_string(options_.text_attribute)) {
@@ -161,9 +161,9 @@ ProduceReport Producer::run_segment(const std::string& run, ScanCheckpoint check
             again_index.push_back(remaining_index[i]);
           } else {
             const bool too_long = results[i].service_code == "MessageTooLong";
-            errors.push_back(producer_error(run, pending[remaining_index[i]].key,
-                                            too_long ? error_codes::kTooLarge : error_codes::kInvalidItem,
-                                            fmt::format("the queue refused its message: {}", results[i].error->what())));
+            errors.push_back(producer_error(
+                run, pending[remaining_index[i]].key, too_long ? error_codes::kTooLarge : error_codes::kInvalidItem,
+                fmt::format("the queue refused its message: {}", results[i].error->what())));
           }
         }
         remaining = std::move(again);
@@ -184,8 +184,9 @@ ProduceReport Producer::run_segment(const std::string& run, ScanCheckpoint check
     if (!errors.empty()) {
       with_retries([&] { return sink_.put_errors(run, errors); });
       for (const auto& e : errors)
-        metrics_.counter("sentiflow_producer_errors_total", "Items the producer could not send (error records).",
-                         {{"code", e.code}})
+        metrics_
+            .counter("sentiflow_producer_errors_total", "Items the producer could not send (error records).",
+                     {{"code", e.code}})
             .add();
     }
     counts.errors = static_cast<int64_t>(errors.size());

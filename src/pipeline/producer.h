@@ -41,7 +41,7 @@ struct ProducerOptions {
 struct ProduceReport {
   int64_t scanned = 0;  // items read in this call (a resumed run counts from its checkpoints)
   int64_t sent = 0;
-  int64_t errors = 0;   // error records written
+  int64_t errors = 0;     // error records written
   bool complete = false;  // every segment read to its end (false when stopped)
 };
 
@@ -54,7 +54,8 @@ class Producer {
   using PageCallback = std::function<void(const ScanCheckpoint& checkpoint, const ProduceReport& page)>;
 
   // The queue and the sink must outlive the producer.
-  Producer(ProducerOptions options, TableFactory tables, Queue& queue, Sink& sink, Metrics& metrics = Metrics::global());
+  Producer(ProducerOptions options, TableFactory tables, Queue& queue, Sink& sink,
+           Metrics& metrics = Metrics::global());
 
   // Produces run `run`. `resume` holds the checkpoints saved by an earlier call for this run
   // (those with another total_segments are ignored: the scan restarts). Returns when every

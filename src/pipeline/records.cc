@@ -18,9 +18,9 @@ namespace {
 
 using sentiment::Label;
 
-constexpr std::array<std::string_view, 12> kCsvColumns = {
-    "run", "key", "sentiment", "positive", "negative", "neutral",
-    "mixed", "compound", "engine", "processed_at", "text", "item"};
+constexpr std::array<std::string_view, 12> kCsvColumns = {"run",      "key",          "sentiment", "positive",
+                                                          "negative", "neutral",      "mixed",     "compound",
+                                                          "engine",   "processed_at", "text",      "item"};
 
 // An item may nest 32 levels (DynamoDB's limit); the record around it adds one.
 constexpr int kMaxRecordDepth = 33;
@@ -268,8 +268,8 @@ double csv_number(const CsvRow& row, size_t column, std::string_view name) {
   double value = 0;
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (text.empty() || ec != std::errc() || end != text.data() + text.size() || !std::isfinite(value))
-    throw invalid_input(fmt::format("{}, line {}: the {} column is '{}', not a number", name, row.line,
-                                    kCsvColumns[column], text));
+    throw invalid_input(
+        fmt::format("{}, line {}: the {} column is '{}', not a number", name, row.line, kCsvColumns[column], text));
   return value;
 }
 
@@ -363,7 +363,9 @@ void append_csv_header(std::string& out) {
 void append_csv(std::string& out, const ResultRecord& record) {
   AppendGuard guard(out);
   for (const auto& [field, text] : {std::pair<std::string_view, std::string_view>{"run", record.run},
-                                    {"key", record.key}, {"text", record.text}, {"engine", record.engine}})
+                                    {"key", record.key},
+                                    {"text", record.text},
+                                    {"engine", record.engine}})
     if (const auto bad = find_invalid_utf8(text))
       throw invalid_input(fmt::format("the result record's {} is not valid UTF-8 (at byte {})", field, *bad + 1));
   const auto& s = record.sentiment;
@@ -409,8 +411,8 @@ ResultRecord parse_result_jsonl(std::string_view line) {
                         scores.number("Mixed")};
   if (in.object_text("vader", true)) {
     const RecordReader vader = in.object("vader", true);
-    r.sentiment.vader = sentiment::VaderScores{vader.number("neg"), vader.number("neu"), vader.number("pos"),
-                                               vader.number("compound")};
+    r.sentiment.vader =
+        sentiment::VaderScores{vader.number("neg"), vader.number("neu"), vader.number("pos"), vader.number("compound")};
   }
   r.engine = in.string("engine");
   r.item.assign(*in.object_text("item"));
@@ -440,8 +442,7 @@ std::vector<ResultRecord> parse_result_csv(std::string_view contents, std::strin
   append_csv_header(expected);
   expected.resize(expected.size() - 2);
   if (rows.empty()) throw invalid_input(fmt::format("{} is empty; expected the header row '{}'", name, expected));
-  if (!std::equal(rows[0].fields.begin(), rows[0].fields.end(), kCsvColumns.begin(), kCsvColumns.end()))
-  {
+  if (!std::equal(rows[0].fields.begin(), rows[0].fields.end(), kCsvColumns.begin(), kCsvColumns.end())) {
     std::string header;
     for (size_t i = 0; i < rows[0].fields.size(); ++i) header += (i ? "," : "") + rows[0].fields[i];
     throw invalid_input(

@@ -36,14 +36,14 @@ struct ResultRecord {
 
 // Why an item or message failed; the `code` of an error record.
 namespace error_codes {
-inline constexpr std::string_view kMissingKey = "missing_key";        // producer: no string key attribute
-inline constexpr std::string_view kMissingText = "missing_text";      // no string text attribute (and no enrich)
-inline constexpr std::string_view kTooLarge = "too_large";            // producer: body over the message limit
-inline constexpr std::string_view kInvalidItem = "invalid_item";      // producer: the table gave an unusable item
-inline constexpr std::string_view kBadMessage = "bad_message";        // consumer: body is not our message
-inline constexpr std::string_view kEnrichFailed = "enrich_failed";    // consumer: the fetch failed
+inline constexpr std::string_view kMissingKey = "missing_key";          // producer: no string key attribute
+inline constexpr std::string_view kMissingText = "missing_text";        // no string text attribute (and no enrich)
+inline constexpr std::string_view kTooLarge = "too_large";              // producer: body over the message limit
+inline constexpr std::string_view kInvalidItem = "invalid_item";        // producer: the table gave an unusable item
+inline constexpr std::string_view kBadMessage = "bad_message";          // consumer: body is not our message
+inline constexpr std::string_view kEnrichFailed = "enrich_failed";      // consumer: the fetch failed
 inline constexpr std::string_view kAnalysisFailed = "analysis_failed";  // consumer: the engine refused the text
-inline constexpr std::string_view kSinkFailed = "sink_failed";        // consumer: the results could not be stored
+inline constexpr std::string_view kSinkFailed = "sink_failed";          // consumer: the results could not be stored
 }  // namespace error_codes
 
 struct ErrorRecord {

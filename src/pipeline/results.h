@@ -24,11 +24,11 @@
 namespace sentiflow::pipeline {
 
 struct ResultsSummary {
-  int64_t records = 0;                     // distinct (run, key)
-  int64_t duplicates = 0;                  // raw records beyond the first of their (run, key)
-  std::map<std::string, int64_t> labels;   // "POSITIVE" -> count, over distinct records
-  std::map<std::string, int64_t> by_run;   // run -> distinct records
-  int64_t errors = 0;                      // error records
+  int64_t records = 0;                    // distinct (run, key)
+  int64_t duplicates = 0;                 // raw records beyond the first of their (run, key)
+  std::map<std::string, int64_t> labels;  // "POSITIVE" -> count, over distinct records
+  std::map<std::string, int64_t> by_run;  // run -> distinct records
+  int64_t errors = 0;                     // error records
   std::map<std::string, int64_t> errors_by_code;
 };
 

@@ -77,14 +77,15 @@ std::string Sink::put_results(std::string_view run, std::span<const std::string>
   for (const auto& record : records) {
     // A record of another run would sit in the wrong folder, and the reader dedupes per run.
     if (record.run != run)
-      throw Error(ErrorCode::internal, fmt::format("sink: a record of run '{}' among those of run '{}'", record.run, run));
+      throw Error(ErrorCode::internal,
+                  fmt::format("sink: a record of run '{}' among those of run '{}'", record.run, run));
     if (format_ == SinkFormat::csv)
       append_csv(data, record);
     else
       append_jsonl(data, record);
   }
-  std::string key = results_prefix(run) + batch_object_name(message_ids) +
-                    (format_ == SinkFormat::csv ? ".csv" : ".jsonl");
+  std::string key =
+      results_prefix(run) + batch_object_name(message_ids) + (format_ == SinkFormat::csv ? ".csv" : ".jsonl");
   if (compression_ == Compression::gzip) {
     key += ".gz";
     data = gzip(data);
@@ -155,7 +156,9 @@ std::string gzip(std::string_view data) {
 }
 
 std::string gunzip(std::string_view data, size_t max_output) {
-  const auto refuse = [](std::string_view why) { return invalid_input(fmt::format("not a whole gzip object: {}", why)); };
+  const auto refuse = [](std::string_view why) {
+    return invalid_input(fmt::format("not a whole gzip object: {}", why));
+  };
   if (data.size() < 2 || static_cast<unsigned char>(data[0]) != 0x1f || static_cast<unsigned char>(data[1]) != 0x8b)
     throw refuse("it does not start with the gzip magic bytes");
   z_stream stream{};

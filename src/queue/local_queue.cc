@@ -22,10 +22,10 @@
 namespace sentiflow {
 namespace {
 
-using std::chrono::milliseconds;
 using sqlite::Database;
 using sqlite::Statement;
 using sqlite::WriteTransaction;
+using std::chrono::milliseconds;
 
 // 'SFLQ': marks a SQLite file as a sentiflow queue file, so that we never write our tables
 // into somebody else's database.
@@ -197,7 +197,8 @@ struct Operation {
 // commit's queue, the long polls' wake-ups, the cached retention, and one prepared statement
 // per query (fourteen). Every operation runs on the one connection, so they stay together.
 struct LocalQueue::State {
-  explicit State(const LocalQueueOptions& options) : db(options.file, options.busy_timeout), random(std::random_device{}()) {}
+  explicit State(const LocalQueueOptions& options)
+      : db(options.file, options.busy_timeout), random(std::random_device{}()) {}
 
   // Group commit. Every use of the connection is an Operation. A thread that finds no group
   // running leads one: it takes every operation waiting at that moment, runs the reads, then
@@ -416,8 +417,8 @@ void prepare_schema(Database& db) {
 // Creates the queue when missing, with `retention` or the default, and sets its retention
 // when one is given (the last one configured wins).
 int64_t queue_id_of(Database& db, const std::string& name, std::optional<milliseconds> retention) {
-  auto insert = db.prepare(
-      "INSERT INTO queues(name, created_at, retention) VALUES(?1, ?2, ?3) ON CONFLICT(name) DO NOTHING");
+  auto insert =
+      db.prepare("INSERT INTO queues(name, created_at, retention) VALUES(?1, ?2, ?3) ON CONFLICT(name) DO NOTHING");
   insert.use().bind_text(1, name).bind(2, now_ms()).bind(3, retention.value_or(kDefaultRetention).count()).run();
   if (retention) {
     auto update = db.prepare("UPDATE queues SET retention = ?2 WHERE name = ?1");
@@ -436,8 +437,7 @@ LocalQueue::LocalQueue(LocalQueueOptions options) : options_(std::move(options))
   check_options(options_);
   std::error_code ec;
   if (options_.file.has_parent_path()) std::filesystem::create_directories(options_.file.parent_path(), ec);
-  if (ec)
-    throw invalid_input(fmt::format("cannot create the folder of {}: {}", options_.file.string(), ec.message()));
+  if (ec) throw invalid_input(fmt::format("cannot create the folder of {}: {}", options_.file.string(), ec.message()));
   state_ = std::make_unique<State>(options_);
   auto& db = state_->db;
   db.exec(options_.durability == LocalQueueOptions::Durability::full ? "PRAGMA synchronous=FULL"
@@ -462,19 +462,20 @@ LocalQueue::LocalQueue(LocalQueueOptions options) : options_(std::move(options))
   }
   auto& s = *state_;
   s.insert = db.prepare(
-      "INSERT INTO messages(queue_id, visible_at, sent_at, message_id, body, attributes) VALUES(?1, ?2, ?3, ?4, ?5, ?6)");
+      "INSERT INTO messages(queue_id, visible_at, sent_at, message_id, body, attributes) VALUES(?1, ?2, ?3, ?4, ?5, "
+      "?6)");
   // One statement takes a receive's messages: the oldest visible ones, each marked received
   // with the receive's token. Rows past their retention or receive limit are put right
   // afterwards (take_visible); that is rare, so the common receive is this one statement.
-  s.take = db.prepare(fmt::format(
-      "UPDATE messages SET visible_at = ?3, receive_count = receive_count + 1, receipt = ?4, "
-      "first_received_at = coalesce(first_received_at, ?2) "
-      "WHERE seq IN (SELECT seq FROM messages WHERE queue_id = ?1 AND visible_at <= ?2 "
-      // The index's own order, so the subquery stops after LIMIT rows instead of sorting
-      // every visible message.
-      "ORDER BY visible_at, receive_count, sent_at, seq LIMIT ?5) "
-      "RETURNING {}",
-      kColumns));
+  s.take =
+      db.prepare(fmt::format("UPDATE messages SET visible_at = ?3, receive_count = receive_count + 1, receipt = ?4, "
+                             "first_received_at = coalesce(first_received_at, ?2) "
+                             "WHERE seq IN (SELECT seq FROM messages WHERE queue_id = ?1 AND visible_at <= ?2 "
+                             // The index's own order, so the subquery stops after LIMIT rows instead of sorting
+                             // every visible message.
+                             "ORDER BY visible_at, receive_count, sent_at, seq LIMIT ?5) "
+                             "RETURNING {}",
+                             kColumns));
   s.move_to_dead_letter = db.prepare(
       "UPDATE messages SET queue_id = ?1, visible_at = ?2, receive_count = 0, receipt = 0, first_received_at = NULL, "
       "dead_letter_source = ?3, dead_letter_receive_count = ?6, dead_lettered_at = ?2, "
@@ -499,8 +500,8 @@ LocalQueue::LocalQueue(LocalQueueOptions options) : options_(std::move(options))
       "WHERE seq IN (SELECT seq FROM messages WHERE queue_id = ?3 AND dead_letter_source = ?4 AND visible_at <= ?2 "
       "ORDER BY seq LIMIT ?5)");
   s.data_version = db.prepare("PRAGMA data_version");
-  s.select_retention = db.prepare(
-      fmt::format("SELECT coalesce(retention, {}) FROM queues WHERE id = ?1", kDefaultRetention.count()));
+  s.select_retention =
+      db.prepare(fmt::format("SELECT coalesce(retention, {}) FROM queues WHERE id = ?1", kDefaultRetention.count()));
 }
 
 std::chrono::milliseconds LocalQueue::retention() const {
@@ -515,7 +516,9 @@ std::chrono::milliseconds LocalQueue::retention() const {
 
 LocalQueue::~LocalQueue() = default;
 
-std::filesystem::path LocalQueue::file_in(const std::filesystem::path& state_dir) { return state_dir / "queues.sqlite"; }
+std::filesystem::path LocalQueue::file_in(const std::filesystem::path& state_dir) {
+  return state_dir / "queues.sqlite";
+}
 
 std::vector<std::string> LocalQueue::list(const std::filesystem::path& file) {
   std::vector<std::string> names;
@@ -577,7 +580,8 @@ std::vector<SendResult> LocalQueue::send(std::span<const SendEntry> entries) {
   bool any_valid = false;
   for (size_t i = 0; i < entries.size(); ++i) {
     if (auto violation = check_send_entry(entries[i], limits)) {
-      results[i] = failure<SendResult>(entries[i].id, ErrorCode::invalid_input, violation->service_code, violation->message);
+      results[i] =
+          failure<SendResult>(entries[i].id, ErrorCode::invalid_input, violation->service_code, violation->message);
       continue;
     }
     results[i].id = entries[i].id;
@@ -639,7 +643,8 @@ void LocalQueue::State::take_visible(const LocalQueueOptions& options, size_t ma
         c.body = u.blob(5);
         c.attributes = u.blob(6);
         if (!u.is_null(7))
-          c.dead_letter = DeadLetterInfo{std::string(u.text(7)), u.int64(8), std::string(u.text(10)), to_millis(u.int64(9))};
+          c.dead_letter =
+              DeadLetterInfo{std::string(u.text(7)), u.int64(8), std::string(u.text(10)), to_millis(u.int64(9))};
         rows.push_back(std::move(c));
       }
     }
@@ -694,11 +699,11 @@ void LocalQueue::State::take_visible(const LocalQueueOptions& options, size_t ma
 std::vector<ReceivedMessage> LocalQueue::receive(const ReceiveRequest& request) {
   const QueueLimits limits = this->limits();
   if (request.max_messages < 1 || request.max_messages > limits.max_receive_messages)
-    throw invalid_input(fmt::format("receive: max_messages {} is outside 1-{}", request.max_messages,
-                                    limits.max_receive_messages));
-  const milliseconds visibility = check_duration(request.visibility_timeout.value_or(options_.visibility_timeout),
-                                                 limits.max_visibility_timeout, limits.time_granularity,
-                                                 "receive: visibility timeout");
+    throw invalid_input(
+        fmt::format("receive: max_messages {} is outside 1-{}", request.max_messages, limits.max_receive_messages));
+  const milliseconds visibility =
+      check_duration(request.visibility_timeout.value_or(options_.visibility_timeout), limits.max_visibility_timeout,
+                     limits.time_granularity, "receive: visibility timeout");
   const milliseconds wait = check_duration(request.wait, limits.max_wait, limits.time_granularity, "receive: wait");
   const auto deadline = std::chrono::steady_clock::now() + wait;
 
@@ -757,8 +762,7 @@ std::vector<ReceivedMessage> LocalQueue::receive(const ReceiveRequest& request) 
         wake_at = std::min(wake_at, now + milliseconds(std::max<int64_t>(until_visible, 0)));
       {
         std::unique_lock lock(s.wait_mutex);
-        s.sent.wait_until(lock, wake_at,
-                          [&] { return s.generation != seen_generation || s.earliest_hidden < due; });
+        s.sent.wait_until(lock, wake_at, [&] { return s.generation != seen_generation || s.earliest_hidden < due; });
         again = s.generation != seen_generation;
         if (!again && s.earliest_hidden < due) continue;  // one comes due earlier: wait for that
       }
@@ -828,8 +832,8 @@ std::vector<EntryResult> LocalQueue::change_visibility(std::span<const Visibilit
       results[i] = bad_receipt(entry.id, entry.receipt_handle, options_.name);
     else if (entry.timeout.count() < 0 || entry.timeout > limits.max_visibility_timeout)
       results[i] = failure<EntryResult>(entry.id, ErrorCode::invalid_input, "InvalidParameterValue",
-                                        fmt::format("visibility timeout {} ms is outside 0-{} ms", entry.timeout.count(),
-                                                    limits.max_visibility_timeout.count()));
+                                        fmt::format("visibility timeout {} ms is outside 0-{} ms",
+                                                    entry.timeout.count(), limits.max_visibility_timeout.count()));
     else
       receipts[i] = *receipt;
   }
@@ -911,7 +915,8 @@ int64_t LocalQueue::redrive_dead_letters(int64_t max_messages) {
     moved = s.db.changes();
   });
   if (moved > 0) {
-    log::info("dead letters moved back", {{"queue", options_.name}, {"from", options_.dead_letter_queue}, {"messages", moved}});
+    log::info("dead letters moved back",
+              {{"queue", options_.name}, {"from", options_.dead_letter_queue}, {"messages", moved}});
     s.wake_receivers();
   }
   return moved;

@@ -43,8 +43,8 @@ struct LocalQueueOptions {
     full,    // synchronous=FULL: every commit is fsynced
   };
 
-  std::filesystem::path file;  // usually LocalQueue::file_in(state_dir); created when missing
-  std::string name;            // 1-80 of A-Z a-z 0-9 - _
+  std::filesystem::path file;                            // usually LocalQueue::file_in(state_dir); created when missing
+  std::string name;                                      // 1-80 of A-Z a-z 0-9 - _
   std::chrono::milliseconds visibility_timeout{30'000};  // default of receive(); 0 to 12 h
   // The queue's retention, counted from the send; > 0, at most 14 days. Like SQS's
   // MessageRetentionPeriod it is an attribute of the queue, stored in the file and shared by

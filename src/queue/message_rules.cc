@@ -86,7 +86,8 @@ std::optional<RuleViolation> check_attribute(const std::string& name, const Mess
 
 uint64_t message_size(std::string_view body, const MessageAttributes& attributes) {
   uint64_t size = body.size();
-  for (const auto& [name, attribute] : attributes) size += name.size() + attribute.data_type.size() + attribute.value.size();
+  for (const auto& [name, attribute] : attributes)
+    size += name.size() + attribute.data_type.size() + attribute.value.size();
   return size;
 }
 
@@ -115,8 +116,8 @@ std::optional<RuleViolation> check_send_entry(const SendEntry& entry, const Queu
   if (auto why = find_invalid_message_text(entry.body))
     return RuleViolation{"InvalidMessageContents", fmt::format("the message body: {}", *why)};
   if (entry.delay.count() < 0 || entry.delay > limits.max_delay)
-    return RuleViolation{"InvalidParameterValue", fmt::format("delay {} ms is outside 0-{} ms", entry.delay.count(),
-                                                              limits.max_delay.count())};
+    return RuleViolation{"InvalidParameterValue",
+                         fmt::format("delay {} ms is outside 0-{} ms", entry.delay.count(), limits.max_delay.count())};
   if (entry.attributes.size() > limits.max_attributes)
     return RuleViolation{"InvalidParameterValue", fmt::format("{} message attributes; at most {} are allowed",
                                                               entry.attributes.size(), limits.max_attributes)};
@@ -128,13 +129,13 @@ std::optional<RuleViolation> check_send_entry(const SendEntry& entry, const Queu
 void check_batch_ids(std::span<const std::string_view> ids, size_t max_entries, std::string_view what) {
   if (ids.empty()) throw invalid_input(fmt::format("{}: a batch needs at least one entry", what));
   if (ids.size() > max_entries)
-    throw invalid_input(fmt::format("{}: {} entries in one batch; at most {} are allowed", what, ids.size(), max_entries));
+    throw invalid_input(
+        fmt::format("{}: {} entries in one batch; at most {} are allowed", what, ids.size(), max_entries));
   std::set<std::string_view> seen;
   for (const auto id : ids) {
     bool ok = !id.empty() && id.size() <= 80;
     for (char c : id) ok = ok && is_id_char(c);
-    if (!ok)
-      throw invalid_input(fmt::format("{}: batch entry id '{}' must be 1-80 of A-Z a-z 0-9 - _", what, id));
+    if (!ok) throw invalid_input(fmt::format("{}: batch entry id '{}' must be 1-80 of A-Z a-z 0-9 - _", what, id));
     if (!seen.insert(id).second)
       throw invalid_input(fmt::format("{}: batch entry id '{}' appears twice; ids must be distinct", what, id));
   }

@@ -44,8 +44,8 @@ using MessageAttributes = std::map<std::string, MessageAttribute>;
 // What a backend allows. Callers chunk their batches by these numbers; a call beyond them
 // throws Error(invalid_input).
 struct QueueLimits {
-  size_t max_batch_entries = 10;           // per send / delete / change_visibility call (SQS: 10)
-  size_t max_receive_messages = 10;        // per receive (SQS: 10)
+  size_t max_batch_entries = 10;            // per send / delete / change_visibility call (SQS: 10)
+  size_t max_receive_messages = 10;         // per receive (SQS: 10)
   uint64_t max_message_bytes = 256 * 1024;  // body + attribute names, types and values
   uint64_t max_batch_bytes = 256 * 1024;    // all bodies and attributes of one send call
   size_t max_attributes = 10;               // per message
@@ -90,7 +90,7 @@ struct ReceiveRequest {
 
 // Why and from where a message came to a dead-letter queue.
 struct DeadLetterInfo {
-  std::string source_queue;  // the queue's name
+  std::string source_queue;   // the queue's name
   int64_t receive_count = 0;  // its receives in the source queue
   std::string last_error;     // the last reason given with change_visibility, or why it moved
   Millis moved_at{};
@@ -101,9 +101,9 @@ struct ReceivedMessage {
   std::string receipt_handle;  // opaque; valid until the message is received again
   std::string body;
   MessageAttributes attributes;
-  int64_t receive_count = 0;     // ApproximateReceiveCount, this receive included
-  Millis sent_at{};              // SentTimestamp
-  Millis first_received_at{};    // ApproximateFirstReceiveTimestamp
+  int64_t receive_count = 0;                    // ApproximateReceiveCount, this receive included
+  Millis sent_at{};                             // SentTimestamp
+  Millis first_received_at{};                   // ApproximateFirstReceiveTimestamp
   std::optional<DeadLetterInfo> dead_letter{};  // set for messages in a dead-letter queue
 };
 

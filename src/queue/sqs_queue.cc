@@ -131,7 +131,8 @@ std::vector<std::string_view> ids_of(auto entries) {
 }
 
 json queue_attributes(const aws::AwsClient& client, const std::string& url, const std::vector<std::string>& names) {
-  return call(client, "GetQueueAttributes", {{"QueueUrl", url}, {"AttributeNames", names}}).value("Attributes", json::object());
+  return call(client, "GetQueueAttributes", {{"QueueUrl", url}, {"AttributeNames", names}})
+      .value("Attributes", json::object());
 }
 
 std::string queue_arn(const aws::AwsClient& client, const std::string& url) {
@@ -188,8 +189,7 @@ std::vector<std::vector<size_t>> plan_send_requests(std::span<const uint64_t> si
   return requests;
 }
 
-SqsQueue::SqsQueue(std::shared_ptr<const aws::AwsClient> client, SqsQueueOptions options)
-    : client_(std::move(client)) {
+SqsQueue::SqsQueue(std::shared_ptr<const aws::AwsClient> client, SqsQueueOptions options) : client_(std::move(client)) {
   if (!client_) throw invalid_input("SqsQueue: no AWS client");
   if (options.queue.empty()) throw invalid_input("SqsQueue: no queue name or URL");
   try {
@@ -261,8 +261,8 @@ std::vector<SendResult> SqsQueue::send(std::span<const SendEntry> entries) {
   for (size_t i = 0; i < entries.size(); ++i) {
     results[i].id = entries[i].id;
     if (auto violation = check_send_entry(entries[i], limits_)) {
-      results[i] = failure<SendResult>(entries[i].id, ErrorCode::invalid_input, violation->service_code,
-                                       violation->message);
+      results[i] =
+          failure<SendResult>(entries[i].id, ErrorCode::invalid_input, violation->service_code, violation->message);
       continue;
     }
     valid.push_back(i);
@@ -297,8 +297,9 @@ std::vector<SendResult> SqsQueue::send(std::span<const SendEntry> entries) {
         for (const size_t k : requests[later])
           results[valid[k]] = failure<SendResult>(
               entries[valid[k]].id, e.code(), "",
-              later == r ? std::string(e.what())
-                         : "not sent: an earlier SendMessageBatch request of this call failed: " + std::string(e.what()));
+              later == r
+                  ? std::string(e.what())
+                  : "not sent: an earlier SendMessageBatch request of this call failed: " + std::string(e.what()));
       return results;
     }
     read_batch_answer(answer, "SendMessageBatch", results, sent, [](SendResult& result, const json& entry) {
@@ -323,8 +324,9 @@ std::vector<ReceivedMessage> SqsQueue::receive(const ReceiveRequest& request) {
                {"MessageSystemAttributeNames", {"All"}},
                {"MessageAttributeNames", {"All"}}};
   if (request.visibility_timeout)
-    body["VisibilityTimeout"] = whole_seconds(check_duration(*request.visibility_timeout, limits_.max_visibility_timeout,
-                                                             limits_.time_granularity, "receive: visibility timeout"));
+    body["VisibilityTimeout"] =
+        whole_seconds(check_duration(*request.visibility_timeout, limits_.max_visibility_timeout,
+                                     limits_.time_granularity, "receive: visibility timeout"));
   const json answer = call(*client_, "ReceiveMessage", body);
   std::vector<ReceivedMessage> messages;
   const auto list = answer.find("Messages");
@@ -345,9 +347,10 @@ std::vector<ReceivedMessage> SqsQueue::receive(const ReceiveRequest& request) {
     message.first_received_at = Millis(milliseconds(int_field(system, "ApproximateFirstReceiveTimestamp")));
     const std::string source = dead_letter_source(string_field(system, "DeadLetterQueueSourceArn"));
     if (!source.empty())
-      message.dead_letter =
-          DeadLetterInfo{.source_queue = source, .receive_count = std::max<int64_t>(message.receive_count - 1, 0),
-                         .last_error = "", .moved_at = Millis{}};
+      message.dead_letter = DeadLetterInfo{.source_queue = source,
+                                           .receive_count = std::max<int64_t>(message.receive_count - 1, 0),
+                                           .last_error = "",
+                                           .moved_at = Millis{}};
     messages.push_back(std::move(message));
   }
   return messages;
@@ -422,10 +425,9 @@ std::vector<EntryResult> SqsQueue::change_visibility(std::span<const VisibilityC
 }
 
 QueueCounts SqsQueue::counts() {
-  const json attributes =
-      queue_attributes(*client_, url_,
-                       {"ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
-                        "ApproximateNumberOfMessagesDelayed"});
+  const json attributes = queue_attributes(
+      *client_, url_,
+      {"ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible", "ApproximateNumberOfMessagesDelayed"});
   return {.visible = int_field(attributes, "ApproximateNumberOfMessages"),
           .in_flight = int_field(attributes, "ApproximateNumberOfMessagesNotVisible"),
           .delayed = int_field(attributes, "ApproximateNumberOfMessagesDelayed")};

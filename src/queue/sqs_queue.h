@@ -60,9 +60,9 @@ namespace sentiflow {
 // with other attributes (SetQueueAttributes: the last one configured wins). Durations are
 // rounded up to whole seconds.
 struct SqsQueueAttributes {
-  std::chrono::milliseconds visibility_timeout{30'000};            // 0 to 12 h
-  std::chrono::milliseconds retention{4LL * 24 * 3600 * 1000};     // 60 s to 14 days
-  uint64_t message_size_limit = 256 * 1024;                        // 1 KiB to 1 MiB: set it (moto's default is 1 MiB)
+  std::chrono::milliseconds visibility_timeout{30'000};         // 0 to 12 h
+  std::chrono::milliseconds retention{4LL * 24 * 3600 * 1000};  // 60 s to 14 days
+  uint64_t message_size_limit = 256 * 1024;                     // 1 KiB to 1 MiB: set it (moto's default is 1 MiB)
   // The dead-letter queue's name or URL, empty for none. Created when missing (14 days of
   // retention, the same size limit), then named in RedrivePolicy by its ARN.
   std::string dead_letter_queue{};

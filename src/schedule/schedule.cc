@@ -54,13 +54,12 @@ int64_t digits_value(std::string_view text) {
 
 std::chrono::seconds parse_rate(std::string_view inner) {
   const auto words = split_whitespace(inner);
-  if (words.size() != 2)
-    throw invalid_input(fmt::format("rate: expected {}; got 'rate({})'", kRateUsage, inner));
+  if (words.size() != 2) throw invalid_input(fmt::format("rate: expected {}; got 'rate({})'", kRateUsage, inner));
   const std::string_view value_text = words[0];
   const std::string_view unit = words[1];
   if (!all_digits(value_text))
-    throw invalid_input(fmt::format("rate: value '{}' must be a positive whole number, as in {}",
-                                    value_text, kRateUsage));
+    throw invalid_input(
+        fmt::format("rate: value '{}' must be a positive whole number, as in {}", value_text, kRateUsage));
   const int64_t value = digits_value(value_text);
   if (value == 0) throw invalid_input("rate: value must be at least 1, got '0'");
 
@@ -76,20 +75,18 @@ std::chrono::seconds parse_rate(std::string_view inner) {
   for (const Unit& u : kUnits) {
     if (unit != u.singular && unit != u.plural) continue;
     if (value == 1 && unit == u.plural)
-      throw invalid_input(fmt::format("rate: use the singular '{}' with the value 1: rate(1 {})",
-                                      u.singular, u.singular));
+      throw invalid_input(
+          fmt::format("rate: use the singular '{}' with the value 1: rate(1 {})", u.singular, u.singular));
     if (value != 1 && unit == u.singular)
-      throw invalid_input(
-          fmt::format("rate: use the plural '{}' with a value other than 1: rate({} {})", u.plural,
-                      value_text, u.plural));
+      throw invalid_input(fmt::format("rate: use the plural '{}' with a value other than 1: rate({} {})", u.plural,
+                                      value_text, u.plural));
     if (value > kMaxRateDays * 86400 / u.seconds)
-      throw invalid_input(
-          fmt::format("rate: period of {} {} is too long; the longest is 100 years ({} days)",
-                      value_text, unit, kMaxRateDays));
+      throw invalid_input(fmt::format("rate: period of {} {} is too long; the longest is 100 years ({} days)",
+                                      value_text, unit, kMaxRateDays));
     return std::chrono::seconds{value * u.seconds};
   }
-  throw invalid_input(fmt::format(
-      "rate: unknown unit '{}'; use minute(s), hour(s) or day(s), as in {}", unit, kRateUsage));
+  throw invalid_input(
+      fmt::format("rate: unknown unit '{}'; use minute(s), hour(s) or day(s), as in {}", unit, kRateUsage));
 }
 
 // ---------------------------------------------------------------------------------
@@ -104,25 +101,20 @@ Seconds parse_at(std::string_view inner) {
   for (size_t i = 0; shaped && i < text.size(); ++i)
     shaped = kShape[i] == 'd' ? (text[i] >= '0' && text[i] <= '9') : text[i] == kShape[i];
   if (!shaped)
-    throw invalid_input(
-        fmt::format("at: '{}' is not of the form yyyy-mm-ddThh:mm:ss, as in {}", text, kAtUsage));
-  auto number = [&](size_t pos, size_t width) {
-    return static_cast<int>(digits_value(text.substr(pos, width)));
-  };
+    throw invalid_input(fmt::format("at: '{}' is not of the form yyyy-mm-ddThh:mm:ss, as in {}", text, kAtUsage));
+  auto number = [&](size_t pos, size_t width) { return static_cast<int>(digits_value(text.substr(pos, width))); };
   const int y = number(0, 4), mo = number(5, 2), d = number(8, 2);
   const int h = number(11, 2), mi = number(14, 2), s = number(17, 2);
-  if (mo < 1 || mo > 12)
-    throw invalid_input(fmt::format("at: month '{:02}' in '{}' is out of range 01-12", mo, text));
+  if (mo < 1 || mo > 12) throw invalid_input(fmt::format("at: month '{:02}' in '{}' is out of range 01-12", mo, text));
   if (d < 1 || !is_valid_civil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d))) {
     const year_month_day_last last{year{y} / month{static_cast<unsigned>(mo)} / std::chrono::last};
-    throw invalid_input(fmt::format("at: '{}' is not a real date ({:04}-{:02} has {} days)", text,
-                                    y, mo, static_cast<unsigned>(last.day())));
+    throw invalid_input(fmt::format("at: '{}' is not a real date ({:04}-{:02} has {} days)", text, y, mo,
+                                    static_cast<unsigned>(last.day())));
   }
   if (h > 23 || mi > 59 || s > 59)
-    throw invalid_input(fmt::format(
-        "at: time of day '{}' in '{}' is out of range 00:00:00-23:59:59", text.substr(11), text));
-  const year_month_day date{year{y}, month{static_cast<unsigned>(mo)},
-                            day{static_cast<unsigned>(d)}};
+    throw invalid_input(
+        fmt::format("at: time of day '{}' in '{}' is out of range 00:00:00-23:59:59", text.substr(11), text));
+  const year_month_day date{year{y}, month{static_cast<unsigned>(mo)}, day{static_cast<unsigned>(d)}};
   return Seconds{sys_days{date}} + hours{h} + minutes{mi} + std::chrono::seconds{s};
 }
 
@@ -131,8 +123,7 @@ Seconds parse_at(std::string_view inner) {
 
 constexpr std::array<std::string_view, 12> kMonthNames{"JAN", "FEB", "MAR", "APR", "MAY", "JUN",
                                                        "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"};
-constexpr std::array<std::string_view, 7> kDayNames{"SUN", "MON", "TUE", "WED",
-                                                    "THU", "FRI", "SAT"};
+constexpr std::array<std::string_view, 7> kDayNames{"SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"};
 
 struct Field {
   std::string_view name;
@@ -147,8 +138,7 @@ constexpr Field kMinutes{"minutes", 0, 59, nullptr, 0, "0-59"};
 constexpr Field kHours{"hours", 0, 23, nullptr, 0, "0-23"};
 constexpr Field kDayOfMonth{"day-of-month", 1, 31, nullptr, 0, "1-31"};
 constexpr Field kMonth{"month", 1, 12, kMonthNames.data(), kMonthNames.size(), "1-12 or JAN-DEC"};
-constexpr Field kDayOfWeek{"day-of-week",   1, 7, kDayNames.data(), kDayNames.size(),
-                           "1-7 or SUN-SAT"};
+constexpr Field kDayOfWeek{"day-of-week", 1, 7, kDayNames.data(), kDayNames.size(), "1-7 or SUN-SAT"};
 constexpr Field kYear{"year", kMinYear, kMaxYear, nullptr, 0, "1970-2199"};
 
 // Bit (value - field.min) is set for each value the field matches.
@@ -158,19 +148,16 @@ using ValueSet = std::bitset<kYearCount>;
 // upper-case; `item` is the list item it came from, for messages.
 int parse_value(const Field& field, std::string_view token, std::string_view item) {
   if (token.empty())
-    throw invalid_input(
-        fmt::format("cron: {} '{}' is missing a value; use {}", field.name, item, field.allowed));
+    throw invalid_input(fmt::format("cron: {} '{}' is missing a value; use {}", field.name, item, field.allowed));
   if (all_digits(token)) {
     const int64_t value = digits_value(token);
     if (value < field.min || value > field.max)
-      throw invalid_input(
-          fmt::format("cron: {} '{}' is out of range {}", field.name, token, field.allowed));
+      throw invalid_input(fmt::format("cron: {} '{}' is out of range {}", field.name, token, field.allowed));
     return static_cast<int>(value);
   }
   for (size_t i = 0; i < field.name_count; ++i)
     if (token == field.names[i]) return field.min + static_cast<int>(i);
-  throw invalid_input(
-      fmt::format("cron: {} '{}' is not a valid value; use {}", field.name, token, field.allowed));
+  throw invalid_input(fmt::format("cron: {} '{}' is not a valid value; use {}", field.name, token, field.allowed));
 }
 
 // A list of items, each `*`, `v`, `a-b`, with an optional `/step`.
@@ -178,20 +165,19 @@ ValueSet parse_list(const Field& field, std::string_view text) {
   ValueSet set;
   const int span = field.max - field.min + 1;
   for (std::string_view item : split(text, ',')) {
-    if (item.empty())
-      throw invalid_input(fmt::format("cron: {} '{}' has an empty list item", field.name, text));
+    if (item.empty()) throw invalid_input(fmt::format("cron: {} '{}' has an empty list item", field.name, text));
     const size_t slash = item.find('/');
     const std::string_view base = item.substr(0, slash);
     int step = 1;
     if (slash != std::string_view::npos) {
       const std::string_view step_text = item.substr(slash + 1);
       if (!all_digits(step_text))
-        throw invalid_input(fmt::format("cron: {} step '{}' in '{}' must be a number 1-{}",
-                                        field.name, step_text, item, span));
+        throw invalid_input(
+            fmt::format("cron: {} step '{}' in '{}' must be a number 1-{}", field.name, step_text, item, span));
       const int64_t value = digits_value(step_text);
       if (value < 1 || value > span)
-        throw invalid_input(fmt::format("cron: {} step '{}' in '{}' is out of range 1-{}",
-                                        field.name, step_text, item, span));
+        throw invalid_input(
+            fmt::format("cron: {} step '{}' in '{}' is out of range 1-{}", field.name, step_text, item, span));
       step = static_cast<int>(value);
     }
     int lo = field.min, hi = field.max;
@@ -202,13 +188,11 @@ ValueSet parse_list(const Field& field, std::string_view text) {
         hi = parse_value(field, base.substr(dash + 1), item);
         if (lo > hi) {
           // AWS does not document wrap-around ranges; say plainly what to write instead.
-          const std::string first =
-              field.names ? std::string(field.names[0]) : std::to_string(field.min);
-          const std::string final = field.names ? std::string(field.names[field.name_count - 1])
-                                                : std::to_string(field.max);
-          throw invalid_input(fmt::format(
-              "cron: {} range '{}' runs backwards; write it as two ranges: '{}-{},{}-{}'",
-              field.name, base, base.substr(0, dash), final, first, base.substr(dash + 1)));
+          const std::string first = field.names ? std::string(field.names[0]) : std::to_string(field.min);
+          const std::string final =
+              field.names ? std::string(field.names[field.name_count - 1]) : std::to_string(field.max);
+          throw invalid_input(fmt::format("cron: {} range '{}' runs backwards; write it as two ranges: '{}-{},{}-{}'",
+                                          field.name, base, base.substr(0, dash), final, first, base.substr(dash + 1)));
         }
       } else if (slash == std::string_view::npos) {
         hi = lo;
@@ -257,12 +241,9 @@ uint32_t Schedule::Cron::day_mask(year_month ym) const {
   const uint32_t in_month = static_cast<uint32_t>((uint64_t{2} << last) - 2);
   auto bit = [](unsigned d) { return uint32_t{1} << d; };
   switch (rule) {
-    case Days::month_days:
-      return month_day_bits & in_month;
-    case Days::last:
-      return bit(last);
-    case Days::last_weekday:
-      return bit(last - (last_wd == 6 ? 1 : last_wd == 0 ? 2 : 0));
+    case Days::month_days: return month_day_bits & in_month;
+    case Days::last: return bit(last);
+    case Days::last_weekday: return bit(last - (last_wd == 6 ? 1 : last_wd == 0 ? 2 : 0));
     case Days::nearest_weekday: {
       if (number > last) return 0;
       const unsigned wd = (first_wd + number - 1) % 7;
@@ -273,14 +254,11 @@ uint32_t Schedule::Cron::day_mask(year_month ym) const {
     }
     case Days::weekdays: {
       // Rotate the weekly pattern so bit 0 is day 1, then repeat it over five weeks.
-      const uint32_t week =
-          ((uint32_t{weekday_bits} >> first_wd) | (uint32_t{weekday_bits} << (7 - first_wd))) &
-          0x7F;
+      const uint32_t week = ((uint32_t{weekday_bits} >> first_wd) | (uint32_t{weekday_bits} << (7 - first_wd))) & 0x7F;
       const uint32_t pattern = week | week << 7 | week << 14 | week << 21 | week << 28;
       return (pattern << 1) & in_month;
     }
-    case Days::last_of_weekday:
-      return bit(last - (last_wd + 7 - wday) % 7);
+    case Days::last_of_weekday: return bit(last - (last_wd + 7 - wday) % 7);
     case Days::nth_weekday: {
       const unsigned d = 1 + (wday + 7 - first_wd) % 7 + 7 * (number - 1);
       return d <= last ? bit(d) : 0;
@@ -307,19 +285,18 @@ bool Schedule::Cron::first_time(unsigned& h, unsigned& m) const {
 std::shared_ptr<const Schedule::Cron> Schedule::parse_cron(std::string_view inner) {
   const auto fields = split_whitespace(inner);
   if (fields.size() != 6)
-    throw invalid_input(fmt::format(
-        "cron: expected 6 fields (minutes hours day-of-month month day-of-week year), got {} "
-        "in 'cron({})'",
-        fields.size(), inner));
+    throw invalid_input(
+        fmt::format("cron: expected 6 fields (minutes hours day-of-month month day-of-week year), got {} "
+                    "in 'cron({})'",
+                    fields.size(), inner));
   std::array<std::string, 6> upper;
   for (size_t i = 0; i < 6; ++i) upper[i] = to_upper_ascii(fields[i]);
 
   const Field* const plain[] = {&kMinutes, &kHours, nullptr, &kMonth, nullptr, &kYear};
   for (size_t i = 0; i < 6; ++i)
     if (plain[i] != nullptr && upper[i].find('?') != std::string::npos)
-      throw invalid_input(
-          fmt::format("cron: '?' is only allowed in day-of-month and day-of-week, not in {} '{}'",
-                      plain[i]->name, fields[i]));
+      throw invalid_input(fmt::format("cron: '?' is only allowed in day-of-month and day-of-week, not in {} '{}'",
+                                      plain[i]->name, fields[i]));
 
   auto cron = std::make_shared<Cron>();
   const auto to_mask = [](const ValueSet& set, int offset) {
@@ -338,29 +315,26 @@ std::shared_ptr<const Schedule::Cron> Schedule::parse_cron(std::string_view inne
   const bool dom_unused = dom == "?";
   if (!dom_unused) {
     if (dom.find('?') != std::string::npos)
-      throw invalid_input(
-          fmt::format("cron: '?' must stand alone in day-of-month, got '{}'", fields[2]));
+      throw invalid_input(fmt::format("cron: '?' must stand alone in day-of-month, got '{}'", fields[2]));
     if (dom.find('#') != std::string::npos)
-      throw invalid_input(fmt::format(
-          "cron: '#' is only allowed in day-of-week, not in day-of-month '{}'", fields[2]));
+      throw invalid_input(fmt::format("cron: '#' is only allowed in day-of-week, not in day-of-month '{}'", fields[2]));
     if (dom.find_first_of("LW") != std::string::npos) {
       if (dom.find(',') != std::string::npos)
-        throw invalid_input(fmt::format(
-            "cron: day-of-month '{}': L and W cannot be combined with other values", fields[2]));
+        throw invalid_input(
+            fmt::format("cron: day-of-month '{}': L and W cannot be combined with other values", fields[2]));
       if (dom == "L") {
         cron->rule = Cron::Days::last;
       } else if (dom == "LW") {
         cron->rule = Cron::Days::last_weekday;
-      } else if (dom.size() >= 2 && dom.back() == 'W' &&
-                 all_digits(std::string_view(dom).substr(0, dom.size() - 1))) {
+      } else if (dom.size() >= 2 && dom.back() == 'W' && all_digits(std::string_view(dom).substr(0, dom.size() - 1))) {
         cron->rule = Cron::Days::nearest_weekday;
-        cron->number = static_cast<unsigned>(
-            parse_value(kDayOfMonth, std::string_view(dom).substr(0, dom.size() - 1), fields[2]));
+        cron->number =
+            static_cast<unsigned>(parse_value(kDayOfMonth, std::string_view(dom).substr(0, dom.size() - 1), fields[2]));
       } else {
-        throw invalid_input(fmt::format(
-            "cron: day-of-month '{}' is not valid; L and W are used as L, LW or nW (e.g. "
-            "15W)",
-            fields[2]));
+        throw invalid_input(
+            fmt::format("cron: day-of-month '{}' is not valid; L and W are used as L, LW or nW (e.g. "
+                        "15W)",
+                        fields[2]));
       }
     } else {
       cron->rule = Cron::Days::month_days;
@@ -373,28 +347,26 @@ std::shared_ptr<const Schedule::Cron> Schedule::parse_cron(std::string_view inne
   const bool dow_unused = dow == "?";
   if (!dow_unused) {
     if (dow.find('?') != std::string::npos)
-      throw invalid_input(
-          fmt::format("cron: '?' must stand alone in day-of-week, got '{}'", fields[4]));
+      throw invalid_input(fmt::format("cron: '?' must stand alone in day-of-week, got '{}'", fields[4]));
     const size_t hashes = static_cast<size_t>(std::count(dow.begin(), dow.end(), '#'));
     const auto weekday_of = [&](std::string_view token) {
       return static_cast<unsigned>(parse_value(kDayOfWeek, token, fields[4]) - 1);
     };
     if (hashes > 1 || (hashes == 1 && dow.find(',') != std::string::npos)) {
-      throw invalid_input(fmt::format(
-          "cron: day-of-week '{}': only one # expression is allowed, on its own", fields[4]));
+      throw invalid_input(
+          fmt::format("cron: day-of-week '{}': only one # expression is allowed, on its own", fields[4]));
     } else if (hashes == 1) {
       const size_t hash = dow.find('#');
       const std::string_view nth = std::string_view(dow).substr(hash + 1);
       if (!all_digits(nth) || digits_value(nth) < 1 || digits_value(nth) > 5)
-        throw invalid_input(fmt::format(
-            "cron: day-of-week occurrence '{}' in '{}' is out of range 1-5", nth, fields[4]));
+        throw invalid_input(
+            fmt::format("cron: day-of-week occurrence '{}' in '{}' is out of range 1-5", nth, fields[4]));
       cron->rule = Cron::Days::nth_weekday;
       cron->wday = weekday_of(std::string_view(dow).substr(0, hash));
       cron->number = static_cast<unsigned>(digits_value(nth));
     } else if (dow.find('L') != std::string::npos) {
       if (dow.find(',') != std::string::npos)
-        throw invalid_input(fmt::format(
-            "cron: day-of-week '{}': L cannot be combined with other values", fields[4]));
+        throw invalid_input(fmt::format("cron: day-of-week '{}': L cannot be combined with other values", fields[4]));
       if (dow == "L") {
         // Quartz reads a bare L here as the last day of the week: Saturday.
         cron->rule = Cron::Days::weekdays;
@@ -403,10 +375,10 @@ std::shared_ptr<const Schedule::Cron> Schedule::parse_cron(std::string_view inne
         cron->rule = Cron::Days::last_of_weekday;
         cron->wday = weekday_of(std::string_view(dow).substr(0, dow.size() - 1));
       } else {
-        throw invalid_input(fmt::format(
-            "cron: day-of-week '{}' is not valid; L is used as L or nL (e.g. 6L, the last "
-            "Friday)",
-            fields[4]));
+        throw invalid_input(
+            fmt::format("cron: day-of-week '{}' is not valid; L is used as L or nL (e.g. 6L, the last "
+                        "Friday)",
+                        fields[4]));
       }
     } else {
       cron->rule = Cron::Days::weekdays;
@@ -415,8 +387,7 @@ std::shared_ptr<const Schedule::Cron> Schedule::parse_cron(std::string_view inne
   }
 
   if (!dom_unused && !dow_unused)
-    throw invalid_input(
-        "cron: day-of-month and day-of-week cannot both be set; use ? in one of them");
+    throw invalid_input("cron: day-of-month and day-of-week cannot both be set; use ? in one of them");
   if (dom_unused && dow_unused)
     throw invalid_input(
         "cron: day-of-month and day-of-week cannot both be ?; set one of them (e.g. * in "
@@ -448,10 +419,9 @@ Schedule Schedule::parse(std::string_view expression) {
   } else {
     const std::string lowered = to_lower_ascii(trim(keyword));
     const bool known = lowered == "rate" || lowered == "cron" || lowered == "at";
-    throw invalid_input(
-        fmt::format("unknown schedule expression '{}'{}: use {}, {} or {}", text,
-                    known ? " (write the keyword in lowercase, directly followed by '(')" : "",
-                    kRateUsage, kCronUsage, kAtUsage));
+    throw invalid_input(fmt::format("unknown schedule expression '{}'{}: use {}, {} or {}", text,
+                                    known ? " (write the keyword in lowercase, directly followed by '(')" : "",
+                                    kRateUsage, kCronUsage, kAtUsage));
   }
   if (open == std::string_view::npos)
     throw invalid_input(fmt::format("{}: missing parentheses; expected {}", keyword, usage));
@@ -459,22 +429,15 @@ Schedule Schedule::parse(std::string_view expression) {
   if (close == std::string_view::npos)
     throw invalid_input(fmt::format("{}: missing closing ')'; expected {}", keyword, usage));
   if (close + 1 != text.size())
-    throw invalid_input(
-        fmt::format("{}: unexpected text '{}' after ')'", keyword, text.substr(close + 1)));
+    throw invalid_input(fmt::format("{}: unexpected text '{}' after ')'", keyword, text.substr(close + 1)));
   const std::string_view inner = text.substr(open + 1, close - open - 1);
   if (inner.find('(') != std::string_view::npos)
     throw invalid_input(fmt::format("{}: unexpected '(' inside the parentheses", keyword));
 
   switch (schedule.kind_) {
-    case Kind::rate:
-      schedule.period_ = parse_rate(inner);
-      break;
-    case Kind::at:
-      schedule.at_ = parse_at(inner);
-      break;
-    case Kind::cron:
-      schedule.cron_ = parse_cron(inner);
-      break;
+    case Kind::rate: schedule.period_ = parse_rate(inner); break;
+    case Kind::at: schedule.at_ = parse_at(inner); break;
+    case Kind::cron: schedule.cron_ = parse_cron(inner); break;
   }
   return schedule;
 }
@@ -492,8 +455,7 @@ std::optional<Seconds> Schedule::next_fire_time(Seconds after) const {
       if (t % p < 0) --q;  // floor, for times before the epoch
       return Seconds{std::chrono::seconds{(q + 1) * p}};
     }
-    case Kind::cron:
-      return next_cron(after);
+    case Kind::cron: return next_cron(after);
   }
   return std::nullopt;
 }

@@ -10,14 +10,10 @@ namespace sentiflow::sentiment {
 
 std::string_view to_string(Label label) {
   switch (label) {
-    case Label::positive:
-      return "POSITIVE";
-    case Label::negative:
-      return "NEGATIVE";
-    case Label::neutral:
-      return "NEUTRAL";
-    case Label::mixed:
-      return "MIXED";
+    case Label::positive: return "POSITIVE";
+    case Label::negative: return "NEGATIVE";
+    case Label::neutral: return "NEUTRAL";
+    case Label::mixed: return "MIXED";
   }
   return "NEUTRAL";
 }

@@ -75,10 +75,10 @@ std::string_view cut_utf8(std::string_view text, size_t max_bytes) {
 
 // One request: up to 25 documents, and where their results go.
 struct ComprehendAnalyzer::Call {
-  std::vector<size_t> indexes{};        // into the caller's documents and results
+  std::vector<size_t> indexes{};          // into the caller's documents and results
   std::vector<std::string_view> texts{};  // the documents, cut
-  std::span<Result> results{};          // the caller's, indexed by `indexes`
-  std::optional<Error> failure{};       // the whole call failed
+  std::span<Result> results{};            // the caller's, indexed by `indexes`
+  std::optional<Error> failure{};         // the whole call failed
 };
 
 ComprehendAnalyzer::ComprehendAnalyzer(std::shared_ptr<const aws::AwsClient> client, Options options)
@@ -122,11 +122,12 @@ void ComprehendAnalyzer::run_call(Call& call) const {
       return static_cast<size_t>(index);
     };
     if (const auto it = j.find("ResultList"); it != j.end())
-      for (const auto& entry : *it) call.results[call.indexes[position(entry)]].sentiment = parse_sentiment(operation, entry);
+      for (const auto& entry : *it)
+        call.results[call.indexes[position(entry)]].sentiment = parse_sentiment(operation, entry);
     if (const auto it = j.find("ErrorList"); it != j.end())
       for (const auto& entry : *it)
-        call.results[call.indexes[position(entry)]].error =
-            item_error(operation, entry.value("ErrorCode", std::string("Unknown")), entry.value("ErrorMessage", std::string()));
+        call.results[call.indexes[position(entry)]].error = item_error(
+            operation, entry.value("ErrorCode", std::string("Unknown")), entry.value("ErrorMessage", std::string()));
     for (size_t k = 0; k < answered.size(); ++k)
       if (!answered[k])
         call.results[call.indexes[k]].error = bad_response(operation, "no result and no error for this document");
@@ -141,7 +142,8 @@ void ComprehendAnalyzer::run_call(Call& call) const {
 
 void ComprehendAnalyzer::analyze(std::span<const std::string_view> documents, std::span<Result> results) const {
   if (results.size() != documents.size())
-    throw Error(ErrorCode::internal, fmt::format("analyze: {} documents but {} results", documents.size(), results.size()));
+    throw Error(ErrorCode::internal,
+                fmt::format("analyze: {} documents but {} results", documents.size(), results.size()));
 
   // Per-document checks first: nothing Comprehend would refuse is sent.
   std::vector<Call> calls;

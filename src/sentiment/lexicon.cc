@@ -26,13 +26,12 @@ constexpr double kBoosterIncrement = 0.293;   // B_INCR
 constexpr double kBoosterDecrement = -0.293;  // B_DECR
 
 constexpr const char* kNegate[] = {
-    "aint",    "arent",    "cannot",    "cant",     "couldnt",  "darent",   "didnt",    "doesnt",  "ain't",
-    "aren't",  "can't",    "couldn't",  "daren't",  "didn't",   "doesn't",  "dont",     "hadnt",   "hasnt",
-    "havent",  "isnt",     "mightnt",   "mustnt",   "neither",  "don't",    "hadn't",   "hasn't",  "haven't",
-    "isn't",   "mightn't", "mustn't",   "neednt",   "needn't",  "never",    "none",     "nope",    "nor",
-    "not",     "nothing",  "nowhere",   "oughtnt",  "shant",    "shouldnt", "uhuh",     "wasnt",   "werent",
-    "oughtn't", "shan't",  "shouldn't", "uh-uh",    "wasn't",   "weren't",  "without",  "wont",    "wouldnt",
-    "won't",   "wouldn't", "rarely",    "seldom",   "despite",
+    "aint",    "arent",    "cannot",  "cant",    "couldnt", "darent",   "didnt",   "doesnt",    "ain't",    "aren't",
+    "can't",   "couldn't", "daren't", "didn't",  "doesn't", "dont",     "hadnt",   "hasnt",     "havent",   "isnt",
+    "mightnt", "mustnt",   "neither", "don't",   "hadn't",  "hasn't",   "haven't", "isn't",     "mightn't", "mustn't",
+    "neednt",  "needn't",  "never",   "none",    "nope",    "nor",      "not",     "nothing",   "nowhere",  "oughtnt",
+    "shant",   "shouldnt", "uhuh",    "wasnt",   "werent",  "oughtn't", "shan't",  "shouldn't", "uh-uh",    "wasn't",
+    "weren't", "without",  "wont",    "wouldnt", "won't",   "wouldn't", "rarely",  "seldom",    "despite",
 };
 
 struct Scalar {
@@ -40,43 +39,43 @@ struct Scalar {
   double value;
 };
 
-constexpr Scalar kBoosters[] = {  // BOOSTER_DICT
-    {"absolutely", kBoosterIncrement},   {"amazingly", kBoosterIncrement},    {"awfully", kBoosterIncrement},
-    {"completely", kBoosterIncrement},   {"considerable", kBoosterIncrement}, {"considerably", kBoosterIncrement},
-    {"decidedly", kBoosterIncrement},    {"deeply", kBoosterIncrement},       {"effing", kBoosterIncrement},
-    {"enormous", kBoosterIncrement},     {"enormously", kBoosterIncrement},   {"entirely", kBoosterIncrement},
-    {"especially", kBoosterIncrement},   {"exceptional", kBoosterIncrement},  {"exceptionally", kBoosterIncrement},
-    {"extreme", kBoosterIncrement},      {"extremely", kBoosterIncrement},    {"fabulously", kBoosterIncrement},
-    {"flipping", kBoosterIncrement},     {"flippin", kBoosterIncrement},      {"frackin", kBoosterIncrement},
-    {"fracking", kBoosterIncrement},     {"fricking", kBoosterIncrement},     {"frickin", kBoosterIncrement},
-    {"frigging", kBoosterIncrement},     {"friggin", kBoosterIncrement},      {"fully", kBoosterIncrement},
-    {"fuckin", kBoosterIncrement},       {"fucking", kBoosterIncrement},      {"fuggin", kBoosterIncrement},
-    {"fugging", kBoosterIncrement},      {"greatly", kBoosterIncrement},      {"hella", kBoosterIncrement},
-    {"highly", kBoosterIncrement},       {"hugely", kBoosterIncrement},       {"incredible", kBoosterIncrement},
-    {"incredibly", kBoosterIncrement},   {"intensely", kBoosterIncrement},    {"major", kBoosterIncrement},
-    {"majorly", kBoosterIncrement},      {"more", kBoosterIncrement},         {"most", kBoosterIncrement},
-    {"particularly", kBoosterIncrement}, {"purely", kBoosterIncrement},       {"quite", kBoosterIncrement},
-    {"really", kBoosterIncrement},       {"remarkably", kBoosterIncrement},   {"so", kBoosterIncrement},
-    {"substantially", kBoosterIncrement}, {"thoroughly", kBoosterIncrement},  {"total", kBoosterIncrement},
-    {"totally", kBoosterIncrement},      {"tremendous", kBoosterIncrement},   {"tremendously", kBoosterIncrement},
-    {"uber", kBoosterIncrement},         {"unbelievably", kBoosterIncrement}, {"unusually", kBoosterIncrement},
-    {"utter", kBoosterIncrement},        {"utterly", kBoosterIncrement},      {"very", kBoosterIncrement},
-    {"almost", kBoosterDecrement},       {"barely", kBoosterDecrement},       {"hardly", kBoosterDecrement},
-    {"just enough", kBoosterDecrement},  {"kind of", kBoosterDecrement},      {"kinda", kBoosterDecrement},
-    {"kindof", kBoosterDecrement},       {"kind-of", kBoosterDecrement},      {"less", kBoosterDecrement},
-    {"little", kBoosterDecrement},       {"marginal", kBoosterDecrement},     {"marginally", kBoosterDecrement},
-    {"occasional", kBoosterDecrement},   {"occasionally", kBoosterDecrement}, {"partly", kBoosterDecrement},
-    {"scarce", kBoosterDecrement},       {"scarcely", kBoosterDecrement},     {"slight", kBoosterDecrement},
-    {"slightly", kBoosterDecrement},     {"somewhat", kBoosterDecrement},     {"sort of", kBoosterDecrement},
-    {"sorta", kBoosterDecrement},        {"sortof", kBoosterDecrement},       {"sort-of", kBoosterDecrement},
+constexpr Scalar kBoosters[] = {
+    // BOOSTER_DICT
+    {"absolutely", kBoosterIncrement},    {"amazingly", kBoosterIncrement},    {"awfully", kBoosterIncrement},
+    {"completely", kBoosterIncrement},    {"considerable", kBoosterIncrement}, {"considerably", kBoosterIncrement},
+    {"decidedly", kBoosterIncrement},     {"deeply", kBoosterIncrement},       {"effing", kBoosterIncrement},
+    {"enormous", kBoosterIncrement},      {"enormously", kBoosterIncrement},   {"entirely", kBoosterIncrement},
+    {"especially", kBoosterIncrement},    {"exceptional", kBoosterIncrement},  {"exceptionally", kBoosterIncrement},
+    {"extreme", kBoosterIncrement},       {"extremely", kBoosterIncrement},    {"fabulously", kBoosterIncrement},
+    {"flipping", kBoosterIncrement},      {"flippin", kBoosterIncrement},      {"frackin", kBoosterIncrement},
+    {"fracking", kBoosterIncrement},      {"fricking", kBoosterIncrement},     {"frickin", kBoosterIncrement},
+    {"frigging", kBoosterIncrement},      {"friggin", kBoosterIncrement},      {"fully", kBoosterIncrement},
+    {"fuckin", kBoosterIncrement},        {"fucking", kBoosterIncrement},      {"fuggin", kBoosterIncrement},
+    {"fugging", kBoosterIncrement},       {"greatly", kBoosterIncrement},      {"hella", kBoosterIncrement},
+    {"highly", kBoosterIncrement},        {"hugely", kBoosterIncrement},       {"incredible", kBoosterIncrement},
+    {"incredibly", kBoosterIncrement},    {"intensely", kBoosterIncrement},    {"major", kBoosterIncrement},
+    {"majorly", kBoosterIncrement},       {"more", kBoosterIncrement},         {"most", kBoosterIncrement},
+    {"particularly", kBoosterIncrement},  {"purely", kBoosterIncrement},       {"quite", kBoosterIncrement},
+    {"really", kBoosterIncrement},        {"remarkably", kBoosterIncrement},   {"so", kBoosterIncrement},
+    {"substantially", kBoosterIncrement}, {"thoroughly", kBoosterIncrement},   {"total", kBoosterIncrement},
+    {"totally", kBoosterIncrement},       {"tremendous", kBoosterIncrement},   {"tremendously", kBoosterIncrement},
+    {"uber", kBoosterIncrement},          {"unbelievably", kBoosterIncrement}, {"unusually", kBoosterIncrement},
+    {"utter", kBoosterIncrement},         {"utterly", kBoosterIncrement},      {"very", kBoosterIncrement},
+    {"almost", kBoosterDecrement},        {"barely", kBoosterDecrement},       {"hardly", kBoosterDecrement},
+    {"just enough", kBoosterDecrement},   {"kind of", kBoosterDecrement},      {"kinda", kBoosterDecrement},
+    {"kindof", kBoosterDecrement},        {"kind-of", kBoosterDecrement},      {"less", kBoosterDecrement},
+    {"little", kBoosterDecrement},        {"marginal", kBoosterDecrement},     {"marginally", kBoosterDecrement},
+    {"occasional", kBoosterDecrement},    {"occasionally", kBoosterDecrement}, {"partly", kBoosterDecrement},
+    {"scarce", kBoosterDecrement},        {"scarcely", kBoosterDecrement},     {"slight", kBoosterDecrement},
+    {"slightly", kBoosterDecrement},      {"somewhat", kBoosterDecrement},     {"sort of", kBoosterDecrement},
+    {"sorta", kBoosterDecrement},         {"sortof", kBoosterDecrement},       {"sort-of", kBoosterDecrement},
 };
 
 // SPECIAL_CASES. "badass" is there too in the reference, but the reference only ever looks up
 // sequences of two or three words joined by a space, so a one-word entry can never match.
 constexpr Scalar kSpecialCases[] = {
-    {"the shit", 3},   {"the bomb", 3},          {"bad ass", 1.5},    {"badass", 1.5},
-    {"bus stop", 0.0}, {"yeah right", -2},       {"kiss of death", -1.5}, {"to die for", 3},
-    {"beating heart", 3.1}, {"broken heart", -2.9},
+    {"the shit", 3},    {"the bomb", 3},         {"bad ass", 1.5},  {"badass", 1.5},        {"bus stop", 0.0},
+    {"yeah right", -2}, {"kiss of death", -1.5}, {"to die for", 3}, {"beating heart", 3.1}, {"broken heart", -2.9},
 };
 // SENTIMENT_LADEN_IDIOMS ("cut the mustard", ...) is not here: the reference defines it and a
 // method for it but never calls that method, so idioms without lexicon words score nothing.
@@ -85,9 +84,9 @@ constexpr struct {
   const char* word;
   WordId id;
 } kControlWords[] = {
-    {"no", kNo},     {"but", kBut},         {"least", kLeast}, {"kind", kKind},   {"of", kOf},
-    {"never", kNever}, {"so", kSo},         {"this", kThis},   {"without", kWithout}, {"doubt", kDoubt},
-    {"at", kAt},     {"very", kVery},       {"or", kOr},       {"nor", kNor},
+    {"no", kNo},       {"but", kBut},   {"least", kLeast}, {"kind", kKind},       {"of", kOf},
+    {"never", kNever}, {"so", kSo},     {"this", kThis},   {"without", kWithout}, {"doubt", kDoubt},
+    {"at", kAt},       {"very", kVery}, {"or", kOr},       {"nor", kNor},
 };
 
 // Python's "\n".split over text.rstrip("\n"), calling `line(number, text)` for each line.
@@ -166,8 +165,8 @@ class LexiconBuilder {
       if (length == fields.first.size()) emoji[c] = fields.second;
     });
     for (const auto& [c, description] : emoji) {
-      lexicon_.emoji_.push_back({c, static_cast<uint32_t>(lexicon_.arena_.size()),
-                                 static_cast<uint32_t>(description.size())});
+      lexicon_.emoji_.push_back(
+          {c, static_cast<uint32_t>(lexicon_.arena_.size()), static_cast<uint32_t>(description.size())});
       lexicon_.arena_ += description;
     }
   }
@@ -280,8 +279,8 @@ const WordInfo* Lexicon::find(std::string_view word) const {
 }
 
 std::optional<std::string_view> Lexicon::emoji_description(char32_t c) const {
-  const auto it = std::lower_bound(emoji_.begin(), emoji_.end(), c,
-                                   [](const Emoji& e, char32_t x) { return e.code_point < x; });
+  const auto it =
+      std::lower_bound(emoji_.begin(), emoji_.end(), c, [](const Emoji& e, char32_t x) { return e.code_point < x; });
   if (it == emoji_.end() || it->code_point != c) return std::nullopt;
   return std::string_view(arena_).substr(it->offset, it->length);
 }

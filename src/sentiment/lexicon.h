@@ -178,8 +178,8 @@ class Lexicon {
     return nullptr;
   }
 
-  std::string arena_;  // words' tails (each zero-padded to a multiple of 8 bytes), emoji descriptions
-  std::vector<uint8_t> tags_;    // tags_[i], slots_[i] and infos_[i] describe one slot
+  std::string arena_;          // words' tails (each zero-padded to a multiple of 8 bytes), emoji descriptions
+  std::vector<uint8_t> tags_;  // tags_[i], slots_[i] and infos_[i] describe one slot
   std::vector<Slot> slots_;
   std::vector<WordInfo> infos_;
   size_t mask_ = 0;

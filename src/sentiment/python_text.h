@@ -39,8 +39,7 @@ inline char32_t decode(const unsigned char* p, const unsigned char* end, size_t&
   }
   if (p + 3 < end) {
     length = 4;
-    return static_cast<char32_t>(((b & 0x07u) << 18) | ((p[1] & 0x3Fu) << 12) | ((p[2] & 0x3Fu) << 6) |
-                                 (p[3] & 0x3Fu));
+    return static_cast<char32_t>(((b & 0x07u) << 18) | ((p[1] & 0x3Fu) << 12) | ((p[2] & 0x3Fu) << 6) | (p[3] & 0x3Fu));
   }
   length = 1;  // truncated input: step over one byte rather than read past the end
   return 0xFFFD;

@@ -29,7 +29,7 @@ namespace sentiflow::sentiment {
 namespace {
 
 // The reference's empirically derived constants.
-constexpr double kCapsIncrement = 0.733;  // C_INCR: a lexicon or booster word in ALL CAPS
+constexpr double kCapsIncrement = 0.733;   // C_INCR: a lexicon or booster word in ALL CAPS
 constexpr double kNegationScalar = -0.74;  // N_SCALAR
 constexpr double kExclamationIncrement = 0.292;
 constexpr double kQuestionIncrement = 0.18;
@@ -55,7 +55,8 @@ constexpr std::array<uint8_t, 256> kBytes = [] {
   std::array<uint8_t, 256> table{};
   for (int c = 0x09; c <= 0x0D; ++c) table[c] = kSpaceByte;
   for (int c = 0x1C; c <= 0x20; ++c) table[c] = kSpaceByte;
-  for (const char c : std::string_view("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")) table[static_cast<size_t>(c)] = kPunctuationByte;
+  for (const char c : std::string_view("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"))
+    table[static_cast<size_t>(c)] = kPunctuationByte;
   for (int c = 'A'; c <= 'Z'; ++c) table[c] = kUpperByte;
   for (int c = 'a'; c <= 'z'; ++c) table[c] = kLowerByte;
   table['\''] |= kApostropheByte;
@@ -71,9 +72,9 @@ constexpr std::array<unsigned char, 128> kLowerAscii = [] {
 // How many bytes of the 8 in `w` equal the byte `c` (exact: no false positives from borrows).
 inline uint64_t count_bytes(uint64_t w, unsigned char c) {
   constexpr uint64_t kLow7 = 0x7F7F7F7F7F7F7F7Full, kOnes = 0x0101010101010101ull;
-  const uint64_t t = w ^ (kOnes * c);                       // zero bytes where w had c
+  const uint64_t t = w ^ (kOnes * c);                          // zero bytes where w had c
   const uint64_t zero = ~(((t & kLow7) + kLow7) | t | kLow7);  // 0x80 in exactly those bytes
-  return ((zero >> 7) * kOnes) >> 56;                        // the number of 0x80s
+  return ((zero >> 7) * kOnes) >> 56;                          // the number of 0x80s
 }
 
 // The offset of the first byte >= 0x80, or text.size().
@@ -112,8 +113,8 @@ constexpr std::array<uint64_t, 8> kLowBytes = [] {
 // is 0x80 or more, so the additions cannot carry into the next byte.
 constexpr uint64_t lower_ascii_word(uint64_t w) {
   constexpr uint64_t kOnes = 0x0101010101010101ull;
-  const uint64_t at_least_a = w + kOnes * (0x80 - 'A');        // high bit set when byte >= 'A'
-  const uint64_t beyond_z = w + kOnes * (0x80 - 'Z' - 1);      // high bit set when byte > 'Z'
+  const uint64_t at_least_a = w + kOnes * (0x80 - 'A');          // high bit set when byte >= 'A'
+  const uint64_t beyond_z = w + kOnes * (0x80 - 'Z' - 1);        // high bit set when byte > 'Z'
   return w | (((at_least_a ^ beyond_z) & (kOnes * 0x80)) >> 2);  // 0x80 >> 2 == 0x20
 }
 static_assert(lower_ascii_word(0x5A41405B7A617E20ull) == 0x7A61405B7A617E20ull);
@@ -212,7 +213,7 @@ class Scorer {
       // ends stops; only the loop's exit is a data-dependent branch for ASCII.
       const size_t start = i;
       size_t first = n, last = start;  // the bytes that are not ASCII punctuation: [first, last)
-      uint8_t seen = 0;                 // the classes of the token's ASCII bytes
+      uint8_t seen = 0;                // the classes of the token's ASCII bytes
       bool ascii = true;
       while (i < n) {
         const uint8_t cls = kBytes[p[i]];
@@ -507,7 +508,8 @@ class Scorer {
     const size_t exclamations = std::min<size_t>(ws_.exclamations, 4);
     double question_amplifier = 0;
     if (ws_.questions > 1) {
-      question_amplifier = ws_.questions <= 3 ? static_cast<double>(ws_.questions) * kQuestionIncrement : kQuestionMaximum;
+      question_amplifier =
+          ws_.questions <= 3 ? static_cast<double>(ws_.questions) * kQuestionIncrement : kQuestionMaximum;
     }
     const double amplifier = static_cast<double>(exclamations) * kExclamationIncrement + question_amplifier;
     if (sum > 0)
@@ -547,10 +549,10 @@ Error invalid_utf8(size_t offset) { return invalid_input(fmt::format("invalid UT
 }  // namespace
 
 VaderAnalyzer::VaderAnalyzer(const Options& options)
-    : lexicon_(std::make_shared<const Lexicon>(
-          options.lexicon_file.empty() && options.emoji_lexicon_file.empty()
-              ? Lexicon::embedded()
-              : Lexicon::from_files(options.lexicon_file, options.emoji_lexicon_file))),
+    : lexicon_(
+          std::make_shared<const Lexicon>(options.lexicon_file.empty() && options.emoji_lexicon_file.empty()
+                                              ? Lexicon::embedded()
+                                              : Lexicon::from_files(options.lexicon_file, options.emoji_lexicon_file))),
       mixed_threshold_(options.mixed_threshold) {
   check_mixed_threshold(mixed_threshold_);
 }
@@ -561,8 +563,8 @@ VaderAnalyzer::~VaderAnalyzer() = default;
 
 void VaderAnalyzer::analyze(std::span<const std::string_view> documents, std::span<Result> results) const {
   if (documents.size() != results.size())
-    throw Error(ErrorCode::internal, fmt::format("analyze: {} documents but room for {} results", documents.size(),
-                                                 results.size()));
+    throw Error(ErrorCode::internal,
+                fmt::format("analyze: {} documents but room for {} results", documents.size(), results.size()));
   Workspace ws;
   Scorer scorer(*lexicon_, ws);
   for (size_t i = 0; i < documents.size(); ++i) {

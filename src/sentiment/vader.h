@@ -21,8 +21,8 @@ class VaderAnalyzer final : public Analyzer {
  public:
   struct Options {
     double mixed_threshold = kDefaultMixedThreshold;  // 0 < x <= 1
-    std::string lexicon_file;        // vader_lexicon.txt to use; empty: the built-in copy
-    std::string emoji_lexicon_file;  // emoji_utf8_lexicon.txt to use; empty: the built-in copy
+    std::string lexicon_file;                         // vader_lexicon.txt to use; empty: the built-in copy
+    std::string emoji_lexicon_file;                   // emoji_utf8_lexicon.txt to use; empty: the built-in copy
   };
 
   // Builds the analyzer from the built-in lexicons, or from the files named in `options`.

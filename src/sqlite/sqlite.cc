@@ -10,7 +10,8 @@ namespace sentiflow::sqlite {
 
 void throw_error(sqlite3* db, int rc, std::string_view what) {
   const std::string detail = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
-  const std::string file = db != nullptr && sqlite3_db_filename(db, "main") != nullptr ? sqlite3_db_filename(db, "main") : "";
+  const std::string file =
+      db != nullptr && sqlite3_db_filename(db, "main") != nullptr ? sqlite3_db_filename(db, "main") : "";
   const std::string message = fmt::format("{}{}: {}", what, file.empty() ? "" : fmt::format(" ({})", file), detail);
   switch (rc & 0xff) {
     case SQLITE_BUSY:
@@ -20,16 +21,14 @@ void throw_error(sqlite3* db, int rc, std::string_view what) {
     case SQLITE_READONLY:
     case SQLITE_CANTOPEN:
     case SQLITE_PERM:
-    case SQLITE_NOTADB:
-      throw Error(ErrorCode::invalid_input, message);
-    default:
-      throw Error(ErrorCode::internal, message);
+    case SQLITE_NOTADB: throw Error(ErrorCode::invalid_input, message);
+    default: throw Error(ErrorCode::internal, message);
   }
 }
 
 Statement::Statement(sqlite3* db, std::string_view sql) : db_(db) {
-  const int rc = sqlite3_prepare_v3(db, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT, &stmt_,
-                                    nullptr);
+  const int rc =
+      sqlite3_prepare_v3(db, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT, &stmt_, nullptr);
   if (rc != SQLITE_OK) throw_error(db, rc, fmt::format("preparing '{}'", sql));
 }
 
@@ -64,16 +63,16 @@ Statement::Use& Statement::Use::bind(int index, int64_t value) {
 }
 
 Statement::Use& Statement::Use::bind_text(int index, std::string_view text) {
-  check_bind(statement_->db_, sqlite3_bind_text64(statement_->stmt_, index, text.data(), text.size(), SQLITE_STATIC,
-                                                  SQLITE_UTF8));
+  check_bind(statement_->db_,
+             sqlite3_bind_text64(statement_->stmt_, index, text.data(), text.size(), SQLITE_STATIC, SQLITE_UTF8));
   return *this;
 }
 
 Statement::Use& Statement::Use::bind_blob(int index, std::string_view bytes) {
   // A zero-length blob must not be bound as NULL: SQLite takes a null pointer for NULL.
-  check_bind(statement_->db_, bytes.empty() ? sqlite3_bind_zeroblob(statement_->stmt_, index, 0)
-                                            : sqlite3_bind_blob64(statement_->stmt_, index, bytes.data(), bytes.size(),
-                                                                  SQLITE_STATIC));
+  check_bind(statement_->db_,
+             bytes.empty() ? sqlite3_bind_zeroblob(statement_->stmt_, index, 0)
+                           : sqlite3_bind_blob64(statement_->stmt_, index, bytes.data(), bytes.size(), SQLITE_STATIC));
   return *this;
 }
 
@@ -95,12 +94,14 @@ bool Statement::Use::is_null(int column) const { return sqlite3_column_type(stat
 
 std::string_view Statement::Use::text(int column) const {
   const auto* data = reinterpret_cast<const char*>(sqlite3_column_text(statement_->stmt_, column));
-  return data == nullptr ? std::string_view() : std::string_view(data, static_cast<size_t>(sqlite3_column_bytes(statement_->stmt_, column)));
+  return data == nullptr ? std::string_view()
+                         : std::string_view(data, static_cast<size_t>(sqlite3_column_bytes(statement_->stmt_, column)));
 }
 
 std::string_view Statement::Use::blob(int column) const {
   const auto* data = static_cast<const char*>(sqlite3_column_blob(statement_->stmt_, column));
-  return data == nullptr ? std::string_view() : std::string_view(data, static_cast<size_t>(sqlite3_column_bytes(statement_->stmt_, column)));
+  return data == nullptr ? std::string_view()
+                         : std::string_view(data, static_cast<size_t>(sqlite3_column_bytes(statement_->stmt_, column)));
 }
 
 Database::Database(const std::filesystem::path& file, std::chrono::milliseconds busy_timeout)

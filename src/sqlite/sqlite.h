@@ -50,7 +50,9 @@ class Statement {
     // True when a row is ready, false when the statement is done; throws on failure.
     bool step();
     // Runs a statement that returns no rows to its end.
-    void run() { while (step()) {} }
+    void run() {
+      while (step()) {}
+    }
 
     int64_t int64(int column) const;
     bool is_null(int column) const;

@@ -619,14 +619,13 @@ bool DynamoDbRunState::claim_tick(Seconds tick) {
   // condition failing (another caller claimed this tick or a newer one): false, never tried
   // again. (Should the client's own retry of a write whose answer was lost find it done, the
   // claim reads as refused too and the tick is not run: the safe side of "at most one run".)
-  return impl_->try_call(
-      "UpdateItem",
-      {{"TableName", impl_->options.table},
-       {"Key", key(kSchedulerKey, kSchedulerKey)},
-       {"UpdateExpression", "SET #last_tick = :tick"},
-       {"ConditionExpression", "attribute_not_exists(#last_tick) OR #last_tick < :tick"},
-       {"ExpressionAttributeNames", {{"#last_tick", "last_tick"}}},
-       {"ExpressionAttributeValues", {{":tick", N(tick.time_since_epoch().count())}}}});
+  return impl_->try_call("UpdateItem",
+                         {{"TableName", impl_->options.table},
+                          {"Key", key(kSchedulerKey, kSchedulerKey)},
+                          {"UpdateExpression", "SET #last_tick = :tick"},
+                          {"ConditionExpression", "attribute_not_exists(#last_tick) OR #last_tick < :tick"},
+                          {"ExpressionAttributeNames", {{"#last_tick", "last_tick"}}},
+                          {"ExpressionAttributeValues", {{":tick", N(tick.time_since_epoch().count())}}}});
 }
 
 int64_t DynamoDbRunState::skipped_ticks() {

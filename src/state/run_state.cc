@@ -15,9 +15,10 @@ void check_run_id(const std::string& id) {
     return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' || c == ':';
   });
   if (!ok)
-    throw invalid_input(fmt::format("run id '{}': 1 to 128 of A-Z a-z 0-9 - _ . : (a tick time such as "
-                                    "2026-11-26T06:00:00Z, or a name of yours)",
-                                    id));
+    throw invalid_input(
+        fmt::format("run id '{}': 1 to 128 of A-Z a-z 0-9 - _ . : (a tick time such as "
+                    "2026-11-26T06:00:00Z, or a name of yours)",
+                    id));
 }
 
 bool is_tick_id(const std::string& id) {
@@ -84,8 +85,8 @@ nlohmann::json to_json(const RunRecord& r) {
                       {"failed", r.counts.failed},
                       {"dead_letters", r.counts.dead_letters},
                       {"labels", r.counts.labels}};
-  j["seconds"] = r.finished_at ? nlohmann::json(std::chrono::duration<double>(*r.finished_at - r.started_at).count())
-                               : nullptr;
+  j["seconds"] =
+      r.finished_at ? nlohmann::json(std::chrono::duration<double>(*r.finished_at - r.started_at).count()) : nullptr;
   return j;
 }
 

@@ -38,12 +38,12 @@ std::optional<RunPhase> parse_run_phase(std::string_view text);
 // Counts of one run, added to by every process that works on it. At least once: a batch that
 // is processed again after a crash counts again (`sentiflow results` is exact).
 struct RunCounts {
-  int64_t scanned = 0;          // items read from the table
-  int64_t sent = 0;             // messages sent
-  int64_t producer_errors = 0;  // items that became error records
-  int64_t processed = 0;        // records stored by consumers
-  int64_t failed = 0;           // messages that failed in a consumer (error records)
-  int64_t dead_letters = 0;     // messages of this run moved to the dead-letter queue
+  int64_t scanned = 0;                    // items read from the table
+  int64_t sent = 0;                       // messages sent
+  int64_t producer_errors = 0;            // items that became error records
+  int64_t processed = 0;                  // records stored by consumers
+  int64_t failed = 0;                     // messages that failed in a consumer (error records)
+  int64_t dead_letters = 0;               // messages of this run moved to the dead-letter queue
   std::map<std::string, int64_t> labels;  // "POSITIVE" -> records stored
 
   RunCounts& operator+=(const RunCounts& other);
@@ -53,8 +53,8 @@ struct RunRecord {
   std::string id;
   RunKind kind = RunKind::manual;
   RunPhase phase = RunPhase::producing;
-  int attempt = 1;               // 2 and up after a re-run of a finished run
-  Millis started_at{};           // of this attempt
+  int attempt = 1;                      // 2 and up after a re-run of a finished run
+  Millis started_at{};                  // of this attempt
   std::optional<Millis> produced_at{};  // when the producer finished
   std::optional<Millis> finished_at{};
   RunCounts counts;
@@ -135,8 +135,7 @@ class ProducerLease {
   // renewal, which moves `until`). false when another owner holds an unexpired lease (nothing
   // changes). Atomic (a conditional write): of two owners racing, at most one gets true. A run
   // that does not exist: not_found.
-  virtual bool acquire_producer_lease(const std::string& id, const std::string& owner, Millis now,
-                                      Millis until) = 0;
+  virtual bool acquire_producer_lease(const std::string& id, const std::string& owner, Millis now, Millis until) = 0;
   // Ends `owner`'s lease of run `id`; a no-op when another owner holds it, when there is none,
   // or when the run does not exist.
   virtual void release_producer_lease(const std::string& id, const std::string& owner) = 0;

@@ -17,7 +17,8 @@ namespace fs = std::filesystem;
 std::unique_ptr<SchedulerLock> SchedulerLock::try_acquire(const fs::path& state_dir) {
   std::error_code ec;
   fs::create_directories(state_dir, ec);
-  if (ec) throw invalid_input(fmt::format("cannot create the state directory {}: {}", state_dir.string(), ec.message()));
+  if (ec)
+    throw invalid_input(fmt::format("cannot create the state directory {}: {}", state_dir.string(), ec.message()));
   const fs::path file = state_dir / "scheduler.lock";
   int fd = -1;
   do {

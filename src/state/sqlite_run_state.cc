@@ -181,9 +181,10 @@ struct SqliteRunState::State {
     select_labels = db.prepare("SELECT label, count FROM run_labels WHERE run = ?1");
     newest_unfinished = db.prepare(fmt::format(
         "SELECT {} FROM runs WHERE phase != 'finished' ORDER BY started_at DESC, id DESC LIMIT 1", kRunColumns));
-    recent_runs = db.prepare(fmt::format("SELECT {} FROM runs ORDER BY started_at DESC, id DESC LIMIT ?1", kRunColumns));
-    insert_run = db.prepare(
-        "INSERT INTO runs(id, kind, phase, attempt, started_at) VALUES(?1, ?2, 'producing', 1, ?3)");
+    recent_runs =
+        db.prepare(fmt::format("SELECT {} FROM runs ORDER BY started_at DESC, id DESC LIMIT ?1", kRunColumns));
+    insert_run =
+        db.prepare("INSERT INTO runs(id, kind, phase, attempt, started_at) VALUES(?1, ?2, 'producing', 1, ?3)");
     restart_run = db.prepare(
         "UPDATE runs SET kind = ?2, phase = 'producing', attempt = attempt + 1, started_at = ?3, produced_at = NULL, "
         "finished_at = NULL, lease_owner = NULL, lease_until = NULL, scanned = 0, sent = 0, producer_errors = 0, "
@@ -201,8 +202,8 @@ struct SqliteRunState::State {
     mark_produced = db.prepare(
         "UPDATE runs SET phase = CASE phase WHEN 'finished' THEN phase ELSE 'draining' END, "
         "produced_at = CASE phase WHEN 'finished' THEN produced_at ELSE ?2 END WHERE id = ?1");
-    mark_finished = db.prepare(
-        "UPDATE runs SET phase = 'finished', finished_at = coalesce(finished_at, ?2) WHERE id = ?1");
+    mark_finished =
+        db.prepare("UPDATE runs SET phase = 'finished', finished_at = coalesce(finished_at, ?2) WHERE id = ?1");
     select_checkpoints = db.prepare(
         "SELECT segment, total_segments, token, done, scanned, sent FROM checkpoints WHERE run = ?1 ORDER BY segment");
     save_checkpoint = db.prepare(
@@ -211,8 +212,8 @@ struct SqliteRunState::State {
         "ON CONFLICT(run, segment) DO UPDATE SET total_segments = excluded.total_segments, token = excluded.token, "
         "done = excluded.done, scanned = excluded.scanned, sent = excluded.sent");
     select_meta = db.prepare("SELECT value FROM meta WHERE key = ?1");
-    set_meta = db.prepare(
-        "INSERT INTO meta(key, value) VALUES(?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value");
+    set_meta =
+        db.prepare("INSERT INTO meta(key, value) VALUES(?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value");
     // The upsert's WHERE makes it a compare-and-set: an older or equal value updates nothing
     // (changes() is 0).
     claim_meta = db.prepare(
@@ -277,7 +278,8 @@ SqliteRunState::SqliteRunState(const fs::path& state_dir) {
   const fs::path file = file_in(state_dir);
   std::error_code ec;
   fs::create_directories(state_dir, ec);
-  if (ec) throw invalid_input(fmt::format("cannot create the state directory {}: {}", state_dir.string(), ec.message()));
+  if (ec)
+    throw invalid_input(fmt::format("cannot create the state directory {}: {}", state_dir.string(), ec.message()));
   state_ = std::make_unique<State>(file);
   auto& db = state_->db;
   // NORMAL in WAL mode: a commit survives a crash of the process (not of the machine), and
@@ -407,8 +409,7 @@ std::vector<ScanCheckpoint> SqliteRunState::checkpoints(const std::string& id) {
   return result;
 }
 
-bool SqliteRunState::acquire_producer_lease(const std::string& id, const std::string& owner, Millis now,
-                                            Millis until) {
+bool SqliteRunState::acquire_producer_lease(const std::string& id, const std::string& owner, Millis now, Millis until) {
   std::lock_guard lock(mutex_);
   auto& s = *state_;
   WriteTransaction tx(s.db);
@@ -443,9 +444,9 @@ void SqliteRunState::save_checkpoint(const std::string& id, const ScanCheckpoint
     u.bind_text(1, id);
     if (!u.step()) s.throw_not_found(id);
     if (u.is_null(0) || u.text(0) != *lease_owner)
-      throw Error(ErrorCode::conflict,
-                  fmt::format("the producer lease of run '{}' is not held by '{}': checkpoint not saved", id,
-                              *lease_owner));
+      throw Error(
+          ErrorCode::conflict,
+          fmt::format("the producer lease of run '{}' is not held by '{}': checkpoint not saved", id, *lease_owner));
   }
   s.save_checkpoint.use()
       .bind_text(1, id)

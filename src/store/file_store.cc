@@ -61,16 +61,13 @@ Error io_error(int err, std::string_view what) {
   switch (err) {
     case EACCES:
     case EPERM:
-    case EROFS:
-      return Error(ErrorCode::invalid_input, message);  // the user fixes permissions or the path
+    case EROFS: return Error(ErrorCode::invalid_input, message);  // the user fixes permissions or the path
     case ENOSPC:
     case EDQUOT:
     case EIO:
     case EAGAIN:
-    case EINTR:
-      return Error(ErrorCode::transient, message);
-    default:
-      return Error(ErrorCode::internal, message);
+    case EINTR: return Error(ErrorCode::transient, message);
+    default: return Error(ErrorCode::internal, message);
   }
 }
 
@@ -102,8 +99,8 @@ bool is_symlink_at(int dir, const std::string& name) {
 }
 
 Error symlink_error(std::string_view key, const std::string& segment) {
-  return invalid_input(fmt::format("object key '{}' passes through the symbolic link '{}'; keys may not leave the store",
-                                   key, segment));
+  return invalid_input(
+      fmt::format("object key '{}' passes through the symbolic link '{}'; keys may not leave the store", key, segment));
 }
 
 // Reads the whole file in chunks, handing each to `take`.
@@ -141,7 +138,8 @@ std::string md5_hex(const std::string_view* data, int fd = -1, std::string_view 
     read_chunks(fd, key, update);
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int length = 0;
-  if (EVP_DigestFinal_ex(context.get(), digest, &length) != 1) throw Error(ErrorCode::internal, "OpenSSL could not finish an MD5");
+  if (EVP_DigestFinal_ex(context.get(), digest, &length) != 1)
+    throw Error(ErrorCode::internal, "OpenSSL could not finish an MD5");
   std::string hex;
   for (unsigned i = 0; i < length; ++i) hex += fmt::format("{:02x}", digest[i]);
   return hex;
@@ -178,11 +176,13 @@ ObjectInfo info_of(int fd, const struct stat& st, std::string_view key, const st
   info.last_modified = Millis(std::chrono::milliseconds(mtime_ns(st) / 1'000'000));
   const auto recorded = get_attribute(fd, kEtagAttribute);
   const auto space = recorded ? recorded->find(' ') : std::string::npos;
-  if (recorded && space != std::string::npos && recorded->substr(space + 1) == fmt::format("{} {}", st.st_size, mtime_ns(st)))
+  if (recorded && space != std::string::npos &&
+      recorded->substr(space + 1) == fmt::format("{} {}", st.st_size, mtime_ns(st)))
     info.etag = recorded->substr(0, space);
   else  // put there by other means, or changed since: compute it
     info.etag = md5_hex(data, fd, key);
-  if (with_content_type) info.content_type = get_attribute(fd, kContentTypeAttribute).value_or(guess_content_type(name));
+  if (with_content_type)
+    info.content_type = get_attribute(fd, kContentTypeAttribute).value_or(guess_content_type(name));
   return info;
 }
 
@@ -253,9 +253,9 @@ FileStore::FileStore(std::filesystem::path root, bool create, bool sync) : root_
     if (ec) throw invalid_input(fmt::format("cannot create the store folder {}: {}", root_.string(), ec.message()));
   }
   root_fd_ = ::open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (root_fd_ < 0 && !create && errno == ENOENT)
-    throw invalid_input(fmt::format("no store at {}", root_.string()));
-  if (root_fd_ < 0) throw invalid_input(fmt::format("cannot open the store folder {}: {}", root_.string(), std::strerror(errno)));
+  if (root_fd_ < 0 && !create && errno == ENOENT) throw invalid_input(fmt::format("no store at {}", root_.string()));
+  if (root_fd_ < 0)
+    throw invalid_input(fmt::format("cannot open the store folder {}: {}", root_.string(), std::strerror(errno)));
 }
 
 FileStore::~FileStore() {
@@ -280,8 +280,8 @@ ObjectInfo FileStore::put(std::string_view key, std::string_view data, std::stri
         throw Error(ErrorCode::conflict,
                     fmt::format("object key '{}' is a folder of other objects; it cannot be an object too", key));
     }
-    const std::string temp = fmt::format("{}{}-{}-{:08x}", kTempPrefix, ::getpid(), temp_counter_++,
-                                         std::random_device{}());
+    const std::string temp =
+        fmt::format("{}{}-{}-{:08x}", kTempPrefix, ::getpid(), temp_counter_++, std::random_device{}());
     Fd fd(::openat(folder, temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
     if (fd.get() < 0 && errno == ENOENT && attempt < kPutAttempts) continue;  // the folder was just removed
     if (fd.get() < 0) throw io_error(errno, fmt::format("creating a temporary file for object '{}'", key));

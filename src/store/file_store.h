@@ -55,7 +55,7 @@ class FileStore final : public ObjectStore {
 
  private:
   std::filesystem::path root_;
-  int root_fd_ = -1;                   // every path is opened relative to it
+  int root_fd_ = -1;  // every path is opened relative to it
   bool sync_ = true;
   std::atomic<uint64_t> temp_counter_{0};  // names temporary files uniquely within the process
 };

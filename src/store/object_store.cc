@@ -20,8 +20,8 @@ void check_object_key(std::string_view key) {
       const auto byte = static_cast<unsigned char>(head[i]);
       size_t length = 1;
       if (byte >= 0xC0 && byte < 0xF8) length = byte < 0xE0 ? 2 : byte < 0xF0 ? 3 : 4;
-      if (byte >= 0x80 && (byte < 0xC0 || byte >= 0xF8 || !is_valid_utf8(head.substr(i, length)) ||
-                           i + length > head.size()))
+      if (byte >= 0x80 &&
+          (byte < 0xC0 || byte >= 0xF8 || !is_valid_utf8(head.substr(i, length)) || i + length > head.size()))
         length = 0;  // not the start of a whole, valid sequence
       if (byte < 0x20 || byte == 0x7F || length == 0) {
         s += fmt::format("\\x{:02X}", byte);
@@ -60,7 +60,8 @@ std::string guess_content_type(std::string_view key) {
 }
 
 void check_content_type(std::string_view content_type) {
-  const bool printable = std::all_of(content_type.begin(), content_type.end(), [](char c) { return c >= 0x20 && c < 0x7f; });
+  const bool printable =
+      std::all_of(content_type.begin(), content_type.end(), [](char c) { return c >= 0x20 && c < 0x7f; });
   if (content_type.empty() || content_type.size() > 255 || !printable)
     throw invalid_input(fmt::format("content type '{}' must be 1-255 printable ASCII characters",
                                     printable ? content_type : "(not printable)"));

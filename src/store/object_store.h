@@ -40,7 +40,7 @@ struct StoredObject {
 };
 
 struct StoreLimits {
-  size_t max_key_bytes = 1024;     // S3's limit
+  size_t max_key_bytes = 1024;      // S3's limit
   size_t max_keys_per_page = 1000;  // S3's ListObjectsV2 MaxKeys
 };
 

@@ -159,7 +159,8 @@ void S3Store::create_bucket() {
     call(request);
   } catch (const Error& e) {
     // Outside us-east-1, S3 answers BucketAlreadyOwnedByYou (409) for a bucket we have.
-    if (e.code() != ErrorCode::conflict || std::string_view(e.what()).find("BucketAlreadyOwnedByYou") == std::string_view::npos)
+    if (e.code() != ErrorCode::conflict ||
+        std::string_view(e.what()).find("BucketAlreadyOwnedByYou") == std::string_view::npos)
       throw;
   }
 }
@@ -175,7 +176,9 @@ void S3Store::check_bucket() const {
   }
 }
 
-StoreLimits S3Store::limits() const { return {.max_key_bytes = 1024 - options_.prefix.size(), .max_keys_per_page = 1000}; }
+StoreLimits S3Store::limits() const {
+  return {.max_key_bytes = 1024 - options_.prefix.size(), .max_keys_per_page = 1000};
+}
 
 bool use_virtual_hosted(std::string_view endpoint, std::string_view bucket) {
   const auto scheme_end = endpoint.find("://");
@@ -219,19 +222,19 @@ ObjectInfo S3Store::put(std::string_view key, std::string_view data, std::string
   const auto md5 = md5_hex(data);
   if (data.size() > options_.multipart_threshold) return put_multipart(key, path, data, type, md5);
 
-  const auto response = call({.operation = "PutObject",
-                                      .method = "PUT",
-                                      .path = path,
-                                      .headers = {{"Content-Type", type},
-                                                  {"Content-MD5", base64_encode(from_hex(md5))},
-                                                  {std::string(kMd5Meta), md5}},
-                                      .body = std::string(data)});
+  const auto response = call(
+      {.operation = "PutObject",
+       .method = "PUT",
+       .path = path,
+       .headers = {{"Content-Type", type}, {"Content-MD5", base64_encode(from_hex(md5))}, {std::string(kMd5Meta), md5}},
+       .body = std::string(data)});
   // S3 checked Content-MD5; an ETag that differs means a server we do not understand, unless
   // the object is encrypted with KMS or a customer key: S3 documents those ETags as not an MD5.
   if (const auto etag = response.header("etag"); etag && unquote(*etag) != md5 && !opaque_etag(response))
-    throw Error(ErrorCode::internal, "S3 PutObject: the ETag " + unquote(*etag) + " is not the MD5 " + md5 +
-                                         " of what was sent");
-  return {.key = std::string(key), .size = data.size(), .etag = md5, .content_type = type, .last_modified = now_millis()};
+    throw Error(ErrorCode::internal,
+                "S3 PutObject: the ETag " + unquote(*etag) + " is not the MD5 " + md5 + " of what was sent");
+  return {
+      .key = std::string(key), .size = data.size(), .etag = md5, .content_type = type, .last_modified = now_millis()};
 }
 
 ObjectInfo S3Store::put_multipart(std::string_view key, const std::string& path, std::string_view data,
@@ -242,10 +245,10 @@ ObjectInfo S3Store::put_multipart(std::string_view key, const std::string& path,
                                               " bytes needs more than S3's 10000 parts of " +
                                               std::to_string(options_.part_size) + " bytes");
   const auto created = call({.operation = "CreateMultipartUpload",
-                                     .method = "POST",
-                                     .path = path,
-                                     .query = {{"uploads", std::nullopt}},
-                                     .headers = {{"Content-Type", content_type}, {std::string(kMd5Meta), md5}}});
+                             .method = "POST",
+                             .path = path,
+                             .query = {{"uploads", std::nullopt}},
+                             .headers = {{"Content-Type", content_type}, {std::string(kMd5Meta), md5}}});
   const auto upload_id = required_value(created.body, "UploadId");
   try {
     std::string complete = "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">";
@@ -253,22 +256,22 @@ ObjectInfo S3Store::put_multipart(std::string_view key, const std::string& path,
       const auto part = data.substr(i * options_.part_size, options_.part_size);
       const auto number = std::to_string(i + 1);
       const auto uploaded = call({.operation = "UploadPart",
-                                          .method = "PUT",
-                                          .path = path,
-                                          .query = {{"partNumber", number}, {"uploadId", upload_id}},
-                                          .headers = {{"Content-MD5", content_md5(part)}},
-                                          .body = std::string(part)});
+                                  .method = "PUT",
+                                  .path = path,
+                                  .query = {{"partNumber", number}, {"uploadId", upload_id}},
+                                  .headers = {{"Content-MD5", content_md5(part)}},
+                                  .body = std::string(part)});
       const auto etag = uploaded.header("etag");
       if (!etag) bad_answer("an UploadPart answer without ETag");
       complete += "<Part><PartNumber>" + number + "</PartNumber><ETag>\"" + unquote(*etag) + "\"</ETag></Part>";
     }
     complete += "</CompleteMultipartUpload>";
     const auto done = call({.operation = "CompleteMultipartUpload",
-                                    .method = "POST",
-                                    .path = path,
-                                    .query = {{"uploadId", upload_id}},
-                                    .headers = {{"Content-Type", "application/xml"}},
-                                    .body = complete});
+                            .method = "POST",
+                            .path = path,
+                            .query = {{"uploadId", upload_id}},
+                            .headers = {{"Content-Type", "application/xml"}},
+                            .body = complete});
     // CompleteMultipartUpload can fail after its 200 status: the body is then an <Error>.
     if (trim(done.body).find("<Error>") != std::string_view::npos) {
       const auto error = aws::parse_error(done);
@@ -276,10 +279,7 @@ ObjectInfo S3Store::put_multipart(std::string_view key, const std::string& path,
     }
   } catch (...) {
     try {
-      call({.operation = "AbortMultipartUpload",
-                    .method = "DELETE",
-                    .path = path,
-                    .query = {{"uploadId", upload_id}}});
+      call({.operation = "AbortMultipartUpload", .method = "DELETE", .path = path, .query = {{"uploadId", upload_id}}});
     } catch (const Error& e) {
       log::warn("could not abort a failed S3 multipart upload; its parts stay until a lifecycle rule removes them",
                 {{"bucket", options_.bucket}, {"upload_id", upload_id}, {"error", e.what()}});

@@ -44,7 +44,7 @@ struct S3StoreOptions {
   // a deployment's bucket is made by its stack).
   bool create_bucket = false;
   size_t multipart_threshold = 16u << 20;  // put() of more bytes than this is a multipart upload
-  size_t part_size = 8u << 20;              // at least 5 MiB (S3's minimum for all parts but the last)
+  size_t part_size = 8u << 20;             // at least 5 MiB (S3's minimum for all parts but the last)
 };
 
 class S3Store final : public ObjectStore {

@@ -12,8 +12,7 @@ int CsvReader::get() {
 }
 
 void CsvReader::skip_line() {
-  for (int c = get(); c != EOF && c != '\n'; c = get()) {
-  }
+  for (int c = get(); c != EOF && c != '\n'; c = get()) {}
 }
 
 bool CsvReader::next(Record& record) {

@@ -20,7 +20,7 @@ class CsvReader {
     std::vector<std::string> fields;
     size_t line = 0;       // the line the record starts on, from 1
     size_t last_line = 0;  // the last line it (or, when malformed, the text skipped with it) takes
-    std::string error;   // set for a malformed record (fields are then empty)
+    std::string error;     // set for a malformed record (fields are then empty)
   };
 
   // Reads the next record, skipping blank lines; false at the end of the input. After a

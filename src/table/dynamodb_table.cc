@@ -42,9 +42,18 @@ void append_attribute(std::string& out, std::string_view value) {
     case '{':
       if (const auto tag = find_tag(value)) {  // checked by check_tags: well-formed
         switch (tag->type) {
-          case TagType::binary: out += "{\"B\":"; out += tag->value; break;  // base64 is B's JSON form
-          case TagType::string_set: out += "{\"SS\":"; out += tag->value; break;
-          case TagType::binary_set: out += "{\"BS\":"; out += tag->value; break;
+          case TagType::binary:
+            out += "{\"B\":";
+            out += tag->value;
+            break;  // base64 is B's JSON form
+          case TagType::string_set:
+            out += "{\"SS\":";
+            out += tag->value;
+            break;
+          case TagType::binary_set:
+            out += "{\"BS\":";
+            out += tag->value;
+            break;
           case TagType::number_set: {
             out += "{\"NS\":[";
             bool first = true;
@@ -216,8 +225,7 @@ void check_table_name(const std::string& name) {
                       return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
                              c == '-' || c == '.';
                     });
-  if (!good)
-    throw invalid_input(fmt::format("'{}' is not a DynamoDB table name: 3 to 255 of A-Z a-z 0-9 _ - .", name));
+  if (!good) throw invalid_input(fmt::format("'{}' is not a DynamoDB table name: 3 to 255 of A-Z a-z 0-9 _ - .", name));
 }
 
 std::string json_quoted(std::string_view text) {
@@ -314,9 +322,10 @@ void DynamoDbTable::open_table() {
   for (const auto& k : table.at("KeySchema")) {
     const auto attribute = k.at("AttributeName").get<std::string>();
     if (types[attribute] != "S")
-      throw invalid_input(fmt::format("DynamoDB table '{}': the key attribute '{}' is of type {}; sentiflow's keys "
-                                      "are strings (S)",
-                                      options_.name, attribute, types[attribute]));
+      throw invalid_input(
+          fmt::format("DynamoDB table '{}': the key attribute '{}' is of type {}; sentiflow's keys "
+                      "are strings (S)",
+                      options_.name, attribute, types[attribute]));
     if (k.at("KeyType") == "HASH") {
       actual.partition_key = attribute;
     } else {
@@ -395,8 +404,8 @@ std::vector<std::string> DynamoDbTable::put_batch(std::span<const std::string> i
     std::string body = "{\"RequestItems\":{" + table + ":[";
     for (size_t k = 0; k < pending.size(); ++k) body += (k ? "," : "") + requests[pending[k]];
     body += "]}}";
-    const JsonObject answer = parse_json_object(call("BatchWriteItem", body), "DynamoDB's BatchWriteItem answer",
-                                                kMaxAnswerDepth);
+    const JsonObject answer =
+        parse_json_object(call("BatchWriteItem", body), "DynamoDB's BatchWriteItem answer", kMaxAnswerDepth);
     std::vector<size_t> left;
     if (const JsonMember* unprocessed = answer.find("UnprocessedItems")) {
       for_each_member(unprocessed->value, [&](std::string_view, std::string_view writes) {
@@ -439,8 +448,8 @@ int64_t DynamoDbTable::count() {
   int64_t total = 0;
   std::string start;  // the last page's LastEvaluatedKey, as DynamoDB wrote it
   do {
-    std::string body = "{\"TableName\":" + json_quoted(options_.name) + ",\"Select\":\"COUNT\",\"ConsistentRead\":" +
-                       (options_.consistent_read ? "true" : "false");
+    std::string body = "{\"TableName\":" + json_quoted(options_.name) +
+                       ",\"Select\":\"COUNT\",\"ConsistentRead\":" + (options_.consistent_read ? "true" : "false");
     if (!start.empty()) body += ",\"ExclusiveStartKey\":" + start;
     body += '}';
     const JsonObject answer = parse_json_object(call("Scan", body), "DynamoDB's Scan answer", kMaxAnswerDepth);
@@ -457,11 +466,10 @@ int64_t DynamoDbTable::count() {
 ScanPage DynamoDbTable::scan(const ScanRequest& request) {
   const TableLimits limits = this->limits();
   if (request.total_segments < 1 || request.total_segments > limits.max_total_segments)
-    throw invalid_input(fmt::format("total_segments must be 1 to {}, not {}", limits.max_total_segments,
-                                    request.total_segments));
-  if (request.segment < 0 || request.segment >= request.total_segments)
     throw invalid_input(
-        fmt::format("segment must be 0 to {}, not {}", request.total_segments - 1, request.segment));
+        fmt::format("total_segments must be 1 to {}, not {}", limits.max_total_segments, request.total_segments));
+  if (request.segment < 0 || request.segment >= request.total_segments)
+    throw invalid_input(fmt::format("segment must be 0 to {}, not {}", request.total_segments - 1, request.segment));
   if (request.limit < 1 || request.limit > limits.max_page_items)
     throw invalid_input(fmt::format("a scan's limit must be 1 to {}, not {}", limits.max_page_items, request.limit));
 

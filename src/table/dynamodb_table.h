@@ -80,12 +80,12 @@ class DynamoDbTable final : public Table {
 
   const KeySchema& key_schema() const override;
   TableLimits limits() const override;
-  void put(std::string_view item) override;                                       // PutItem
+  void put(std::string_view item) override;                                         // PutItem
   std::vector<std::string> put_batch(std::span<const std::string> items) override;  // BatchWriteItem
-  std::optional<std::string> get(const ItemKey& key) override;                    // GetItem
-  bool remove(const ItemKey& key) override;                                       // DeleteItem, ALL_OLD
-  int64_t count() override;                                                       // Scan, Select=COUNT
-  ScanPage scan(const ScanRequest& request) override;                             // Scan
+  std::optional<std::string> get(const ItemKey& key) override;                      // GetItem
+  bool remove(const ItemKey& key) override;                                         // DeleteItem, ALL_OLD
+  int64_t count() override;                                                         // Scan, Select=COUNT
+  ScanPage scan(const ScanRequest& request) override;                               // Scan
 
   // Deletes the DynamoDB table (DeleteTable); for tests. The object is unusable afterwards.
   void drop();
@@ -93,7 +93,7 @@ class DynamoDbTable final : public Table {
  private:
   std::string call(const std::string& operation, const std::string& body) const;
   void open_table();
-  std::string key_json(const ItemKey& key) const;  // DynamoDB JSON of a key, checked
+  std::string key_json(const ItemKey& key) const;       // DynamoDB JSON of a key, checked
   void wait(std::chrono::milliseconds duration) const;  // options_.sleep, or sleep_for when unset
 
   std::shared_ptr<const aws::AwsClient> client_;

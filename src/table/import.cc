@@ -32,7 +32,8 @@ ImportReport import_in_batches(Table& table, std::istream& in, bool only_if_empt
   }
   const auto skip = [&](size_t line, std::string message) {
     ++report.skipped;
-    if (report.errors.size() < ImportReport::kMaxReportedErrors) report.errors.push_back({line, line, std::move(message)});
+    if (report.errors.size() < ImportReport::kMaxReportedErrors)
+      report.errors.push_back({line, line, std::move(message)});
   };
   const auto put_one = [&](size_t line, const std::string& item) {
     try {
@@ -80,9 +81,10 @@ ImportReport import_in_batches(Table& table, std::istream& in, bool only_if_empt
                                       lines.empty() ? number : lines.front(), report.imported));
   }
   if (in.bad())
-    throw invalid_input(fmt::format("the import input could not be read to its end; the {} items imported before "
-                                    "line {} stay in the table",
-                                    report.imported, number));
+    throw invalid_input(
+        fmt::format("the import input could not be read to its end; the {} items imported before "
+                    "line {} stay in the table",
+                    report.imported, number));
   return report;
 }
 
@@ -92,9 +94,10 @@ ImportReport import_items(Table& table, std::string_view uri, std::istream& in, 
                           bool only_if_empty) {
   if (auto* local = dynamic_cast<LocalTable*>(&table)) return local->import(in, format, only_if_empty);
   if (format == ImportFormat::csv)
-    throw invalid_input(fmt::format("table {}: only JSON Lines can be imported into DynamoDB; CSV only into local:// "
-                                    "tables",
-                                    uri));
+    throw invalid_input(
+        fmt::format("table {}: only JSON Lines can be imported into DynamoDB; CSV only into local:// "
+                    "tables",
+                    uri));
   return import_in_batches(table, in, only_if_empty);
 }
 

@@ -113,11 +113,11 @@ void check_members(std::string_view object, std::string& path) {
 }
 
 [[noreturn]] void bad_tag(const TagInfo& tag, const std::string& path, std::string_view rule, bool hint) {
-  std::string message = fmt::format("the item is invalid: attribute '{}': {{\"{}\": …}} is {} and {}", path, tag.name,
-                                    tag.what, rule);
+  std::string message =
+      fmt::format("the item is invalid: attribute '{}': {{\"{}\": …}} is {} and {}", path, tag.name, tag.what, rule);
   if (hint && tag.type != TagType::map)
-    message += fmt::format("; a map whose only attribute is named '{0}' is written {{\"$M\": {{\"{0}\": …}}}}",
-                           tag.name);
+    message +=
+        fmt::format("; a map whose only attribute is named '{0}' is written {{\"$M\": {{\"{0}\": …}}}}", tag.name);
   throw invalid_input(message);
 }
 
@@ -162,8 +162,10 @@ void check_tag(const Tag& tag, const std::string& path) {
       // Only where it is needed, so that every map has one way to be written: what DynamoDB
       // gives back is what was put.
       if (v.front() != '{' || !find_tag(v))
-        bad_tag(info, path, "needs an object whose only attribute is named $B, $SS, $NS, $BS or $M (other maps "
-                "need no escape)", false);
+        bad_tag(info, path,
+                "needs an object whose only attribute is named $B, $SS, $NS, $BS or $M (other maps "
+                "need no escape)",
+                false);
       std::string inner = path;
       check_members(v, inner);
       return;

@@ -16,11 +16,11 @@
 namespace sentiflow {
 namespace {
 
-using table_detail::ParsedItem;
-using table_detail::parse_item;
 using sqlite::Database;
 using sqlite::Statement;
 using sqlite::WriteTransaction;
+using table_detail::parse_item;
+using table_detail::ParsedItem;
 
 // 'SFLT': marks a SQLite file as a sentiflow table file.
 constexpr int64_t kApplicationId = 0x53464C54;
@@ -137,7 +137,9 @@ struct LocalTable::State {
 
   void store(const ParsedItem& item) {
     auto u = upsert.use();
-    u.bind(1, segment_hash(item.key.partition)).bind_text(2, item.key.partition).bind_text(3, item.key.sort.value_or(""));
+    u.bind(1, segment_hash(item.key.partition))
+        .bind_text(2, item.key.partition)
+        .bind_text(3, item.key.sort.value_or(""));
     u.bind_text(4, item.text).run();
   }
 };
@@ -168,7 +170,8 @@ LocalTable::LocalTable(LocalTableOptions options) : options_(std::move(options))
       auto insert = db.prepare("INSERT INTO meta(key, value) VALUES(?1, ?2)");
       insert.use().bind_text(1, "name").bind_text(2, options_.name).run();
       insert.use().bind_text(1, "partition_key").bind_text(2, options_.key_schema->partition_key).run();
-      if (options_.key_schema->sort_key) insert.use().bind_text(1, "sort_key").bind_text(2, *options_.key_schema->sort_key).run();
+      if (options_.key_schema->sort_key)
+        insert.use().bind_text(1, "sort_key").bind_text(2, *options_.key_schema->sort_key).run();
     });
     auto meta = db.prepare("SELECT key, value FROM meta");
     auto u = meta.use();
@@ -228,8 +231,8 @@ std::vector<std::string> LocalTable::put_batch(std::span<const std::string> item
   const TableLimits limits = this->limits();
   if (items.empty()) throw invalid_input("put_batch: a batch needs at least one item");
   if (items.size() > limits.max_batch_items)
-    throw invalid_input(fmt::format("put_batch: {} items in one batch; at most {} are allowed", items.size(),
-                                    limits.max_batch_items));
+    throw invalid_input(
+        fmt::format("put_batch: {} items in one batch; at most {} are allowed", items.size(), limits.max_batch_items));
   std::vector<ParsedItem> parsed;
   std::set<std::pair<std::string, std::string>> keys;
   for (size_t i = 0; i < items.size(); ++i) {
@@ -271,7 +274,11 @@ std::optional<std::string> LocalTable::get(const ItemKey& key) {
 bool LocalTable::remove(const ItemKey& key) {
   check_key(key, schema_);
   std::lock_guard lock(mutex_);
-  state_->remove.use().bind(1, segment_hash(key.partition)).bind_text(2, key.partition).bind_text(3, key.sort.value_or("")).run();
+  state_->remove.use()
+      .bind(1, segment_hash(key.partition))
+      .bind_text(2, key.partition)
+      .bind_text(3, key.sort.value_or(""))
+      .run();
   return state_->db.changes() > 0;
 }
 
@@ -284,8 +291,8 @@ int64_t LocalTable::count() {
 ScanPage LocalTable::scan(const ScanRequest& request) {
   const TableLimits limits = this->limits();
   if (request.total_segments < 1 || request.total_segments > limits.max_total_segments)
-    throw invalid_input(fmt::format("scan: total_segments {} is outside 1-{}", request.total_segments,
-                                    limits.max_total_segments));
+    throw invalid_input(
+        fmt::format("scan: total_segments {} is outside 1-{}", request.total_segments, limits.max_total_segments));
   if (request.segment < 0 || request.segment >= request.total_segments)
     throw invalid_input(fmt::format("scan: segment {} is outside 0-{}", request.segment, request.total_segments - 1));
   if (request.limit < 1 || request.limit > limits.max_page_items)
@@ -313,8 +320,8 @@ ScanPage LocalTable::scan(const ScanRequest& request) {
   ScanToken last{request.total_segments, request.segment, 0, {}, {}};
   while (u.step()) {
     const std::string_view item = u.text(3);
-    const bool full = page.items.size() == request.limit ||
-                      (!page.items.empty() && bytes + item.size() > limits.max_page_bytes);
+    const bool full =
+        page.items.size() == request.limit || (!page.items.empty() && bytes + item.size() > limits.max_page_bytes);
     if (full) {  // a row remains after this page: the page ends with a token
       page.next_token = format_token(last);
       break;

@@ -42,11 +42,11 @@ struct ItemKey {
 };
 
 struct TableLimits {
-  uint64_t max_item_bytes = 400 * 1024;    // DynamoDB's 400 KB, counted here as the item's JSON text
-  size_t max_batch_items = 25;             // per put_batch (DynamoDB's BatchWriteItem)
-  uint64_t max_page_bytes = 1024 * 1024;   // a scan page stops before passing 1 MB
-  size_t max_page_items = 1'000'000;       // per scan page (the request's limit)
-  int max_total_segments = 1'000'000;      // DynamoDB's TotalSegments
+  uint64_t max_item_bytes = 400 * 1024;   // DynamoDB's 400 KB, counted here as the item's JSON text
+  size_t max_batch_items = 25;            // per put_batch (DynamoDB's BatchWriteItem)
+  uint64_t max_page_bytes = 1024 * 1024;  // a scan page stops before passing 1 MB
+  size_t max_page_items = 1'000'000;      // per scan page (the request's limit)
+  int max_total_segments = 1'000'000;     // DynamoDB's TotalSegments
   size_t max_partition_key_bytes = 2048;
   size_t max_sort_key_bytes = 1024;
 };

@@ -123,7 +123,9 @@ TEST(Parts, RecordPageAddsTheCountsAndSavesTheCheckpointUnderTheLease) {
   EXPECT_EQ(state.checkpoints("r")[0].token, "t1");
   // Another owner's lease: the checkpoint is refused (the producer stops), never moved back.
   ASSERT_TRUE(state.acquire_producer_lease("r", "other", at_ms(2), at_ms(100'000)));
-  EXPECT_EQ(error_of([&] { record_page(state, state, "r", ScanCheckpoint{0, 1, "t0", false, 1, 1}, {}, "me"); }),
+  EXPECT_EQ(error_of([&] {
+              record_page(state, state, "r", ScanCheckpoint{0, 1, "t0", false, 1, 1}, {}, "me");
+            }),
             ErrorCode::conflict);
   EXPECT_EQ(state.checkpoints("r")[0].token, "t1");
 }
@@ -172,9 +174,9 @@ TEST(Parts, FinishIfDrainedMarksADrainedProducedRunOnly) {
   EXPECT_EQ(state.run("r")->phase, RunPhase::draining);
   const auto got = queue->receive(ReceiveRequest{.max_messages = 10});
   ASSERT_EQ(got.size(), 1u);
-  EXPECT_FALSE(finish_if_drained(state, *queue, "r", at_ms(4)));     // in flight, not the caller's
+  EXPECT_FALSE(finish_if_drained(state, *queue, "r", at_ms(4)));  // in flight, not the caller's
   EXPECT_FALSE(finish_if_drained(state, *queue, "r", at_ms(4), 1, [] { return false; }));  // a batch in hand
-  EXPECT_TRUE(finish_if_drained(state, *queue, "r", at_ms(5), 1));  // the caller's own message
+  EXPECT_TRUE(finish_if_drained(state, *queue, "r", at_ms(5), 1));                         // the caller's own message
   EXPECT_EQ(state.run("r")->phase, RunPhase::finished);
   EXPECT_FALSE(finish_if_drained(state, *queue, "r", at_ms(6), 1));  // finished already
 }

@@ -264,7 +264,8 @@ TEST(AwsClient, RefusedCredentialsNameTheKeyItsSourceAndTheEndpointNeverTheSecre
   server.requests = 0;
   server.script = {{403, ""}};  // S3's answer to a HEAD: no body to say why
   message = message_of([&] { client.call({.operation = "HeadBucket", .path = "/script"}); });
-  EXPECT_NE(message.find("Http403 (HTTP 403) (AWS credentials: access key " + kCredentials.access_key_id), std::string::npos)
+  EXPECT_NE(message.find("Http403 (HTTP 403) (AWS credentials: access key " + kCredentials.access_key_id),
+            std::string::npos)
       << message;
   EXPECT_NE(message.find("were refused"), std::string::npos) << message;
 
@@ -398,9 +399,8 @@ TEST(AwsClient, FromSettingsResolvesRegionAndEndpoint) {
 // a success gives back only what its last retry took, or 1 when it needed none.
 TEST(AwsClient, ASuccessGivesBackOnlyItsLastRetrysCost) {
   FakeAws server("sqs");
-  server.script = {{503, "<html>unavailable</html>", "text/html"},
-                   {500, R"({"__type":"InternalFailure"})"},
-                   {200, "{}"}};
+  server.script = {
+      {503, "<html>unavailable</html>", "text/html"}, {500, R"({"__type":"InternalFailure"})"}, {200, "{}"}};
   const auto client = make_client(kSqs, server.endpoint());
   client.call({.operation = "ListQueues", .path = "/script"});
   EXPECT_EQ(server.requests.load(), 3);

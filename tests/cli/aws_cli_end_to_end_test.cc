@@ -65,9 +65,10 @@ TEST(AwsCliEndToEnd, ResourcesMadeWithTheAwsCliRunOnceAndEveryItemIsReadBackOnce
   const std::string s3_endpoint = s3_moto->endpoint();
 
   // The table, made and filled by the AWS CLI (BatchWriteItem takes 25 items a call).
-  cli->json(aws_endpoint,
-            "dynamodb create-table --table-name e2e-companies --attribute-definitions AttributeName=name,AttributeType=S "
-            "--key-schema AttributeName=name,KeyType=HASH --billing-mode PAY_PER_REQUEST");
+  cli->json(
+      aws_endpoint,
+      "dynamodb create-table --table-name e2e-companies --attribute-definitions AttributeName=name,AttributeType=S "
+      "--key-schema AttributeName=name,KeyType=HASH --billing-mode PAY_PER_REQUEST");
   TempDir dir("aws-cli-e2e");
   for (int first = 0; first < kItems; first += 25) {
     nlohmann::json puts = nlohmann::json::array();
@@ -79,13 +80,15 @@ TEST(AwsCliEndToEnd, ResourcesMadeWithTheAwsCliRunOnceAndEveryItemIsReadBackOnce
                           {"rank", {{"N", std::to_string(i)}}}}}}}});
     const auto file = dir.path() / fmt::format("batch-{}.json", first);
     std::ofstream(file) << nlohmann::json{{"e2e-companies", puts}}.dump();
-    const auto answer = cli->json(aws_endpoint, "dynamodb batch-write-item --request-items 'file://" + file.string() + "'");
+    const auto answer =
+        cli->json(aws_endpoint, "dynamodb batch-write-item --request-items 'file://" + file.string() + "'");
     ASSERT_TRUE(answer["UnprocessedItems"].empty()) << answer.dump();
   }
 
   // The queue and its dead-letter queue, joined by a RedrivePolicy.
   cli->json(aws_endpoint, "sqs create-queue --queue-name e2e-dead");
-  const auto dead_url = cli->json(aws_endpoint, "sqs get-queue-url --queue-name e2e-dead")["QueueUrl"].get<std::string>();
+  const auto dead_url =
+      cli->json(aws_endpoint, "sqs get-queue-url --queue-name e2e-dead")["QueueUrl"].get<std::string>();
   const auto dead_arn = cli->json(aws_endpoint, "sqs get-queue-attributes --queue-url '" + dead_url +
                                                     "' --attribute-names QueueArn")["Attributes"]["QueueArn"]
                             .get<std::string>();
@@ -123,9 +126,11 @@ aws: {region: us-east-1}
   std::set<std::string> listed;
   std::string continuation;
   do {
-    const auto page = cli->json(s3_endpoint, "s3api list-objects-v2 --bucket e2e-results --prefix sentiment/" +
-                                                 (continuation.empty() ? "" : " --continuation-token '" + continuation + "'"));
-    for (const auto& object : page.value("Contents", nlohmann::json::array())) listed.insert(object["Key"].get<std::string>());
+    const auto page =
+        cli->json(s3_endpoint, "s3api list-objects-v2 --bucket e2e-results --prefix sentiment/" +
+                                   (continuation.empty() ? "" : " --continuation-token '" + continuation + "'"));
+    for (const auto& object : page.value("Contents", nlohmann::json::array()))
+      listed.insert(object["Key"].get<std::string>());
     continuation = page.value("NextContinuationToken", "");
   } while (!continuation.empty());
   ASSERT_FALSE(listed.empty());
@@ -134,7 +139,10 @@ aws: {region: us-east-1}
     EXPECT_EQ(key.find("_errors/"), std::string::npos) << "no error records: " << key;
   }
   const auto copies = dir.path() / "copies";
-  ASSERT_EQ(cli->run(s3_endpoint, "s3 cp s3://e2e-results/sentiment/ '" + copies.string() + "' --recursive --only-show-errors").status, 0);
+  ASSERT_EQ(cli->run(s3_endpoint,
+                     "s3 cp s3://e2e-results/sentiment/ '" + copies.string() + "' --recursive --only-show-errors")
+                .status,
+            0);
   std::map<std::string, int> seen;  // item key -> records
   size_t files = 0;
   for (const auto& entry : std::filesystem::recursive_directory_iterator(copies)) {
@@ -159,13 +167,15 @@ aws: {region: us-east-1}
             testing_support::read_whole_file(copies / first.substr(std::string("sentiment/").size())));
 
   // The queues are drained, and the run left the CLI's RedrivePolicy as it was.
-  const auto work = cli->json(aws_endpoint, "sqs get-queue-attributes --queue-url '" + queue_url + "' --attribute-names All");
+  const auto work =
+      cli->json(aws_endpoint, "sqs get-queue-attributes --queue-url '" + queue_url + "' --attribute-names All");
   EXPECT_EQ(work["Attributes"]["ApproximateNumberOfMessages"], "0");
   EXPECT_EQ(work["Attributes"]["ApproximateNumberOfMessagesNotVisible"], "0");
   const auto redrive = nlohmann::json::parse(work["Attributes"]["RedrivePolicy"].get<std::string>());
   EXPECT_EQ(redrive["deadLetterTargetArn"], dead_arn);
   EXPECT_EQ(redrive["maxReceiveCount"].dump().find('3') != std::string::npos, true) << redrive.dump();
-  const auto dead = cli->json(aws_endpoint, "sqs get-queue-attributes --queue-url '" + dead_url + "' --attribute-names All");
+  const auto dead =
+      cli->json(aws_endpoint, "sqs get-queue-attributes --queue-url '" + dead_url + "' --attribute-names All");
   EXPECT_EQ(dead["Attributes"]["ApproximateNumberOfMessages"], "0");
 }
 

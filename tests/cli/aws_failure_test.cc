@@ -42,13 +42,13 @@ namespace sentiflow {
 namespace {
 
 namespace fs = std::filesystem;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
 using testing_support::FaultProxy;
 using testing_support::Outcome;
 using testing_support::poll_until;
 using testing_support::Spawned;
 using testing_support::TempDir;
-using std::chrono::milliseconds;
-using std::chrono::seconds;
 using Fault = FaultProxy::Fault;
 
 constexpr const char* kScan = "DynamoDB_20120810.Scan";
@@ -94,7 +94,8 @@ class AwsFailures : public ::testing::Test {
     DynamoDbTable table(std::make_shared<const aws::AwsClient>(moto_->client(aws::kDynamoDb)), options);
     std::vector<std::string> batch;
     for (int i = 0; i < n; ++i) {
-      batch.push_back(fmt::format(R"({{"name":"item-{:03}","description":"a good and helpful thing, number {}"}})", i, i));
+      batch.push_back(
+          fmt::format(R"({{"name":"item-{:03}","description":"a good and helpful thing, number {}"}})", i, i));
       if (batch.size() == 25 || i == n - 1) {
         ASSERT_TRUE(table.put_batch(batch).empty());
         batch.clear();
@@ -103,7 +104,8 @@ class AwsFailures : public ::testing::Test {
   }
   std::unique_ptr<S3Store> bucket(bool create = true) const {
     return std::make_unique<S3Store>(
-        testing_support::moto_client(aws::kS3, s3_moto_->endpoint(), {.access_key_id = "AKIDS3", .secret_access_key = "s3"}),
+        testing_support::moto_client(aws::kS3, s3_moto_->endpoint(),
+                                     {.access_key_id = "AKIDS3", .secret_access_key = "s3"}),
         S3StoreOptions{.bucket = "results", .create_bucket = create});
   }
 
@@ -123,7 +125,9 @@ sink: {{store: "s3://{}/sentiment/"}}
 )",
         table, queue, queue, visibility, consumer, bucket_name);
   }
-  Outcome sentiflow(const std::string& args) const { return testing_support::run_sentiflow(args, {.cwd = dir_.path()}); }
+  Outcome sentiflow(const std::string& args) const {
+    return testing_support::run_sentiflow(args, {.cwd = dir_.path()});
+  }
 
   // The (run, key) pairs of `sentiflow results` (which keeps each once) and how often each
   // key is in the raw result objects of the bucket.
@@ -382,7 +386,8 @@ TEST_F(AwsFailures, ARunKilledThenStoppedResumesAndStoresEveryItemOnce) {
   }
   const int deletes_before = aws_proxy_->seen(kDelete);
   {
-    Spawned second(SENTIFLOW_BINARY, args, {.cwd = dir_.path(), .out = "/dev/null", .err = dir_.path() / "started.err"});
+    Spawned second(SENTIFLOW_BINARY, args,
+                   {.cwd = dir_.path(), .out = "/dev/null", .err = dir_.path() / "started.err"});
     ASSERT_TRUE(poll_until([&] { return aws_proxy_->seen(kDelete) >= deletes_before + 3; }, seconds(60)))
         << second.err();
     second.signal(SIGTERM);
@@ -401,7 +406,8 @@ TEST_F(AwsFailures, ARunKilledThenStoppedResumesAndStoresEveryItemOnce) {
   const Stored s = stored();
   ASSERT_EQ(s.runs.size(), 1u) << "one run, resumed twice";
   expect_each_once(s.results, kItems, "sentiflow results");
-  EXPECT_EQ(s.raw.size(), static_cast<size_t>(kItems)) << "raw objects hold every item (a batch in hand at the kill may be stored again)";
+  EXPECT_EQ(s.raw.size(), static_cast<size_t>(kItems))
+      << "raw objects hold every item (a batch in hand at the kill may be stored again)";
   st = status();
   EXPECT_EQ(st["runs"][0]["state"], "finished") << st.dump();
   EXPECT_EQ(st["dead_letter_queue"]["messages"], 0);

@@ -84,8 +84,10 @@ TEST_F(AwsStateCli, TableImportCountAndScanOnDynamoDb) {
   std::string jsonl;
   for (int i = 0; i < 30; ++i) jsonl += fmt::format(R"({{"name":"c{:02}","description":"company {}"}})", i, i) + "\n";
   jsonl += "{not json\n";
-  jsonl += R"({"description":"no key"})" "\n";
-  jsonl += R"({"name":"c00","n":12345678901234567890123456789012345678})" "\n";
+  jsonl += R"({"description":"no key"})"
+           "\n";
+  jsonl += R"({"name":"c00","n":12345678901234567890123456789012345678})"
+           "\n";
   std::ofstream(dir_.path() / "items.jsonl") << jsonl;
 
   Outcome r = run("table import items.jsonl --json");

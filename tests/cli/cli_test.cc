@@ -18,7 +18,6 @@ using sentiflow::testing_support::Outcome;
 
 Outcome run(const std::string& args) { return sentiflow::testing_support::run_sentiflow(args); }
 
-
 const std::string kSource = SENTIFLOW_SOURCE_DIR;
 
 TEST(Cli, ScheduleCronPrintsTheTenOClockTimes) {
@@ -32,7 +31,8 @@ TEST(Cli, ScheduleRefusesBothDaysSet) {
   const auto r = run("schedule 'cron(0 10 * * 1 *)'");
   EXPECT_EQ(r.status, 2);
   EXPECT_EQ(r.out, "");
-  EXPECT_NE(r.err.find("cron: day-of-month and day-of-week cannot both be set; use ? in one of them"), std::string::npos)
+  EXPECT_NE(r.err.find("cron: day-of-month and day-of-week cannot both be set; use ? in one of them"),
+            std::string::npos)
       << r.err;
 }
 

@@ -171,8 +171,8 @@ TEST_F(EvalResultsCli, TakesTheNewestFinishedRunOrTheOneAsked) {
   ASSERT_EQ(backfill.status, 0) << backfill.err;
   const auto newest = json::parse(sentiflow("eval --pipeline " + quoted_file() + " --json").out);
   EXPECT_EQ(newest["run"], "2026-01-01T00:00:00Z");
-  const auto asked =
-      json::parse(sentiflow("eval --pipeline " + quoted_file() + " --json --run " + first["run"].get<std::string>()).out);
+  const auto asked = json::parse(
+      sentiflow("eval --pipeline " + quoted_file() + " --json --run " + first["run"].get<std::string>()).out);
   EXPECT_EQ(asked["run"], first["run"]);
   EXPECT_EQ(asked["results"], newest["results"]);
 }

@@ -46,8 +46,9 @@ TEST(EventCli, ScheduleWritesAnEventBridgeRuleEventOrASchedulerInput) {
 TEST(EventCli, SqsWritesOneRecordPerBodyInLambdasShape) {
   TempDir dir("event-cli");
   std::ofstream(dir.path() / "bodies.jsonl") << "{\"a\":1}\n\n{\"b\":2}\r\n";
-  const auto out = run_sentiflow("event sqs --body 'first' --body 'second' --file " + quoted(dir.path() / "bodies.jsonl") +
-                                 " --queue-arn arn:aws:sqs:eu-west-1:123456789012:q");
+  const auto out =
+      run_sentiflow("event sqs --body 'first' --body 'second' --file " + quoted(dir.path() / "bodies.jsonl") +
+                    " --queue-arn arn:aws:sqs:eu-west-1:123456789012:q");
   ASSERT_EQ(out.status, 0) << out.err;
   const auto event = nlohmann::json::parse(out.out);
   ASSERT_EQ(event["Records"].size(), 4u);
@@ -86,10 +87,15 @@ queue: {url: local://q, visibility_timeout: 60s}
 sink: {store: out/}
 )";
     std::string items;
-    for (int i = 0; i < 9; ++i) items += fmt::format(R"({{"name":"c{}","text":"a lovely company"}})" "\n", i);
-    items += R"({"name":"mute"})" "\n";
+    for (int i = 0; i < 9; ++i)
+      items += fmt::format(R"({{"name":"c{}","text":"a lovely company"}})"
+                           "\n",
+                           i);
+    items += R"({"name":"mute"})"
+             "\n";
     std::ofstream(dir_.path() / "items.jsonl") << items;
-    const auto imported = run_sentiflow("table import --pipeline " + file() + " " + quoted(dir_.path() / "items.jsonl"));
+    const auto imported =
+        run_sentiflow("table import --pipeline " + file() + " " + quoted(dir_.path() / "items.jsonl"));
     ASSERT_EQ(imported.status, 0) << imported.err;
   }
 
@@ -126,9 +132,11 @@ TEST_F(InvokeCli, TheProducerFillsTheQueueOnceForATick) {
 }
 
 TEST_F(InvokeCli, TheConsumerAnswersWithThePoisonRecordsAndStoresTheRest) {
-  const auto batch = write(
-      "batch.json",
-      run_sentiflow(R"(event sqs --body '{"v":1,"run":"r1","key":"k1","item":{"name":"k1","text":"great"}}' --body 'oops')").out);
+  const auto batch =
+      write("batch.json",
+            run_sentiflow(
+                R"(event sqs --body '{"v":1,"run":"r1","key":"k1","item":{"name":"k1","text":"great"}}' --body 'oops')")
+                .out);
   const auto out = run_sentiflow("invoke consumer --event " + quoted(batch) + " --pipeline " + file());
   ASSERT_EQ(out.status, 0) << out.err;
   const auto event = nlohmann::json::parse(testing_support::read_whole_file(batch));

@@ -33,8 +33,8 @@ namespace {
 namespace fs = std::filesystem;
 using sentiflow::testing_support::Outcome;
 using sentiflow::testing_support::read_whole_file;
-using sentiflow::testing_support::RuntimeApiServer;
 using sentiflow::testing_support::run_sentiflow;
+using sentiflow::testing_support::RuntimeApiServer;
 using sentiflow::testing_support::Spawned;
 using sentiflow::testing_support::TempDir;
 
@@ -215,8 +215,8 @@ TEST_F(PackageTest, BootstrapRunsFromTheUnzippedFolderWithNoEnvironment) {
   }
   EXPECT_GT(inits, 5u) << traced.err;
   // The pipeline in the zip is valid where it lies, with the lexicons compiled in.
-  const Outcome sentiment =
-      run_exact({task + "/bootstrap", "sentiment", "VADER is smart, handsome, and funny."}, {"LAMBDA_TASK_ROOT=" + task});
+  const Outcome sentiment = run_exact({task + "/bootstrap", "sentiment", "VADER is smart, handsome, and funny."},
+                                      {"LAMBDA_TASK_ROOT=" + task});
   EXPECT_EQ(sentiment.status, 0) << sentiment.err;
   EXPECT_NE(sentiment.out.find("\"compound\":0.8316"), std::string::npos) << sentiment.out;
 }
@@ -228,8 +228,7 @@ TEST_F(PackageTest, OtherProgramsWithLambdasLibraryPathDoNotLoadTheBundledLibrar
   TempDir root("package-other");
   unzip(zip(), root.path());
   const std::string task = fs::canonical(root.path()).string();
-  const Outcome other =
-      run_exact({"/usr/bin/env"}, {"LD_LIBRARY_PATH=" + task + ":" + task + "/lib", "LD_DEBUG=libs"});
+  const Outcome other = run_exact({"/usr/bin/env"}, {"LD_LIBRARY_PATH=" + task + ":" + task + "/lib", "LD_DEBUG=libs"});
   EXPECT_EQ(other.status, 0) << other.err;
   size_t inits = 0;
   std::istringstream lines(other.err);
@@ -323,7 +322,8 @@ class PackagedRuntimeTest : public PackageTest {
   // Every variable of this process, to be unset in the child: it gets only what is given.
   static std::vector<std::string> inherited() {
     std::vector<std::string> names;
-    for (char** e = environ; *e != nullptr; ++e) names.emplace_back(std::string(*e).substr(0, std::string(*e).find('=')));
+    for (char** e = environ; *e != nullptr; ++e)
+      names.emplace_back(std::string(*e).substr(0, std::string(*e).find('=')));
     return names;
   }
 
@@ -345,7 +345,8 @@ class PackagedRuntimeTest : public PackageTest {
   }
 
   static std::string message(const std::string& key, const std::string& text) {
-    return nlohmann::json{{"v", 1}, {"run", "manual-20261126T000000.000Z"}, {"key", key}, {"item", {{"id", key}, {"text", text}}}}
+    return nlohmann::json{
+        {"v", 1}, {"run", "manual-20261126T000000.000Z"}, {"key", key}, {"item", {{"id", key}, {"text", text}}}}
         .dump();
   }
 
@@ -356,9 +357,9 @@ class PackagedRuntimeTest : public PackageTest {
                             sqs_record("m-poison", "not json") + "]}",
                     .request_id = "req-records",
                     .trace_id = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"});
-    const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                            std::chrono::system_clock::now().time_since_epoch())
-                            .count();
+    const int64_t now =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count();
     api_.add_event({.body = "{\"Records\": [" + sqs_record("m-late", message("b", "fine")) + "]}",
                     .request_id = "req-late",
                     .deadline_ms = now});
@@ -423,10 +424,11 @@ TEST_F(PackagedRuntimeTest, BootstrapServesTheStrictRuntimeApiInAChroot) {
   TempDir root("package-lambda-chroot");
   deploy(root.path());
   // chroot(8) itself is this machine's program: Lambda's LD_LIBRARY_PATH, not the broken folder.
-  Spawned child("/usr/sbin/chroot", {root.path().string(), "/bootstrap"},
-                {.env = lambda_environment("/", "consumer",
-                                           "/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:/var/task/lib:/opt/lib"),
-                 .unset = inherited()});
+  Spawned child(
+      "/usr/sbin/chroot", {root.path().string(), "/bootstrap"},
+      {.env = lambda_environment("/", "consumer",
+                                 "/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:/var/task/lib:/opt/lib"),
+       .unset = inherited()});
   serve_events(child, root.path(), 20);
 }
 
@@ -449,12 +451,14 @@ TEST_F(PackagedRuntimeTest, AFailedInitialisationIsPostedToInitError) {
 
 TEST_F(PackageTest, BadInputsAreRefusedWithExitStatusTwo) {
   TempDir dir("package-bad");
-  const Outcome missing = run_sentiflow("package /nonexistent/pipeline.yaml --out '" + (dir.path() / "a.zip").string() + "'");
+  const Outcome missing =
+      run_sentiflow("package /nonexistent/pipeline.yaml --out '" + (dir.path() / "a.zip").string() + "'");
   EXPECT_EQ(missing.status, 2);
   EXPECT_NE(missing.err.find("/nonexistent/pipeline.yaml"), std::string::npos) << missing.err;
   const fs::path invalid = dir.path() / "invalid.yaml";
   std::ofstream(invalid) << "name: 1bad\n";
-  const Outcome bad = run_sentiflow("package '" + invalid.string() + "' --out '" + (dir.path() / "b.zip").string() + "'");
+  const Outcome bad =
+      run_sentiflow("package '" + invalid.string() + "' --out '" + (dir.path() / "b.zip").string() + "'");
   EXPECT_EQ(bad.status, 2);
   EXPECT_NE(bad.err.find("name"), std::string::npos) << bad.err;
   EXPECT_FALSE(fs::exists(dir.path() / "b.zip"));
@@ -462,7 +466,8 @@ TEST_F(PackageTest, BadInputsAreRefusedWithExitStatusTwo) {
       run_sentiflow("package '" + kSource + "/examples/aws.yaml' --out /nonexistent/dir/sentiflow.zip");
   EXPECT_EQ(unwritable.status, 2);
   EXPECT_NE(unwritable.err.find("/nonexistent/dir/sentiflow.zip"), std::string::npos) << unwritable.err;
-  const Outcome folder = run_sentiflow("package '" + kSource + "/examples/aws.yaml' --out '" + dir.path().string() + "'");
+  const Outcome folder =
+      run_sentiflow("package '" + kSource + "/examples/aws.yaml' --out '" + dir.path().string() + "'");
   EXPECT_EQ(folder.status, 2);
   EXPECT_NE(folder.err.find("is a folder"), std::string::npos) << folder.err;
   EXPECT_EQ(folder.out, "");

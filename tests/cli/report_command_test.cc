@@ -53,7 +53,9 @@ class ReportCli : public ::testing::Test {
   }
   std::string path(const std::string& name) const { return (dir_.path() / name).string(); }
   std::string file() const { return "'" + path("pipeline.yaml") + "'"; }
-  Outcome run(const std::string& args) const { return sentiflow::testing_support::run_sentiflow(args, {.cwd = dir_.path()}); }
+  Outcome run(const std::string& args) const {
+    return sentiflow::testing_support::run_sentiflow(args, {.cwd = dir_.path()});
+  }
 
   // Seeds `n` items and runs the pipeline once; returns the run's id.
   std::string run_once(int n) const {
@@ -106,8 +108,9 @@ TEST_F(ReportCli, WritesTheNewestRunAsAPageThatNeedsNoServer) {
   EXPECT_EQ(record.at("labels").at("POSITIVE"), 34);
 
   // Self-contained: nothing is loaded from elsewhere (an SVG namespace is a name, not a load).
-  static const std::regex kExternal(R"((src|href)\s*=\s*["']?\s*(https?:)?//|url\(\s*["']?(https?:)?//|@import|fetch\(\s*["'`]https?:)",
-                                    std::regex::icase);
+  static const std::regex kExternal(
+      R"((src|href)\s*=\s*["']?\s*(https?:)?//|url\(\s*["']?(https?:)?//|@import|fetch\(\s*["'`]https?:)",
+      std::regex::icase);
   EXPECT_FALSE(std::regex_search(page, kExternal)) << "the report loads something from elsewhere";
   // The page was replaced whole: no temporary file is left beside it.
   for (const auto& entry : fs::directory_iterator(dir_.path()))
@@ -131,7 +134,8 @@ TEST_F(ReportCli, TextThatLooksLikeMarkupStaysInsideTheDataScript) {
   {
     sentiflow::SqliteRunState state(dir_.path() / "state");
     state.start_run(id, sentiflow::RunKind::manual, sentiflow::Millis{std::chrono::milliseconds{1'700'000'000'000}});
-    state.record_timeline(id, {sentiflow::Seconds{std::chrono::seconds{1'700'000'000}}, nlohmann::json{{"run", id}, {"processed", 1}}.dump()});
+    state.record_timeline(id, {sentiflow::Seconds{std::chrono::seconds{1'700'000'000}},
+                               nlohmann::json{{"run", id}, {"processed", 1}}.dump()});
     state.record_timeline(id, {sentiflow::Seconds{std::chrono::seconds{1'700'000'001}}, "not json"});
   }
   const Outcome r = run("report " + file() + " --run '" + id + "' --html page.html");

@@ -47,7 +47,8 @@ std::vector<nlohmann::json> json_lines(const std::string& text) {
 
 std::vector<std::string> run_keys(const std::string& jsonl) {
   std::vector<std::string> out;
-  for (const auto& j : json_lines(jsonl)) out.push_back(j.at("run").get<std::string>() + "|" + j.at("key").get<std::string>());
+  for (const auto& j : json_lines(jsonl))
+    out.push_back(j.at("run").get<std::string>() + "|" + j.at("key").get<std::string>());
   return out;
 }
 
@@ -95,7 +96,7 @@ TEST_F(ResultsCli, PrintsEachRunAndKeyOnceAsJsonLines) {
   const auto r = run_sentiflow("results " + pipeline());
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(run_keys(r.out), (std::vector<std::string>{std::string(kRun1) + "|Apple", std::string(kRun1) + "|Netflix",
-                                                        std::string(kRun2) + "|Amazon"}));
+                                                       std::string(kRun2) + "|Amazon"}));
   const auto lines = json_lines(r.out);
   EXPECT_EQ(lines[1].at("sentiment"), "NEUTRAL");  // the later record, from the .csv.gz object
   EXPECT_EQ(lines[1].at("processed_at"), "1970-01-01T00:00:02.000Z");
@@ -108,7 +109,8 @@ TEST_F(ResultsCli, PrintsCsvWithItsHeader) {
   fill();
   const auto r = run_sentiflow("results " + pipeline() + " --format csv");
   ASSERT_EQ(r.status, 0) << r.err;
-  EXPECT_TRUE(r.out.starts_with("run,key,sentiment,positive,negative,neutral,mixed,compound,engine,processed_at,text,item\r\n"))
+  EXPECT_TRUE(
+      r.out.starts_with("run,key,sentiment,positive,negative,neutral,mixed,compound,engine,processed_at,text,item\r\n"))
       << r.out;
   EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 4);
   EXPECT_NE(r.out.find(std::string(kRun1) + ",Netflix,NEUTRAL,"), std::string::npos) << r.out;

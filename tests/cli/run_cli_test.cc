@@ -47,7 +47,6 @@ std::vector<nlohmann::json> json_lines(const std::string& text) {
   return lines;
 }
 
-
 // cpp-httplib on a free port of 127.0.0.1: /page/<name> answers {"extract": …}, except a
 // 404 for names that start with "Missing".
 class PageServer : public sentiflow::testing_support::LocalHttpServer {
@@ -67,7 +66,8 @@ class PageServer : public sentiflow::testing_support::LocalHttpServer {
         res.set_content(R"({"title": "Not found."})", "application/json");
         return;
       }
-      res.set_content(nlohmann::json{{"extract", name + " is a wonderful and happy company"}}.dump(), "application/json");
+      res.set_content(nlohmann::json{{"extract", name + " is a wonderful and happy company"}}.dump(),
+                      "application/json");
     });
   }
 };
@@ -111,18 +111,22 @@ class RunCli : public ::testing::Test {
   // A pipeline over local://items with the given extra sections (YAML flow maps).
   void write_pipeline(const std::string& source, const std::string& queue, const std::string& consumer,
                       const std::string& extra = "") const {
-    write("pipeline.yaml", "name: run-cli-test\n"
-                           "state_dir: state\n" +
-                               extra + "source: " + source + "\nqueue: " + queue + "\nconsumer: " + consumer +
-                               "\nsink: {store: out/}\n");
+    write("pipeline.yaml",
+          "name: run-cli-test\n"
+          "state_dir: state\n" +
+              extra + "source: " + source + "\nqueue: " + queue + "\nconsumer: " + consumer +
+              "\nsink: {store: out/}\n");
   }
 
-  Outcome run(const std::string& args) const { return sentiflow::testing_support::run_sentiflow(args, {.cwd = dir_.path()}); }
+  Outcome run(const std::string& args) const {
+    return sentiflow::testing_support::run_sentiflow(args, {.cwd = dir_.path()});
+  }
 
   Spawned spawn(const std::vector<std::string>& args) {
     const int n = spawned_++;
     return Spawned(SENTIFLOW_BINARY, args,
-                   {.out = dir_.path() / ("p" + std::to_string(n) + ".out"), .err = dir_.path() / ("p" + std::to_string(n) + ".err")});
+                   {.out = dir_.path() / ("p" + std::to_string(n) + ".out"),
+                    .err = dir_.path() / ("p" + std::to_string(n) + ".err")});
   }
 
   nlohmann::json status() const {
@@ -165,7 +169,7 @@ TEST_F(RunCli, EndToEndOnASmallTable) {
   std::string seed;
   for (int i = 0; i < 40; ++i) {
     if (i == 9) seed += "{\"name\": \"broken\", \"description\": \n";  // line 10: not JSON
-    if (i == 20) seed += "{\"name\": \"no-text\"}\n";                   // line 22: no description
+    if (i == 20) seed += "{\"name\": \"no-text\"}\n";                  // line 22: no description
     seed += seed_item(i);
   }
   write("seed.jsonl", seed);
@@ -420,7 +424,8 @@ TEST_F(RunCli, RunRefusesBadUsage) {
   EXPECT_NE(r.err.find("run id 'x/y'"), std::string::npos) << r.err;
   EXPECT_TRUE(status()["runs"].empty()) << status().dump();
 
-  write_pipeline("{table: dynamodb://items, key: name, text: description}", "{url: local://producer}", "{batch_size: 10}");
+  write_pipeline("{table: dynamodb://items, key: name, text: description}", "{url: local://producer}",
+                 "{batch_size: 10}");
   sentiflow::testing_support::hide_aws_settings();  // a DynamoDB table without a region: usage error
   r = run("run " + quoted_file() + " --once --no-progress");
   EXPECT_EQ(r.status, 2) << r.err;

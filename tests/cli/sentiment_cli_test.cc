@@ -22,7 +22,6 @@ using sentiflow::testing_support::Outcome;
 
 Outcome run(const std::string& args) { return sentiflow::testing_support::run_sentiflow(args); }
 
-
 std::vector<std::string> lines_of(const std::string& text) {
   std::vector<std::string> lines;
   std::istringstream in(text);
@@ -43,10 +42,9 @@ TEST(SentimentCli, OneTextPrintsOneJsonResult) {
   const auto r = run("sentiment 'VADER is smart, handsome, and funny.'");
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(r.err, "");
-  EXPECT_EQ(r.out,
-            R"({"sentiment":"POSITIVE","scores":{"Positive":0.746,"Negative":0.0,"Neutral":0.254,"Mixed":0.0},)"
-            R"("vader":{"neg":0.0,"neu":0.254,"pos":0.746,"compound":0.8316}})"
-            "\n");
+  EXPECT_EQ(r.out, R"({"sentiment":"POSITIVE","scores":{"Positive":0.746,"Negative":0.0,"Neutral":0.254,"Mixed":0.0},)"
+                   R"("vader":{"neg":0.0,"neu":0.254,"pos":0.746,"compound":0.8316}})"
+                   "\n");
   const auto echo = json::parse(run("sentiment --echo 'I love it but I hate it'").out);
   EXPECT_EQ(echo["text"], "I love it but I hate it");
   EXPECT_EQ(echo["sentiment"], "MIXED");
@@ -68,7 +66,8 @@ TEST(SentimentCli, OneTextAsTsv) {
 
 TEST(SentimentCli, AFileGivesOneResultPerLineInOrder) {
   // CRLF line ends, an empty line, and no final newline.
-  const std::string file = temp_file("lines.txt", "The book was good.\r\n\r\nA really bad, horrible book.\r\n:) and :D");
+  const std::string file =
+      temp_file("lines.txt", "The book was good.\r\n\r\nA really bad, horrible book.\r\n:) and :D");
   const auto r = run("sentiment --file '" + file + "'");
   ASSERT_EQ(r.status, 0) << r.err;
   const auto lines = lines_of(r.out);

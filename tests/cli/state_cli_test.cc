@@ -20,8 +20,6 @@ namespace {
 namespace fs = std::filesystem;
 using sentiflow::testing_support::Outcome;
 
-
-
 std::vector<nlohmann::json> json_lines(const std::string& text) {
   std::vector<nlohmann::json> lines;
   std::istringstream in(text);
@@ -35,7 +33,8 @@ class StateCli : public ::testing::Test {
  protected:
   StateCli() {
     static std::atomic<int> counter{0};
-    dir_ = fs::temp_directory_path() / ("sentiflow-state-cli-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
+    dir_ = fs::temp_directory_path() /
+           ("sentiflow-state-cli-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
     fs::remove_all(dir_);
     fs::create_directories(dir_);
     write("pipeline.yaml",
@@ -55,7 +54,9 @@ class StateCli : public ::testing::Test {
     fs::remove_all(dir_, ec);
   }
 
-  void write(const std::string& name, const std::string& text) const { std::ofstream(dir_ / name, std::ios::binary) << text; }
+  void write(const std::string& name, const std::string& text) const {
+    std::ofstream(dir_ / name, std::ios::binary) << text;
+  }
   std::string path(const std::string& name) const { return (dir_ / name).string(); }
   std::string pipeline() const { return "--pipeline '" + path("pipeline.yaml") + "'"; }
 
@@ -79,7 +80,8 @@ TEST_F(StateCli, QueueSendReceiveDeleteAndStats) {
   ASSERT_EQ(r.status, 0) << r.err;
   auto stats = json_lines(r.out);
   ASSERT_EQ(stats.size(), 2u);
-  EXPECT_EQ(stats[0], (nlohmann::json{{"queue", "producer"}, {"role", "queue"}, {"visible", 2}, {"in_flight", 0}, {"delayed", 0}}));
+  EXPECT_EQ(stats[0], (nlohmann::json{
+                          {"queue", "producer"}, {"role", "queue"}, {"visible", 2}, {"in_flight", 0}, {"delayed", 0}}));
   EXPECT_EQ(stats[1]["queue"], "producer-dlq");
   EXPECT_EQ(stats[1]["role"], "dead-letter");
 
@@ -191,9 +193,9 @@ TEST_F(StateCli, MistypedQueueNamesAreErrorsAndCreateNothing) {
   const std::string listing = "(queues: producer, producer-dlq)";
   for (const std::string& command : std::vector<std::string>{
            "queue stats " + pipeline() + " --queue typo", "queue receive " + pipeline() + " --queue typo",
-        "queue delete " + pipeline() + " --queue typo 1.1.0000000000000001", "queue purge " + pipeline() + " --queue typo --yes",
-        "queue redrive " + pipeline() + " --queue typo", "queue stats --state-dir state --queue typo",
-        "queue purge --state-dir state --queue typo --yes"}) {
+           "queue delete " + pipeline() + " --queue typo 1.1.0000000000000001",
+           "queue purge " + pipeline() + " --queue typo --yes", "queue redrive " + pipeline() + " --queue typo",
+           "queue stats --state-dir state --queue typo", "queue purge --state-dir state --queue typo --yes"}) {
     const auto r = run(command);
     EXPECT_EQ(r.status, 2) << command;
     EXPECT_NE(r.err.find("no queue 'typo' in "), std::string::npos) << command << ": " << r.err;
@@ -265,7 +267,8 @@ TEST_F(StateCli, TableImportScanAndCount) {
   EXPECT_EQ(r.out, "3\n");
   r = run("table scan " + pipeline());
   ASSERT_EQ(r.status, 0) << r.err;
-  EXPECT_NE(r.out.find("{\"name\":\"Meta\",\"n\":12345678901234567890123456789012345678}\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("{\"name\":\"Meta\",\"n\":12345678901234567890123456789012345678}\n"), std::string::npos)
+      << r.out;
   EXPECT_NE(r.out.find("{\"name\":\"Big\",\"x\":1e400}\n"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("{\"name\":\"Apple\",\"description\":\"Designs, builds\"}\n"), std::string::npos) << r.out;
   EXPECT_EQ(json_lines(run("table scan " + pipeline() + " --limit 2").out).size(), 2u);

@@ -140,11 +140,11 @@ std::map<std::string, std::set<std::string>> run_state_actions(const std::string
   EXPECT_NE(impl_end, std::string::npos);
   if (impl_begin == std::string::npos || impl_end == std::string::npos) return {};
   // Impl's members, defined inline at two spaces' indentation on one line ending in "{".
-  const auto helpers = bodies(source.substr(impl_begin, impl_end - impl_begin),
-                              std::regex(R"(^  [^ /][^(]*?(\w+)\([^;]*\{$)"), "  }");
+  const auto helpers =
+      bodies(source.substr(impl_begin, impl_end - impl_begin), std::regex(R"(^  [^ /][^(]*?(\w+)\([^;]*\{$)"), "  }");
   const auto methods = bodies(source.substr(impl_end), std::regex(R"(^\S.*\bDynamoDbRunState::(\w+)\()"), "}");
-  const std::vector<std::string> operations = {"GetItem", "PutItem",        "UpdateItem",   "DeleteItem",
-                                               "Query",   "Scan",           "BatchWriteItem", "BatchGetItem",
+  const std::vector<std::string> operations = {"GetItem",       "PutItem",     "UpdateItem",      "DeleteItem",
+                                               "Query",         "Scan",        "BatchWriteItem",  "BatchGetItem",
                                                "DescribeTable", "CreateTable", "TransactGetItems"};
   const auto direct = [&](const std::string& body) {
     std::set<std::string> found;
@@ -237,9 +237,9 @@ TEST_F(TemplateTest, EveryResourceOfTheExamplePipeline) {
   EXPECT_EQ(t["AWSTemplateFormatVersion"].as<std::string>(), "2010-09-09");
   EXPECT_EQ(t["Transform"].as<std::string>(), "AWS::Serverless-2016-10-31");
   const YAML::Node r = t["Resources"];
-  const std::set<std::string> expected = {"SourceTable",     "Queue",          "DeadLetterQueue",  "StateTable",
-                                          "ResultsBucket",   "ProducerFunction", "ConsumerFunction", "ProducerRole",
-                                          "ConsumerRole",    "ProducerLogGroup", "ConsumerLogGroup"};
+  const std::set<std::string> expected = {
+      "SourceTable",      "Queue",        "DeadLetterQueue", "StateTable",       "ResultsBucket",   "ProducerFunction",
+      "ConsumerFunction", "ProducerRole", "ConsumerRole",    "ProducerLogGroup", "ConsumerLogGroup"};
   std::set<std::string> present;
   for (const auto& entry : r) present.insert(entry.first.as<std::string>());
   EXPECT_EQ(present, expected);
@@ -290,7 +290,8 @@ TEST_F(TemplateTest, EveryResourceOfTheExamplePipeline) {
   // Both functions: the custom runtime, the zip, lambda.memory and lambda.timeout (50s: 6 x 50s
   // fits the 5m visibility; the file sets it, so the producer has it too), the state table's
   // name in the environment, and the file's ${RESULTS_BUCKET} as it resolved here.
-  for (const auto& [id, handler] : {std::pair{"ProducerFunction", "producer"}, std::pair{"ConsumerFunction", "consumer"}}) {
+  for (const auto& [id, handler] :
+       {std::pair{"ProducerFunction", "producer"}, std::pair{"ConsumerFunction", "consumer"}}) {
     const YAML::Node f = r[id];
     EXPECT_EQ(f["Type"].as<std::string>(), "AWS::Serverless::Function");
     const YAML::Node p = f["Properties"];
@@ -301,13 +302,15 @@ TEST_F(TemplateTest, EveryResourceOfTheExamplePipeline) {
     EXPECT_EQ(p["MemorySize"].as<int>(), 512);
     EXPECT_EQ(p["Timeout"].as<int>(), 50);
     EXPECT_EQ(p["Role"].Tag(), "!GetAtt");
-    EXPECT_EQ(p["Role"].as<std::string>(), std::string(id == std::string("ProducerFunction") ? "Producer" : "Consumer") + "Role.Arn");
+    EXPECT_EQ(p["Role"].as<std::string>(),
+              std::string(id == std::string("ProducerFunction") ? "Producer" : "Consumer") + "Role.Arn");
     const YAML::Node env = p["Environment"]["Variables"];
     EXPECT_EQ(env["SENTIFLOW_STATE_TABLE"].Tag(), "!Ref");
     EXPECT_EQ(env["SENTIFLOW_STATE_TABLE"].as<std::string>(), "StateTable");
     EXPECT_EQ(env["RESULTS_BUCKET"].as<std::string>(), "fang-sentiment-results");
     EXPECT_FALSE(env["AWS_REGION"]) << "Lambda reserves AWS_REGION";
-    EXPECT_EQ(f["DependsOn"].as<std::string>(), std::string(id == std::string("ProducerFunction") ? "Producer" : "Consumer") + "LogGroup");
+    EXPECT_EQ(f["DependsOn"].as<std::string>(),
+              std::string(id == std::string("ProducerFunction") ? "Producer" : "Consumer") + "LogGroup");
   }
 
   // The producer's schedule: an EventBridge rule for cron().
@@ -370,8 +373,8 @@ TEST_F(TemplateTest, EachRoleGrantsExactlyTheCallsOfItsFunctionOnThePipelinesOwn
   const Set logs = {"logs:CreateLogStream", "logs:PutLogEvents"};
   // The state table: the producer starts runs, leases, checkpoints and scans for unfinished runs;
   // the consumer only adds counts and finishes runs (which removes their checkpoints).
-  const Set producer_state = {"dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:PutItem",
-                              "dynamodb:UpdateItem",    "dynamodb:DeleteItem", "dynamodb:Query",
+  const Set producer_state = {"dynamodb:DescribeTable", "dynamodb:GetItem",           "dynamodb:PutItem",
+                              "dynamodb:UpdateItem",    "dynamodb:DeleteItem",        "dynamodb:Query",
                               "dynamodb:Scan",          "dynamodb:ConditionCheckItem"};
   const Set consumer_state = {"dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:UpdateItem",
                               "dynamodb:DeleteItem",    "dynamodb:Query",   "dynamodb:ConditionCheckItem"};
@@ -381,14 +384,16 @@ TEST_F(TemplateTest, EachRoleGrantsExactlyTheCallsOfItsFunctionOnThePipelinesOwn
   // The producer: scans the source table, sends to the queue, keeps its run state, writes error
   // records, and re-invokes itself when a run outlasts an invocation.
   EXPECT_EQ(actions_on(r, "ProducerRole", "!GetAtt", "ProducerLogGroup.Arn"), logs);
-  EXPECT_EQ(actions_on(r, "ProducerRole", "!GetAtt", "SourceTable.Arn"), (Set{"dynamodb:DescribeTable", "dynamodb:Scan"}));
+  EXPECT_EQ(actions_on(r, "ProducerRole", "!GetAtt", "SourceTable.Arn"),
+            (Set{"dynamodb:DescribeTable", "dynamodb:Scan"}));
   EXPECT_EQ(actions_on(r, "ProducerRole", "!GetAtt", "Queue.Arn"),
             (Set{"sqs:GetQueueUrl", "sqs:GetQueueAttributes", "sqs:SendMessage"}));
   EXPECT_EQ(actions_on(r, "ProducerRole", "!GetAtt", "StateTable.Arn"), producer_state);
   EXPECT_EQ(actions_on(r, "ProducerRole", "!Sub", objects), sink);
-  EXPECT_EQ(actions_on(r, "ProducerRole", "!Sub",
-                       "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:fang-sentiment-producer"),
-            Set{"lambda:InvokeFunction"});
+  EXPECT_EQ(
+      actions_on(r, "ProducerRole", "!Sub",
+                 "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:fang-sentiment-producer"),
+      Set{"lambda:InvokeFunction"});
   EXPECT_EQ(statements(r, "ProducerRole").size(), 6u);
   for (const auto& a : all_actions(r, "ProducerRole")) EXPECT_FALSE(a.starts_with("comprehend:")) << a;
 
@@ -514,8 +519,8 @@ TEST_F(TemplateTest, TheTimeoutDefaultsToASixthOfTheVisibilityAndConcurrencyToAt
 }
 
 TEST_F(TemplateTest, AVisibilityUnderSixTimesTheTimeoutIsRefused) {
-  const Outcome r = run_sentiflow(
-      "template '" + write_pipeline(aws_pipeline("", "", "lambda: {timeout: 30s}\n")).string() + "'");
+  const Outcome r =
+      run_sentiflow("template '" + write_pipeline(aws_pipeline("", "", "lambda: {timeout: 30s}\n")).string() + "'");
   EXPECT_EQ(r.status, 2);
   EXPECT_EQ(r.out, "");
   EXPECT_NE(r.err.find("queue.visibility_timeout (2m) must be at least 6 times the consumer function's timeout (30s"),
@@ -548,8 +553,8 @@ TEST_F(TemplateTest, TheProducersTimeoutIsLambdaTimeoutWhenTheFileSetsItElseLamb
 }
 
 TEST_F(TemplateTest, LocalUrisAreRefused) {
-  const fs::path file = write_pipeline(
-      "name: local\nsource: {table: local://items, key: id, text: review}\nsink: {store: out/}\n");
+  const fs::path file =
+      write_pipeline("name: local\nsource: {table: local://items, key: id, text: review}\nsink: {store: out/}\n");
   const Outcome r = run_sentiflow("template '" + file.string() + "'");
   EXPECT_EQ(r.status, 2);
   EXPECT_EQ(r.out, "");
@@ -559,9 +564,10 @@ TEST_F(TemplateTest, LocalUrisAreRefused) {
 }
 
 TEST_F(TemplateTest, ABigBatchWithoutAWindowIsRefused) {
-  const std::string body = "name: shop\nsource: {table: dynamodb://items, key: id, text: review}\n"
-                           "queue: {url: sqs://shop-work, visibility_timeout: 2m}\n"
-                           "consumer: {batch_size: 50}\nsink: {store: 's3://shop-results/out/'}\n";
+  const std::string body =
+      "name: shop\nsource: {table: dynamodb://items, key: id, text: review}\n"
+      "queue: {url: sqs://shop-work, visibility_timeout: 2m}\n"
+      "consumer: {batch_size: 50}\nsink: {store: 's3://shop-results/out/'}\n";
   const Outcome r = run_sentiflow("template '" + write_pipeline(body).string() + "'");
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.err.find("batch_window of at least 1s"), std::string::npos) << r.err;
@@ -595,8 +601,7 @@ TEST_F(TemplateTest, OutWritesTheFileAndAnUnwritablePathIsRefused) {
   const Outcome bad = run_sentiflow("template '" + kSource + "/examples/aws.yaml' --out /nonexistent/dir/t.yaml");
   EXPECT_EQ(bad.status, 2);
   EXPECT_NE(bad.err.find("cannot write the template to /nonexistent/dir/t.yaml"), std::string::npos) << bad.err;
-  const Outcome retention =
-      run_sentiflow("template '" + kSource + "/examples/aws.yaml' --log-retention 8");
+  const Outcome retention = run_sentiflow("template '" + kSource + "/examples/aws.yaml' --log-retention 8");
   EXPECT_EQ(retention.status, 2);
   EXPECT_NE(retention.err.find("8 days is not a CloudWatch Logs retention"), std::string::npos) << retention.err;
 }

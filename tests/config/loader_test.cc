@@ -73,8 +73,9 @@ TEST(Loader, AMinimalFileGetsEveryDefault) {
 }
 
 TEST(Loader, EnrichSectionTurnsTheStepOnWithItsDefaults) {
-  const LoadResult r = load("name: demo\nsource: {table: local://t, key: name}\n"
-                            "consumer:\n  enrich:\n    url: https://example.org/{name}\n    text: /extract\n");
+  const LoadResult r = load(
+      "name: demo\nsource: {table: local://t, key: name}\n"
+      "consumer:\n  enrich:\n    url: https://example.org/{name}\n    text: /extract\n");
   ASSERT_TRUE(r.ok()) << errors_of(r);
   const auto& e = *r.config->consumer.enrich;
   EXPECT_EQ(e.url, "https://example.org/{name}");
@@ -107,9 +108,10 @@ TEST(Loader, SubstitutesEnvironmentVariables) {
 }
 
 TEST(Loader, ReportsEveryErrorAtOnceInFileOrder) {
-  const LoadResult r = load("name: 9lives\nsource: {table: local://t, key: id, text: body, segments: 0}\n"
-                            "queue: {visibility_timeout: 13h, retention: 1m, max_receive_count: zero}\n"
-                            "sink: {format: parquet}\n");
+  const LoadResult r = load(
+      "name: 9lives\nsource: {table: local://t, key: id, text: body, segments: 0}\n"
+      "queue: {visibility_timeout: 13h, retention: 1m, max_receive_count: zero}\n"
+      "sink: {format: parquet}\n");
   ASSERT_EQ(r.errors.size(), 5u) << errors_of(r);
   EXPECT_EQ(r.errors[0].key, "name");
   EXPECT_EQ(r.errors[1].key, "source.segments");
@@ -122,9 +124,10 @@ TEST(Loader, ReportsEveryErrorAtOnceInFileOrder) {
 }
 
 TEST(Loader, WarnsAboutSettingsAwsWouldIgnoreOrRefuse) {
-  const LoadResult r = load("name: demo\nsource: {table: dynamodb://things, key: id, text: body}\n"
-                            "queue: {url: sqs://things, durability: full}\nconsumer: {batch_size: 100}\n"
-                            "observe: {listen: '0.0.0.0:9464'}\n");
+  const LoadResult r = load(
+      "name: demo\nsource: {table: dynamodb://things, key: id, text: body}\n"
+      "queue: {url: sqs://things, durability: full}\nconsumer: {batch_size: 100}\n"
+      "observe: {listen: '0.0.0.0:9464'}\n");
   ASSERT_TRUE(r.ok()) << errors_of(r);
   ASSERT_EQ(r.warnings.size(), 3u);
   EXPECT_EQ(r.warnings[0].key, "consumer.batch_size");
@@ -149,9 +152,11 @@ TEST(Loader, TheResolvedConfigIsItselfAValidPipelineFile) {
 TEST(Loader, RefusesValuesNobodyMeans) {
   EXPECT_NE(errors_of(load(kMinimal + "sentiment: {mixed_threshold: nan}\n")).find("'nan' is not a number"),
             std::string::npos);
-  EXPECT_NE(errors_of(load(kMinimal + "sentiment: {mixed_threshold: 1e400}\n")).find("out of range"), std::string::npos);
-  EXPECT_NE(errors_of(load(kMinimal + "consumer: {batch_size: 99999999999999999999999}\n")).find("out of range 1-10000"),
+  EXPECT_NE(errors_of(load(kMinimal + "sentiment: {mixed_threshold: 1e400}\n")).find("out of range"),
             std::string::npos);
+  EXPECT_NE(
+      errors_of(load(kMinimal + "consumer: {batch_size: 99999999999999999999999}\n")).find("out of range 1-10000"),
+      std::string::npos);
   const auto nul = load(kMinimal + "sink: {store: \"out\\0/../x\"}\n");
   EXPECT_NE(errors_of(nul).find("control character (0x00)"), std::string::npos) << errors_of(nul);
 }
@@ -177,8 +182,9 @@ TEST(Loader, RefusesWhatIsNotAPipelineFile) {
 }
 
 TEST(Loader, ChecksUrlTemplatesWithAQueryOnly) {
-  const LoadResult r = load("name: demo\nsource: {table: local://t, key: name}\n"
-                            "consumer: {enrich: {url: \"https://example.com?q={name}\", text: /extract}}\n");
+  const LoadResult r = load(
+      "name: demo\nsource: {table: local://t, key: name}\n"
+      "consumer: {enrich: {url: \"https://example.com?q={name}\", text: /extract}}\n");
   EXPECT_TRUE(r.ok()) << errors_of(r);
 }
 
@@ -210,16 +216,49 @@ TEST(Loader, OrThrowListsEveryError) {
 }
 
 TEST(Keys, TheTableHasEveryKeyOfTheDesign) {
-  for (const char* path :
-       {"name", "schedule", "catch_up", "state_dir", "source.table", "source.key", "source.text", "source.seed",
-        "source.segments", "source.page_size", "queue.url", "queue.visibility_timeout", "queue.max_receive_count",
-        "queue.dead_letter", "queue.message_size_limit", "queue.retention", "queue.durability", "consumer.batch_size",
-        "consumer.batch_window", "consumer.concurrency.min", "consumer.concurrency.max", "consumer.enrich.url",
-        "consumer.enrich.text", "consumer.enrich.timeout", "consumer.enrich.retries", "consumer.enrich.concurrency",
-        "consumer.enrich.rate_limit", "consumer.enrich.user_agent", "consumer.enrich.cache.entries",
-        "consumer.enrich.cache.ttl", "sentiment.engine", "sentiment.language", "sentiment.mixed_threshold",
-        "sentiment.concurrency", "sink.store", "sink.format", "sink.compression", "aws.region", "aws.profile",
-        "aws.endpoint_url", "lambda.timeout", "lambda.memory", "observe.listen"})
+  for (const char* path : {"name",
+                           "schedule",
+                           "catch_up",
+                           "state_dir",
+                           "source.table",
+                           "source.key",
+                           "source.text",
+                           "source.seed",
+                           "source.segments",
+                           "source.page_size",
+                           "queue.url",
+                           "queue.visibility_timeout",
+                           "queue.max_receive_count",
+                           "queue.dead_letter",
+                           "queue.message_size_limit",
+                           "queue.retention",
+                           "queue.durability",
+                           "consumer.batch_size",
+                           "consumer.batch_window",
+                           "consumer.concurrency.min",
+                           "consumer.concurrency.max",
+                           "consumer.enrich.url",
+                           "consumer.enrich.text",
+                           "consumer.enrich.timeout",
+                           "consumer.enrich.retries",
+                           "consumer.enrich.concurrency",
+                           "consumer.enrich.rate_limit",
+                           "consumer.enrich.user_agent",
+                           "consumer.enrich.cache.entries",
+                           "consumer.enrich.cache.ttl",
+                           "sentiment.engine",
+                           "sentiment.language",
+                           "sentiment.mixed_threshold",
+                           "sentiment.concurrency",
+                           "sink.store",
+                           "sink.format",
+                           "sink.compression",
+                           "aws.region",
+                           "aws.profile",
+                           "aws.endpoint_url",
+                           "lambda.timeout",
+                           "lambda.memory",
+                           "observe.listen"})
     EXPECT_NE(find_key(path), nullptr) << path;
 }
 

@@ -10,8 +10,8 @@ namespace {
 
 TEST(Error, ExitStatusIsTwoOnlyForInvalidInput) {
   EXPECT_EQ(exit_status(ErrorCode::invalid_input), 2);
-  for (auto code : {ErrorCode::not_found, ErrorCode::throttled, ErrorCode::transient, ErrorCode::conflict,
-                    ErrorCode::internal})
+  for (auto code :
+       {ErrorCode::not_found, ErrorCode::throttled, ErrorCode::transient, ErrorCode::conflict, ErrorCode::internal})
     EXPECT_EQ(exit_status(code), 1) << to_string(code);
 }
 
@@ -35,9 +35,9 @@ TEST(Time, FormatsAndParsesUtc) {
 }
 
 TEST(Time, RefusesWhatIsNotAUtcTime) {
-  for (const char* bad : {"", "2026", "2026-13-01", "2026-02-29", "2026-01-01T24:00:00", "2026-01-01T10:00",
-                          "2026-01-01T10:00:00+02:00", "2026-01-01T10:00:00.5Z", "2026-01-01X10:00:00",
-                          "26-01-01T10:00:00Z"}) {
+  for (const char* bad :
+       {"", "2026", "2026-13-01", "2026-02-29", "2026-01-01T24:00:00", "2026-01-01T10:00", "2026-01-01T10:00:00+02:00",
+        "2026-01-01T10:00:00.5Z", "2026-01-01X10:00:00", "26-01-01T10:00:00Z"}) {
     try {
       parse_utc(bad);
       ADD_FAILURE() << "accepted " << bad;
@@ -78,12 +78,12 @@ TEST(Strings, SuggestsOnlyPlausibleTypos) {
 
 TEST(Utf8, FindsTheFirstInvalidByte) {
   EXPECT_TRUE(is_valid_utf8("plain ascii"));
-  EXPECT_TRUE(is_valid_utf8("caf\xC3\xA9 \xF0\x9F\x98\x80"));        // é and 😀
-  EXPECT_EQ(find_invalid_utf8("ab\xC3"), 2u);                       // truncated
-  EXPECT_EQ(find_invalid_utf8("\xC0\xAF"), 0u);                     // overlong '/'
-  EXPECT_EQ(find_invalid_utf8("x\xED\xA0\x80"), 1u);                // surrogate
-  EXPECT_EQ(find_invalid_utf8("\xF4\x90\x80\x80"), 0u);             // above U+10FFFF
-  EXPECT_EQ(find_invalid_utf8("ok\x80"), 2u);                       // lone continuation
+  EXPECT_TRUE(is_valid_utf8("caf\xC3\xA9 \xF0\x9F\x98\x80"));  // é and 😀
+  EXPECT_EQ(find_invalid_utf8("ab\xC3"), 2u);                  // truncated
+  EXPECT_EQ(find_invalid_utf8("\xC0\xAF"), 0u);                // overlong '/'
+  EXPECT_EQ(find_invalid_utf8("x\xED\xA0\x80"), 1u);           // surrogate
+  EXPECT_EQ(find_invalid_utf8("\xF4\x90\x80\x80"), 0u);        // above U+10FFFF
+  EXPECT_EQ(find_invalid_utf8("ok\x80"), 2u);                  // lone continuation
 }
 
 }  // namespace

@@ -27,9 +27,8 @@ TEST(JsonText, CompactsAndKeepsNumbersAndStringsAsWritten) {
   const JsonObject o = parse_json_object(
       " {\n \"n\" : 12345678901234567890123456789012345678 ,\r\n\t\"big\": 1e400, \"neg\": -0.5E-3,"
       " \"s\" : \"a \\u00e9 \\n\" , \"list\" : [ 1 , { \"x\" : null } , true, false ] , \"empty\": {} } \n");
-  EXPECT_EQ(o.text,
-            R"({"n":12345678901234567890123456789012345678,"big":1e400,"neg":-0.5E-3,"s":"a \u00e9 \n",)"
-            R"("list":[1,{"x":null},true,false],"empty":{}})");
+  EXPECT_EQ(o.text, R"({"n":12345678901234567890123456789012345678,"big":1e400,"neg":-0.5E-3,"s":"a \u00e9 \n",)"
+                    R"("list":[1,{"x":null},true,false],"empty":{}})");
   ASSERT_EQ(o.members.size(), 6u);
   EXPECT_EQ(o.members[0].name, "n");
   EXPECT_EQ(o.members[0].value, "12345678901234567890123456789012345678");

@@ -100,8 +100,9 @@ TEST(SamTemplate, TheProducersTimeoutIsLambdaTimeoutOnlyWhenTheFileSetsIt) {
     std::ofstream(dir.path() / name) << text;
     return sentiflow::load_pipeline_or_throw(dir.path() / name);
   };
-  const std::string base = "name: shop\nsource: {table: dynamodb://items, key: id, text: t}\n"
-                           "queue: {url: sqs://q, visibility_timeout: 30s}\nsink: {store: 's3://shop-results/p/'}\n";
+  const std::string base =
+      "name: shop\nsource: {table: dynamodb://items, key: id, text: t}\n"
+      "queue: {url: sqs://q, visibility_timeout: 30s}\nsink: {store: 's3://shop-results/p/'}\n";
   // The loader fills in the consumer's 30s / 6 = 5s; the producer is not held to it.
   const auto defaulted = load("a.yaml", base);
   EXPECT_EQ(lambda_function_timeout(defaulted), std::chrono::seconds(5));

@@ -126,7 +126,8 @@ class LambdaHandlers : public ::testing::Test {
   }
 
   std::shared_ptr<const aws::AwsClient> client(const aws::ServiceInfo& service) const {
-    return std::make_shared<const aws::AwsClient>(testing_support::moto_client(service, moto_->endpoint(), kCredentials));
+    return std::make_shared<const aws::AwsClient>(
+        testing_support::moto_client(service, moto_->endpoint(), kCredentials));
   }
 
   PipelineConfig pipeline(const std::string& extra = "") {
@@ -138,7 +139,7 @@ sink: {{store: "s3://{0}-results/sentiment/"}}
 aws: {{region: us-east-1, endpoint_url: "{1}"}}
 {2}
 )",
-                                                                  name_, moto_->endpoint(), extra);
+                                                                name_, moto_->endpoint(), extra);
     return load_pipeline_or_throw(dir_.path() / "pipeline.yaml");
   }
 
@@ -168,7 +169,8 @@ aws: {{region: us-east-1, endpoint_url: "{1}"}}
   static std::vector<ReceivedMessage> receive_all(Queue& queue, size_t expected) {
     std::vector<ReceivedMessage> all;
     testing_support::poll_until([&] {
-      for (auto& m : queue.receive({.max_messages = 10, .visibility_timeout = milliseconds(60'000)})) all.push_back(std::move(m));
+      for (auto& m : queue.receive({.max_messages = 10, .visibility_timeout = milliseconds(60'000)}))
+        all.push_back(std::move(m));
       return all.size() >= expected;
     });
     return all;
@@ -191,8 +193,10 @@ TEST_F(LambdaHandlers, ConsumerStoresTheGoodRecordsInS3AndReturnsExactlyThePoiso
   for (int i = 0; i < 6; ++i) {
     const std::string key = fmt::format("company-{}", i);
     good.insert(key);
-    entries.push_back({fmt::format("e{}", i),
-                       pipeline::encode_message(run, key, fmt::format(R"({{"name":"{}","description":"a great and helpful company"}})", key))});
+    entries.push_back(
+        {fmt::format("e{}", i),
+         pipeline::encode_message(run, key,
+                                  fmt::format(R"({{"name":"{}","description":"a great and helpful company"}})", key))});
   }
   entries.push_back({"notjson", "{this is not JSON"});
   entries.push_back({"notext", pipeline::encode_message(run, "silent", R"({"name":"silent"})")});
@@ -205,7 +209,8 @@ TEST_F(LambdaHandlers, ConsumerStoresTheGoodRecordsInS3AndReturnsExactlyThePoiso
   ASSERT_EQ(poison.size(), 2u);
 
   ConsumerHandler handler(config, state);
-  const std::string event = pipeline::to_json(pipeline::make_sqs_event(messages, assembly::queue_arn(config), assembly::queue_region(config)));
+  const std::string event = pipeline::to_json(
+      pipeline::make_sqs_event(messages, assembly::queue_arn(config), assembly::queue_region(config)));
   const auto answer = nlohmann::json::parse(handler(event, context("consumer-1")));
   std::set<std::string> failures;
   for (const auto& f : answer.at("batchItemFailures")) failures.insert(f.at("itemIdentifier").get<std::string>());
@@ -244,7 +249,9 @@ TEST_F(LambdaHandlers, ConsumerFinishesADrainedRunOnceItsProducerIsDone) {
   queue->send(std::span<const SendEntry>(&entry, 1));
   const auto messages = receive_all(*queue, 1);
   ConsumerHandler handler(config, state);
-  handler(pipeline::to_json(pipeline::make_sqs_event(messages, assembly::queue_arn(config), assembly::queue_region(config))), context("c"));
+  handler(pipeline::to_json(
+              pipeline::make_sqs_event(messages, assembly::queue_arn(config), assembly::queue_region(config))),
+          context("c"));
   // Its own record is the only one in flight: the run is finished.
   EXPECT_EQ(state->run(run).value().phase, RunPhase::finished);
 }
@@ -283,7 +290,8 @@ TEST_F(LambdaHandlers, ConsumerStopsTakingChunksAtTheMarginAndHandsBackTheRest) 
   });
   const int port = pages.port();
   const PipelineConfig config = pipeline(fmt::format(
-      R"(consumer: {{enrich: {{url: "http://127.0.0.1:{}/summary/{{name}}", text: /extract, concurrency: 2}}}})", port));
+      R"(consumer: {{enrich: {{url: "http://127.0.0.1:{}/summary/{{name}}", text: /extract, concurrency: 2}}}})",
+      port));
   EXPECT_EQ(consumer_chunk_size(config), 2u);
   const auto state = provision(config, {});
   const std::string run = "2026-11-26T08:30:00Z";
@@ -432,8 +440,9 @@ TEST_F(LambdaHandlers, TheBinaryOnLambdaKeepsItsRunStateInTheDynamoDbTable) {
   auto queue = assembly::open_queue(config, assembly::QueueAccess::inspect);
   const auto messages = receive_all(*queue, 7);
   ASSERT_EQ(messages.size(), 7u);
-  const auto consumed = nlohmann::json::parse(run_function(
-      "consumer", pipeline::to_json(pipeline::make_sqs_event(messages, assembly::queue_arn(config), assembly::queue_region(config)))));
+  const auto consumed = nlohmann::json::parse(
+      run_function("consumer", pipeline::to_json(pipeline::make_sqs_event(messages, assembly::queue_arn(config),
+                                                                          assembly::queue_region(config)))));
   EXPECT_TRUE(consumed["batchItemFailures"].empty());
 
   const RunRecord run = state.run("2026-11-26T11:00:00Z").value();
@@ -467,7 +476,8 @@ TEST_F(LambdaHandlers, ProducerLeavesARunThatAnotherInvocationIsProducing) {
   const auto state = provision(config, {R"({"name":"a","description":"x"})"});
   const std::string run = "2026-11-26T09:00:00Z";
   state->start_run(run, RunKind::scheduled, now_millis());
-  ASSERT_TRUE(state->acquire_producer_lease(run, "other-request", now_millis(), now_millis() + std::chrono::minutes(5)));
+  ASSERT_TRUE(
+      state->acquire_producer_lease(run, "other-request", now_millis(), now_millis() + std::chrono::minutes(5)));
   ProducerHandler handler(config, state);
   const auto answer = nlohmann::json::parse(handler(R"({"time":"2026-11-26T09:00:00Z"})", context("mine")));
   EXPECT_EQ(answer["status"], "duplicate");
@@ -514,22 +524,25 @@ class FakeLambda {
 
  private:
   void install(httplib::Server& server) {
-    server.Post(R"(/2015-03-31/functions/([^/]+)/invocations)", [this](const httplib::Request& req, httplib::Response& res) {
-      std::lock_guard lock(mutex_);
-      std::string problem;
-      if (req.get_header_value("X-Amz-Invocation-Type") != "Event") problem = "X-Amz-Invocation-Type is not Event";
-      else if (!testing_support::signature_holds(req, endpoint(), "lambda", kCredentials))
-        problem = "the signature does not match the request";
-      else if (nlohmann::json::parse(req.body, nullptr, false).is_discarded()) problem = "the payload is not JSON";
-      if (!problem.empty()) {
-        problems_.push_back(problem);
-        res.status = 403;
-        res.set_content(R"({"message":")" + problem + "\"}", "application/json");
-        return;
-      }
-      invocations_.push_back({req.matches[1], req.body});
-      res.status = 202;
-    });
+    server.Post(R"(/2015-03-31/functions/([^/]+)/invocations)",
+                [this](const httplib::Request& req, httplib::Response& res) {
+                  std::lock_guard lock(mutex_);
+                  std::string problem;
+                  if (req.get_header_value("X-Amz-Invocation-Type") != "Event")
+                    problem = "X-Amz-Invocation-Type is not Event";
+                  else if (!testing_support::signature_holds(req, endpoint(), "lambda", kCredentials))
+                    problem = "the signature does not match the request";
+                  else if (nlohmann::json::parse(req.body, nullptr, false).is_discarded())
+                    problem = "the payload is not JSON";
+                  if (!problem.empty()) {
+                    problems_.push_back(problem);
+                    res.status = 403;
+                    res.set_content(R"({"message":")" + problem + "\"}", "application/json");
+                    return;
+                  }
+                  invocations_.push_back({req.matches[1], req.body});
+                  res.status = 202;
+                });
     server.Post(".*", [this](const httplib::Request& req, httplib::Response& res) {
       std::lock_guard lock(mutex_);
       problems_.push_back("unexpected " + req.path);
@@ -578,7 +591,8 @@ TEST_F(LambdaHandlers, AProducerCutByItsDeadlineReinvokesItselfAndTheContinuatio
 
   // The continuations, as Lambda would deliver them, until the run is produced.
   for (int i = 0; i < 10 && answer["status"] == "continued"; ++i) {
-    answer = nlohmann::json::parse(handler(lambda.invocations().back().payload, cut_context(fmt::format("next-{}", i))));
+    answer =
+        nlohmann::json::parse(handler(lambda.invocations().back().payload, cut_context(fmt::format("next-{}", i))));
     sent += answer["sent"].get<int64_t>();
   }
   EXPECT_EQ(answer["status"], "produced");

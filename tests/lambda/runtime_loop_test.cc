@@ -35,8 +35,7 @@ int64_t unix_ms(Millis t) { return t.time_since_epoch().count(); }
 // The loop in a thread of the test; joined (after the server stops) by the destructor.
 class InProcessRuntime {
  public:
-  InProcessRuntime(RuntimeApiServer& api, std::function<LambdaFunction()> init, Metrics& metrics)
-      : api_(api) {
+  InProcessRuntime(RuntimeApiServer& api, std::function<LambdaFunction()> init, Metrics& metrics) : api_(api) {
     options_.api = api.address();
     options_.metrics_out = &metrics_out_;
     options_.metrics = &metrics;
@@ -67,17 +66,22 @@ TEST(LambdaRuntime, PostsTheHandlersAnswerWithTheContextOfTheEvent) {
   RuntimeApiServer api;
   Metrics metrics;
   const Millis deadline = now_millis() + std::chrono::seconds(42);
-  api.add_event({.body = R"({"n":1})", .request_id = "r-1", .deadline_ms = unix_ms(deadline),
+  api.add_event({.body = R"({"n":1})",
+                 .request_id = "r-1",
+                 .deadline_ms = unix_ms(deadline),
                  .function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:f"});
-  InProcessRuntime runtime(api, [] {
-    return echo_function([](std::string_view event, const InvocationContext& c) {
-      return nlohmann::json{{"event", nlohmann::json::parse(event)},
-                            {"id", c.request_id},
-                            {"deadline", c.deadline.time_since_epoch().count()},
-                            {"arn", c.function_arn}}
-          .dump();
-    });
-  }, metrics);
+  InProcessRuntime runtime(
+      api,
+      [] {
+        return echo_function([](std::string_view event, const InvocationContext& c) {
+          return nlohmann::json{{"event", nlohmann::json::parse(event)},
+                                {"id", c.request_id},
+                                {"deadline", c.deadline.time_since_epoch().count()},
+                                {"arn", c.function_arn}}
+              .dump();
+        });
+      },
+      metrics);
   ASSERT_TRUE(api.wait_for_outcomes(1));
   EXPECT_EQ(runtime.finish(), 1);  // the loop ends only when the API is gone
   const auto answer = nlohmann::json::parse(api.response_to("r-1").value());
@@ -95,13 +99,16 @@ TEST(LambdaRuntime, AFailingInvocationIsReportedAndTheProcessGoesOn) {
   api.add_event({.body = "bad", .request_id = "r-error"});
   api.add_event({.body = "std", .request_id = "r-std"});
   api.add_event({.body = "ok", .request_id = "r-ok"});
-  InProcessRuntime runtime(api, [] {
-    return echo_function([](std::string_view event, const InvocationContext&) -> std::string {
-      if (event == "bad") throw invalid_input("the event is \"bad\"");
-      if (event == "std") throw std::runtime_error("out of range");
-      return R"({"fine":true})";
-    });
-  }, metrics);
+  InProcessRuntime runtime(
+      api,
+      [] {
+        return echo_function([](std::string_view event, const InvocationContext&) -> std::string {
+          if (event == "bad") throw invalid_input("the event is \"bad\"");
+          if (event == "std") throw std::runtime_error("out of range");
+          return R"({"fine":true})";
+        });
+      },
+      metrics);
   ASSERT_TRUE(api.wait_for_outcomes(3));
   runtime.finish();
   const auto errors = api.errors();
@@ -109,7 +116,8 @@ TEST(LambdaRuntime, AFailingInvocationIsReportedAndTheProcessGoesOn) {
   EXPECT_EQ(errors[0].request_id, "r-error");
   EXPECT_EQ(errors[0].error_type_header, "Sentiflow.InvalidInput");
   EXPECT_EQ(errors[0].document,
-            nlohmann::json::parse(R"({"errorMessage":"the event is \"bad\"","errorType":"Sentiflow.InvalidInput","stackTrace":[]})"));
+            nlohmann::json::parse(
+                R"({"errorMessage":"the event is \"bad\"","errorType":"Sentiflow.InvalidInput","stackTrace":[]})"));
   EXPECT_EQ(errors[1].request_id, "r-std");
   EXPECT_EQ(errors[1].document["errorType"], "Runtime.UnknownReason");
   EXPECT_EQ(errors[1].document["errorMessage"], "out of range");
@@ -121,7 +129,8 @@ TEST(LambdaRuntime, AnInitialisationFailureGoesToInitErrorBeforeAnyNext) {
   RuntimeApiServer api;
   Metrics metrics;
   api.add_event({});
-  InProcessRuntime runtime(api, []() -> LambdaFunction { throw Error(ErrorCode::not_found, "no table t"); }, metrics);
+  InProcessRuntime runtime(
+      api, []() -> LambdaFunction { throw Error(ErrorCode::not_found, "no table t"); }, metrics);
   ASSERT_TRUE(api.wait_for_init_error());
   EXPECT_EQ(runtime.finish(), 1);
   const auto init = api.init_error().value();
@@ -135,15 +144,20 @@ TEST(LambdaRuntime, ExportsTheTraceIdPerInvocationAndUnsetsItWhenAbsent) {
   RuntimeApiServer api;
   Metrics metrics;
   ::setenv("_X_AMZN_TRACE_ID", "left over", 1);
-  api.add_event({.request_id = "traced", .trace_id = "Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=9a9197af755a6419;Sampled=1"});
+  api.add_event({.request_id = "traced",
+                 .trace_id = "Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=9a9197af755a6419;Sampled=1"});
   api.add_event({.request_id = "untraced"});
-  InProcessRuntime runtime(api, [] {
-    return echo_function([](std::string_view, const InvocationContext& c) {
-      const char* exported = std::getenv("_X_AMZN_TRACE_ID");
-      return nlohmann::json{{"env", exported ? nlohmann::json(exported) : nlohmann::json(nullptr)}, {"context", c.trace_id}}
-          .dump();
-    });
-  }, metrics);
+  InProcessRuntime runtime(
+      api,
+      [] {
+        return echo_function([](std::string_view, const InvocationContext& c) {
+          const char* exported = std::getenv("_X_AMZN_TRACE_ID");
+          return nlohmann::json{{"env", exported ? nlohmann::json(exported) : nlohmann::json(nullptr)},
+                                {"context", c.trace_id}}
+              .dump();
+        });
+      },
+      metrics);
   ASSERT_TRUE(api.wait_for_outcomes(2));
   runtime.finish();
   const auto traced = nlohmann::json::parse(api.response_to("traced").value());
@@ -163,16 +177,19 @@ TEST(LambdaRuntime, PrintsOneEmbeddedMetricFormatLinePerInvocationWithWhatChange
   api.add_event({.body = "3"});
   api.add_event({.body = "0"});
   api.add_event({.body = "2"});
-  InProcessRuntime runtime(api, [&] {
-    return echo_function([&](std::string_view event, const InvocationContext&) {
-      const int n = std::stoi(std::string(event));
-      if (n > 0) {
-        processed.add(n);
-        seconds.observe(0.25);
-      }
-      return std::string("{}");
-    });
-  }, metrics);
+  InProcessRuntime runtime(
+      api,
+      [&] {
+        return echo_function([&](std::string_view event, const InvocationContext&) {
+          const int n = std::stoi(std::string(event));
+          if (n > 0) {
+            processed.add(n);
+            seconds.observe(0.25);
+          }
+          return std::string("{}");
+        });
+      },
+      metrics);
   ASSERT_TRUE(api.wait_for_outcomes(3));
   const std::string text = runtime.metrics_lines();
   runtime.finish();
@@ -202,9 +219,11 @@ TEST(LambdaRuntime, PrintsOneEmbeddedMetricFormatLinePerInvocationWithWhatChange
 TEST(LambdaLogLines, AreJsonWithTimestampUpperCaseLevelRequestIdAndMessage) {
   const auto line = log::render(log::Format::lambda, log::Level::warn, "2026-11-26T06:00:00.123Z", "slow batch",
                                 {{"ms", 1200}, {"message", "forged"}, {"requestId", "forged"}}, "8476a536");
-  EXPECT_EQ(line,
-            R"({"timestamp":"2026-11-26T06:00:00.123Z","level":"WARN","requestId":"8476a536","message":"slow batch","ms":1200})");
-  EXPECT_EQ(nlohmann::json::parse(log::render(log::Format::lambda, log::Level::debug, "T", "m", {}, ""))["level"], "DEBUG");
+  EXPECT_EQ(
+      line,
+      R"({"timestamp":"2026-11-26T06:00:00.123Z","level":"WARN","requestId":"8476a536","message":"slow batch","ms":1200})");
+  EXPECT_EQ(nlohmann::json::parse(log::render(log::Format::lambda, log::Level::debug, "T", "m", {}, ""))["level"],
+            "DEBUG");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -353,7 +372,8 @@ TEST(LambdaRuntimeBinary, TheRuntimeApiIsReachedWhateverTheProxyVariablesSay) {
   LocalLambda lambda("consumer");
   lambda.env["AWS_LAMBDA_RUNTIME_API"] = api.address();
   // Port 1 on the loopback: nothing listens there, so a request sent to this proxy fails.
-  for (const char* name : {"http_proxy", "HTTP_PROXY", "ALL_PROXY", "all_proxy"}) lambda.env[name] = "http://127.0.0.1:1";
+  for (const char* name : {"http_proxy", "HTTP_PROXY", "ALL_PROXY", "all_proxy"})
+    lambda.env[name] = "http://127.0.0.1:1";
   api.add_event({.body = sqs_event({message("p", "good")}), .request_id = "proxied"});
   Spawned child(SENTIFLOW_BINARY, {}, {.env = lambda.env, .unset = {"no_proxy", "NO_PROXY"}});
   ASSERT_TRUE(api.wait_for_outcomes(1)) << child.err();
@@ -383,7 +403,8 @@ TEST(LambdaRuntimeBinary, TheTraceIdIsLoggedWithTheInvocation) {
   LocalLambda lambda("consumer");
   lambda.env["AWS_LAMBDA_RUNTIME_API"] = api.address();
   lambda.env["SENTIFLOW_LOG_LEVEL"] = "debug";
-  api.add_event({.body = sqs_event({message("t", "good")}), .request_id = "traced", .trace_id = "Root=1-abc;Sampled=1"});
+  api.add_event(
+      {.body = sqs_event({message("t", "good")}), .request_id = "traced", .trace_id = "Root=1-abc;Sampled=1"});
   Spawned child(SENTIFLOW_BINARY, {}, {.env = lambda.env});
   ASSERT_TRUE(api.wait_for_outcomes(1)) << child.err();
   bool logged = false;

@@ -61,9 +61,14 @@ sink: {{store: out/}}
   }
 
   static std::string tick_event(const std::string& time) {
-    return json{{"version", "0"},          {"id", "e"},        {"detail-type", "Scheduled Event"},
-                {"source", "aws.events"}, {"time", time},     {"region", "eu-west-1"},
-                {"resources", json::array()}, {"detail", json::object()}}
+    return json{{"version", "0"},
+                {"id", "e"},
+                {"detail-type", "Scheduled Event"},
+                {"source", "aws.events"},
+                {"time", time},
+                {"region", "eu-west-1"},
+                {"resources", json::array()},
+                {"detail", json::object()}}
         .dump();
   }
 
@@ -245,11 +250,9 @@ TEST_F(LambdaTicks, RecordsHandedBackAtTheDeadlineOnTheirLastReceiveGetADeadline
   event.records.push_back(record("m-past", body("k2"), 4));   // past it (a lowered redrive policy)
   event.records.push_back(record("m-junk", "not a message", 3));
   ConsumerHandler consumer(config_, state_);
-  const double failed_before =
-      Metrics::global().value("sentiflow_records_failed_total", {{"code", "deadline"}});
+  const double failed_before = Metrics::global().value("sentiflow_records_failed_total", {{"code", "deadline"}});
   // The deadline is already here: no chunk starts, every record is handed back.
-  const std::string answer =
-      consumer(pipeline::to_json(event), InvocationContext{"late", now_millis(), "arn", ""});
+  const std::string answer = consumer(pipeline::to_json(event), InvocationContext{"late", now_millis(), "arn", ""});
   EXPECT_EQ(failures_of(answer), (std::set<std::string>{"m-first", "m-last", "m-past", "m-junk"}));
 
   const auto records = error_records(config_.sink.store.directory, run);
@@ -297,7 +300,8 @@ class GarbledAddCounts final : public RunState {
     real_->release_producer_lease(id, owner);
   }
   std::vector<ScanCheckpoint> checkpoints(const std::string& id) override { return real_->checkpoints(id); }
-  void save_checkpoint(const std::string& id, const ScanCheckpoint& c, const std::optional<std::string>& owner) override {
+  void save_checkpoint(const std::string& id, const ScanCheckpoint& c,
+                       const std::optional<std::string>& owner) override {
     real_->save_checkpoint(id, c, owner);
   }
   std::optional<Seconds> last_tick() override { return real_->last_tick(); }
@@ -326,8 +330,7 @@ TEST_F(LambdaTicks, ACountsFailureOfAnyTypeDoesNotFailTheStoredBatch) {
   EXPECT_TRUE(failures_of(answer).empty());  // stored: not handed back to be counted twice
   EXPECT_EQ(Metrics::global().value("sentiflow_batch_report_failures_total") - before, 1);
   size_t stored = 0;
-  for (const auto& file :
-       std::filesystem::directory_iterator(config_.sink.store.directory / ("run=" + run))) {
+  for (const auto& file : std::filesystem::directory_iterator(config_.sink.store.directory / ("run=" + run))) {
     (void)file;
     ++stored;
   }

@@ -25,7 +25,6 @@ using std::chrono::milliseconds;
 using testing_support::poll_until;
 using testing_support::TempDir;
 
-
 class Daemon {
  public:
   // `before_start` sees the state before the daemon does (to leave unfinished runs in it).
@@ -33,7 +32,10 @@ class Daemon {
          const std::function<void(const PipelineConfig&)>& before_start = nullptr) {
     std::ofstream(dir.path() / "items.jsonl") << [] {
       std::string items;
-      for (int i = 0; i < 20; ++i) items += fmt::format(R"({{"id":"k{}","text":"good day {}"}})" "\n", i, i);
+      for (int i = 0; i < 20; ++i)
+        items += fmt::format(R"({{"id":"k{}","text":"good day {}"}})"
+                             "\n",
+                             i, i);
       return items;
     }();
     std::ofstream(dir.path() / "p.yaml") << fmt::format(R"(name: daemon

@@ -22,7 +22,6 @@ using std::chrono::milliseconds;
 using testing_support::poll_until;
 using testing_support::TempDir;
 
-
 // An analyzer that takes its time, so that a burst builds a backlog the pool must scale for.
 class SlowAnalyzer final : public sentiment::Analyzer {
  public:
@@ -49,8 +48,9 @@ struct Parts {
     std::vector<SendEntry> batch;
     for (int i = 0; i < n; ++i) {
       const std::string key = fmt::format("k{}", i);
-      batch.push_back(SendEntry{std::to_string(batch.size()),
-                                pipeline::encode_message(run, key, fmt::format(R"({{"id":"{}","text":"good"}})", key))});
+      batch.push_back(
+          SendEntry{std::to_string(batch.size()),
+                    pipeline::encode_message(run, key, fmt::format(R"({{"id":"{}","text":"good"}})", key))});
       if (batch.size() == 1000 || i == n - 1) {
         queue.send(batch);
         batch.clear();
@@ -70,8 +70,8 @@ TEST(WorkerPool, ScalesUpOnABurstAndBackDownWhenIdle) {
   o.idle_timeout = milliseconds(300);
   o.poll_wait = milliseconds(50);
   std::atomic<int64_t> processed{0};
-  WorkerPool pool(o, p.queue, consumer, [&](const pipeline::BatchOutcome& b) { processed += b.runs.at("r").processed; },
-                  p.metrics);
+  WorkerPool pool(
+      o, p.queue, consumer, [&](const pipeline::BatchOutcome& b) { processed += b.runs.at("r").processed; }, p.metrics);
   pool.start();
   EXPECT_TRUE(poll_until([&] { return pool.workers() == 1; }));
   p.send(1500);
@@ -95,8 +95,8 @@ TEST(WorkerPool, ScalesToZeroAndStartsAWorkerWhenMessagesArrive) {
   o.idle_timeout = milliseconds(100);
   o.poll_wait = milliseconds(50);
   std::atomic<int64_t> processed{0};
-  WorkerPool pool(o, p.queue, consumer, [&](const pipeline::BatchOutcome& b) { processed += b.runs.at("r").processed; },
-                  p.metrics);
+  WorkerPool pool(
+      o, p.queue, consumer, [&](const pipeline::BatchOutcome& b) { processed += b.runs.at("r").processed; }, p.metrics);
   pool.start();
   EXPECT_EQ(pool.workers(), 0);
   p.send(5);
@@ -118,8 +118,8 @@ TEST(WorkerPool, HeartbeatKeepsALongBatchHiddenUntilItIsDone) {
   o.visibility_timeout = milliseconds(200);
   o.poll_wait = milliseconds(50);
   std::atomic<int64_t> processed{0};
-  WorkerPool pool(o, p.queue, consumer, [&](const pipeline::BatchOutcome& b) { processed += b.runs.at("r").processed; },
-                  p.metrics);
+  WorkerPool pool(
+      o, p.queue, consumer, [&](const pipeline::BatchOutcome& b) { processed += b.runs.at("r").processed; }, p.metrics);
   pool.start();
   p.send(5);
   EXPECT_TRUE(poll_until([&] { return processed.load() >= 5; }));
@@ -138,8 +138,8 @@ TEST(WorkerPool, StopFinishesTheBatchInHandAndAcknowledgesIt) {
   o.batch_size = 10;
   o.poll_wait = milliseconds(50);
   std::atomic<int64_t> processed{0};
-  WorkerPool pool(o, p.queue, consumer, [&](const pipeline::BatchOutcome& b) { processed += b.runs.at("r").processed; },
-                  p.metrics);
+  WorkerPool pool(
+      o, p.queue, consumer, [&](const pipeline::BatchOutcome& b) { processed += b.runs.at("r").processed; }, p.metrics);
   pool.start();
   p.send(30);
   EXPECT_TRUE(poll_until([&] { return p.queue.counts().in_flight > 0; }));
@@ -151,10 +151,8 @@ TEST(WorkerPool, StopFinishesTheBatchInHandAndAcknowledgesIt) {
 
 TEST(WorkerPool, FailedMessagesComeBackAndBecomeDeadLetters) {
   TempDir dir("pool-dlq");
-  LocalQueue queue(LocalQueueOptions{.file = LocalQueue::file_in(dir.path()),
-                                     .name = "q",
-                                     .dead_letter_queue = "q-dlq",
-                                     .max_receive_count = 2});
+  LocalQueue queue(LocalQueueOptions{
+      .file = LocalQueue::file_in(dir.path()), .name = "q", .dead_letter_queue = "q-dlq", .max_receive_count = 2});
   FileStore store(dir.path() / "out");
   pipeline::Sink sink(store, "", SinkFormat::jsonl, Compression::none);
   sentiment::VaderAnalyzer vader;

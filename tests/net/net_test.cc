@@ -39,13 +39,16 @@ class LocalServer : public testing_support::LocalHttpServer {
       res.set_header("X-Content-Type", req.has_header("Content-Type") ? req.get_header_value("Content-Type") : "none");
       res.set_content(req.body, "application/json");
     });
-    server.Put("/echo", [](const httplib::Request& req, httplib::Response& res) { res.set_content(req.method + ":" + req.body, "text/plain"); });
+    server.Put("/echo", [](const httplib::Request& req, httplib::Response& res) {
+      res.set_content(req.method + ":" + req.body, "text/plain");
+    });
     server.Get("/slow", [](const httplib::Request&, httplib::Response& res) {
       // Longer than the client's timeout in the test: the server is what is slow here.
       std::this_thread::sleep_for(std::chrono::milliseconds(600));
       res.set_content("late", "text/plain");
     });
-    server.Get("/moved", [](const httplib::Request&, httplib::Response& res) { res.set_redirect("/hello?name=moved"); });
+    server.Get("/moved",
+               [](const httplib::Request&, httplib::Response& res) { res.set_redirect("/hello?name=moved"); });
     server.Get("/busy", [](const httplib::Request&, httplib::Response& res) {
       res.status = 503;
       res.set_header("Retry-After", "1");
@@ -74,7 +77,8 @@ TEST(HttpClient, CaBundleIsTheEnvironmentsElseCurlsElseTheDistributionsOwn) {
   // The environment wins, AWS's variable first; an empty value does not count.
   EXPECT_EQ(select_ca_bundle(env({{"SSL_CERT_FILE", "/x.pem"}, {"AWS_CA_BUNDLE", "/a.pem"}}), files({debian}), debian),
             "/a.pem");
-  EXPECT_EQ(select_ca_bundle(env({{"SSL_CERT_FILE", "/x.pem"}, {"AWS_CA_BUNDLE", ""}}), files({debian}), debian), "/x.pem");
+  EXPECT_EQ(select_ca_bundle(env({{"SSL_CERT_FILE", "/x.pem"}, {"AWS_CA_BUNDLE", ""}}), files({debian}), debian),
+            "/x.pem");
   // Nothing known exists: libcurl keeps its default.
   EXPECT_EQ(select_ca_bundle(env({}), files({}), debian), "");
 }
@@ -95,15 +99,17 @@ TEST(HttpClient, GetsWithUserAgentAndKeepsTheConnection) {
 TEST(HttpClient, SendsBodiesAndHeadersWithAnyMethod) {
   LocalServer server;
   HttpClient client;
-  const auto posted = client.send({.method = "POST", .url = server.url("/echo"), .headers = {{"X-Custom", "yes"}},
-                                   .body = R"({"a":1})"});
+  const auto posted = client.send(
+      {.method = "POST", .url = server.url("/echo"), .headers = {{"X-Custom", "yes"}}, .body = R"({"a":1})"});
   EXPECT_EQ(posted.status, 201);
   EXPECT_EQ(posted.body, R"({"a":1})");
   EXPECT_EQ(posted.header("x-method"), "POST");
   EXPECT_EQ(posted.header("x-custom"), "yes");
   EXPECT_EQ(posted.header("x-content-type"), "none") << "no Content-Type is invented for a body";
-  const auto typed = client.send({.method = "POST", .url = server.url("/echo"),
-                                  .headers = {{"Content-Type", "application/x-amz-json-1.0"}}, .body = "{}"});
+  const auto typed = client.send({.method = "POST",
+                                  .url = server.url("/echo"),
+                                  .headers = {{"Content-Type", "application/x-amz-json-1.0"}},
+                                  .body = "{}"});
   EXPECT_EQ(typed.header("x-content-type"), "application/x-amz-json-1.0");
   const auto put = client.send({.method = "PUT", .url = server.url("/echo"), .body = "data"});
   EXPECT_EQ(put.body, "PUT:data");

@@ -83,7 +83,8 @@ TEST(ObserveServer, ScrapesDuringUpdatesAlwaysParse) {
       counter.add();
       latency.observe(0.001 * (i % 5000));
       // A new labelled series now and then, as a run's first records of a label do.
-      if (i % 1000 == 0) metrics.counter("sentiflow_test_labelled_total", "By label.", {{"n", std::to_string(i)}}).add();
+      if (i % 1000 == 0)
+        metrics.counter("sentiflow_test_labelled_total", "By label.", {{"n", std::to_string(i)}}).add();
     }
   });
   Fetch fetch(server);
@@ -140,8 +141,11 @@ TEST(ObserveServer, LiveDataHoldsThePointsAndTheStatus) {
 
   std::vector<json> points;
   for (int i = 0; i < 3; ++i) {
-    points.push_back({{"t", "2026-01-01T10:00:0" + std::to_string(i) + "Z"}, {"processed", 10 * i}, {"workers", i + 1},
-                      {"labels", {{"POSITIVE", i}}}, {"p99", 0.25}});
+    points.push_back({{"t", "2026-01-01T10:00:0" + std::to_string(i) + "Z"},
+                      {"processed", 10 * i},
+                      {"workers", i + 1},
+                      {"labels", {{"POSITIVE", i}}},
+                      {"p99", 0.25}});
     server.add_point(points.back());
   }
   const json all = json::parse(fetch("/api/live").body);
@@ -242,7 +246,8 @@ TEST(ObserveServer, OnLoopbackAnswersOnlyToItsOwnHostNames) {
   for (const std::string& host : {"localhost:" + port, "LocalHost:" + port, "[::1]:" + port})
     EXPECT_EQ(fetch("/healthz", "GET", {{"Host", host}}).status, 200) << host;
   // DNS rebinding: a page of attacker.example whose name now resolves to 127.0.0.1.
-  for (const std::string& host : {std::string("attacker.example"), "attacker.example:" + port, std::string("127.0.0.1:1")}) {
+  for (const std::string& host :
+       {std::string("attacker.example"), "attacker.example:" + port, std::string("127.0.0.1:1")}) {
     const auto refused = fetch("/api/live", "GET", {{"Host", host}});
     EXPECT_EQ(refused.status, 421) << host;
     EXPECT_EQ(refused.body.find("\"points\""), std::string::npos) << host;

@@ -51,7 +51,9 @@ class LocalServer {
   std::thread thread_;
 };
 
-void reply_json(httplib::Response& res, const nlohmann::json& body) { res.set_content(body.dump(), "application/json"); }
+void reply_json(httplib::Response& res, const nlohmann::json& body) {
+  res.set_content(body.dump(), "application/json");
+}
 
 // Answers GET /page/<name> with {"extract": "About <name>"} and counts the requests.
 std::function<void(httplib::Server&)> summaries(std::atomic<int>& requests) {

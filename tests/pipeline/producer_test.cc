@@ -36,7 +36,8 @@ struct Parts {
     o.segments = segments;
     o.page_size = page_size;
     o.message_size_limit = limit;
-    return Producer(o, [this] { return std::make_unique<LocalTable>(table_options); }, queue, sink, metrics);
+    return Producer(
+        o, [this] { return std::make_unique<LocalTable>(table_options); }, queue, sink, metrics);
   }
 
   std::vector<Message> drain() {
@@ -155,7 +156,8 @@ TEST(Producer, ItemsWithoutTextAreSentWhenTheConsumerEnriches) {
   ProducerOptions o;
   o.key_attribute = "id";
   o.text_required = false;
-  Producer producer(o, [&] { return std::make_unique<LocalTable>(p.table_options); }, p.queue, p.sink, p.metrics);
+  Producer producer(
+      o, [&] { return std::make_unique<LocalTable>(p.table_options); }, p.queue, p.sink, p.metrics);
   std::atomic<bool> stop{false};
   EXPECT_EQ(producer.run("r", {}, nullptr, stop).sent, 1);
 }
@@ -167,7 +169,8 @@ TEST(Producer, AKeyAttributeOtherThanTheTablesMustBeAString) {
   ProducerOptions o;
   o.key_attribute = "name";
   o.text_attribute = "text";
-  Producer producer(o, [&] { return std::make_unique<LocalTable>(p.table_options); }, p.queue, p.sink, p.metrics);
+  Producer producer(
+      o, [&] { return std::make_unique<LocalTable>(p.table_options); }, p.queue, p.sink, p.metrics);
   std::atomic<bool> stop{false};
   const ProduceReport report = producer.run("r", {}, nullptr, stop);
   EXPECT_EQ(report.sent, 1);

@@ -283,8 +283,9 @@ TEST(ResultRecordCsv, RefusesMalformedObjectsNamingTheLine) {
   std::string row;
   append_csv(row, vader_record());
   auto refuse = [](const std::string& csv) { return refusal([&] { parse_result_csv(csv, "run=r/a.csv"); }); };
-  EXPECT_EQ(refuse(""), "run=r/a.csv is empty; expected the header row "
-                        "'run,key,sentiment,positive,negative,neutral,mixed,compound,engine,processed_at,text,item'");
+  EXPECT_EQ(refuse(""),
+            "run=r/a.csv is empty; expected the header row "
+            "'run,key,sentiment,positive,negative,neutral,mixed,compound,engine,processed_at,text,item'");
   EXPECT_NE(refuse("run,key\r\n" + row).find("run=r/a.csv is not a sentiflow results CSV: its header is 'run,key'"),
             std::string::npos);
   EXPECT_EQ(refuse(header + row + "a,b,c\r\n"), "run=r/a.csv, line 3: expected 12 fields, found 3");

@@ -14,8 +14,8 @@
 namespace sentiflow::pipeline {
 namespace {
 
-ResultRecord record(std::string run, std::string key, int64_t millis, sentiment::Label label = sentiment::Label::positive,
-                    std::string text = "text") {
+ResultRecord record(std::string run, std::string key, int64_t millis,
+                    sentiment::Label label = sentiment::Label::positive, std::string text = "text") {
   ResultRecord r;
   r.run = std::move(run);
   r.key = std::move(key);
@@ -141,8 +141,7 @@ TEST_F(ResultsReaderTest, SortsByRunThenKeyInByteOrder) {
   put({record("r-2", "b", 1), record("r-2", "a", 1)}, {"m1"});
   put({record("r", "\xC3\xA9", 1), record("r", "Z", 1), record("r", "a", 1)}, {"m2"});
   put({record("r", "B", 1)}, {"m3"});
-  EXPECT_EQ(run_keys(all()),
-            (std::vector<std::string>{"r|B", "r|Z", "r|a", "r|\xC3\xA9", "r-2|a", "r-2|b"}));
+  EXPECT_EQ(run_keys(all()), (std::vector<std::string>{"r|B", "r|Z", "r|a", "r|\xC3\xA9", "r-2|a", "r-2|b"}));
   EXPECT_EQ(run_keys(all(std::string("r-2"))), (std::vector<std::string>{"r-2|a", "r-2|b"}));
   EXPECT_TRUE(all(std::string("nope")).empty());
   EXPECT_EQ(ResultsReader(store_, "").runs(), (std::vector<std::string>{"r", "r-2"}));
@@ -180,8 +179,10 @@ TEST_F(ResultsReaderTest, ReadsAcrossListPages) {
   }
   Sink(store_, "", SinkFormat::jsonl, Compression::none)
       .put_errors("r9", std::vector{failure("r9", "x", "bad_message", 1), failure("r9", "y", "bad_message", 2)});
-  Sink(store_, "", SinkFormat::jsonl, Compression::none).put_errors("r9", std::vector{failure("r9", "z", "bad_message", 3)});
-  Sink(store_, "", SinkFormat::jsonl, Compression::none).put_errors("r8", std::vector{failure("r8", "z", "bad_message", 3)});
+  Sink(store_, "", SinkFormat::jsonl, Compression::none)
+      .put_errors("r9", std::vector{failure("r9", "z", "bad_message", 3)});
+  Sink(store_, "", SinkFormat::jsonl, Compression::none)
+      .put_errors("r8", std::vector{failure("r8", "z", "bad_message", 3)});
   ResultsReader reader(small, "");
   std::vector<ResultRecord> records;
   reader.for_each_result(std::nullopt, [&](const ResultRecord& r) { records.push_back(r); });

@@ -62,9 +62,9 @@ TEST(QueueCrash, NoAcknowledgedWorkIsLostAcrossKills) {
   for (int round = 0; round < kKills; ++round) {
     const std::string durability = round % 4 == 3 ? "full" : "normal";
     {
-      testing_support::Spawned child(QUEUE_HELPER, {"crash-loop", file.string(), "crash", journal.string(),
-                                                    std::to_string(round * 1'000'000LL),
-                                                    std::to_string(kChildVisibility.count()), durability});
+      testing_support::Spawned child(
+          QUEUE_HELPER, {"crash-loop", file.string(), "crash", journal.string(), std::to_string(round * 1'000'000LL),
+                         std::to_string(kChildVisibility.count()), durability});
       // A random moment: sometimes while the child is still opening the queue.
       std::this_thread::sleep_for(std::chrono::milliseconds(5 + random() % 250));
       child.signal(SIGKILL);
@@ -119,8 +119,9 @@ TEST(QueueCrash, NoAcknowledgedWorkIsLostAcrossKills) {
   RecordProperty("acknowledged_sends", static_cast<int>(j.sent.size()));
   RecordProperty("acknowledged_deletes", static_cast<int>(j.deleted.size()));
   RecordProperty("in_flight_at_kills", static_cast<int>(came_back_in_flight));
-  std::printf("crash test: %d kills, %zu acknowledged sends, %zu acknowledged deletes, %zu messages in flight at a kill\n",
-              kKills, j.sent.size(), j.deleted.size(), came_back_in_flight);
+  std::printf(
+      "crash test: %d kills, %zu acknowledged sends, %zu acknowledged deletes, %zu messages in flight at a kill\n",
+      kKills, j.sent.size(), j.deleted.size(), came_back_in_flight);
   EXPECT_GT(j.sent.size(), 100u) << "the child did too little work between kills for the test to mean much";
   EXPECT_GT(j.deleted.size(), 50u);
   EXPECT_GT(came_back_in_flight, 0u) << "no kill caught a message in flight";

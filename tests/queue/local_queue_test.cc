@@ -490,8 +490,9 @@ TEST_F(LocalQueueTest, ASchemaOneFileGetsTheRetentionColumn) {
   }
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(file.c_str(), &db), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(db, "ALTER TABLE queues DROP COLUMN retention; PRAGMA user_version=1", nullptr, nullptr, nullptr),
-            SQLITE_OK);
+  ASSERT_EQ(
+      sqlite3_exec(db, "ALTER TABLE queues DROP COLUMN retention; PRAGMA user_version=1", nullptr, nullptr, nullptr),
+      SQLITE_OK);
   sqlite3_close(db);
   ASSERT_EQ(schema_version_of(file), 1);
 
@@ -535,7 +536,8 @@ TEST_F(LocalQueueTest, TheCliNeverChangesAStoredRetention) {
   const std::string target = "--pipeline '" + pipeline.string() + "'";
   for (const std::string& command :
        {"queue stats " + target, "queue stats " + target + " --json", "queue receive " + target + " --visibility 0s",
-        "queue receive " + target + " --queue producer-dlq", "queue stats --state-dir '" + (dir_.path() / "state").string() + "'",
+        "queue receive " + target + " --queue producer-dlq",
+        "queue stats --state-dir '" + (dir_.path() / "state").string() + "'",
         "queue receive --state-dir '" + (dir_.path() / "state").string() + "' --queue producer --visibility 0s",
         "queue send " + target + " more"}) {
     const auto r = testing_support::run_sentiflow(command);

@@ -48,11 +48,11 @@ struct QueueSpec {
 };
 
 struct QueueCapabilities {
-  bool sub_second_timing = false;   // durations in milliseconds (SQS: whole seconds)
+  bool sub_second_timing = false;      // durations in milliseconds (SQS: whole seconds)
   bool strict_stale_receipts = false;  // a stale handle is refused (SQS may accept it)
-  bool short_retention = false;     // retention under 60 s (SQS: at least 60 s)
-  bool keeps_last_error = false;    // VisibilityChange::reason reaches the dead letter
-  bool exact_counts = false;        // counts() is exact at once (SQS's are eventually consistent)
+  bool short_retention = false;        // retention under 60 s (SQS: at least 60 s)
+  bool keeps_last_error = false;       // VisibilityChange::reason reaches the dead letter
+  bool exact_counts = false;           // counts() is exact at once (SQS's are eventually consistent)
 };
 
 template <typename Factory>
@@ -304,7 +304,9 @@ TYPED_TEST_P(QueueConformance, ReceiveReturnsUpToNDistinctMessages) {
   std::set<std::string> ids;
   for (const auto& m : first) ids.insert(m.message_id);
   for (const auto& m : this->drain(*queue)) EXPECT_TRUE(ids.insert(m.message_id).second) << "delivered twice";
-  if (this->caps().exact_counts) { EXPECT_EQ(ids.size(), 15u); }
+  if (this->caps().exact_counts) {
+    EXPECT_EQ(ids.size(), 15u);
+  }
 }
 
 TYPED_TEST_P(QueueConformance, DeletedMessagesNeverComeBack) {
@@ -320,7 +322,9 @@ TYPED_TEST_P(QueueConformance, DeletedMessagesNeverComeBack) {
   }
   ASSERT_EQ(got.size(), 2u);
   for (const auto& m : got)
-    if (m.body == "deleted") { EXPECT_TRUE(this->delete_one(*queue, m.receipt_handle)[0].ok()); }
+    if (m.body == "deleted") {
+      EXPECT_TRUE(this->delete_one(*queue, m.receipt_handle)[0].ok());
+    }
   const auto back = this->receive_within(*queue, spec.visibility_timeout + 10s, 10);
   ASSERT_EQ(back.size(), 1u);
   EXPECT_EQ(back[0].body, "kept");
@@ -342,7 +346,9 @@ TYPED_TEST_P(QueueConformance, DeleteBatchReportsEachEntry) {
   ASSERT_FALSE(results[1].ok());
   EXPECT_EQ(results[1].error->code(), ErrorCode::invalid_input);
   EXPECT_TRUE(results[2].ok());
-  if (this->caps().exact_counts) { EXPECT_EQ(queue->counts().total(), 0); }
+  if (this->caps().exact_counts) {
+    EXPECT_EQ(queue->counts().total(), 0);
+  }
 }
 
 TYPED_TEST_P(QueueConformance, DeletingTwiceSucceeds) {
@@ -409,9 +415,10 @@ TYPED_TEST_P(QueueConformance, ChangeVisibilityReportsEachEntry) {
   queue->send_one("one");
   const auto got = this->receive_within(*queue, 5s);
   ASSERT_EQ(got.size(), 1u);
-  const std::vector<VisibilityChange> entries = {{"ok", got[0].receipt_handle, 60s},
-                                                 {"garbage", "nonsense", 60s},
-                                                 {"too-long", got[0].receipt_handle, queue->limits().max_visibility_timeout + 1s}};
+  const std::vector<VisibilityChange> entries = {
+      {"ok", got[0].receipt_handle, 60s},
+      {"garbage", "nonsense", 60s},
+      {"too-long", got[0].receipt_handle, queue->limits().max_visibility_timeout + 1s}};
   const auto results = queue->change_visibility(entries);
   ASSERT_EQ(results.size(), 3u);
   EXPECT_TRUE(results[0].ok());
@@ -473,7 +480,9 @@ TYPED_TEST_P(QueueConformance, PurgeDeletesEveryMessage) {
   ASSERT_FALSE(this->receive_within(*queue, 5s).empty());
   queue->purge();
   EXPECT_TRUE(queue->receive({10, std::nullopt, 0ms}).empty());
-  if (this->caps().exact_counts) { EXPECT_EQ(queue->counts().total(), 0); }
+  if (this->caps().exact_counts) {
+    EXPECT_EQ(queue->counts().total(), 0);
+  }
   queue->send_one("after the purge");
   EXPECT_EQ(this->receive_within(*queue, 5s).at(0).body, "after the purge");
 }
@@ -525,8 +534,12 @@ TYPED_TEST_P(QueueConformance, DeadLetterAfterMaxReceives) {
   ASSERT_TRUE(dead[0].dead_letter.has_value());
   EXPECT_EQ(dead[0].dead_letter->source_queue, spec.name);
   EXPECT_EQ(dead[0].dead_letter->receive_count, 2);
-  if (this->caps().keeps_last_error) { EXPECT_EQ(dead[0].dead_letter->last_error, "handler failed: bad text"); }
-  if (this->caps().exact_counts) { EXPECT_EQ(queue->counts().total(), 0); }
+  if (this->caps().keeps_last_error) {
+    EXPECT_EQ(dead[0].dead_letter->last_error, "handler failed: bad text");
+  }
+  if (this->caps().exact_counts) {
+    EXPECT_EQ(queue->counts().total(), 0);
+  }
 }
 
 TYPED_TEST_P(QueueConformance, RedriveMovesDeadLettersBack) {
@@ -631,7 +644,7 @@ REGISTER_TYPED_TEST_SUITE_P(QueueConformance, SendThenReceiveGivesTheMessage, Re
                             ChangeVisibilityExtendsTheTimeout, ChangeVisibilityReportsEachEntry, DelayHidesANewMessage,
                             CountsVisibleInFlightAndDelayed, PurgeDeletesEveryMessage, RetentionDropsOldMessages,
                             DeadLetterAfterMaxReceives, RedriveMovesDeadLettersBack,
-                            LongPollNoticesASendFromAnotherProcess,
-                            ConcurrentConsumersNeverShareAMessage, TwoObjectsOnOneQueueShareIt);
+                            LongPollNoticesASendFromAnotherProcess, ConcurrentConsumersNeverShareAMessage,
+                            TwoObjectsOnOneQueueShareIt);
 
 }  // namespace sentiflow::testing

@@ -48,8 +48,8 @@ int crash_loop(char** argv) {
   options.file = argv[2];
   options.name = argv[3];
   options.visibility_timeout = std::chrono::milliseconds(std::stoll(argv[6]));
-  options.durability = std::string(argv[7]) == "full" ? LocalQueueOptions::Durability::full
-                                                      : LocalQueueOptions::Durability::normal;
+  options.durability =
+      std::string(argv[7]) == "full" ? LocalQueueOptions::Durability::full : LocalQueueOptions::Durability::normal;
   LocalQueue queue(options);
   const int fd = ::open(argv[4], O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) {

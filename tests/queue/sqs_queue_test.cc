@@ -42,16 +42,16 @@ std::shared_ptr<const aws::AwsClient> sqs_client() {
 }
 
 nlohmann::json sqs_call(const aws::AwsClient& client, const std::string& action, const nlohmann::json& body) {
-  const auto response = client.call({.operation = action,
-                                     .headers = {{"Content-Type", "application/x-amz-json-1.0"},
-                                                 {"X-Amz-Target", "AmazonSQS." + action}},
-                                     .body = body.dump()});
+  const auto response =
+      client.call({.operation = action,
+                   .headers = {{"Content-Type", "application/x-amz-json-1.0"}, {"X-Amz-Target", "AmazonSQS." + action}},
+                   .body = body.dump()});
   return response.body.empty() ? nlohmann::json::object() : nlohmann::json::parse(response.body);
 }
 
 std::string attribute(const aws::AwsClient& client, const std::string& url, const std::string& name) {
-  return sqs_call(client, "GetQueueAttributes", {{"QueueUrl", url}, {"AttributeNames", {name}}})["Attributes"]
-      .value(name, "");
+  return sqs_call(client, "GetQueueAttributes", {{"QueueUrl", url}, {"AttributeNames", {name}}})["Attributes"].value(
+      name, "");
 }
 
 void delete_all_queues(const aws::AwsClient& client) {
@@ -113,13 +113,13 @@ class SqsQueueFactory {
 
   std::unique_ptr<Queue> open(const testing::QueueSpec& spec) {
     if (!client_) throw std::runtime_error("moto is not available: " + moto().skip_reason());
-    return std::make_unique<MotoReceivesTakeTurns>(std::make_unique<SqsQueue>(client_, SqsQueueOptions{.queue = spec.name,
-                                                               .create = SqsQueueAttributes{
-                                                                   .visibility_timeout = spec.visibility_timeout,
-                                                                   .retention = spec.retention,
-                                                                   .message_size_limit = spec.message_size_limit,
-                                                                   .dead_letter_queue = spec.dead_letter_queue,
-                                                                   .max_receive_count = spec.max_receive_count}}));
+    return std::make_unique<MotoReceivesTakeTurns>(std::make_unique<SqsQueue>(
+        client_, SqsQueueOptions{.queue = spec.name,
+                                 .create = SqsQueueAttributes{.visibility_timeout = spec.visibility_timeout,
+                                                              .retention = spec.retention,
+                                                              .message_size_limit = spec.message_size_limit,
+                                                              .dead_letter_queue = spec.dead_letter_queue,
+                                                              .max_receive_count = spec.max_receive_count}}));
   }
 
   // Another client (its own connections and signer) and another SqsQueue, opened by name.
@@ -176,8 +176,7 @@ TEST(SqsQueuePlan, SendRequestsHoldTenMessagesAndAtMost256KiB) {
   EXPECT_EQ(by_count[1], (std::vector<size_t>{10, 11}));
 
   const std::vector<uint64_t> sizes = {100 * 1024, 100 * 1024, 100 * 1024, 600 * 1024, 1024};
-  EXPECT_EQ(plan_send_requests(sizes),
-            (std::vector<std::vector<size_t>>{{0, 1}, {2}, {3}, {4}}))
+  EXPECT_EQ(plan_send_requests(sizes), (std::vector<std::vector<size_t>>{{0, 1}, {2}, {3}, {4}}))
       << "a message over the request limit goes alone";
   EXPECT_EQ(plan_send_requests(std::vector<uint64_t>{kSqsBatchRequestBytes / 2, kSqsBatchRequestBytes / 2}).size(), 1u);
   EXPECT_TRUE(plan_send_requests(std::vector<uint64_t>{}).empty());
@@ -240,9 +239,8 @@ TEST_F(SqsQueueTest, SubSecondDurationsRoundUpNotDown) {
 TEST_F(SqsQueueTest, LargeBatchesAreSplitIntoRequestsBySize) {
   // Two 600 KiB messages: 1.2 MiB in one request would pass no SQS (moto: BatchRequestTooLong).
   auto queue = create("q", {.message_size_limit = 1024 * 1024});
-  const std::vector<SendEntry> entries = {{"a", std::string(600 * 1024, 'a')},
-                                          {"b", std::string(600 * 1024, 'b')},
-                                          {"c", "small"}};
+  const std::vector<SendEntry> entries = {
+      {"a", std::string(600 * 1024, 'a')}, {"b", std::string(600 * 1024, 'b')}, {"c", "small"}};
   const auto results = queue.send(entries);
   ASSERT_EQ(results.size(), 3u);
   std::set<std::string> ids;
@@ -267,9 +265,8 @@ TEST_F(SqsQueueTest, BatchFailuresComeBackPerEntryWithSqsCodes) {
   }
   ASSERT_EQ(got.size(), 2u);
 
-  const std::vector<VisibilityChange> changes = {{"bad", "garbage", 10s},
-                                                 {"good", got[0].receipt_handle, 10s},
-                                                 {"empty", "", 10s}};
+  const std::vector<VisibilityChange> changes = {
+      {"bad", "garbage", 10s}, {"good", got[0].receipt_handle, 10s}, {"empty", "", 10s}};
   const auto changed = queue.change_visibility(changes);
   ASSERT_EQ(changed.size(), 3u);
   EXPECT_EQ(changed[0].id, "bad");
@@ -280,9 +277,8 @@ TEST_F(SqsQueueTest, BatchFailuresComeBackPerEntryWithSqsCodes) {
   EXPECT_TRUE(changed[1].ok());
   EXPECT_FALSE(changed[2].ok());
 
-  const std::vector<DeleteEntry> deletes = {{"first", got[0].receipt_handle},
-                                            {"bad", "garbage"},
-                                            {"second", got[1].receipt_handle}};
+  const std::vector<DeleteEntry> deletes = {
+      {"first", got[0].receipt_handle}, {"bad", "garbage"}, {"second", got[1].receipt_handle}};
   const auto deleted = queue.delete_messages(deletes);
   ASSERT_EQ(deleted.size(), 3u);
   EXPECT_TRUE(deleted[0].ok());
@@ -467,8 +463,8 @@ class FakeSqs {
 };
 
 std::shared_ptr<const aws::AwsClient> fake_client(const FakeSqs& fake) {
-  return std::make_shared<const aws::AwsClient>(
-      testing_support::moto_client(aws::kSqs, fake.endpoint(), {.access_key_id = "AKIDFAKE", .secret_access_key = "s"}));
+  return std::make_shared<const aws::AwsClient>(testing_support::moto_client(
+      aws::kSqs, fake.endpoint(), {.access_key_id = "AKIDFAKE", .secret_access_key = "s"}));
 }
 
 // An entry a batch answer does not mention may or may not have been done: a failure (internal)

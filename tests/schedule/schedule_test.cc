@@ -97,9 +97,7 @@ const std::vector<FireCase> kFireCases = {
 };
 // clang-format on
 
-std::string describe(const std::optional<Seconds>& t) {
-  return t ? format_utc(*t) : std::string(kNever);
-}
+std::string describe(const std::optional<Seconds>& t) { return t ? format_utc(*t) : std::string(kNever); }
 
 TEST(ScheduleTest, NextFireTimesMatchTheReference) {
   for (const FireCase& c : kFireCases) {
@@ -125,8 +123,7 @@ TEST(ScheduleTest, DailyExampleFromTheDocs) {
     t = next_fire_time(s, t).value();
     fires.push_back(format_utc(t));
   }
-  EXPECT_THAT(fires, ::testing::ElementsAre("2026-01-01T10:00:00Z", "2026-01-02T10:00:00Z",
-                                            "2026-01-03T10:00:00Z"));
+  EXPECT_THAT(fires, ::testing::ElementsAre("2026-01-01T10:00:00Z", "2026-01-02T10:00:00Z", "2026-01-03T10:00:00Z"));
 }
 
 TEST(ScheduleTest, KindExpressionAndPeriod) {
@@ -185,16 +182,15 @@ TEST(ScheduleTest, TimesOutsideTheCronYearsNeverFire) {
 TEST(ScheduleTest, NeverCasesAreFast) {
   // The search is bounded by months up to 2199, so even a schedule that never fires
   // answers in microseconds; 5 ms per call leaves room for slow, shared machines.
-  const std::vector<Schedule> never = {
-      Schedule::parse("cron(0 0 30 2 ? *)"), Schedule::parse("cron(0 0 ? 2 1#5 2027)"),
-      Schedule::parse("cron(0 0 31W 2,4,6,9,11 ? *)"), Schedule::parse("cron(0 0 29 2 ? 2100)")};
+  const std::vector<Schedule> never = {Schedule::parse("cron(0 0 30 2 ? *)"), Schedule::parse("cron(0 0 ? 2 1#5 2027)"),
+                                       Schedule::parse("cron(0 0 31W 2,4,6,9,11 ? *)"),
+                                       Schedule::parse("cron(0 0 29 2 ? 2100)")};
   const Seconds start = parse_utc("1970-01-01T00:00:00Z");
   const auto begin = std::chrono::steady_clock::now();
   constexpr int kRounds = 100;
   for (int i = 0; i < kRounds; ++i)
     for (const Schedule& s : never) EXPECT_EQ(s.next_fire_time(start), std::nullopt);
-  const auto per_call =
-      (std::chrono::steady_clock::now() - begin) / (kRounds * static_cast<int>(never.size()));
+  const auto per_call = (std::chrono::steady_clock::now() - begin) / (kRounds * static_cast<int>(never.size()));
   EXPECT_LT(per_call, std::chrono::milliseconds{5});
 }
 
@@ -316,8 +312,7 @@ TEST(ScheduleTest, ErrorsStartWithTheKind) {
       (void)Schedule::parse(expression);
       ADD_FAILURE() << "accepted " << expression;
     } catch (const Error& e) {
-      EXPECT_TRUE(std::string_view(e.what()).starts_with(prefix))
-          << expression << " -> " << e.what();
+      EXPECT_TRUE(std::string_view(e.what()).starts_with(prefix)) << expression << " -> " << e.what();
     }
   }
 }
@@ -327,8 +322,7 @@ TEST(ScheduleTest, BothDaysSetIsReportedExactly) {
     (void)Schedule::parse("cron(0 10 * * MON-FRI *)");
     FAIL() << "parsed without error";
   } catch (const Error& e) {
-    EXPECT_STREQ(e.what(),
-                 "cron: day-of-month and day-of-week cannot both be set; use ? in one of them");
+    EXPECT_STREQ(e.what(), "cron: day-of-month and day-of-week cannot both be set; use ? in one of them");
   }
 }
 

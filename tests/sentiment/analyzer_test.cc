@@ -154,10 +154,10 @@ TEST(VaderAnalyzer, CustomLexiconFiles) {
   options.lexicon_file = lexicon;
   options.emoji_lexicon_file = emoji;
   const VaderAnalyzer custom(options);
-  EXPECT_EQ(custom.polarity_scores("splendiferous").compound, 0.6705);  // 3.5 / sqrt(3.5^2 + 15)
-  EXPECT_EQ(custom.polarity_scores("good").compound, 0.0);              // not in this lexicon
-  EXPECT_EQ(custom.polarity_scores("a+b").compound, 0.6705);            // "a splendiferous thingb"
-  options.emoji_lexicon_file.clear();  // one custom file, one built in
+  EXPECT_EQ(custom.polarity_scores("splendiferous").compound, 0.6705);           // 3.5 / sqrt(3.5^2 + 15)
+  EXPECT_EQ(custom.polarity_scores("good").compound, 0.0);                       // not in this lexicon
+  EXPECT_EQ(custom.polarity_scores("a+b").compound, 0.6705);                     // "a splendiferous thingb"
+  options.emoji_lexicon_file.clear();                                            // one custom file, one built in
   EXPECT_EQ(VaderAnalyzer(options).polarity_scores("meh \U0001F600").neg, 0.5);  // "meh grinning face"
   EXPECT_EQ(VaderAnalyzer(options).polarity_scores("meh \U0001F600").compound, -0.25);
 
@@ -214,9 +214,8 @@ TEST(Format, JsonFieldsHaveTheResultRecordShape) {
   std::string out = "{";
   append_json_fields(out, r.sentiment);
   out += "}";
-  EXPECT_EQ(out,
-            R"({"sentiment":"POSITIVE","scores":{"Positive":0.746,"Negative":0.0,"Neutral":0.254,"Mixed":0.0},)"
-            R"("vader":{"neg":0.0,"neu":0.254,"pos":0.746,"compound":0.8316}})");
+  EXPECT_EQ(out, R"({"sentiment":"POSITIVE","scores":{"Positive":0.746,"Negative":0.0,"Neutral":0.254,"Mixed":0.0},)"
+                 R"("vader":{"neg":0.0,"neu":0.254,"pos":0.746,"compound":0.8316}})");
   Sentiment without_vader;
   out = "{";
   append_json_fields(out, without_vader);

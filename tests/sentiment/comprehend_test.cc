@@ -84,8 +84,7 @@ class FakeComprehend {
   void handle(const httplib::Request& req, httplib::Response& res) {
     ++requests;
     const int now = ++in_flight_;
-    for (int seen = max_in_flight.load(); now > seen && !max_in_flight.compare_exchange_weak(seen, now);) {
-    }
+    for (int seen = max_in_flight.load(); now > seen && !max_in_flight.compare_exchange_weak(seen, now);) {}
     if (latency_.count() > 0) std::this_thread::sleep_for(latency_);  // a service's latency, to let calls overlap
     answer(req, res);
     --in_flight_;
@@ -103,7 +102,8 @@ class FakeComprehend {
       return refuse(res, 400, "SerializationException", "bad Content-Type");
     }
     const auto authorization = req.get_header_value("Authorization");
-    if (authorization.find("/us-east-1/comprehend/aws4_request") == std::string::npos || !testing_support::signature_holds(req, endpoint(), "comprehend", kCredentials)) {
+    if (authorization.find("/us-east-1/comprehend/aws4_request") == std::string::npos ||
+        !testing_support::signature_holds(req, endpoint(), "comprehend", kCredentials)) {
       ++refused;
       return refuse(res, 403, "InvalidSignatureException", "signature mismatch");
     }
@@ -139,7 +139,8 @@ class FakeComprehend {
     for (const auto& t : list)
       if (t.empty() || t.size() >= 5000 || !is_valid_utf8(t)) {  // "fewer than 5,000 bytes"
         ++refused;
-        return refuse(res, 400, "TextSizeLimitExceededException", "a document is empty, 5000 bytes or more, or not UTF-8");
+        return refuse(res, 400, "TextSizeLimitExceededException",
+                      "a document is empty, 5000 bytes or more, or not UTF-8");
       }
     if (fail_all || fail_next.fetch_sub(1) > 0) return refuse(res, 500, "InternalServerException", "try again");
     if (std::find(list.begin(), list.end(), "FAILCALL") != list.end())
@@ -163,7 +164,8 @@ class FakeComprehend {
         results.push_back(r);
       }
     }
-    res.set_content(nlohmann::json{{"ResultList", results}, {"ErrorList", errors}}.dump(), "application/x-amz-json-1.1");
+    res.set_content(nlohmann::json{{"ResultList", results}, {"ErrorList", errors}}.dump(),
+                    "application/x-amz-json-1.1");
   }
 
   std::chrono::milliseconds latency_;

@@ -76,7 +76,8 @@ std::vector<Expected> corpus_cases() {
     if (f.size() != 6) continue;
     const std::string corpus(f[0]), id(f[1]);
     EXPECT_TRUE(texts[corpus].count(id)) << corpus << " " << id;
-    cases.push_back({corpus + "/" + id, texts[corpus][id],
+    cases.push_back({corpus + "/" + id,
+                     texts[corpus][id],
                      {std::stod(std::string(f[2])), std::stod(std::string(f[3])), std::stod(std::string(f[4])),
                       std::stod(std::string(f[5]))}});
   }
@@ -86,8 +87,10 @@ std::vector<Expected> corpus_cases() {
 std::vector<Expected> readme_cases() {
   std::vector<Expected> cases;
   for (const auto& e : nlohmann::json::parse(read(kSource + "/tests/sentiment/data/parity_readme.json")))
-    cases.push_back({"README", e["text"].get<std::string>(),
-                     {e["neg"].get<double>(), e["neu"].get<double>(), e["pos"].get<double>(), e["compound"].get<double>()}});
+    cases.push_back(
+        {"README",
+         e["text"].get<std::string>(),
+         {e["neg"].get<double>(), e["neu"].get<double>(), e["pos"].get<double>(), e["compound"].get<double>()}});
   return cases;
 }
 

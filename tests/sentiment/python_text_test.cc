@@ -19,27 +19,27 @@ std::string lower(std::string_view s) {
 
 TEST(PythonText, IsUpperNeedsACasedCharacterAndNoLowerCaseOne) {
   EXPECT_TRUE(is_upper("GOOD"));
-  EXPECT_TRUE(is_upper("GR\u00c9AT"));   // 'GRÉAT'.isupper()
-  EXPECT_FALSE(is_upper("GR\u00e9AT"));  // 'GRéAT'
+  EXPECT_TRUE(is_upper("GR\u00c9AT"));    // 'GRÉAT'.isupper()
+  EXPECT_FALSE(is_upper("GR\u00e9AT"));   // 'GRéAT'
   EXPECT_TRUE(is_upper("\u00c9\u00c9"));  // no ASCII letter at all
   EXPECT_TRUE(is_upper("A1!"));
   EXPECT_FALSE(is_upper("123!"));  // nothing cased
   EXPECT_FALSE(is_upper(""));
-  EXPECT_FALSE(is_upper("STRA\u00dfE"));    // ß is lower case
-  EXPECT_FALSE(is_upper("\u01c5"));         // ǅ is title case
-  EXPECT_TRUE(is_upper("\u24b6"));          // Ⓐ: Other_Uppercase
-  EXPECT_FALSE(is_upper("A\u00aa"));        // ª: Other_Lowercase
-  EXPECT_TRUE(is_upper("\u2160\u2161"));    // Roman numerals Ⅰ Ⅱ
+  EXPECT_FALSE(is_upper("STRA\u00dfE"));              // ß is lower case
+  EXPECT_FALSE(is_upper("\u01c5"));                   // ǅ is title case
+  EXPECT_TRUE(is_upper("\u24b6"));                    // Ⓐ: Other_Uppercase
+  EXPECT_FALSE(is_upper("A\u00aa"));                  // ª: Other_Lowercase
+  EXPECT_TRUE(is_upper("\u2160\u2161"));              // Roman numerals Ⅰ Ⅱ
   EXPECT_TRUE(is_upper("\u039a\u0391\u039b\u039f"));  // ΚΑΛΟ
-  EXPECT_TRUE(is_upper("A\u0301"));         // combining marks are uncased
+  EXPECT_TRUE(is_upper("A\u0301"));                   // combining marks are uncased
 }
 
 TEST(PythonText, LowerIsTheFullMapping) {
   EXPECT_EQ(lower("GooD :D"), "good :d");
   EXPECT_EQ(lower("GR\u00c9AT"), "gr\u00e9at");
-  EXPECT_EQ(lower("\u0130"), "i\u0307");   // İ becomes two code points
-  EXPECT_EQ(lower("\u212a"), "k");         // KELVIN SIGN
-  EXPECT_EQ(lower("\u2160"), "\u2170");    // Ⅰ → ⅰ
+  EXPECT_EQ(lower("\u0130"), "i\u0307");  // İ becomes two code points
+  EXPECT_EQ(lower("\u212a"), "k");        // KELVIN SIGN
+  EXPECT_EQ(lower("\u2160"), "\u2170");   // Ⅰ → ⅰ
   EXPECT_EQ(lower("STRA\u00dfE"), "stra\u00dfe");
   EXPECT_EQ(lower("\U0001F600"), "\U0001F600");
 }
@@ -48,15 +48,15 @@ TEST(PythonText, FinalSigma) {
   EXPECT_EQ(lower("\u039f\u0394\u039f\u03a3"), "\u03bf\u03b4\u03bf\u03c2");  // ΟΔΟΣ → οδος
   EXPECT_EQ(lower("\u03a3"), "\u03c3");                                      // alone: σ
   EXPECT_EQ(lower("\u03a3\u039f"), "\u03c3\u03bf");                          // first: σ
-  EXPECT_EQ(lower("A\u03a3'"), "a\u03c2'");         // case-ignorable after it
-  EXPECT_EQ(lower("A\u03a3'B"), "a\u03c3'b");       // ...then a cased letter
-  EXPECT_EQ(lower("A\u0301\u03a3"), "a\u0301\u03c2");  // case-ignorable before it
-  EXPECT_EQ(lower("1\u03a3"), "1\u03c3");           // nothing cased before it
+  EXPECT_EQ(lower("A\u03a3'"), "a\u03c2'");                                  // case-ignorable after it
+  EXPECT_EQ(lower("A\u03a3'B"), "a\u03c3'b");                                // ...then a cased letter
+  EXPECT_EQ(lower("A\u0301\u03a3"), "a\u0301\u03c2");                        // case-ignorable before it
+  EXPECT_EQ(lower("1\u03a3"), "1\u03c3");                                    // nothing cased before it
 }
 
 TEST(PythonText, WhitespaceIsStrIsspace) {
-  for (const char32_t c : {0x09, 0x0A, 0x0B, 0x0C, 0x0D, 0x1C, 0x1D, 0x1E, 0x1F, 0x20, 0x85, 0xA0, 0x1680, 0x2000,
-                           0x200A, 0x2028, 0x2029, 0x202F, 0x205F, 0x3000})
+  for (const char32_t c : {0x09, 0x0A, 0x0B,   0x0C,   0x0D,   0x1C,   0x1D,   0x1E,   0x1F,   0x20,
+                           0x85, 0xA0, 0x1680, 0x2000, 0x200A, 0x2028, 0x2029, 0x202F, 0x205F, 0x3000})
     EXPECT_TRUE(is_space(c)) << std::hex << static_cast<uint32_t>(c);
   for (const char32_t c : {0x00, 0x08, 0x0E, 0x1B, 0x21, 0x180E, 0x200B, 0xFEFF, 0x2060})
     EXPECT_FALSE(is_space(c)) << std::hex << static_cast<uint32_t>(c);
@@ -69,13 +69,13 @@ TEST(PythonText, RoundLikePython) {
   EXPECT_EQ(round(0.4404, 4), 0.4404);
   EXPECT_EQ(round(0.44044999, 4), 0.4404);
   EXPECT_EQ(round(0.44045001, 4), 0.4405);
-  EXPECT_EQ(round(0.0625, 3), 0.062);   // an exact tie goes to even
+  EXPECT_EQ(round(0.0625, 3), 0.062);  // an exact tie goes to even
   EXPECT_EQ(round(0.1875, 3), 0.188);
-  EXPECT_EQ(round(2.675, 2), 2.67);     // 2.675 is 2.67499999... in binary
-  EXPECT_EQ(round(0.3245, 3), 0.325);   // 0.3245 is 0.32450000000000001... in binary
+  EXPECT_EQ(round(2.675, 2), 2.67);    // 2.675 is 2.67499999... in binary
+  EXPECT_EQ(round(0.3245, 3), 0.325);  // 0.3245 is 0.32450000000000001... in binary
   EXPECT_EQ(round(-0.00003, 4), 0.0);
   EXPECT_TRUE(std::signbit(round(-0.00003, 4)));  // Python keeps the sign: -0.0
-  EXPECT_EQ(round(-0.55555, 4), -0.5555);  // -0.55555 is -0.55554999999999998... in binary
+  EXPECT_EQ(round(-0.55555, 4), -0.5555);         // -0.55555 is -0.55554999999999998... in binary
   EXPECT_EQ(round(1.0, 3), 1.0);
 }
 

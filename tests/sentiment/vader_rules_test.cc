@@ -58,7 +58,7 @@ TEST(VaderRules, ContractionsWithNtNegateButOnlyWithAnAsciiApostrophe) {
 }
 
 TEST(VaderRules, NeverSoAndWithoutDoubt) {
-  expect("It was never so good", 0.0, 0.475, 0.525, 0.6626);    // x1.25 instead of a negation
+  expect("It was never so good", 0.0, 0.475, 0.525, 0.6626);  // x1.25 instead of a negation
   expect("It was never this good", 0.0, 0.502, 0.498, 0.6084);
   expect("Without doubt good", 0.0, 0.166, 0.834, 0.6136);
   expect("It is without doubt a good one", 0.0, 0.5, 0.5, 0.6136);
@@ -85,8 +85,8 @@ TEST(VaderRules, ButHalvesBeforeAndAddsHalfAfter) {
   expect("The food is good but the service is bad", 0.347, 0.511, 0.142, -0.5859);
   expect("good but", 0.0, 0.339, 0.661, 0.2382);
   expect("but good", 0.0, 0.206, 0.794, 0.5927);
-  expect("The plot was good, but the characters are uncompelling and the dialog is not great.", 0.327, 0.579,
-         0.094, -0.7042);
+  expect("The plot was good, but the characters are uncompelling and the dialog is not great.", 0.327, 0.579, 0.094,
+         -0.7042);
 }
 
 TEST(VaderRules, ButFindsValuesByEqualityLikeListIndex) {
@@ -122,9 +122,9 @@ TEST(VaderRules, KindOfIsADampenerAndKindAloneIsAWord) {
 }
 
 TEST(VaderRules, AllCapsEmphasisOnlyWhenTheTextMixesCase) {
-  expect("GOOD", 0.0, 0.0, 1.0, 0.4404);  // everything in capitals: no emphasis
+  expect("GOOD", 0.0, 0.0, 1.0, 0.4404);              // everything in capitals: no emphasis
   expect("this is GOOD", 0.0, 0.355, 0.645, 0.5622);  // +0.733
-  expect("VERY good", 0.0, 0.203, 0.797, 0.6028);  // a booster in capitals
+  expect("VERY good", 0.0, 0.203, 0.797, 0.6028);     // a booster in capitals
 }
 
 TEST(VaderRules, CapitalsFollowUnicodeNotAscii) {
@@ -213,7 +213,10 @@ TEST(VaderRules, WordsSplitAtPythonsWhitespace) {
   expect("good\u00a0bad", 0.547, 0.0, 0.453, -0.1531);  // NO-BREAK SPACE splits
   expect("good\u3000bad", 0.547, 0.0, 0.453, -0.1531);
   expect("good\u0085bad", 0.547, 0.0, 0.453, -0.1531);
-  expect("good\x1c" "bad", 0.547, 0.0, 0.453, -0.1531);  // so do the ASCII separators
+  expect(
+      "good\x1c"
+      "bad",
+      0.547, 0.0, 0.453, -0.1531);              // so do the ASCII separators
   expect("good\u200bbad", 0.0, 1.0, 0.0, 0.0);  // ZERO WIDTH SPACE does not
 }
 

@@ -31,10 +31,9 @@ struct Moto {
   testing_support::AuthMoto moto{"sentiflow-run-state"};
   // Serialized: moto's conditional writes are not atomic (testing_support::FaultProxy).
   std::unique_ptr<testing_support::FaultProxy> proxy =
-      moto.skip_reason().empty()
-          ? std::make_unique<testing_support::FaultProxy>(moto.endpoint(),
-                                                          testing_support::FaultProxyOptions{.serialize = true})
-          : nullptr;
+      moto.skip_reason().empty() ? std::make_unique<testing_support::FaultProxy>(
+                                       moto.endpoint(), testing_support::FaultProxyOptions{.serialize = true})
+                                 : nullptr;
 };
 
 std::unique_ptr<Moto>& moto_slot() {

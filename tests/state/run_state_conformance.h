@@ -532,7 +532,7 @@ TYPED_TEST_P(RunStateConformance, LastTickAndSkippedTicksPersist) {
 
 TYPED_TEST_P(RunStateConformance, ClaimTickMovesTheLastTickForwardOnly) {
   RunState& state = this->state();
-  EXPECT_TRUE(state.claim_tick(at_s(1'767'261'600)));   // none recorded yet
+  EXPECT_TRUE(state.claim_tick(at_s(1'767'261'600)));  // none recorded yet
   EXPECT_EQ(state.last_tick(), at_s(1'767'261'600));
   EXPECT_FALSE(state.claim_tick(at_s(1'767'261'600)));  // a duplicate
   EXPECT_FALSE(this->another()->claim_tick(at_s(1'767'261'600)));
@@ -626,7 +626,7 @@ REGISTER_TYPED_TEST_SUITE_P(
     MarkFinishedTwiceKeepsTheFirstTime, WritesToAnUnknownRunAreNotFound, NewestUnfinishedByStartedAtThenId,
     RecentRunsNewestFirstUpToTheLimit, CheckpointsReplacePerSegmentInSegmentOrder, LeaseGrantDenyRenewTakeOverRelease,
     RacingLeaseTakersGetOneLease, CheckpointsWithAnOwnerNeedItsLease, LastTickAndSkippedTicksPersist,
-    TimelineOldestFirstAndReplacedAtTheSameSecond, TwoObjectsSeeEachOthersWrites, MarkFinishedDropsTheRunsCheckpointsOnly,
-    ClaimTickMovesTheLastTickForwardOnly, RacingClaimsOfOneTickHaveOneWinner);
+    TimelineOldestFirstAndReplacedAtTheSameSecond, TwoObjectsSeeEachOthersWrites,
+    MarkFinishedDropsTheRunsCheckpointsOnly, ClaimTickMovesTheLastTickForwardOnly, RacingClaimsOfOneTickHaveOneWinner);
 
 }  // namespace sentiflow::conformance

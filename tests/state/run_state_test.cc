@@ -112,8 +112,9 @@ TEST_F(RunStateTest, ASchemaOneFileIsUpgraded) {
   }
   {
     sqlite::Database db(SqliteRunState::file_in(dir_.path()), milliseconds(1000));
-    db.exec("ALTER TABLE runs DROP COLUMN lease_owner; ALTER TABLE runs DROP COLUMN lease_until; "
-            "PRAGMA user_version=1");
+    db.exec(
+        "ALTER TABLE runs DROP COLUMN lease_owner; ALTER TABLE runs DROP COLUMN lease_until; "
+        "PRAGMA user_version=1");
   }
   SqliteRunState state(dir_.path());
   EXPECT_EQ(state.run("old")->counts.scanned, some_counts().scanned);
@@ -181,10 +182,8 @@ class LockHolder {
         const char byte = static_cast<char>(status);
         if (::write(ready_[1], &byte, 1) != 1) ::_exit(3);
         char ignored = 0;
-        while (::read(hold_[0], &ignored, 1) < 0 && errno == EINTR) {
-        }
-      } catch (...) {
-      }
+        while (::read(hold_[0], &ignored, 1) < 0 && errno == EINTR) {}
+      } catch (...) {}
       ::_exit(status);
     }
     ::close(ready_[1]);
@@ -202,8 +201,7 @@ class LockHolder {
   bool wait_until_held() {
     char byte = 1;
     ssize_t n = 0;
-    while ((n = ::read(ready_[0], &byte, 1)) < 0 && errno == EINTR) {
-    }
+    while ((n = ::read(ready_[0], &byte, 1)) < 0 && errno == EINTR) {}
     return n == 1 && byte == 0;
   }
 
@@ -211,8 +209,7 @@ class LockHolder {
     if (pid_ <= 0) return;
     ::kill(pid_, SIGKILL);
     int status = 0;
-    while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
-    }
+    while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {}
     pid_ = -1;
   }
 

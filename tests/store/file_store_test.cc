@@ -146,7 +146,8 @@ TEST_F(FileStoreTest, RemoveTakesEmptyFoldersAlong) {
 }
 
 TEST_F(FileStoreTest, RefusesABadContentType) {
-  expect_refused([&] { store_.put("x", "y", "text/plain\nInjected: header"); }, ErrorCode::invalid_input, "content type");
+  expect_refused([&] { store_.put("x", "y", "text/plain\nInjected: header"); }, ErrorCode::invalid_input,
+                 "content type");
 }
 
 TEST_F(FileStoreTest, TheRootMustBeADirectory) {
@@ -178,13 +179,22 @@ TEST_F(FileStoreTest, KeysInMessagesShowBadBytesEscaped) {
     }
     return std::string("(accepted)");
   };
-  EXPECT_NE(message("caf\xC3\xA9/\xFF\xFE" "end").find("'caf\xC3\xA9/\\xFF\\xFEend' is not valid UTF-8"),
+  EXPECT_NE(message("caf\xC3\xA9/\xFF\xFE"
+                    "end")
+                .find("'caf\xC3\xA9/\\xFF\\xFEend' is not valid UTF-8"),
             std::string::npos)
-      << message("caf\xC3\xA9/\xFF\xFE" "end");
-  EXPECT_NE(message("a\x01" "b\\c").find("'a\\x01b\\c' contains a backslash"), std::string::npos)
-      << message("a\x01" "b\\c");
-  EXPECT_NE(message("\xE2\x82/x").find("'\\xE2\\x82/x'"), std::string::npos) << "a cut sequence: "
-                                                                              << message("\xE2\x82/x");
+      << message(
+             "caf\xC3\xA9/\xFF\xFE"
+             "end");
+  EXPECT_NE(message("a\x01"
+                    "b\\c")
+                .find("'a\\x01b\\c' contains a backslash"),
+            std::string::npos)
+      << message(
+             "a\x01"
+             "b\\c");
+  EXPECT_NE(message("\xE2\x82/x").find("'\\xE2\\x82/x'"), std::string::npos)
+      << "a cut sequence: " << message("\xE2\x82/x");
 }
 
 TEST_F(FileStoreTest, AnotherObjectOnTheSameRootSeesTheObjects) {

@@ -240,8 +240,10 @@ TEST_F(S3StoreAuthTest, AFailedMultipartUploadIsAborted) {
     EXPECT_NE(std::string(e.what()).find("UploadPart"), std::string::npos) << e.what();
   }
   const auto raw = moto_->client(aws::kS3);
-  const auto uploads =
-      raw.call({.operation = "ListMultipartUploads", .method = "GET", .path = "/" + bucket, .query = {{"uploads", std::nullopt}}});
+  const auto uploads = raw.call({.operation = "ListMultipartUploads",
+                                 .method = "GET",
+                                 .path = "/" + bucket,
+                                 .query = {{"uploads", std::nullopt}}});
   EXPECT_EQ(uploads.body.find("<UploadId>"), std::string::npos) << "an upload was left behind: " << uploads.body;
   EXPECT_FALSE(s3.head("doomed.bin").has_value());
 }
@@ -251,9 +253,13 @@ TEST(S3StoreOpenMoto, KeysWithSpacesPlusStarUnicodeAndPunctuationRoundTrip) {
   auto& moto = OpenMoto::get();
   if (!moto.skip_reason.empty()) GTEST_SKIP() << moto.skip_reason;
   S3Store s3(moto.client(), {.bucket = unique_bucket("keys"), .prefix = "p q+/", .create_bucket = true});
-  const std::vector<std::string> keys = {"a b/c d.txt", "plus+sign", "star*key", "tilde~(paren)!eq=amp&semi;",
+  const std::vector<std::string> keys = {"a b/c d.txt",
+                                         "plus+sign",
+                                         "star*key",
+                                         "tilde~(paren)!eq=amp&semi;",
                                          "r\xc3\xa9sum\xc3\xa9/\xe6\x97\xa5\xe6\x9c\xac/\xf0\x9f\x98\x80.json",
-                                         "percent%20not-decoded", "quote'\"dollar$,at@"};
+                                         "percent%20not-decoded",
+                                         "quote'\"dollar$,at@"};
   for (const auto& key : keys) {
     s3.put(key, "data of " + key);
     const auto got = s3.get(key);
@@ -314,7 +320,7 @@ class RecordingServer {
       const auto end = received.find("\r\n\r\n");
       if (end == std::string::npos) continue;
       const auto at = received.find("content-length: ") != std::string::npos ? received.find("content-length: ")
-                                                                              : received.find("Content-Length: ");
+                                                                             : received.find("Content-Length: ");
       const size_t body = at == std::string::npos ? 0 : std::stoul(received.substr(at + 16));
       if (received.size() >= end + 4 + body) break;
     }
@@ -340,7 +346,8 @@ aws::AwsClient recording_client(const RecordingServer& server) {
 
 TEST(S3StoreWire, PutSendsContentMd5AndContentTypePathStyle) {
   RecordingServer server(
-      "HTTP/1.1 200 OK\r\nETag: \"5d41402abc4b2a76b9719d911017c592\"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+      "HTTP/1.1 200 OK\r\nETag: \"5d41402abc4b2a76b9719d911017c592\"\r\nContent-Length: 0\r\nConnection: "
+      "close\r\n\r\n");
   S3Store s3(recording_client(server), {.bucket = "my-bucket", .prefix = "runs/"});
   const ObjectInfo put = s3.put("a b/c.jsonl", "hello");
   EXPECT_EQ(put.etag, "5d41402abc4b2a76b9719d911017c592");
@@ -353,8 +360,9 @@ TEST(S3StoreWire, PutSendsContentMd5AndContentTypePathStyle) {
 }
 
 TEST(S3StoreWire, AnEtagThatIsNotTheMd5IsAnError) {
-  RecordingServer server("HTTP/1.1 200 OK\r\nETag: \"00000000000000000000000000000000\"\r\nContent-Length: 0\r\n"
-                         "Connection: close\r\n\r\n");
+  RecordingServer server(
+      "HTTP/1.1 200 OK\r\nETag: \"00000000000000000000000000000000\"\r\nContent-Length: 0\r\n"
+      "Connection: close\r\n\r\n");
   S3Store s3(recording_client(server), {.bucket = "my-bucket"});
   try {
     s3.put("k", "hello");
@@ -400,11 +408,12 @@ TEST(S3Store, AwsEndpointsAreVirtualHostedCustomOnesPathStyle) {
   EXPECT_FALSE(use_virtual_hosted("https://sqs.us-east-1.amazonaws.com", "results"));
 
   // The client puts the bucket before the endpoint's host, and signs that host.
-  const aws::AwsClient client(aws::kS3, {.region = "us-east-1",
-                                         .endpoint = "https://s3.us-east-1.amazonaws.com",
-                                         .credentials = aws::static_credentials({.access_key_id = "a", .secret_access_key = "b"})});
-  EXPECT_EQ(client.url_for({.operation = "GetObject", .method = "GET", .path = "/run=1/a b.jsonl",
-                            .host_prefix = "results."}),
+  const aws::AwsClient client(
+      aws::kS3, {.region = "us-east-1",
+                 .endpoint = "https://s3.us-east-1.amazonaws.com",
+                 .credentials = aws::static_credentials({.access_key_id = "a", .secret_access_key = "b"})});
+  EXPECT_EQ(client.url_for(
+                {.operation = "GetObject", .method = "GET", .path = "/run=1/a b.jsonl", .host_prefix = "results."}),
             "https://results.s3.us-east-1.amazonaws.com/run%3D1/a%20b.jsonl");
   EXPECT_EQ(client.url_for({.operation = "GetObject", .method = "GET", .path = "/results/k"}),
             "https://s3.us-east-1.amazonaws.com/results/k");
@@ -412,11 +421,13 @@ TEST(S3Store, AwsEndpointsAreVirtualHostedCustomOnesPathStyle) {
 
 TEST(S3Store, RefusesBadOptionsAndReadsHttpDates) {
   const auto client = [] {
-    return aws::AwsClient(aws::kS3, {.region = "us-east-1",
-                                     .endpoint = "http://127.0.0.1:9",
-                                     .credentials = aws::static_credentials({.access_key_id = "a", .secret_access_key = "b"})});
+    return aws::AwsClient(aws::kS3,
+                          {.region = "us-east-1",
+                           .endpoint = "http://127.0.0.1:9",
+                           .credentials = aws::static_credentials({.access_key_id = "a", .secret_access_key = "b"})});
   };
-  for (const std::string& bucket : std::vector<std::string>{"", "ab", "Upper", "under_score", "-dash", "a..b", std::string(64, 'a')})
+  for (const std::string& bucket :
+       std::vector<std::string>{"", "ab", "Upper", "under_score", "-dash", "a..b", std::string(64, 'a')})
     EXPECT_THROW(S3Store(client(), {.bucket = bucket}), Error) << bucket;
   EXPECT_THROW(S3Store(client(), {.bucket = "good", .prefix = "no-slash"}), Error);
   EXPECT_THROW(S3Store(client(), {.bucket = "good", .prefix = "a//"}), Error);
@@ -445,19 +456,21 @@ TEST(S3StoreWire, KmsAndCustomerKeyEtagsAreNotMd5sAndThePutSucceeds) {
         << server.request();
   }
   // SSE-S3 (AES256) keeps the MD5 as ETag: a mismatch there is still an error.
-  RecordingServer sse_s3("HTTP/1.1 200 OK\r\nETag: \"a3b5c1d29e8f70615243b4a5c6d7e8f9\"\r\n"
-                         "x-amz-server-side-encryption: AES256\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+  RecordingServer sse_s3(
+      "HTTP/1.1 200 OK\r\nETag: \"a3b5c1d29e8f70615243b4a5c6d7e8f9\"\r\n"
+      "x-amz-server-side-encryption: AES256\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
   S3Store s3(recording_client(sse_s3), {.bucket = "my-bucket"});
   EXPECT_THROW(s3.put("k", "hello"), Error);
 }
 
 // head() reads the MD5 from the metadata every put() stores, whatever S3's ETag is.
 TEST(S3StoreWire, HeadReportsTheStoredMd5OverAnOpaqueEtag) {
-  RecordingServer server("HTTP/1.1 200 OK\r\nETag: \"a3b5c1d29e8f70615243b4a5c6d7e8f9\"\r\n"
-                         "x-amz-server-side-encryption: aws:kms\r\n"
-                         "x-amz-meta-sentiflow-md5: 5d41402abc4b2a76b9719d911017c592\r\n"
-                         "Content-Type: text/plain\r\nContent-Length: 5\r\n"
-                         "Last-Modified: Tue, 15 Nov 1994 08:12:31 GMT\r\nConnection: close\r\n\r\n");
+  RecordingServer server(
+      "HTTP/1.1 200 OK\r\nETag: \"a3b5c1d29e8f70615243b4a5c6d7e8f9\"\r\n"
+      "x-amz-server-side-encryption: aws:kms\r\n"
+      "x-amz-meta-sentiflow-md5: 5d41402abc4b2a76b9719d911017c592\r\n"
+      "Content-Type: text/plain\r\nContent-Length: 5\r\n"
+      "Last-Modified: Tue, 15 Nov 1994 08:12:31 GMT\r\nConnection: close\r\n\r\n");
   S3Store s3(recording_client(server), {.bucket = "my-bucket"});
   const auto head = s3.head("k");
   ASSERT_TRUE(head.has_value());

@@ -194,14 +194,16 @@ TYPED_TEST_P(StoreConformance, LongAndUnicodeKeysWork) {
 
 TYPED_TEST_P(StoreConformance, ListsByPrefixInByteOrder) {
   auto store = this->factory_.open();
-  const std::vector<std::string> keys = {"run=2/w.jsonl", "a0", "b", "a/c/d", "run=1/y.jsonl", "a-c",
-                                         "run=10/z.jsonl", "a/b", "run=1/x.jsonl", "\xc3\xa9t\xc3\xa9"};
+  const std::vector<std::string> keys = {
+      "run=2/w.jsonl",    "a0", "b", "a/c/d", "run=1/y.jsonl", "a-c", "run=10/z.jsonl", "a/b", "run=1/x.jsonl",
+      "\xc3\xa9t\xc3\xa9"};
   for (const auto& k : keys) store->put(k, k);
   // Byte order: '-' (0x2D) < '/' (0x2F) < '0' (0x30); UTF-8 after ASCII.
   EXPECT_EQ(this->list_all(*store, ""),
             (std::vector<std::string>{"a-c", "a/b", "a/c/d", "a0", "b", "run=1/x.jsonl", "run=1/y.jsonl",
                                       "run=10/z.jsonl", "run=2/w.jsonl", "\xc3\xa9t\xc3\xa9"}));
-  EXPECT_EQ(this->list_all(*store, "run=1"), (std::vector<std::string>{"run=1/x.jsonl", "run=1/y.jsonl", "run=10/z.jsonl"}));
+  EXPECT_EQ(this->list_all(*store, "run=1"),
+            (std::vector<std::string>{"run=1/x.jsonl", "run=1/y.jsonl", "run=10/z.jsonl"}));
   EXPECT_EQ(this->list_all(*store, "run=1/"), (std::vector<std::string>{"run=1/x.jsonl", "run=1/y.jsonl"}));
   EXPECT_EQ(this->list_all(*store, "a/c"), (std::vector<std::string>{"a/c/d"}));
   EXPECT_EQ(this->list_all(*store, "a"), (std::vector<std::string>{"a-c", "a/b", "a/c/d", "a0"}));

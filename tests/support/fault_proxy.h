@@ -68,16 +68,14 @@ class FaultProxy {
   struct Rule {
     std::string match;  // an X-Amz-Target value, or "METHOD /path-prefix"
     Fault fault = Fault::unavailable;
-    int times = 1;  // matching requests that get the fault; -1: every one
+    int times = 1;                       // matching requests that get the fault; -1: every one
     std::chrono::milliseconds delay{0};  // Fault::delay only
   };
 
   // Starts serving; `upstream` is "http://127.0.0.1:PORT". Throws std::runtime_error when no
   // port can be bound.
   explicit FaultProxy(std::string upstream, FaultProxyOptions options = {})
-      : upstream_(std::move(upstream)),
-        options_(options),
-        server_([this](httplib::Server& server) {
+      : upstream_(std::move(upstream)), options_(options), server_([this](httplib::Server& server) {
           // Every client connection holds a thread while it is kept alive, and the pipeline keeps
           // several (one per AWS client and thread): enough threads that none waits for another's
           // idle connection to time out.
@@ -176,9 +174,7 @@ class FaultProxy {
       case Fault::internal:
         answer(response, 500, json, json ? "InternalFailure" : "InternalError", "Internal error (fault proxy)");
         return;
-      case Fault::drop:
-        cut(response);
-        return;
+      case Fault::drop: cut(response); return;
       case Fault::drop_after:
         forward(request, response);
         cut(response);
@@ -210,8 +206,8 @@ class FaultProxy {
     response.status = 200;
     response.headers.clear();
     response.body.clear();  // httplib writes a body in preference to a provider
-    response.set_content_provider(
-        64, "application/octet-stream", [](size_t, size_t, httplib::DataSink&) { return false; });
+    response.set_content_provider(64, "application/octet-stream",
+                                  [](size_t, size_t, httplib::DataSink&) { return false; });
   }
 
   static void configure(httplib::Client& client) {
@@ -248,7 +244,8 @@ class FaultProxy {
     httplib::Error error = httplib::Error::Success;
     if (!send(up, answer, error)) {
       response.status = 502;
-      response.set_content("fault proxy: upstream " + upstream_ + " failed: " + httplib::to_string(error), "text/plain");
+      response.set_content("fault proxy: upstream " + upstream_ + " failed: " + httplib::to_string(error),
+                           "text/plain");
       return;
     }
     response.status = answer.status;
@@ -267,14 +264,14 @@ class FaultProxy {
   static bool equal_ascii(const std::string& a, const std::string& b) {
     if (a.size() != b.size()) return false;
     for (size_t i = 0; i < a.size(); ++i)
-      if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
+      if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i])))
+        return false;
     return true;
   }
   // Headers of one connection, not of the message (and httplib's own REMOTE_/LOCAL_ entries).
   static bool hop_by_hop(const std::string& name) {
-    for (const char* h : {"Content-Length", "Connection", "Keep-Alive", "Transfer-Encoding", "Expect", "Te",
-                          "Trailer", "Upgrade", "Proxy-Connection", "REMOTE_ADDR", "REMOTE_PORT", "LOCAL_ADDR",
-                          "LOCAL_PORT"})
+    for (const char* h : {"Content-Length", "Connection", "Keep-Alive", "Transfer-Encoding", "Expect", "Te", "Trailer",
+                          "Upgrade", "Proxy-Connection", "REMOTE_ADDR", "REMOTE_PORT", "LOCAL_ADDR", "LOCAL_PORT"})
       if (equal_ascii(name, h)) return true;
     return false;
   }

@@ -130,8 +130,7 @@ class MotoServer {
       try {
         if (client.send({.url = endpoint() + "/moto-api/", .timeout = std::chrono::milliseconds(2000)}).status == 200)
           return Start::ready;
-      } catch (const Error&) {
-      }
+      } catch (const Error&) {}
       std::this_thread::sleep_for(std::chrono::milliseconds(100));  // moto is still importing: nothing else to poll
     }
     return Start::timed_out;
@@ -190,7 +189,8 @@ inline aws::Credentials create_iam_user(const std::string& endpoint, const std::
   };
   setup.call(iam_action("CreateUser", "UserName=" + user_name));
   const std::string policy = R"({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]})";
-  setup.call(iam_action("PutUserPolicy", "UserName=" + user_name + "&PolicyName=all&PolicyDocument=" + url_encode(policy)));
+  setup.call(
+      iam_action("PutUserPolicy", "UserName=" + user_name + "&PolicyName=all&PolicyDocument=" + url_encode(policy)));
   const auto created = setup.call(iam_action("CreateAccessKey", "UserName=" + user_name)).body;
   return {.access_key_id = aws::xml_value(created, "AccessKeyId").value_or(""),
           .secret_access_key = aws::xml_value(created, "SecretAccessKey").value_or("")};

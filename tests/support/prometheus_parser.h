@@ -50,7 +50,8 @@ struct Family {
   std::vector<Sample> samples;
 
   // The value of the sample `name` with exactly `labels`, or nullopt.
-  std::optional<double> value(std::string_view sample_name, const std::map<std::string, std::string>& labels = {}) const {
+  std::optional<double> value(std::string_view sample_name,
+                              const std::map<std::string, std::string>& labels = {}) const {
     for (const auto& s : samples)
       if (s.name == sample_name && s.labels == labels) return s.value;
     return std::nullopt;
@@ -85,11 +86,21 @@ inline bool valid_utf8(std::string_view s) {
     const auto c = static_cast<unsigned char>(s[i]);
     size_t extra = 0;
     uint32_t cp = 0;
-    if (c < 0x80) { ++i; continue; }
-    if ((c & 0xE0) == 0xC0) { extra = 1; cp = c & 0x1F; }
-    else if ((c & 0xF0) == 0xE0) { extra = 2; cp = c & 0x0F; }
-    else if ((c & 0xF8) == 0xF0) { extra = 3; cp = c & 0x07; }
-    else return false;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    if ((c & 0xE0) == 0xC0) {
+      extra = 1;
+      cp = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+      extra = 2;
+      cp = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+      extra = 3;
+      cp = c & 0x07;
+    } else
+      return false;
     if (i + extra >= s.size()) return false;  // truncated
     for (size_t k = 1; k <= extra; ++k) {
       const auto cc = static_cast<unsigned char>(s[i + k]);
@@ -186,10 +197,14 @@ class Cursor {
       }
       const char e = peek();
       ++pos_;
-      if (e == '\\') out += '\\';
-      else if (e == '"') out += '"';
-      else if (e == 'n') out += '\n';
-      else fail(std::string("invalid escape \\") + (e == '\0' ? std::string() : std::string(1, e)) + " in a label value");
+      if (e == '\\')
+        out += '\\';
+      else if (e == '"')
+        out += '"';
+      else if (e == 'n')
+        out += '\n';
+      else
+        fail(std::string("invalid escape \\") + (e == '\0' ? std::string() : std::string(1, e)) + " in a label value");
     }
     if (!valid_utf8(out)) fail("label value is not UTF-8");
     return out;
@@ -210,9 +225,12 @@ inline std::string unescape_help(std::string_view text, const Cursor& at) {
     }
     if (i + 1 == text.size()) at.fail("HELP text ends with a lone backslash");
     const char e = text[++i];
-    if (e == '\\') out += '\\';
-    else if (e == 'n') out += '\n';
-    else at.fail(std::string("invalid escape \\") + e + " in HELP text");
+    if (e == '\\')
+      out += '\\';
+    else if (e == 'n')
+      out += '\n';
+    else
+      at.fail(std::string("invalid escape \\") + e + " in HELP text");
   }
   if (!valid_utf8(out)) at.fail("HELP text is not UTF-8");
   return out;
@@ -241,14 +259,18 @@ inline void check_family(const Family& f) {
     labels.erase(special);
     Series& one = series[labels];
     if (one.first_line == 0) one.first_line = s.line;
-    if (s.name == f.name + "_sum") one.sum = &s;
-    else if (s.name == f.name + "_count") one.count = &s;
-    else one.buckets.emplace_back(0, &s);
+    if (s.name == f.name + "_sum")
+      one.sum = &s;
+    else if (s.name == f.name + "_count")
+      one.count = &s;
+    else
+      one.buckets.emplace_back(0, &s);
   }
   for (auto& [labels, one] : series) {
     const size_t line = one.first_line;
     if (one.sum == nullptr) throw ParseError(line, f.type + " " + f.name + " has a series without " + f.name + "_sum");
-    if (one.count == nullptr) throw ParseError(line, f.type + " " + f.name + " has a series without " + f.name + "_count");
+    if (one.count == nullptr)
+      throw ParseError(line, f.type + " " + f.name + " has a series without " + f.name + "_count");
     const double count = one.count->value;
     if (std::isnan(count) || count < 0 || std::floor(count) != count)
       throw ParseError(one.count->line, f.name + "_count must be a whole number, not negative");
@@ -260,7 +282,8 @@ inline void check_family(const Family& f) {
     for (const auto& [ignored, bucket] : one.buckets) {
       const auto le = parse_float(bucket->labels.at("le"));
       if (!le || std::isnan(*le)) throw ParseError(bucket->line, "le must be a float");
-      if (!first && *le <= previous_le) throw ParseError(bucket->line, "histogram buckets must be in ascending le order");
+      if (!first && *le <= previous_le)
+        throw ParseError(bucket->line, "histogram buckets must be in ascending le order");
       if (std::isnan(bucket->value) || bucket->value < 0 || std::floor(bucket->value) != bucket->value)
         throw ParseError(bucket->line, "a bucket count must be a whole number, not negative");
       if (bucket->value < previous_count) throw ParseError(bucket->line, "histogram buckets must be cumulative");
@@ -270,8 +293,7 @@ inline void check_family(const Family& f) {
     }
     if (!std::isinf(previous_le) || previous_le < 0)
       throw ParseError(one.buckets.back().second->line, "histogram " + f.name + " must end with le=\"+Inf\"");
-    if (count != previous_count)
-      throw ParseError(one.count->line, f.name + "_count must equal the le=\"+Inf\" bucket");
+    if (count != previous_count) throw ParseError(one.count->line, f.name + "_count must equal the le=\"+Inf\" bucket");
   }
 }
 

@@ -24,8 +24,8 @@ struct Outcome {
 };
 
 struct RunOptions {
-  std::filesystem::path cwd{};              // empty: the test's own working directory
-  std::optional<std::string> input{};       // stdin; nullopt: inherited
+  std::filesystem::path cwd{};         // empty: the test's own working directory
+  std::optional<std::string> input{};  // stdin; nullopt: inherited
 };
 
 inline std::string read_whole_file(const std::filesystem::path& file) {
@@ -43,8 +43,8 @@ inline std::string read_whole_file(const std::filesystem::path& file) {
 inline Outcome run_shell(const std::string& command) {
   namespace fs = std::filesystem;
   static std::atomic<int> counter{0};
-  const fs::path err_file =
-      fs::temp_directory_path() / ("sentiflow-shell-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + ".err");
+  const fs::path err_file = fs::temp_directory_path() / ("sentiflow-shell-" + std::to_string(::getpid()) + "-" +
+                                                         std::to_string(counter++) + ".err");
   Outcome outcome;
   FILE* pipe = ::popen((command + " 2>'" + err_file.string() + "'").c_str(), "r");
   if (pipe == nullptr) return outcome;
@@ -64,8 +64,8 @@ inline Outcome run_shell(const std::string& command) {
 inline Outcome run_sentiflow(const std::string& args, const RunOptions& options = {}) {
   namespace fs = std::filesystem;
   static std::atomic<int> counter{0};
-  const fs::path in_file =
-      fs::temp_directory_path() / ("sentiflow-run-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + ".in");
+  const fs::path in_file = fs::temp_directory_path() /
+                           ("sentiflow-run-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + ".in");
   std::string command = std::string("'") + SENTIFLOW_BINARY + "' " + args;
   if (options.input) {
     std::ofstream(in_file, std::ios::binary) << *options.input;

@@ -138,9 +138,8 @@ class RuntimeApiServer {
 
  private:
   void install(httplib::Server& server) {
-    server.Get(R"(/2018-06-01/runtime/invocation/next)", [this](const httplib::Request&, httplib::Response& res) {
-      next(res);
-    });
+    server.Get(R"(/2018-06-01/runtime/invocation/next)",
+               [this](const httplib::Request&, httplib::Response& res) { next(res); });
     server.Post(R"(/2018-06-01/runtime/invocation/([^/]+)/response)",
                 [this](const httplib::Request& req, httplib::Response& res) {
                   std::lock_guard lock(mutex_);

@@ -35,8 +35,9 @@ ErrorCode code_of(const std::function<void()>& f) {
 TEST(DynamoDbConversion, NumbersKeepTheirExactText) {
   EXPECT_EQ(to_attribute_map(R"({"n": 12345678901234567890123456789012345678, "f": -1.50E-0300, "z": 0})"),
             R"({"n":{"N":"12345678901234567890123456789012345678"},"f":{"N":"-1.50E-0300"},"z":{"N":"0"}})");
-  EXPECT_EQ(from_attribute_map(R"({"n": {"N": "12345678901234567890123456789012345678"}, "d": {"N": "9007199254740993"}})"),
-            R"({"n":12345678901234567890123456789012345678,"d":9007199254740993})");
+  EXPECT_EQ(
+      from_attribute_map(R"({"n": {"N": "12345678901234567890123456789012345678"}, "d": {"N": "9007199254740993"}})"),
+      R"({"n":12345678901234567890123456789012345678,"d":9007199254740993})");
 }
 
 TEST(DynamoDbConversion, NestedMapsListsBoolAndNull) {
@@ -107,9 +108,9 @@ TEST(DynamoDbConversion, MapsThatLookLikeTagsAreEscaped) {
 }
 
 TEST(DynamoDbConversion, MalformedTagsAreInvalidInput) {
-  for (const std::string bad : {R"({"$B":1})", R"({"$B":"aGk"})", R"({"$SS":[]})", R"({"$SS":["a","a"]})",
-                                R"({"$NS":[1,1.00]})", R"({"$NS":["1"]})", R"({"$BS":["x"]})", R"({"$M":{"a":1}})",
-                                R"({"$M":"x"})", R"({"\u0024B":true})"}) {
+  for (const std::string bad :
+       {R"({"$B":1})", R"({"$B":"aGk"})", R"({"$SS":[]})", R"({"$SS":["a","a"]})", R"({"$NS":[1,1.00]})",
+        R"({"$NS":["1"]})", R"({"$BS":["x"]})", R"({"$M":{"a":1}})", R"({"$M":"x"})", R"({"\u0024B":true})"}) {
     EXPECT_EQ(code_of([&] { to_attribute_map(R"({"v":)" + bad + "}"); }), ErrorCode::invalid_input) << bad;
   }
   try {
@@ -164,8 +165,9 @@ class DynamoDbTableFactory {
     }
     const std::string test = ::testing::UnitTest::GetInstance()->current_test_info()->name();
     if (test == "ItemSizeLimit") {
-      skip( "moto 5 refuses items over 405,000 bytes of its own measure; DynamoDB's limit is 400 KiB "
-                      "(409,600 bytes). DynamoDbTableTest.ItemsNearTheLimit checks ours below moto's.");
+      skip(
+          "moto 5 refuses items over 405,000 bytes of its own measure; DynamoDB's limit is 400 KiB "
+          "(409,600 bytes). DynamoDbTableTest.ItemsNearTheLimit checks ours below moto's.");
       return;
     }
     client_ = moto_dynamodb();
@@ -176,9 +178,9 @@ class DynamoDbTableFactory {
   }
   std::unique_ptr<Table> open(const KeySchema& schema) {
     return std::make_unique<DynamoDbTable>(
-        client_, DynamoDbTableOptions{.name = name_ + (schema.sort_key ? "-sorted" : ""),
-                                      .key_schema = schema,
-                                      .create_if_missing = true});
+        client_,
+        DynamoDbTableOptions{
+            .name = name_ + (schema.sort_key ? "-sorted" : ""), .key_schema = schema, .create_if_missing = true});
   }
 
  private:
@@ -270,7 +272,8 @@ TEST_F(DynamoDbTableTest, ItemsCopiedThroughUsKeepEveryType) {
   };
   const auto raw = [&](const std::string& table) {
     return sets_sorted(
-        nlohmann::json::parse(call("GetItem", R"({"TableName":")" + table + R"(","Key":{"name":{"S":"s"}}})")).at("Item"));
+        nlohmann::json::parse(call("GetItem", R"({"TableName":")" + table + R"(","Key":{"name":{"S":"s"}}})"))
+            .at("Item"));
   };
   const nlohmann::json expected = sets_sorted(nlohmann::json::parse(raw_item));
   EXPECT_EQ(raw(source), expected);
@@ -278,7 +281,8 @@ TEST_F(DynamoDbTableTest, ItemsCopiedThroughUsKeepEveryType) {
 }
 
 TEST_F(DynamoDbTableTest, ItemsNearTheLimit) {
-  DynamoDbTable table(client_, {.name = fresh_table_name("size"), .key_schema = KeySchema{"name"}, .create_if_missing = true});
+  DynamoDbTable table(client_,
+                      {.name = fresh_table_name("size"), .key_schema = KeySchema{"name"}, .create_if_missing = true});
   const std::string text = R"({"name":"big","text":")" + std::string(400'000, 'x') + "\"}";
   table.put(text);
   EXPECT_EQ(table.get({"big"}), text);
@@ -287,8 +291,10 @@ TEST_F(DynamoDbTableTest, ItemsNearTheLimit) {
 }
 
 TEST_F(DynamoDbTableTest, ScanTokensBelongToTheirTable) {
-  DynamoDbTable a(client_, {.name = fresh_table_name("tokens"), .key_schema = KeySchema{"name"}, .create_if_missing = true});
-  DynamoDbTable b(client_, {.name = fresh_table_name("tokens"), .key_schema = KeySchema{"name"}, .create_if_missing = true});
+  DynamoDbTable a(client_,
+                  {.name = fresh_table_name("tokens"), .key_schema = KeySchema{"name"}, .create_if_missing = true});
+  DynamoDbTable b(client_,
+                  {.name = fresh_table_name("tokens"), .key_schema = KeySchema{"name"}, .create_if_missing = true});
   for (int i = 0; i < 5; ++i) {
     a.put(R"({"name":"k)" + std::to_string(i) + "\"}");
     b.put(R"({"name":"k)" + std::to_string(i) + "\"}");

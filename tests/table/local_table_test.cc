@@ -33,7 +33,8 @@ class LocalTableFactory {
     return {.exact_count = true, .no_empty_last_page = true, .verbatim_text = true};
   }
   std::unique_ptr<Table> open(const KeySchema& schema) {
-    return std::make_unique<LocalTable>(LocalTableOptions{LocalTable::file_in(dir_.path(), "conformance"), "conformance", schema});
+    return std::make_unique<LocalTable>(
+        LocalTableOptions{LocalTable::file_in(dir_.path(), "conformance"), "conformance", schema});
   }
 
  private:
@@ -62,7 +63,8 @@ TEST_F(LocalTableTest, RecordsItsKeySchema) {
     ADD_FAILURE() << "opened with another key";
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), ErrorCode::invalid_input);
-    EXPECT_NE(std::string(e.what()).find("has the key 'name' and sort key 'year', not 'id'"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("has the key 'name' and sort key 'year', not 'id'"), std::string::npos)
+        << e.what();
   }
 }
 
@@ -157,7 +159,8 @@ TEST_F(LocalTableTest, ImportsCsvWithQuotesAndLineBreaks) {
   EXPECT_NE(report.errors[2].message.find("empty"), std::string::npos) << report.errors[2].message;
   EXPECT_EQ(table.get({"Apple"}), R"({"name":"Apple","text":"Designs \"beautiful\" devices, loved","founded":"1976"})");
   EXPECT_EQ(table.get({"Multi\nLine"}), R"({"name":"Multi\nLine","text":"first\nsecond","founded":"2000"})");
-  EXPECT_EQ(table.get({"Ok"}), R"({"name":"Ok","text":"","founded":"007"})") << "CSV values are strings, kept as written";
+  EXPECT_EQ(table.get({"Ok"}), R"({"name":"Ok","text":"","founded":"007"})")
+      << "CSV values are strings, kept as written";
 }
 
 TEST_F(LocalTableTest, AnUnclosedQuoteSkipsEveryLineItTakes) {

@@ -53,7 +53,8 @@ class TableConformance : public ::testing::Test {
   }
 
   // Every item of one segment, page by page; checks each page against the limits.
-  static std::vector<std::string> scan_segment(Table& table, int segment, int total, size_t limit, int* pages = nullptr) {
+  static std::vector<std::string> scan_segment(Table& table, int segment, int total, size_t limit,
+                                               int* pages = nullptr) {
     std::vector<std::string> items;
     std::string token;
     int count = 0;
@@ -62,7 +63,9 @@ class TableConformance : public ::testing::Test {
       EXPECT_LE(page.items.size(), limit);
       uint64_t bytes = 0;
       for (const auto& i : page.items) bytes += i.size();
-      if (page.items.size() > 1) { EXPECT_LE(bytes, table.limits().max_page_bytes); }
+      if (page.items.size() > 1) {
+        EXPECT_LE(bytes, table.limits().max_page_bytes);
+      }
       items.insert(items.end(), page.items.begin(), page.items.end());
       token = page.next_token;
       ++count;
@@ -81,7 +84,9 @@ class TableConformance : public ::testing::Test {
       ADD_FAILURE() << "accepted: " << text.substr(0, 200);
     } catch (const Error& e) {
       EXPECT_EQ(e.code(), ErrorCode::invalid_input) << text.substr(0, 200);
-      if (!fragment.empty()) { EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what(); }
+      if (!fragment.empty()) {
+        EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
+      }
     }
   }
 
@@ -125,7 +130,9 @@ TYPED_TEST_P(TableConformance, PutReplacesTheItemWithTheSameKey) {
   table->put(this->item("a", "\"v\":1"));
   table->put(this->item("a", "\"v\":2"));
   this->expect_same_item(table->get({"a"}), this->item("a", "\"v\":2"));
-  if (this->caps().exact_count) { EXPECT_EQ(table->count(), 1); }
+  if (this->caps().exact_count) {
+    EXPECT_EQ(table->count(), 1);
+  }
 }
 
 TYPED_TEST_P(TableConformance, NumbersKeepTheirDigits) {
@@ -196,7 +203,9 @@ TYPED_TEST_P(TableConformance, InvalidItemsAreRefused) {
   std::string deep = "1";
   for (int i = 0; i < 40; ++i) deep = "[" + deep + "]";
   this->expect_invalid(*table, this->item("deep", "\"v\":" + deep), "nested");
-  if (this->caps().exact_count) { EXPECT_EQ(table->count(), 0); }
+  if (this->caps().exact_count) {
+    EXPECT_EQ(table->count(), 0);
+  }
 }
 
 // DynamoDB's binary and set types as tags (table/json_item.h): every table stores and returns
@@ -259,9 +268,11 @@ TYPED_TEST_P(TableConformance, MalformedTagsAreRefused) {
   bad(R"({"$BS":["not base64"]})", "canonical base64");
   bad(R"({"$M":{"a":1}})", "need no escape");
   bad(R"({"$M":[1]})", "only attribute");
-  bad(R"({"\u0024B":1})", "'v'");               // an escaped name is the same name
-  bad(R"({"m":[{"$SS":[]}]})", "'v.m[0]'");     // the message names where
-  if (this->caps().exact_count) { EXPECT_EQ(table->count(), 0); }
+  bad(R"({"\u0024B":1})", "'v'");            // an escaped name is the same name
+  bad(R"({"m":[{"$SS":[]}]})", "'v.m[0]'");  // the message names where
+  if (this->caps().exact_count) {
+    EXPECT_EQ(table->count(), 0);
+  }
 }
 
 TYPED_TEST_P(TableConformance, ItemSizeLimit) {
@@ -325,7 +336,9 @@ TYPED_TEST_P(TableConformance, ScanPagesCoverEveryItemOnce) {
   const auto items = this->names(this->scan_segment(*table, 0, 1, 100, &pages));
   EXPECT_EQ(items.size(), 250u);
   EXPECT_EQ(std::set<std::string>(items.begin(), items.end()), expected);
-  if (this->caps().no_empty_last_page) { EXPECT_EQ(pages, 3); }
+  if (this->caps().no_empty_last_page) {
+    EXPECT_EQ(pages, 3);
+  }
   const auto one_by_one = this->names(this->scan_segment(*table, 0, 1, 1));
   EXPECT_EQ(one_by_one, items) << "the scan order does not depend on the page size";
 }
@@ -429,8 +442,8 @@ TYPED_TEST_P(TableConformance, ConcurrentPutsAllLand) {
   EXPECT_EQ(this->scan_segment(*table, 0, 1, 1000).size(), 200u);
 }
 
-REGISTER_TYPED_TEST_SUITE_P(TableConformance, PutGetRemove, PutReplacesTheItemWithTheSameKey,
-                            NumbersKeepTheirDigits, NumbersKeepTheirTextVerbatim, TextKeepsItsCharactersAndEscapes,
+REGISTER_TYPED_TEST_SUITE_P(TableConformance, PutGetRemove, PutReplacesTheItemWithTheSameKey, NumbersKeepTheirDigits,
+                            NumbersKeepTheirTextVerbatim, TextKeepsItsCharactersAndEscapes,
                             InsignificantWhitespaceIsDropped, InvalidItemsAreRefused, ItemSizeLimit, KeyLengthLimits,
                             PutBatchIsAllOrNothing, CountsItems, ScanPagesCoverEveryItemOnce,
                             ScanPagesStopBeforeOneMegabyte, ScanChecksItsRequest,
