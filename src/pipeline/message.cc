@@ -5,6 +5,7 @@
 #include "core/error.h"
 #include "core/json_text.h"
 #include "core/utf8.h"
+#include "state/run_state.h"
 
 namespace sentiflow::pipeline {
 namespace {
@@ -57,6 +58,13 @@ Message decode_message(std::string_view body) {
         fmt::format("the message's \"v\" is {}; this sentiflow reads version {}", v->value, kMessageVersion));
   Message out;
   out.run = required_string(message, "run");
+  // Checked as the producer's run ids are: a run names a folder of the sink (run=<id>/), so one
+  // that cannot (`x/y`) would fail the whole batch's put instead of this message alone.
+  try {
+    check_run_id(out.run);
+  } catch (const Error& e) {
+    throw invalid_input(fmt::format("the message's \"run\": {}", e.what()));
+  }
   out.key = required_string(message, "key");
   const JsonMember* item = message.find("item");
   if (!item || item->value.front() != '{') throw invalid_input("the message has no \"item\" object");

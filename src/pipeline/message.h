@@ -25,8 +25,9 @@ struct Message {
 std::string encode_message(std::string_view run, std::string_view key, std::string_view item);
 
 // Reads a body. Throws Error(invalid_input) with a reason a user can act on when the body is
-// not a JSON object, has another "v", or lacks a non-empty string "run", a non-empty string
-// "key" or an object "item" (a poison message: the consumer turns it into an error record).
+// not a JSON object, has another "v", or lacks a string "run" that is a run id (check_run_id,
+// state/run_state.h: the rule the producer's ids follow), a non-empty string "key" or an
+// object "item" (a poison message: the consumer turns it into an error record).
 // Other members are ignored. The item is returned as compact text, numbers as written.
 Message decode_message(std::string_view body);
 

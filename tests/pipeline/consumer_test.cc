@@ -111,6 +111,43 @@ TEST(Consumer, StoresEveryGoodRecordAndReportsOnlyTheFailures) {
   EXPECT_EQ(codes["(none)"], "bad_message");
 }
 
+// A body whose run cannot name a run (`x/y` would be a folder of the sink) fails alone, as a
+// bad_message error record under the unknown run; the good messages beside it are stored. Before
+// the fix the whole batch's put threw on every receive: every message became a dead letter and
+// the poison one got no error record (issue 14, fault 3).
+TEST(Consumer, APoisonRunIdFailsItsOwnMessageOnly) {
+  Parts p;
+  p.queue.send_one(encode_message("r1", "happy", R"({"id":"happy","text":"I love this!"})"));
+  p.queue.send_one(R"({"v":1,"run":"x/y","key":"slash","item":{"text":"fine text"}})");
+  p.queue.send_one(R"({"v":1,"run":"a b","key":"space","item":{"text":"fine text"}})");
+  p.queue.send_one(encode_message("r1", "sad", R"({"id":"sad","text":"This is terrible."})"));
+  const SqsEvent event = p.receive_all();
+  ASSERT_EQ(event.records.size(), 4u);
+
+  Consumer consumer(ConsumerOptions{"text"}, p.vader, p.sink, nullptr, p.metrics);
+  BatchOutcome outcome;
+  ASSERT_NO_THROW(outcome = consumer.handle(event));
+  std::set<std::string> failed(outcome.failures.begin(), outcome.failures.end());
+  ASSERT_EQ(failed.size(), 2u);
+  for (const auto& r : event.records)
+    EXPECT_EQ(failed.count(r.message_id), r.body.find("\"v\":1,\"run\":\"r1\"") == std::string::npos ? 1u : 0u)
+        << r.body;
+  EXPECT_EQ(outcome.runs.at("r1").processed, 2);
+  EXPECT_EQ(outcome.runs.at("unknown").failed, 2);
+
+  ResultsReader reader(p.store, "");
+  size_t stored = 0;
+  reader.for_each_result(std::string("r1"), [&](const ResultRecord&) { ++stored; });
+  EXPECT_EQ(stored, 2u);
+  const auto errors = reader.errors(std::nullopt);
+  ASSERT_EQ(errors.size(), 2u);
+  for (const auto& e : errors) {
+    EXPECT_EQ(e.code, "bad_message");
+    EXPECT_EQ(e.run, "unknown");
+    EXPECT_NE(e.reason.find("run id"), std::string::npos) << e.reason;
+  }
+}
+
 TEST(Consumer, AReplayedBatchOverwritesItsOwnResultObject) {
   Parts p;
   p.queue.send_one(encode_message("r", "a", R"({"id":"a","text":"nice"})"));

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include <string>
+#include <vector>
 
 #include "core/error.h"
 
@@ -78,6 +79,17 @@ TEST(Message, RefusesPoisonBodiesWithAReason) {
             "the message is not valid JSON: the attribute 'key' appears twice at byte 28");
   EXPECT_NE(poison_reason(R"({"v":1,"run":"r","key":"\udc00","item":{}})").find("lone low surrogate"),
             std::string::npos);
+}
+
+// A run id is checked as the producer's are: it names a folder of the sink, so `x/y` or a space
+// must fail its own message, not the batch's put (issue 14, fault 3).
+TEST(Message, RefusesARunThatIsNotARunId) {
+  for (const std::string& run : std::vector<std::string>{"x/y", "a b", std::string(129, 'r'), "r\\u0000"}) {
+    const std::string reason = poison_reason(R"({"v":1,"run":")" + run + R"(","key":"k","item":{}})");
+    EXPECT_TRUE(reason.starts_with("the message's \"run\": run id")) << run << ": " << reason;
+  }
+  EXPECT_EQ(decode_message(R"({"v":1,"run":"2026-11-26T06:00:00Z","key":"k","item":{}})").run, "2026-11-26T06:00:00Z");
+  EXPECT_EQ(decode_message(R"({"v":1,"run":"manual-20261126T060000.123Z","key":"k","item":{}})").key, "k");
 }
 
 TEST(Message, KeepsTheItemsNestingLimitInsideTheMessage) {
