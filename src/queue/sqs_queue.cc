@@ -302,11 +302,22 @@ std::vector<SendResult> SqsQueue::send(std::span<const SendEntry> entries) {
                   : "not sent: an earlier SendMessageBatch request of this call failed: " + std::string(e.what()));
       return results;
     }
-    read_batch_answer(answer, "SendMessageBatch", results, sent, [](SendResult& result, const json& entry) {
+    read_batch_answer(answer, "SendMessageBatch", results, sent, [&](SendResult& result, const json& entry) {
       result.message_id = string_field(entry, "MessageId");
-      if (result.message_id.empty())
+      if (result.message_id.empty()) {
         result = failure<SendResult>(result.id, ErrorCode::internal, "",
                                      "SQS SendMessageBatch: no MessageId for entry " + result.id);
+        return;
+      }
+      // SQS's MD5 of what it stored against ours of what we sent, as the SDKs check it: a body
+      // damaged on the way fails its entry (transient: the producer sends it again).
+      const std::string md5 = string_field(entry, "MD5OfMessageBody");
+      const auto sent_entry =
+          std::find_if(entries.begin(), entries.end(), [&](const SendEntry& e) { return e.id == result.id; });
+      if (!md5.empty() && sent_entry != entries.end() && md5 != md5_hex(sent_entry->body))
+        result =
+            failure<SendResult>(result.id, ErrorCode::transient, "",
+                                "SQS SendMessageBatch: MD5OfMessageBody does not match the body of entry " + result.id);
     });
   }
   return results;
@@ -333,9 +344,21 @@ std::vector<ReceivedMessage> SqsQueue::receive(const ReceiveRequest& request) {
   if (list == answer.end() || !list->is_array()) return messages;
   for (const auto& m : *list) {
     ReceivedMessage message;
+    // An answer of another shape is SQS's (or a proxy's) fault, not the message's: Error, never
+    // a JSON library's exception from a worker thread, and never a message without a handle.
+    if (!m.is_object())
+      throw Error(ErrorCode::internal, "SQS ReceiveMessage: a message of the answer is not a JSON object");
     message.message_id = string_field(m, "MessageId");
     message.receipt_handle = string_field(m, "ReceiptHandle");
     message.body = string_field(m, "Body");
+    if (message.message_id.empty() || message.receipt_handle.empty())
+      throw Error(ErrorCode::internal, "SQS ReceiveMessage: a message of the answer has no MessageId or ReceiptHandle");
+    // As the SDKs do: a body that does not match its MD5 was damaged on the way. The call fails
+    // (transient: the messages come back after their visibility timeout, and one that keeps
+    // failing runs out of receives into the dead-letter queue).
+    if (const std::string md5 = string_field(m, "MD5OfBody"); !md5.empty() && md5 != md5_hex(message.body))
+      throw Error(ErrorCode::transient,
+                  "SQS ReceiveMessage: the body of message " + message.message_id + " does not match its MD5OfBody");
     message.attributes = attributes_from(m);
     if (const auto id = message.attributes.find(std::string(kIdAttribute)); id != message.attributes.end()) {
       message.message_id = id->second.value;

@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -404,6 +405,13 @@ class FakeSqs {
     std::lock_guard lock(mutex_);
     return static_cast<int>(std::count(actions_.begin(), actions_.end(), action));
   }
+  // What ReceiveMessage answers from now on (a malformed answer, a damaged body).
+  void answer_receive_with(nlohmann::json answer) {
+    std::lock_guard lock(mutex_);
+    receive_answer_ = std::move(answer);
+  }
+  // SendMessageBatch answers an MD5OfMessageBody of another body from now on.
+  void damage_sent_bodies() { damage_sent_ = true; }
 
  private:
   static void refuse(httplib::Response& res, const std::string& code, const std::string& message) {
@@ -438,9 +446,12 @@ class FakeSqs {
       nlohmann::json first = {{"Id", entries[0].at("Id")}};
       if (action == "SendMessageBatch") {
         first["MessageId"] = "00000000-0000-0000-0000-000000000001";
-        first["MD5OfMessageBody"] = md5_hex(entries[0].at("MessageBody").get<std::string>());
+        first["MD5OfMessageBody"] =
+            md5_hex(entries[0].at("MessageBody").get<std::string>() + (damage_sent_ ? "!" : ""));
       }
       answer = {{"Successful", {first}}, {"Failed", nlohmann::json::array()}};
+    } else if (action == "ReceiveMessage" && !receive_answer().is_null()) {
+      answer = receive_answer();
     } else if (action == "ReceiveMessage") {
       answer = {{"Messages",
                  {{{"MessageId", "m-1"},
@@ -456,8 +467,15 @@ class FakeSqs {
     res.set_content(answer.dump(), "application/x-amz-json-1.0");
   }
 
+  nlohmann::json receive_answer() {
+    std::lock_guard lock(mutex_);
+    return receive_answer_;
+  }
+
   std::mutex mutex_;
   std::vector<std::string> actions_;
+  nlohmann::json receive_answer_;  // null: the default answer
+  std::atomic<bool> damage_sent_{false};
   // Last: destroyed, and its handlers stopped, before what they use.
   testing_support::LocalHttpServer server_;
 };
@@ -485,6 +503,49 @@ TEST(SqsQueueAnswers, AnEntryInNeitherSuccessfulNorFailedIsInternalForEveryBatch
   check(queue.delete_messages(std::vector<DeleteEntry>{{"first", "rh-1"}, {"second", "rh-2"}}), "DeleteMessageBatch");
   check(queue.change_visibility(std::vector<VisibilityChange>{{"first", "rh-1", 10s}, {"second", "rh-2", 10s}}),
         "ChangeMessageVisibilityBatch");
+}
+
+// An answer of another shape is Error(internal), never a JSON library's exception (which ended
+// the process from a worker thread) nor a message without a handle; a body that does not match
+// its MD5, received or sent, is Error(transient), as the SDKs refuse it (issue 14, faults 8, 9).
+TEST(SqsQueueAnswers, MalformedAnswersAndDamagedBodiesAreErrors) {
+  FakeSqs fake;
+  SqsQueue queue(fake_client(fake), {.queue = fake.queue_url()});
+  const auto receive_error = [&](const nlohmann::json& answer) {
+    fake.answer_receive_with(answer);
+    try {
+      queue.receive({1, std::nullopt, 0ms});
+    } catch (const Error& e) {
+      return std::pair{e.code(), std::string(e.what())};
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << "not an Error: " << e.what();
+      return std::pair{ErrorCode::internal, std::string()};
+    }
+    ADD_FAILURE() << "no error for " << answer.dump();
+    return std::pair{ErrorCode::internal, std::string()};
+  };
+  for (const auto& answer :
+       {nlohmann::json::parse(R"({"Messages":["x"]})"), nlohmann::json::parse(R"({"Messages":[7]})"),
+        nlohmann::json::parse(R"({"Messages":[{"Body":"no handle"}]})")}) {
+    const auto [code, message] = receive_error(answer);
+    EXPECT_EQ(code, ErrorCode::internal) << answer.dump();
+    EXPECT_NE(message.find("SQS ReceiveMessage"), std::string::npos) << message;
+  }
+  const auto [code, message] = receive_error(nlohmann::json::parse(
+      R"({"Messages":[{"MessageId":"m-1","ReceiptHandle":"rh-1","Body":"dead","MD5OfBody":"00000000000000000000000000000000"}]})"));
+  EXPECT_EQ(code, ErrorCode::transient);
+  EXPECT_NE(message.find("MD5OfBody"), std::string::npos) << message;
+  // A body without an MD5 (a proxy that drops it) is taken as it is.
+  fake.answer_receive_with(
+      nlohmann::json::parse(R"({"Messages":[{"MessageId":"m-1","ReceiptHandle":"rh-1","Body":"ok"}]})"));
+  ASSERT_EQ(queue.receive({1, std::nullopt, 0ms}).size(), 1u);
+
+  fake.damage_sent_bodies();
+  const auto sent = queue.send(std::vector<SendEntry>{{"first", "one"}});
+  ASSERT_EQ(sent.size(), 1u);
+  ASSERT_FALSE(sent[0].ok());
+  EXPECT_EQ(sent[0].error->code(), ErrorCode::transient);
+  EXPECT_NE(std::string(sent[0].error->what()).find("MD5OfMessageBody"), std::string::npos);
 }
 
 // On a custom endpoint (moto, LocalStack), a message without DeadLetterQueueSourceArn takes its
