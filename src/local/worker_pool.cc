@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -31,6 +32,14 @@ WorkerPool::WorkerPool(WorkerPoolOptions options, Queue& queue, const pipeline::
   if (options_.max_workers < options_.min_workers || options_.min_workers < 0)
     throw invalid_input("concurrency.min must be between 0 and concurrency.max");
   if (options_.batch_size < 1) throw invalid_input("consumer.batch_size must be at least 1");
+  // With no visibility timeout a received message is visible again at once: a second worker
+  // would take every batch the first is working on.
+  if (options_.visibility_timeout <= std::chrono::milliseconds(0) && options_.max_workers > 1)
+    throw invalid_input(
+        fmt::format("queue.visibility_timeout 0s with consumer.concurrency.max {}: every message "
+                    "would be received by several workers at once; give the queue a visibility "
+                    "timeout longer than a batch takes (30s by default) or set concurrency.max to 1",
+                    options_.max_workers));
 }
 
 WorkerPool::~WorkerPool() { stop(); }
@@ -104,7 +113,7 @@ void WorkerPool::scale_loop() {
     int64_t visible = 0;
     try {
       visible = queue_.counts().visible;
-    } catch (const Error& e) {
+    } catch (const std::exception& e) {
       log::warn("the scaler could not read the queue's counts", {{"error", e.what()}});
     }
     lock.lock();
@@ -134,31 +143,62 @@ void WorkerPool::heartbeat_loop() {
     if (heartbeat_stop_) break;
     const auto now = SteadyClock::now();
     std::vector<VisibilityChange> changes;
+    std::vector<uint64_t> batch_of;  // the batch of each change
     for (auto& [id, batch] : in_flight_) {
       if (now - batch.extended_at < half) continue;
-      batch.extended_at = now;
-      for (const auto& record : batch.event->records)
-        changes.push_back(VisibilityChange{std::to_string(changes.size()), record.receipt_handle, visibility, ""});
+      for (const auto& handle : batch.receipt_handles) {
+        changes.push_back(VisibilityChange{std::to_string(changes.size()), handle, visibility, ""});
+        batch_of.push_back(id);
+      }
     }
     if (changes.empty()) continue;
     lock.unlock();
+    // Batches whose extension did not go through: due again at the next tick, not half a
+    // visibility timeout later, which could be after their messages became visible.
+    std::set<uint64_t> failed;
     const size_t chunk = queue_.limits().max_batch_entries;
     for (size_t i = 0; i < changes.size(); i += chunk) {
+      const size_t end = std::min(changes.size(), i + chunk);
       std::vector<VisibilityChange> part(changes.begin() + static_cast<ptrdiff_t>(i),
-                                         changes.begin() + static_cast<ptrdiff_t>(std::min(changes.size(), i + chunk)));
+                                         changes.begin() + static_cast<ptrdiff_t>(end));
       for (size_t k = 0; k < part.size(); ++k) part[k].id = std::to_string(k);
       try {
-        queue_.change_visibility(part);  // a message deleted meanwhile fails its entry: fine
+        const auto results = queue_.change_visibility(part);
+        for (size_t k = 0; k < results.size() && k < part.size(); ++k)
+          // A message deleted meanwhile fails its entry for good: fine. A busy queue: again.
+          if (!results[k].ok() && is_retryable(results[k].error->code())) failed.insert(batch_of[i + k]);
         extended_.add(static_cast<double>(part.size()));
-      } catch (const Error& e) {
-        log::warn("could not extend the visibility of messages in progress", {{"error", e.what()}});
+      } catch (const std::exception& e) {
+        log::warn("could not extend the visibility of messages in progress; trying again", {{"error", e.what()}});
+        for (size_t k = i; k < end; ++k) failed.insert(batch_of[k]);
       }
     }
     lock.lock();
+    for (const uint64_t id : std::set<uint64_t>(batch_of.begin(), batch_of.end())) {
+      const auto batch = in_flight_.find(id);
+      if (batch != in_flight_.end() && !failed.count(id)) batch->second.extended_at = now;
+    }
   }
 }
 
-std::vector<ReceivedMessage> WorkerPool::receive_batch() {
+uint64_t WorkerPool::track(std::optional<uint64_t> id, const std::vector<ReceivedMessage>& messages,
+                           SteadyClock::time_point received_at) {
+  std::lock_guard lock(mutex_);
+  if (!id) {
+    id = next_batch_id_++;
+    in_flight_[*id] = InFlight{{}, received_at};
+  }
+  auto& handles = in_flight_[*id].receipt_handles;
+  for (const auto& m : messages) handles.push_back(m.receipt_handle);
+  return *id;
+}
+
+void WorkerPool::untrack(uint64_t id) {
+  std::lock_guard lock(mutex_);
+  in_flight_.erase(id);
+}
+
+std::vector<ReceivedMessage> WorkerPool::receive_batch(std::optional<uint64_t>& id) {
   const QueueLimits limits = queue_.limits();
   const size_t wanted = static_cast<size_t>(options_.batch_size);
   std::vector<ReceivedMessage> batch;
@@ -172,15 +212,18 @@ std::vector<ReceivedMessage> WorkerPool::receive_batch() {
     }
     wait = std::min(wait, limits.max_wait);
     std::vector<ReceivedMessage> got;
+    // The queue hides a message from its receive on: the heartbeat's clock starts before it.
+    const auto received_at = SteadyClock::now();
     try {
       got = queue_.receive(ReceiveRequest{std::min(wanted - batch.size(), limits.max_receive_messages),
                                           options_.visibility_timeout, wait});
-    } catch (const Error& e) {
+    } catch (const std::exception& e) {
       if (batch.empty()) throw;
       log::warn("a receive failed while a batch was filling; handling what came", {{"error", e.what()}});
       break;
     }
     if (!got.empty() && batch.empty()) ++in_hand_;  // in flight from now on: see batches_in_hand()
+    if (!got.empty()) id = track(id, got, received_at);
     if (got.empty()) {
       if (batch.empty()) break;  // nothing visible: let the caller count idle time
       continue;
@@ -195,9 +238,10 @@ void WorkerPool::worker_loop() {
   auto idle_since = SteadyClock::now();
   while (!stopping_) {
     std::vector<ReceivedMessage> batch;
+    std::optional<uint64_t> id;
     try {
-      batch = receive_batch();
-    } catch (const Error& e) {
+      batch = receive_batch(id);
+    } catch (const std::exception& e) {
       log::warn("receive failed", {{"error", e.what()}});
       std::unique_lock lock(mutex_);
       wake_.wait_for(lock, options_.poll_wait, [this] { return stopping_.load(); });
@@ -218,7 +262,7 @@ void WorkerPool::worker_loop() {
       continue;
     }
     try {
-      handle_batch(std::move(batch));
+      handle_batch(*id, std::move(batch));
     } catch (const std::exception& e) {  // never end a worker thread with an exception
       log::error("a batch could not be handled; its messages will be delivered again", {{"error", e.what()}});
     }
@@ -228,23 +272,14 @@ void WorkerPool::worker_loop() {
   workers_gauge_.set(--workers_);
 }
 
-void WorkerPool::handle_batch(std::vector<ReceivedMessage> messages) {
-  received_.add(static_cast<double>(messages.size()));
-  const pipeline::SqsEvent event = pipeline::make_sqs_event(std::move(messages), options_.queue_arn, options_.region);
-  uint64_t batch_id = 0;
-  {
-    std::lock_guard lock(mutex_);
-    batch_id = next_batch_id_++;
-    in_flight_[batch_id] = InFlight{&event, SteadyClock::now()};
-  }
+void WorkerPool::handle_batch(uint64_t id, std::vector<ReceivedMessage> messages) {
   struct Release {  // the heartbeat stops extending the batch however handle_batch ends
     WorkerPool& pool;
     uint64_t id;
-    ~Release() {
-      std::lock_guard lock(pool.mutex_);
-      pool.in_flight_.erase(id);
-    }
-  } release{*this, batch_id};
+    ~Release() { pool.untrack(id); }
+  } release{*this, id};
+  received_.add(static_cast<double>(messages.size()));
+  const pipeline::SqsEvent event = pipeline::make_sqs_event(std::move(messages), options_.queue_arn, options_.region);
 
   pipeline::BatchOutcome outcome;
   try {
@@ -274,7 +309,7 @@ void WorkerPool::handle_batch(std::vector<ReceivedMessage> messages) {
       const std::span<const Entry> part(entries.data() + i, std::min(limits.max_batch_entries, entries.size() - i));
       try {
         pipeline::with_retries([&] { return call(part); });
-      } catch (const Error& e) {
+      } catch (const std::exception& e) {
         log::warn("could not acknowledge messages; they will be delivered again", {{"error", e.what()}});
       }
     }

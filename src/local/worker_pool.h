@@ -22,6 +22,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -88,10 +89,18 @@ class WorkerPool {
   int batches_in_hand() const { return in_hand_.load(); }
 
  private:
+  // A batch from its first receive until it is acknowledged: the heartbeat keeps its messages
+  // hidden from then on, the window it spends filling included.
   struct InFlight {
-    const pipeline::SqsEvent* event;  // owned by the worker handling it; read-only meanwhile
+    std::vector<std::string> receipt_handles;
+    // When their visibility was last set (the receive, or an extension that succeeded): the
+    // next extension is due half a visibility timeout later, or at once after one failed.
     std::chrono::steady_clock::time_point extended_at;
   };
+  // Registers the messages of a new batch (returns its id) or adds to batch `id`; with mutex_.
+  uint64_t track(std::optional<uint64_t> id, const std::vector<ReceivedMessage>& messages,
+                 std::chrono::steady_clock::time_point received_at);
+  void untrack(uint64_t id);
 
   void scale_loop();
   void heartbeat_loop();
@@ -103,8 +112,10 @@ class WorkerPool {
 
   void start_worker();  // with mutex_ held
   void reap_workers();  // joins workers that have stopped; with mutex_ held
-  void handle_batch(std::vector<ReceivedMessage> messages);
-  std::vector<ReceivedMessage> receive_batch();
+  // Handles batch `id` (received and tracked by receive_batch) and stops tracking it.
+  void handle_batch(uint64_t id, std::vector<ReceivedMessage> messages);
+  // A batch, tracked in in_flight_ from its first receive (`id` set when it is not empty).
+  std::vector<ReceivedMessage> receive_batch(std::optional<uint64_t>& id);
 
   const WorkerPoolOptions options_;
   Queue& queue_;

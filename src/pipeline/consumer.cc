@@ -111,33 +111,40 @@ SqsEvent parse_sqs_event(std::string_view json) {
       return j[name].get<std::string>();
     };
     SqsEventRecord r;
-    r.message_id = text("messageId");
-    r.receipt_handle = text("receiptHandle");
-    r.body = text("body");
-    r.md5_of_body = j.value("md5OfBody", "");
-    r.event_source_arn = j.value("eventSourceARN", "");
-    r.aws_region = j.value("awsRegion", "");
-    const nlohmann::json attributes = j.value("attributes", nlohmann::json::object());
-    if (attributes.contains("ApproximateReceiveCount")) {
-      try {
-        r.receive_count = std::stoll(attributes["ApproximateReceiveCount"].get<std::string>());
-      } catch (const std::exception&) {
-        throw invalid_input(fmt::format("the SQS event's record {} has a bad ApproximateReceiveCount", i));
+    // A member of the wrong type anywhere in the record is the event's fault (invalid_input,
+    // exit status 2 for `sentiflow invoke`), never a JSON library's exception.
+    try {
+      r.message_id = text("messageId");
+      r.receipt_handle = text("receiptHandle");
+      r.body = text("body");
+      r.md5_of_body = j.value("md5OfBody", "");
+      r.event_source_arn = j.value("eventSourceARN", "");
+      r.aws_region = j.value("awsRegion", "");
+      const nlohmann::json attributes = j.value("attributes", nlohmann::json::object());
+      if (attributes.contains("ApproximateReceiveCount")) {
+        try {
+          r.receive_count = std::stoll(attributes["ApproximateReceiveCount"].get<std::string>());
+        } catch (const std::exception&) {
+          throw invalid_input(fmt::format("the SQS event's record {} has a bad ApproximateReceiveCount", i));
+        }
       }
+      r.sent_at = parse_ms(attributes, "SentTimestamp");
+      r.first_received_at = parse_ms(attributes, "ApproximateFirstReceiveTimestamp");
+      r.sender_id = attributes.value("SenderId", "");
+      const auto attributes_it = j.find("messageAttributes");
+      if (attributes_it != j.end() && !attributes_it->is_object())
+        throw invalid_input(
+            fmt::format("the SQS event's record {} has \"messageAttributes\" that is not an object", i));
+      if (attributes_it != j.end())
+        for (const auto& [name, value] : attributes_it->items()) {
+          const std::string type = value.value("dataType", "String");
+          r.message_attributes[name] =
+              MessageAttribute{type, type.starts_with("Binary") ? base64_decode(value.value("binaryValue", ""))
+                                                                : value.value("stringValue", "")};
+        }
+    } catch (const nlohmann::json::exception& e) {
+      throw invalid_input(fmt::format("the SQS event's record {} is malformed: {}", i, e.what()));
     }
-    r.sent_at = parse_ms(attributes, "SentTimestamp");
-    r.first_received_at = parse_ms(attributes, "ApproximateFirstReceiveTimestamp");
-    r.sender_id = attributes.value("SenderId", "");
-    const auto attributes_it = j.find("messageAttributes");
-    if (attributes_it != j.end() && !attributes_it->is_object())
-      throw invalid_input(fmt::format("the SQS event's record {} has \"messageAttributes\" that is not an object", i));
-    if (attributes_it != j.end())
-      for (const auto& [name, value] : attributes_it->items()) {
-        const std::string type = value.value("dataType", "String");
-        r.message_attributes[name] =
-            MessageAttribute{type, type.starts_with("Binary") ? base64_decode(value.value("binaryValue", ""))
-                                                              : value.value("stringValue", "")};
-      }
     event.records.push_back(std::move(r));
   }
   return event;

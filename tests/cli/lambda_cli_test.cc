@@ -159,6 +159,15 @@ TEST_F(InvokeCli, AFailedHandlerPrintsLambdasErrorDocument) {
 
   const auto not_sqs = write("not_sqs.json", R"({"Records": 5})");
   EXPECT_EQ(run_sentiflow("invoke consumer --event " + quoted(not_sqs) + " --pipeline " + file()).status, 2);
+
+  // A record with a member of the wrong type is the event's fault too: before, the JSON
+  // library's exception made it Runtime.UnknownReason and exit status 1 (issue 14, fault 9).
+  const auto wrong_type =
+      write("wrong_type.json",
+            R"({"Records":[{"messageId":"m","receiptHandle":"r","body":"b","attributes":{"SenderId":5}}]})");
+  const auto typed = run_sentiflow("invoke consumer --event " + quoted(wrong_type) + " --pipeline " + file());
+  EXPECT_EQ(typed.status, 2) << typed.out << typed.err;
+  EXPECT_NE(typed.out.find("Sentiflow.InvalidInput"), std::string::npos) << typed.out;
 }
 
 TEST_F(InvokeCli, BadUsageIsStatusTwo) {

@@ -62,6 +62,25 @@ TEST(SqsEvent, HasLambdasShapeAndReadsBack) {
   EXPECT_THROW(parse_sqs_event(R"({"Records":[{"messageId":"m"}]})"), Error);
 }
 
+// A member of the wrong type anywhere in a record is Error(invalid_input) naming the record, as
+// a missing one is; before, some were a JSON library's type_error (issue 14, fault 9).
+TEST(SqsEvent, AMemberOfTheWrongTypeIsInvalidInputNamingTheRecord) {
+  const std::string head = R"({"Records":[{"messageId":"m","receiptHandle":"r","body":"b",)";
+  for (const std::string tail : {R"("md5OfBody":7}]})", R"("attributes":{"SenderId":5}}]})", R"("attributes":"x"}]})",
+                                 R"("messageAttributes":{"a":"x"}}]})", R"("eventSourceARN":[]}]})",
+                                 R"("messageAttributes":{"a":{"dataType":1}}}]})"}) {
+    try {
+      parse_sqs_event(head + tail);
+      ADD_FAILURE() << "accepted: " << tail;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::invalid_input) << tail;
+      EXPECT_NE(std::string(e.what()).find("record 0"), std::string::npos) << e.what();
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << "not an Error for " << tail << ": " << e.what();
+    }
+  }
+}
+
 TEST(Consumer, StoresEveryGoodRecordAndReportsOnlyTheFailures) {
   Parts p;
   p.queue.send_one(encode_message("r1", "happy", R"({"id":"happy","text":"I love this, it is great!","n":1e400})"));
