@@ -399,15 +399,16 @@ class Loader {
     // (AWS asks for a visibility timeout above the function timeout plus the window, too).
     if (has("consumer.batch_window") && has("queue.visibility_timeout") &&
         config_.queue.visibility_timeout > Duration{0} &&
-        config_.consumer.batch_window * 2 > config_.queue.visibility_timeout)
+        config_.consumer.batch_window * 2 >= config_.queue.visibility_timeout)
       issue_at(errors, "consumer.batch_window",
-               fmt::format("{} is more than half of queue.visibility_timeout ({}): messages would be delivered "
+               fmt::format("{} is not less than half of queue.visibility_timeout ({}): messages would be delivered "
                            "again while their batch is still filling",
                            format_duration(config_.consumer.batch_window),
                            format_duration(config_.queue.visibility_timeout)));
     if (has("queue.visibility_timeout") && config_.queue.visibility_timeout == Duration{0})
       issue_at(warnings, "queue.visibility_timeout",
-               "0s: a received message is visible again at once, so every message may be handled more than once");
+               "0s: a received message is visible again at once, so every message may be handled more than once "
+               "(`sentiflow run` refuses it with more than one worker: consumer.concurrency.max above 1)");
     if (config_.schedule && !config_.schedule->next_fire_time(now_seconds()))
       issue_at(warnings, "schedule", "the schedule never fires again after now: runs start only by hand");
     if (config_.observe.listen) {

@@ -129,33 +129,49 @@ long RuntimeApiClient::init_error(const InvocationError& error) {
 namespace {
 
 // The registry's values as EmfReporter compares them: counters and gauges by series, histograms
-// as <series>_sum and <series>_count. Metrics::snapshot() names series `family{k="v",…}`; EMF
-// names drop the quotes (they would have to be escaped in every CloudWatch query).
-std::map<std::string, double> flatten(const Metrics& metrics) {
-  std::map<std::string, double> out;
+// as <family>_sum and <family>_count. Metrics::snapshot() names series `family{k="v",…}`.
+std::map<EmfReporter::Series, double> flatten(const Metrics& metrics) {
+  std::map<EmfReporter::Series, double> out;
   const nlohmann::json snapshot = metrics.snapshot();
   for (auto it = snapshot.begin(); it != snapshot.end(); ++it) {
     const std::string& key = it.key();
     const nlohmann::json& value = it.value();
-    std::string name;
-    for (const char c : key)
-      if (c != '"') name += c;
+    const auto brace = key.find('{');
+    const std::string family = key.substr(0, brace);
+    EmfReporter::Labels labels;
+    if (brace != std::string::npos) {
+      // k="v" pairs, values escaped as in the Prometheus text format (\\, \", \n).
+      size_t i = brace + 1;
+      while (i < key.size() && key[i] != '}') {
+        const size_t eq = key.find('=', i);
+        if (eq == std::string::npos || eq + 1 >= key.size() || key[eq + 1] != '"') break;
+        std::string name = key.substr(i, eq - i), text;
+        size_t j = eq + 2;
+        for (; j < key.size() && key[j] != '"'; ++j) {
+          if (key[j] == '\\' && j + 1 < key.size()) {
+            ++j;
+            text += key[j] == 'n' ? '\n' : key[j];
+          } else {
+            text += key[j];
+          }
+        }
+        labels.emplace_back(std::move(name), std::move(text));
+        i = j + 1;
+        if (i < key.size() && key[i] == ',') ++i;
+      }
+    }
     if (value.is_object()) {
-      const auto brace = name.find('{');
-      const std::string family = name.substr(0, brace);
-      const std::string labels = brace == std::string::npos ? "" : name.substr(brace);
-      out[family + "_sum" + labels] = value.value("sum", 0.0);
-      out[family + "_count" + labels] = value.value("count", 0.0);
+      out[{family + "_sum", labels}] = value.value("sum", 0.0);
+      out[{family + "_count", labels}] = value.value("count", 0.0);
     } else if (value.is_number()) {
-      out[name] = value.get<double>();
+      out[{family, std::move(labels)}] = value.get<double>();
     }
   }
   return out;
 }
 
 bool is_counter(const std::string& name) {
-  const std::string family = name.substr(0, name.find('{'));
-  return family.ends_with("_total") || family.ends_with("_sum") || family.ends_with("_count");
+  return name.ends_with("_total") || name.ends_with("_sum") || name.ends_with("_count");
 }
 
 }  // namespace
@@ -163,36 +179,43 @@ bool is_counter(const std::string& name) {
 EmfReporter::EmfReporter(const Metrics& metrics, std::string function, std::string pipeline)
     : metrics_(metrics), function_(std::move(function)), pipeline_(std::move(pipeline)), last_(flatten(metrics)) {}
 
-std::optional<std::string> EmfReporter::line(Millis now) {
-  std::map<std::string, double> current = flatten(metrics_);
-  nlohmann::ordered_json definitions = nlohmann::json::array();
-  nlohmann::ordered_json values = nlohmann::ordered_json::object();
-  for (const auto& [name, value] : current) {
-    const auto before = last_.find(name);
+std::vector<std::string> EmfReporter::lines(Millis now) {
+  std::map<Series, double> current = flatten(metrics_);
+  // What changed, by label set: each set is one line, its labels the line's dimensions.
+  std::map<Labels, std::vector<std::pair<std::string, double>>> changed;
+  for (const auto& [series, value] : current) {
+    const auto before = last_.find(series);
     const double previous = before == last_.end() ? 0 : before->second;
     if (before != last_.end() && value == previous) continue;
-    const bool counter = is_counter(name);
+    const bool counter = is_counter(series.first);
     const double shown = counter ? value - previous : value;
     if (counter && shown == 0) continue;
-    const std::string family = name.substr(0, name.find('{'));
-    const char* unit = family.ends_with("_seconds_sum") ? "Seconds" : counter ? "Count" : "None";
-    definitions.push_back({{"Name", name}, {"Unit", unit}});
-    values[name] = shown;
+    changed[series.second].emplace_back(series.first, shown);
   }
   last_ = std::move(current);
-  if (definitions.empty()) return std::nullopt;
-  nlohmann::ordered_json line;
-  line["_aws"] = {
-      {"Timestamp", now.time_since_epoch().count()},
-      {"CloudWatchMetrics",
-       nlohmann::ordered_json::array(
-           {{{"Namespace", "sentiflow"},
-             {"Dimensions", nlohmann::ordered_json::array({nlohmann::ordered_json::array({"function", "pipeline"})})},
-             {"Metrics", std::move(definitions)}}})}};
-  line["function"] = function_;
-  line["pipeline"] = pipeline_;
-  for (const auto& item : values.items()) line[item.key()] = item.value();
-  return dump(line);
+  std::vector<std::string> out;
+  for (const auto& [labels, metrics] : changed) {
+    nlohmann::ordered_json dimensions = nlohmann::ordered_json::array({"function", "pipeline"});
+    for (const auto& [name, value] : labels) dimensions.push_back(name);
+    nlohmann::ordered_json definitions = nlohmann::json::array();
+    for (const auto& [name, value] : metrics) {
+      const char* unit = name.ends_with("_seconds_sum") ? "Seconds" : is_counter(name) ? "Count" : "None";
+      definitions.push_back({{"Name", name}, {"Unit", unit}});
+    }
+    nlohmann::ordered_json line;
+    line["_aws"] = {{"Timestamp", now.time_since_epoch().count()},
+                    {"CloudWatchMetrics",
+                     nlohmann::ordered_json::array({{{"Namespace", "sentiflow"},
+                                                     {"Dimensions", nlohmann::ordered_json::array({dimensions})},
+                                                     {"Metrics", std::move(definitions)}}})}};
+    line["function"] = function_;
+    line["pipeline"] = pipeline_;
+    // CloudWatch takes no empty dimension value.
+    for (const auto& [name, value] : labels) line[name] = value.empty() ? "-" : value;
+    for (const auto& [name, value] : metrics) line[name] = value;
+    out.push_back(dump(line));
+  }
+  return out;
 }
 
 int run_lambda_runtime(const LambdaRuntimeOptions& options, const std::function<LambdaFunction()>& init) {
@@ -250,7 +273,8 @@ int run_lambda_runtime(const LambdaRuntimeOptions& options, const std::function<
       log::error("the invocation failed", {{"errorType", failure->type}, {"error", failure->message}});
     }
     try {
-      if (const auto line = emf.line(options.clock())) metrics_out << *line << "\n" << std::flush;
+      for (const auto& line : emf.lines(options.clock())) metrics_out << line << "\n";
+      metrics_out << std::flush;
     } catch (const std::exception& e) {
       log::warn("could not write the metrics line", {{"error", e.what()}});
     }

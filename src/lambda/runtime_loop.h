@@ -27,6 +27,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "core/time.h"
 #include "net/http_client.h"
@@ -103,27 +105,31 @@ class RuntimeApiClient {
   HttpClient http_;
 };
 
-// Prints the metrics registry as CloudWatch Embedded Metric Format lines: one JSON object per
-// line with "_aws" {"Timestamp", "CloudWatchMetrics": [{"Namespace": "sentiflow", "Dimensions":
-// [["function", "pipeline"]], "Metrics": [{"Name", "Unit"}, …]}]}, the two dimension values and
-// one member per metric. Only what changed since the previous line is in it: counters (families
+// Prints the metrics registry as CloudWatch Embedded Metric Format lines (docs/LAMBDA.md,
+// "Logs and metrics"): one JSON object per line and per label set, with "_aws" {"Timestamp",
+// "CloudWatchMetrics": [{"Namespace": "sentiflow", "Dimensions": [["function", "pipeline",
+// <the series' label names>…]], "Metrics": [{"Name", "Unit"}, …]}]}, the dimension values and
+// one member per metric, named by its family alone (`sentiflow_aws_requests_total`, its labels
+// are dimensions). Only what changed since the previous call is in them: counters (families
 // ending in _total) as the increase, histograms as the increase of their _sum (Seconds) and
-// _count (Count), other series (gauges) as their value. A series with labels is named
-// `family{name=value,…}`. Not thread-safe.
+// _count (Count), other series (gauges) as their value. Not thread-safe.
 class EmfReporter {
  public:
-  // The registry's values now are the baseline: the first line holds what changes after this.
+  using Labels = std::vector<std::pair<std::string, std::string>>;  // in the series' order
+  using Series = std::pair<std::string, Labels>;                    // metric name, labels
+
+  // The registry's values now are the baseline: the first lines hold what changes after this.
   EmfReporter(const Metrics& metrics, std::string function, std::string pipeline);
 
-  // The line for what changed since the baseline or the last line (which becomes the new
-  // baseline), or nullopt when nothing changed.
-  std::optional<std::string> line(Millis now);
+  // The lines for what changed since the baseline or the last call (which becomes the new
+  // baseline), one per label set; none when nothing changed.
+  std::vector<std::string> lines(Millis now);
 
  private:
   const Metrics& metrics_;
   std::string function_;
   std::string pipeline_;
-  std::map<std::string, double> last_;  // series (with _sum/_count for histograms) -> value
+  std::map<Series, double> last_;  // series (with _sum/_count for histograms) -> value
 };
 
 struct LambdaRuntimeOptions {

@@ -127,6 +127,12 @@ struct LocalRunner::Impl {
   }
 
   int run_once() {
+    // A backfill is produced by the scheduler; consuming instead would exit 0 without it.
+    if (!scheduler() && self.options_.mode == RunnerOptions::Mode::run)
+      throw invalid_input(
+          fmt::format("cannot run {}: another sentiflow process schedules {} (it holds {}); stop it "
+                      "first, or let it produce and join with `sentiflow run --once`",
+                      self.options_.run_id, config.state_dir.string(), (config.state_dir / "scheduler.lock").string()));
     if (!scheduler()) return consume_only(false);
     RunRecord run;
     const Millis now = now_millis();

@@ -9,7 +9,9 @@
 // Modes:
 //   once   resume the newest unfinished run, or start a manual one; produce it, drain the queue,
 //          mark it finished, print the summary, return.
-//   run    the same for one run id (a re-run when that run is finished: backfill).
+//   run    the same for one run id (a re-run when that run is finished: backfill). Refused
+//          (Error(invalid_input)) while another process holds the SchedulerLock: only the
+//          scheduler produces.
 //   daemon fire runs on the schedule until request_stop(); a tick that comes while a run is
 //          unfinished is skipped and counted; catch_up decides what happens to ticks missed
 //          while no daemon ran (local/ticks.h).

@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "state/scheduler_lock.h"
 #include "support/run_binary.h"
 #include "support/aws_env.h"
 #include "support/local_server.h"
@@ -408,6 +409,21 @@ TEST_F(RunCli, ASecondProcessOnlyConsumes) {
   const auto s = status();
   ASSERT_EQ(s["runs"].size(), 1u) << s.dump(2);
   EXPECT_EQ(s["runs"][0]["state"], "finished");
+}
+
+// `run --run ID` while another process schedules the state directory: the backfill cannot
+// happen here (only the scheduler produces), so it is refused, exit status 2, with nothing
+// recorded; before, the process only consumed and exited 0 without the run (issue 14, fault 10).
+TEST_F(RunCli, ABackfillWhileAnotherProcessSchedulesIsRefused) {
+  write_seed(3);
+  write_pipeline("{table: local://items, key: name, text: description, seed: seed.jsonl}", "{url: local://producer}",
+                 "{batch_size: 10}");
+  const auto lock = sentiflow::SchedulerLock::try_acquire(dir_.path() / "state");  // as a daemon holds it
+  ASSERT_NE(lock, nullptr);
+  const Outcome r = run("run " + quoted_file() + " --run backfill-1 --no-progress");
+  EXPECT_EQ(r.status, 2) << r.err;
+  EXPECT_NE(r.err.find("cannot run backfill-1: another sentiflow process schedules"), std::string::npos) << r.err;
+  EXPECT_TRUE(status()["runs"].empty()) << status().dump();
 }
 
 TEST_F(RunCli, RunRefusesBadUsage) {

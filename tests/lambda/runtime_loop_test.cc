@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <set>
+#include <tuple>
 #include <sstream>
 #include <thread>
 
@@ -168,12 +169,17 @@ TEST(LambdaRuntime, ExportsTheTraceIdPerInvocationAndUnsetsItWhenAbsent) {
   EXPECT_EQ(untraced["context"], "");
 }
 
-TEST(LambdaRuntime, PrintsOneEmbeddedMetricFormatLinePerInvocationWithWhatChanged) {
+// EMF as CloudWatch reads it: clean metric names, labels as dimensions — one line per label set
+// of what changed. Before, a series' labels were inside its name
+// (`sentiflow_records_processed_total{label=POSITIVE}`), which CloudWatch takes as the metric's
+// whole name (issue 14, fault 8).
+TEST(LambdaRuntime, PrintsEmbeddedMetricFormatLinesWithLabelsAsDimensions) {
   RuntimeApiServer api;
   Metrics metrics;
-  Counter& processed = metrics.counter("sentiflow_records_processed_total", "h", {{"label", "POSITIVE"}});
+  Counter& positive = metrics.counter("sentiflow_records_processed_total", "h", {{"label", "POSITIVE"}});
+  Counter& negative = metrics.counter("sentiflow_records_processed_total", "h", {{"label", "NEGATIVE"}});
   Histogram& seconds = metrics.histogram("sentiflow_batch_seconds", "h");
-  processed.add(100);  // before initialisation: not part of any invocation
+  positive.add(100);  // before initialisation: not part of any invocation
   api.add_event({.body = "3"});
   api.add_event({.body = "0"});
   api.add_event({.body = "2"});
@@ -183,9 +189,10 @@ TEST(LambdaRuntime, PrintsOneEmbeddedMetricFormatLinePerInvocationWithWhatChange
         return echo_function([&](std::string_view event, const InvocationContext&) {
           const int n = std::stoi(std::string(event));
           if (n > 0) {
-            processed.add(n);
+            positive.add(n);
             seconds.observe(0.25);
           }
+          if (n == 3) negative.add(1);
           return std::string("{}");
         });
       },
@@ -196,24 +203,41 @@ TEST(LambdaRuntime, PrintsOneEmbeddedMetricFormatLinePerInvocationWithWhatChange
   std::vector<nlohmann::json> lines;
   std::istringstream in(text);
   for (std::string line; std::getline(in, line);) lines.push_back(nlohmann::json::parse(line));
-  ASSERT_EQ(lines.size(), 2u) << text;  // the invocation that changed nothing printed nothing
-  const auto& first = lines[0];
-  const auto& directive = first["_aws"]["CloudWatchMetrics"][0];
-  EXPECT_EQ(directive["Namespace"], "sentiflow");
-  EXPECT_EQ(directive["Dimensions"], nlohmann::json::parse(R"([["function","pipeline"]])"));
-  EXPECT_TRUE(first["_aws"]["Timestamp"].is_number_integer());
-  EXPECT_EQ(first["function"], "consumer");
-  EXPECT_EQ(first["pipeline"], "test-pipeline");
-  EXPECT_EQ(first["sentiflow_records_processed_total{label=POSITIVE}"], 3);
-  EXPECT_EQ(first["sentiflow_batch_seconds_sum"], 0.25);
-  EXPECT_EQ(first["sentiflow_batch_seconds_count"], 1);
-  std::set<std::string> declared;
-  for (const auto& m : directive["Metrics"]) declared.insert(m["Name"].get<std::string>());
-  EXPECT_EQ(declared, (std::set<std::string>{"sentiflow_records_processed_total{label=POSITIVE}",
-                                             "sentiflow_batch_seconds_sum", "sentiflow_batch_seconds_count"}));
-  for (const auto& m : directive["Metrics"])
-    EXPECT_EQ(m["Unit"], m["Name"] == "sentiflow_batch_seconds_sum" ? "Seconds" : "Count");
-  EXPECT_EQ(lines[1]["sentiflow_records_processed_total{label=POSITIVE}"], 2);  // the increase, not the total
+  // The first invocation: its histogram (no labels), and one line each for label=NEGATIVE and
+  // label=POSITIVE; the second changed nothing; the third: the histogram and POSITIVE.
+  ASSERT_EQ(lines.size(), 5u) << text;
+  const auto declared = [](const nlohmann::json& line) {
+    std::set<std::string> names;
+    for (const auto& m : line["_aws"]["CloudWatchMetrics"][0]["Metrics"]) {
+      names.insert(m["Name"].get<std::string>());
+      EXPECT_EQ(m["Unit"], m["Name"] == "sentiflow_batch_seconds_sum" ? "Seconds" : "Count");
+    }
+    return names;
+  };
+  for (const auto& line : lines) {
+    const auto& directive = line["_aws"]["CloudWatchMetrics"][0];
+    EXPECT_EQ(directive["Namespace"], "sentiflow");
+    EXPECT_TRUE(line["_aws"]["Timestamp"].is_number_integer());
+    EXPECT_EQ(line["function"], "consumer");
+    EXPECT_EQ(line["pipeline"], "test-pipeline");
+    for (const auto& name : declared(line)) EXPECT_EQ(name.find('{'), std::string::npos) << name;
+    for (const auto& dimension : directive["Dimensions"][0]) EXPECT_TRUE(line.contains(dimension)) << dimension;
+  }
+  const auto& plain = lines[0];
+  EXPECT_EQ(plain["_aws"]["CloudWatchMetrics"][0]["Dimensions"], nlohmann::json::parse(R"([["function","pipeline"]])"));
+  EXPECT_EQ(declared(plain), (std::set<std::string>{"sentiflow_batch_seconds_sum", "sentiflow_batch_seconds_count"}));
+  EXPECT_EQ(plain["sentiflow_batch_seconds_sum"], 0.25);
+  EXPECT_EQ(plain["sentiflow_batch_seconds_count"], 1);
+  for (const auto& [index, label, value] : {std::tuple{1, "NEGATIVE", 1}, std::tuple{2, "POSITIVE", 3}}) {
+    const auto& line = lines[static_cast<size_t>(index)];
+    EXPECT_EQ(line["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+              nlohmann::json::parse(R"([["function","pipeline","label"]])"));
+    EXPECT_EQ(line["label"], label);
+    EXPECT_EQ(declared(line), std::set<std::string>{"sentiflow_records_processed_total"});
+    EXPECT_EQ(line["sentiflow_records_processed_total"], value);
+  }
+  EXPECT_EQ(lines[4]["label"], "POSITIVE");
+  EXPECT_EQ(lines[4]["sentiflow_records_processed_total"], 2);  // the increase, not the total
 }
 
 TEST(LambdaLogLines, AreJsonWithTimestampUpperCaseLevelRequestIdAndMessage) {
