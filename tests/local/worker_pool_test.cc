@@ -180,47 +180,53 @@ TEST(WorkerPool, FailedMessagesComeBackAndBecomeDeadLetters) {
   EXPECT_EQ(reader.errors(std::nullopt).size(), 2u);  // one error record per receive
 }
 
-// A queue whose receive, counts and change_visibility throw an exception that is not the
-// project's Error (a JSON library's, as a malformed SQS answer once did) their first `faults`
-// calls each; otherwise the local queue it wraps.
-class ForeignExceptionQueue final : public Queue {
+// The local queue with faults: the first `foreign` calls each of receive, counts and
+// change_visibility throw an exception that is not the project's Error (a JSON library's, as a
+// malformed SQS answer once did); after those, the next `busy` change_visibility calls fail with
+// Error(transient) (a busy queue). It counts the messages its receives return.
+class FaultyQueue final : public Queue {
  public:
-  ForeignExceptionQueue(Queue& queue, int faults)
-      : queue_(queue), receives_(faults), counts_(faults), changes_(faults) {}
+  FaultyQueue(Queue& queue, int foreign, int busy)
+      : queue_(queue), receives_(foreign), counts_(foreign), changes_(foreign), busy_(busy) {}
   const std::string& name() const override { return queue_.name(); }
   QueueLimits limits() const override { return queue_.limits(); }
   std::vector<SendResult> send(std::span<const SendEntry> entries) override { return queue_.send(entries); }
   std::vector<ReceivedMessage> receive(const ReceiveRequest& request) override {
-    fault(receives_);
-    return queue_.receive(request);
+    foreign_fault(receives_);
+    auto got = queue_.receive(request);
+    received += static_cast<int>(got.size());
+    return got;
   }
   std::vector<EntryResult> delete_messages(std::span<const DeleteEntry> entries) override {
     return queue_.delete_messages(entries);
   }
   std::vector<EntryResult> change_visibility(std::span<const VisibilityChange> entries) override {
-    fault(changes_);
+    foreign_fault(changes_);
+    if (busy_.fetch_sub(1) > 0) throw Error(ErrorCode::transient, "the queue is busy");
     return queue_.change_visibility(entries);
   }
   QueueCounts counts() override {
-    fault(counts_);
+    foreign_fault(counts_);
     return queue_.counts();
   }
   void purge() override { queue_.purge(); }
   int64_t redrive_dead_letters(int64_t max_messages) override { return queue_.redrive_dead_letters(max_messages); }
 
+  std::atomic<int> received{0};
+
  private:
-  static void fault(std::atomic<int>& left) {
+  static void foreign_fault(std::atomic<int>& left) {
     if (left.fetch_sub(1) > 0) (void)nlohmann::json("x").at("Attributes");  // throws nlohmann::json::type_error
   }
   Queue& queue_;
-  std::atomic<int> receives_, counts_, changes_;
+  std::atomic<int> receives_, counts_, changes_, busy_;
 };
 
 // Every thread of the pool (workers, scaler, heartbeat) outlives an exception of a type that is
 // not the project's: before, the first one ended the process (std::terminate) (issue 14, fault 9).
 TEST(WorkerPool, ExceptionsOfAnyTypeNeverEndItsThreads) {
   Parts p;
-  ForeignExceptionQueue queue(p.queue, 3);
+  FaultyQueue queue(p.queue, 3, 0);
   SlowAnalyzer analyzer(milliseconds(150));  // long enough for the heartbeat to extend each batch
   pipeline::Consumer consumer(pipeline::ConsumerOptions{"text"}, analyzer, p.sink, nullptr, p.metrics);
   WorkerPoolOptions o;
@@ -239,37 +245,6 @@ TEST(WorkerPool, ExceptionsOfAnyTypeNeverEndItsThreads) {
   EXPECT_EQ(p.queue.counts().total(), 0);
 }
 
-// A queue that counts what its receives return, and whose first `failures` change_visibility
-// calls fail (a busy queue), the local queue it wraps otherwise.
-class CountingQueue final : public Queue {
- public:
-  CountingQueue(Queue& queue, int failures) : queue_(queue), failures_(failures) {}
-  const std::string& name() const override { return queue_.name(); }
-  QueueLimits limits() const override { return queue_.limits(); }
-  std::vector<SendResult> send(std::span<const SendEntry> entries) override { return queue_.send(entries); }
-  std::vector<ReceivedMessage> receive(const ReceiveRequest& request) override {
-    auto got = queue_.receive(request);
-    received += static_cast<int>(got.size());
-    return got;
-  }
-  std::vector<EntryResult> delete_messages(std::span<const DeleteEntry> entries) override {
-    return queue_.delete_messages(entries);
-  }
-  std::vector<EntryResult> change_visibility(std::span<const VisibilityChange> entries) override {
-    if (failures_.fetch_sub(1) > 0) throw Error(ErrorCode::transient, "the queue is busy");
-    return queue_.change_visibility(entries);
-  }
-  QueueCounts counts() override { return queue_.counts(); }
-  void purge() override { queue_.purge(); }
-  int64_t redrive_dead_letters(int64_t max_messages) override { return queue_.redrive_dead_letters(max_messages); }
-
-  std::atomic<int> received{0};
-
- private:
-  Queue& queue_;
-  std::atomic<int> failures_;
-};
-
 // The heartbeat keeps a batch hidden from its first receive — through the batch window — and
 // tries a failed extension again at its next tick (issue 14, fault 4). Visibility 1 s, a window
 // of 300 ms and 1.5 s of work: extensions are due every 500 ms from the receive. Before, the
@@ -277,7 +252,7 @@ class CountingQueue final : public Queue {
 // 500 ms, past the visibility timeout: the idle second worker received every message again.
 TEST(WorkerPool, TheHeartbeatCoversTheWindowAndRetriesAFailedExtensionAtOnce) {
   Parts p;
-  CountingQueue queue(p.queue, 1);
+  FaultyQueue queue(p.queue, 0, 1);
   SlowAnalyzer analyzer(milliseconds(1500));
   pipeline::Consumer consumer(pipeline::ConsumerOptions{"text"}, analyzer, p.sink, nullptr, p.metrics);
   WorkerPoolOptions o;
