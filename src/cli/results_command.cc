@@ -52,7 +52,9 @@ std::string summary_text(const pipeline::ResultsSummary& s) {
   return out;
 }
 
-void run_results(const ResultsOptions& o) {
+// Returns the exit status: 1 when an object of the sink was damaged (its name on stderr), the
+// rest of the results printed all the same; 0 otherwise.
+int run_results(const ResultsOptions& o) {
   const assembly::SinkStore sink = open_sink(o.pipeline);
   const std::optional<std::string> run = o.run.empty() ? std::nullopt : std::optional<std::string>(o.run);
   std::optional<pipeline::ResultsReader> reader;
@@ -79,6 +81,14 @@ void run_results(const ResultsOptions& o) {
       });
   }
   out.commit();
+  if (!reader || reader->damaged().empty()) return 0;
+  for (const auto& [key, why] : reader->damaged()) std::cerr << fmt::format("sentiflow: damaged object: {}\n", why);
+  std::cerr << fmt::format(
+      "sentiflow: {} object{} of the sink could not be read whole; the records of the rest are above. Remove or "
+      "restore {}, or run the runs again (`sentiflow run --run ID`)\n",
+      reader->damaged().size(), reader->damaged().size() == 1 ? "" : "s",
+      reader->damaged().size() == 1 ? "it" : "them");
+  return 1;
 }
 
 }  // namespace
@@ -102,11 +112,9 @@ void add_results_command(CLI::App& app, int& status) {
   cmd->footer(
       "Reads every result object of the sink (.jsonl, .csv and their .gz forms) and prints each (run, key)\n"
       "once, the one with the latest processed_at, sorted by run then key. A sink folder that does not exist\n"
-      "yet holds no results. The sink may be a folder or s3://BUCKET/PREFIX/.");
-  cmd->callback([options, &status] {
-    run_results(*options);
-    status = 0;
-  });
+      "yet holds no results. The sink may be a folder or s3://BUCKET/PREFIX/. A damaged object (empty,\n"
+      "truncated, a line that is not a record) is named on stderr, the rest is printed, and the exit status is 1.");
+  cmd->callback([options, &status] { status = run_results(*options); });
 }
 
 }  // namespace sentiflow::cli

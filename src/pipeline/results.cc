@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <map>
 #include <set>
 #include <string_view>
 
@@ -107,7 +108,15 @@ struct RunRecords {
 // Reads every result object of `run` under `prefix`. Objects come in key order and lines in
 // file order, so on equal processed_at the record seen later is the one with the larger
 // object key (or the later line): replacing on >= implements the tie rule.
-RunRecords read_run(ObjectStore& store, const std::string& prefix, const std::string& run) {
+// A damaged object: logged once, remembered by key.
+void note_damaged(std::map<std::string, std::string>& damaged, const std::string& key, const std::string& why) {
+  if (!damaged.emplace(key, why).second) return;
+  log::error("results: an object is damaged; the records before the damage are read, the rest of it is not",
+             {{"key", key}, {"error", why}});
+}
+
+RunRecords read_run(ObjectStore& store, const std::string& prefix, const std::string& run,
+                    std::map<std::string, std::string>& damaged) {
   RunRecords records;
   const std::string folder = fmt::format("{}run={}/", prefix, run);
   const auto keep = [&](ResultRecord&& record, const std::string& key, int64_t line) {
@@ -123,23 +132,31 @@ RunRecords read_run(ObjectStore& store, const std::string& prefix, const std::st
   list_all(store, folder, [&](const ObjectInfo& info) {
     const ObjectKind kind = kind_of(info.key);
     if (kind.kind == Kind::unknown) return skip_unknown(info.key);
-    const auto text = read_object(store, info.key, kind.gzipped);
-    if (!text) return;
-    if (kind.kind == Kind::jsonl) {
-      for_each_line(*text, [&](std::string_view line, int64_t number) {
-        ResultRecord record;
-        try {
-          record = parse_result_jsonl(line);
-        } catch (const Error& e) {
-          throw bad_line(info.key, number, e.what());
-        }
-        keep(std::move(record), info.key, number);
-      });
-    } else {
-      // parse_result_csv names the object and the line of a bad row itself.
-      std::vector<ResultRecord> rows = parse_result_csv(*text, info.key);
-      int64_t row = 0;
-      for (auto& record : rows) keep(std::move(record), info.key, ++row);
+    try {
+      const auto text = read_object(store, info.key, kind.gzipped);
+      if (!text) return;
+      // The sink never writes an object of no records: an empty one lost them.
+      if (text->empty()) throw invalid_input(fmt::format("object '{}' is empty", info.key));
+      if (kind.kind == Kind::jsonl) {
+        for_each_line(*text, [&](std::string_view line, int64_t number) {
+          ResultRecord record;
+          try {
+            record = parse_result_jsonl(line);
+          } catch (const Error& e) {
+            throw bad_line(info.key, number, e.what());
+          }
+          keep(std::move(record), info.key, number);
+        });
+      } else {
+        // parse_result_csv names the object and the line of a bad row itself.
+        std::vector<ResultRecord> rows = parse_result_csv(*text, info.key);
+        int64_t row = 0;
+        for (auto& record : rows) keep(std::move(record), info.key, ++row);
+      }
+    } catch (const Error& e) {
+      // Damage (invalid_input); a store that fails (transient, internal) fails the read.
+      if (e.code() != ErrorCode::invalid_input) throw;
+      note_damaged(damaged, info.key, e.what());
     }
   });
   return records;
@@ -176,7 +193,7 @@ void ResultsReader::for_each_result(const std::optional<std::string>& run,
   else
     collect_runs(store_, prefix_ + "run=", runs);
   for (const auto& r : runs) {
-    const RunRecords records = read_run(store_, prefix_, r);
+    const RunRecords records = read_run(store_, prefix_, r, damaged_);
     for (const auto& [key, record] : records.by_key) emit(record);
   }
 }
@@ -189,20 +206,26 @@ std::vector<ErrorRecord> ResultsReader::errors(const std::optional<std::string>&
     const ObjectKind kind = kind_of(info.key);
     const std::string_view object_run = run_of(info.key, prefix_ + "_errors/run=");
     if (kind.kind != Kind::jsonl || object_run.empty()) return skip_unknown(info.key);
-    const auto text = read_object(store_, info.key, kind.gzipped);
-    if (!text) return;
-    for_each_line(*text, [&](std::string_view line, int64_t number) {
-      ErrorRecord record;
-      try {
-        record = parse_error_jsonl(line);
-      } catch (const Error& e) {
-        throw bad_line(info.key, number, e.what());
-      }
-      if (record.run != object_run)
-        throw bad_line(info.key, number,
-                       fmt::format("an error record of run '{}' in the folder of run '{}'", record.run, object_run));
-      records.push_back(std::move(record));
-    });
+    try {
+      const auto text = read_object(store_, info.key, kind.gzipped);
+      if (!text) return;
+      if (text->empty()) throw invalid_input(fmt::format("object '{}' is empty", info.key));
+      for_each_line(*text, [&](std::string_view line, int64_t number) {
+        ErrorRecord record;
+        try {
+          record = parse_error_jsonl(line);
+        } catch (const Error& e) {
+          throw bad_line(info.key, number, e.what());
+        }
+        if (record.run != object_run)
+          throw bad_line(info.key, number,
+                         fmt::format("an error record of run '{}' in the folder of run '{}'", record.run, object_run));
+        records.push_back(std::move(record));
+      });
+    } catch (const Error& e) {
+      if (e.code() != ErrorCode::invalid_input) throw;
+      note_damaged(damaged_, info.key, e.what());
+    }
   });
   std::stable_sort(records.begin(), records.end(), [](const ErrorRecord& a, const ErrorRecord& b) {
     if (a.run != b.run) return a.run < b.run;
@@ -221,7 +244,7 @@ ResultsSummary ResultsReader::summary(const std::optional<std::string>& run) {
   else
     collect_runs(store_, prefix_ + "run=", runs);
   for (const auto& r : runs) {
-    const RunRecords records = read_run(store_, prefix_, r);
+    const RunRecords records = read_run(store_, prefix_, r, damaged_);
     if (records.by_key.empty()) continue;
     const auto distinct = static_cast<int64_t>(records.by_key.size());
     summary.records += distinct;

@@ -40,18 +40,26 @@ class ResultsReader {
   // The runs that have result or error objects, sorted.
   std::vector<std::string> runs();
 
-  // Calls `emit` for every distinct record of `run` (all runs when nullopt), in order. Throws
-  // Error(invalid_input) naming the object and line of a record it cannot parse.
+  // Calls `emit` for every distinct record of `run` (all runs when nullopt), in order. An
+  // object it cannot read whole (empty, truncated, not gzip, a line that is not a record, a
+  // record of another run: what a power cut or a hand edit leaves) does not stop it: the
+  // records of its lines before the damage count, the object is logged and listed in
+  // damaged(), and the rest is read.
   void for_each_result(const std::optional<std::string>& run, const std::function<void(const ResultRecord&)>& emit);
 
   // Every error record of `run` (all runs when nullopt), sorted by run, then at, then key.
+  // Damaged error objects as for for_each_result.
   std::vector<ErrorRecord> errors(const std::optional<std::string>& run);
 
   ResultsSummary summary(const std::optional<std::string>& run);
 
+  // The objects the calls so far found damaged: key -> what is wrong (the first line that is).
+  const std::map<std::string, std::string>& damaged() const { return damaged_; }
+
  private:
   ObjectStore& store_;
   std::string prefix_;
+  std::map<std::string, std::string> damaged_;
 };
 
 }  // namespace sentiflow::pipeline

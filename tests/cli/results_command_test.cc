@@ -168,11 +168,13 @@ TEST_F(ResultsCli, WritesToAFileWholeOrNotAtAll) {
   const std::string written = read_whole_file(out);
   EXPECT_EQ(run_keys(written).size(), 3u);
 
-  // A corrupt object: exit 2, naming the object and line, and the old file stays as it was.
+  // A damaged object (issue 14, fault 8): named with its line on stderr, exit status 1, and the
+  // results of every other object written all the same. Before, the whole command failed (2).
   std::ofstream(dir_.path() / "out" / ("run=" + std::string(kRun2)) / "broken.jsonl") << "{\"schema\":1}\nnot json\n";
   const auto bad = run_sentiflow("results " + pipeline() + " --out '" + out.string() + "'");
-  EXPECT_EQ(bad.status, 2);
+  EXPECT_EQ(bad.status, 1) << bad.err;
   EXPECT_NE(bad.err.find("broken.jsonl' line 1"), std::string::npos) << bad.err;
+  EXPECT_NE(bad.err.find("1 object of the sink could not be read whole"), std::string::npos) << bad.err;
   EXPECT_EQ(read_whole_file(out), written);
   for (const auto& entry : fs::directory_iterator(dir_.path()))
     EXPECT_EQ(entry.path().filename().string().find("sentiflow-tmp"), std::string::npos) << entry.path();

@@ -194,26 +194,45 @@ TEST_F(ResultsReaderTest, ReadsAcrossListPages) {
   EXPECT_GT(small.lists, 6);
 }
 
-TEST_F(ResultsReaderTest, NamesTheObjectAndLineOfACorruptRecord) {
+// An object a power cut or a hand edit left damaged is named (object and line), its records
+// before the damage are read, and so is everything else: one damaged object no longer hides the
+// whole run (issue 14, fault 8).
+TEST_F(ResultsReaderTest, ADamagedObjectIsNamedAndTheRestIsRead) {
+  put({record("r", "z", 1)}, {"m-z"});  // a good object beside the damaged one
   std::string good;
   append_jsonl(good, record("r", "a", 1));
-  store_.put("run=r/bad.jsonl", good + "{\"schema\":1,\"run\":\"r\"\n");
-  expect_refused([&] { all(); }, {"run=r/bad.jsonl", "line 2"});
-
-  store_.remove("run=r/bad.jsonl");
-  store_.put("run=r/bad.jsonl.gz", gzip(good).substr(0, 20));
-  expect_refused([&] { all(); }, {"run=r/bad.jsonl.gz", "cut short"});
-
-  store_.remove("run=r/bad.jsonl.gz");
-  store_.put("run=r/bad.csv", "run,key\r\nr,a\r\n");
-  expect_refused([&] { all(); }, {"run=r/bad.csv"});
-
-  // A record in the folder of another run.
-  store_.remove("run=r/bad.csv");
   std::string other;
-  append_jsonl(other, record("other", "a", 1));
-  store_.put("run=r/moved.jsonl", good + other);
-  expect_refused([&] { all(); }, {"run=r/moved.jsonl", "line 2", "run 'other'"});
+  append_jsonl(other, record("other", "b", 1));
+  const struct {
+    std::string key, data;
+    std::vector<std::string> keys;       // the run's records read
+    std::vector<std::string> fragments;  // in what damaged() says
+  } cases[] = {
+      {"run=r/bad.jsonl", good + "{\"schema\":1,\"run\":\"r\"\n", {"r|a", "r|z"}, {"run=r/bad.jsonl", "line 2"}},
+      {"run=r/bad.jsonl.gz", gzip(good).substr(0, 20), {"r|z"}, {"run=r/bad.jsonl.gz", "cut short"}},
+      {"run=r/bad.csv", "run,key\r\nr,a\r\n", {"r|z"}, {"run=r/bad.csv"}},
+      {"run=r/empty.jsonl", "", {"r|z"}, {"run=r/empty.jsonl", "empty"}},
+      {"run=r/moved.jsonl", good + other, {"r|a", "r|z"}, {"run=r/moved.jsonl", "line 2", "run 'other'"}},
+  };
+  for (const auto& c : cases) {
+    store_.put(c.key, c.data);
+    ResultsReader reader(store_, "");
+    std::vector<ResultRecord> read;
+    ASSERT_NO_THROW(reader.for_each_result(std::nullopt, [&](const ResultRecord& r) { read.push_back(r); })) << c.key;
+    EXPECT_EQ(run_keys(read), c.keys) << c.key;
+    ASSERT_EQ(reader.damaged().size(), 1u) << c.key;
+    EXPECT_EQ(reader.damaged().begin()->first, c.key);
+    for (const auto& fragment : c.fragments)
+      EXPECT_NE(reader.damaged().begin()->second.find(fragment), std::string::npos)
+          << reader.damaged().begin()->second << " lacks " << fragment;
+    EXPECT_EQ(ResultsReader(store_, "").summary(std::nullopt).records, static_cast<int64_t>(c.keys.size()));
+    store_.remove(c.key);
+  }
+  // A damaged error object likewise.
+  store_.put("_errors/run=r/bad.jsonl", "not json\n");
+  ResultsReader reader(store_, "");
+  EXPECT_TRUE(reader.errors(std::nullopt).empty());
+  ASSERT_EQ(reader.damaged().count("_errors/run=r/bad.jsonl"), 1u);
 }
 
 TEST_F(ResultsReaderTest, SkipsObjectsTheSinkDoesNotWrite) {
@@ -246,8 +265,11 @@ TEST_F(ResultsReaderTest, ListsErrorRecordsByRunTimeAndKey) {
   EXPECT_TRUE(reader.errors(std::string("r3")).empty());
   EXPECT_EQ(reader.runs(), (std::vector<std::string>{"r1", "r2"}));  // runs with errors only count
 
+  // A damaged error object is named and skipped; the others are still read.
   store_.put("_errors/run=r2/broken.jsonl", "not json\n");
-  expect_refused([&] { reader.errors(std::nullopt); }, {"_errors/run=r2/broken.jsonl", "line 1"});
+  EXPECT_EQ(reader.errors(std::nullopt).size(), 4u);
+  ASSERT_EQ(reader.damaged().count("_errors/run=r2/broken.jsonl"), 1u);
+  EXPECT_NE(reader.damaged().at("_errors/run=r2/broken.jsonl").find("line 1"), std::string::npos);
 }
 
 TEST_F(ResultsReaderTest, SummarisesDistinctRecordsDuplicatesAndErrors) {
