@@ -1,11 +1,15 @@
 #include "cli/output.h"
 
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <iostream>
 
 #include "core/error.h"
+#include "core/ids.h"
 
 namespace sentiflow::cli {
 
@@ -13,13 +17,25 @@ namespace fs = std::filesystem;
 
 Output::Output(const std::string& path) : path_(path) {
   if (path_.empty()) return;
-  // The pid keeps two processes writing the same path from sharing a temporary file.
-  temp_ = path_.parent_path() / fmt::format(".{}.sentiflow-tmp-{}", path_.filename().string(), ::getpid());
-  file_.open(temp_, std::ios::binary | std::ios::trunc);
-  if (!file_) throw invalid_input(fmt::format("cannot write {}", path_.string()));
+  // A name nobody can guess, created anew (O_EXCL) and never through a symbolic link
+  // (O_NOFOLLOW): a link planted at a predictable temporary name in a shared folder would have
+  // the command write to whatever it points at.
+  for (int attempt = 0; attempt < 8 && fd_ < 0; ++attempt) {
+    temp_ = path_.parent_path() / fmt::format(".{}.sentiflow-tmp-{}", path_.filename().string(), random_uuid());
+    do {
+      fd_ = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+    } while (fd_ < 0 && errno == EINTR);
+    if (fd_ < 0 && errno != EEXIST) break;
+  }
+  if (fd_ < 0) {
+    const int error = errno;
+    temp_.clear();
+    throw invalid_input(fmt::format("cannot write {}: {}", path_.string(), std::strerror(error)));
+  }
 }
 
 Output::~Output() {
+  if (fd_ >= 0) ::close(fd_);
   if (!temp_.empty() && !committed_) {
     std::error_code ec;
     fs::remove(temp_, ec);
@@ -32,8 +48,10 @@ void Output::commit() {
     std::cout.flush();
     return;
   }
-  file_.close();
-  if (!file_) throw invalid_input(fmt::format("cannot write {}", path_.string()));
+  const int fd = fd_;
+  fd_ = -1;
+  if (::close(fd) != 0) throw invalid_input(fmt::format("cannot write {}: {}", path_.string(), std::strerror(errno)));
+  // rename() replaces whatever is at the path, a symbolic link included, and follows none.
   std::error_code ec;
   fs::rename(temp_, path_, ec);
   if (ec) throw invalid_input(fmt::format("cannot write {}: {}", path_.string(), ec.message()));
@@ -41,9 +59,19 @@ void Output::commit() {
 }
 
 void Output::flush() {
-  std::ostream& stream = temp_.empty() ? std::cout : static_cast<std::ostream&>(file_);
-  stream.write(buffer_.data(), static_cast<std::streamsize>(buffer_.size()));
-  if (!stream) throw invalid_input(fmt::format("cannot write {}", temp_.empty() ? "stdout" : path_.string()));
+  if (temp_.empty()) {
+    std::cout.write(buffer_.data(), static_cast<std::streamsize>(buffer_.size()));
+    if (!std::cout) throw invalid_input("cannot write stdout");
+    buffer_.clear();
+    return;
+  }
+  std::string_view rest = buffer_;
+  while (!rest.empty()) {
+    const ssize_t n = ::write(fd_, rest.data(), rest.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw invalid_input(fmt::format("cannot write {}: {}", path_.string(), std::strerror(errno)));
+    rest.remove_prefix(static_cast<size_t>(n));
+  }
   buffer_.clear();
 }
 

@@ -1,17 +1,16 @@
-// The output of a command that writes a report or a listing (results, report): stdout, or a
-// file written whole or not at all. Internal to src/cli.
+// The output of a command that writes a file (results, report, template, store get): stdout,
+// or a file written whole or not at all. Internal to src/cli.
 #pragma once
 
 #include <filesystem>
-#include <fstream>
 #include <string>
 
 namespace sentiflow::cli {
 
 // Where the output goes: stdout (an empty path), or a file at `path` written whole or not at
-// all (a temporary file beside it, renamed over it by commit()), so that a failure half-way (a
-// corrupt object) never leaves a truncated file where a complete one was, and a reader never
-// sees half of it. Text is collected in buffer() and written in large pieces: a listing may
+// all (a temporary file beside it with a random name, created new and never through a symbolic
+// link, renamed over the path by commit()), so that a failure half-way never leaves a truncated
+// file where a complete one was, and a reader never sees half of it. Text is collected in buffer() and written in large pieces: a listing may
 // hold millions of records. Not thread-safe: one command's one thread writes it.
 class Output {
  public:
@@ -41,7 +40,7 @@ class Output {
 
   std::filesystem::path path_;
   std::filesystem::path temp_;
-  std::ofstream file_;
+  int fd_ = -1;  // the temporary file, until commit()
   std::string buffer_;
   bool committed_ = false;
 };

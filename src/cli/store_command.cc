@@ -10,6 +10,7 @@
 #include <limits>
 
 #include "cli/commands.h"
+#include "cli/output.h"
 #include "config/loader.h"
 #include "core/error.h"
 #include "core/time.h"
@@ -132,9 +133,9 @@ void add_store_command(CLI::App& app, int& status) {
     if (get_options->out.empty()) {
       std::cout.write(object->data.data(), static_cast<std::streamsize>(object->data.size()));
     } else {
-      std::ofstream out(get_options->out, std::ios::binary);
-      out.write(object->data.data(), static_cast<std::streamsize>(object->data.size()));
-      if (!out.flush()) throw invalid_input(fmt::format("cannot write {}", get_options->out));
+      Output out(get_options->out);  // whole or not at all, never through a symbolic link
+      out.buffer() = std::move(object->data);
+      out.commit();
     }
     status = 0;
   });

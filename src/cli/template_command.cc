@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "cli/output.h"
 #include "config/loader.h"
 #include "core/error.h"
 #include "deploy/sam_template.h"
@@ -37,10 +38,9 @@ void add_template_command(CLI::App& app, int& status) {
     if (options->out.empty()) {
       std::cout << rendered.yaml;
     } else {
-      std::ofstream out(options->out, std::ios::binary | std::ios::trunc);
-      out << rendered.yaml;
-      out.close();
-      if (!out) throw invalid_input(fmt::format("cannot write the template to {}", options->out));
+      Output out(options->out);  // whole or not at all
+      out.buffer() = rendered.yaml;
+      out.commit();
       std::cerr << fmt::format("wrote {} ({} bytes)\n", options->out, rendered.yaml.size());
     }
     status = 0;
