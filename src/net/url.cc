@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "core/error.h"
+#include "core/strings.h"
 
 namespace sentiflow {
 
@@ -70,6 +71,25 @@ std::string expand_url_template(std::string_view url_template,
     i = close + 1;
   }
   out.append(url_template.substr(std::min(i, url_template.size())));
+  // url_encode keeps '.', so a value of "." or ".." could make a dot segment, which clients and
+  // servers resolve (curl removes them, and many decode %2E first): `/page/{name}` with ".."
+  // would fetch the parent of /page/. A path segment that is a dot segment, spelled with dots
+  // or their escapes, is refused: the item's fetch fails, the URL's path never moves.
+  const size_t authority = out.find("://");
+  const size_t path_begin = out.find('/', authority == std::string::npos ? 0 : authority + 3);
+  if (path_begin != std::string::npos) {
+    const size_t path_end = std::min(out.find('?', path_begin), out.find('#', path_begin));
+    std::string_view path = std::string_view(out).substr(path_begin, path_end - path_begin);
+    while (!path.empty()) {
+      path.remove_prefix(1);  // the '/'
+      const std::string_view segment = path.substr(0, path.find('/'));
+      const std::string decoded = to_lower_ascii(percent_decode(segment));
+      if (decoded == "." || decoded == "..")
+        throw invalid_input(
+            fmt::format("the URL {} has a '{}' path segment: refused, it would change the URL's path", out, decoded));
+      path.remove_prefix(segment.size());
+    }
+  }
   return out;
 }
 

@@ -198,6 +198,33 @@ TEST(Url, ExpandsTemplatesWithEncodedAttributes) {
   EXPECT_THROW(expand_url_template("https://x/{missing}", lookup), Error);
 }
 
+// An attribute of "." or ".." would make a dot segment, which curl and servers resolve: the
+// fetch would leave the template's path (issue 14, fault 10). Dots inside a segment are fine.
+TEST(Url, AnAttributeCannotMakeADotSegment) {
+  std::string value;
+  const auto lookup = [&](std::string_view) -> std::optional<std::string> { return value; };
+  for (const std::string bad : {"..", "."}) {
+    value = bad;
+    try {
+      expand_url_template("https://en.wikipedia.org/api/rest_v1/page/summary/{name}?redirect=false", lookup);
+      ADD_FAILURE() << "accepted " << bad;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::invalid_input);
+      EXPECT_NE(std::string(e.what()).find("path segment"), std::string::npos) << e.what();
+    }
+  }
+  for (const std::string fine : {"...", "a..b", "..a", ".net"}) {
+    value = fine;
+    EXPECT_EQ(expand_url_template("https://x/page/{name}", lookup), "https://x/page/" + fine);
+  }
+  value = ".";
+  EXPECT_EQ(expand_url_template("https://x/page/{name}.json", lookup), "https://x/page/..json");
+  value = "..";
+  EXPECT_EQ(expand_url_template("https://x/page?q={name}", lookup), "https://x/page?q=..");  // a query, not a path
+  value = ".";
+  EXPECT_THROW(expand_url_template("https://x/page/%2E{name}/y", lookup), Error);  // "%2E." is ".." once decoded
+}
+
 TEST(Backoff, FullJitterStaysUnderTheDoublingCeiling) {
   Backoff backoff(std::chrono::milliseconds(100), std::chrono::milliseconds(2000), 42);
   EXPECT_EQ(backoff.ceiling(0).count(), 100);
