@@ -82,6 +82,10 @@ HttpResponse send_metadata(HttpClient& client, HttpRequest request, std::chrono:
   request.timeout = timeout;
   request.connect_timeout = timeout;
   request.max_response_bytes = 1u << 20;
+  // The metadata endpoints are this host's or link-local, and their answers are credentials (the
+  // container's request carries its token): never through a proxy the environment names for the
+  // pipeline's own calls, as the SDKs do.
+  request.use_proxy = false;
   try {
     return client.send(request);
   } catch (const Error& e) {

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "core/error.h"
+#include "support/aws_env.h"
 #include "support/local_server.h"
 #include "support/temp_dir.h"
 
@@ -176,6 +177,33 @@ class FakeImds {
   }
   LocalHttpServer server_;
 };
+
+// The container and instance metadata endpoints are this host's or link-local: a proxy in the
+// environment (http_proxy, ALL_PROXY, set for the pipeline's own calls) must never see these
+// requests, which carry the container's token and answer with credentials (issue 14, fault 10).
+// The proxy here is a port nobody listens on: through it, both sources would fail.
+TEST(Credentials, MetadataRequestsNeverGoThroughAProxy) {
+  testing_support::ScopedEnv env;
+  const std::string dead_proxy = "http://127.0.0.1:" + std::to_string(testing_support::free_port());
+  for (const char* name : {"http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"})
+    env.set(name, dead_proxy);
+  for (const char* name : {"no_proxy", "NO_PROXY"}) env.unset(name);
+
+  LocalHttpServer container([&](httplib::Server& s) {
+    s.Get("/v2/credentials/abc", [&](const httplib::Request&, httplib::Response& res) {
+      res.set_content(credentials_json("ASIACONTAINER", "2026-01-02T05:00:00Z"), "application/json");
+    });
+  });
+  auto from_container = chain(isolated({{"AWS_CONTAINER_CREDENTIALS_FULL_URI", container.url("/v2/credentials/abc")}}),
+                              {}, [] { return parse_utc("2026-01-02T04:00:00Z"); });
+  EXPECT_EQ(from_container->get().access_key_id, "ASIACONTAINER");
+
+  FakeImds imds;
+  Vars vars = isolated({{"AWS_EC2_METADATA_SERVICE_ENDPOINT", imds.url() + "/"}});
+  vars.erase("AWS_EC2_METADATA_DISABLED");
+  auto from_instance = chain(vars, {}, [] { return parse_utc("2026-01-02T03:00:00Z"); });
+  EXPECT_EQ(from_instance->get().access_key_id, "ASIAIMDS1");
+}
 
 TEST(Credentials, InstanceMetadataV2AndRefreshBeforeExpiry) {
   FakeImds imds;
