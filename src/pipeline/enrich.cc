@@ -28,6 +28,9 @@ using std::chrono::milliseconds;
 constexpr milliseconds kBackoffBase{100};
 constexpr milliseconds kBackoffCap{5'000};
 constexpr size_t kBodyExcerptBytes = 160;
+// The most one response may hold (decompressed), so that the bytes in flight stay within
+// concurrency × 4 MiB: a page summary is a few KiB, a peer that answers gigabytes fails its item.
+constexpr size_t kMaxResponseBytes = 4u << 20;
 
 // The URL as error reasons show it: a query may carry keys or signatures.
 std::string_view without_query(std::string_view url) { return url.substr(0, url.find_first_of("?#")); }
@@ -291,8 +294,11 @@ Enricher::Outcome Enricher::State::fetch(Worker& worker, const std::string& url)
 
 std::string Enricher::State::fetch_text(Worker& worker, const std::string& url) {
   const std::string where = fmt::format("GET {}", without_query(url));
-  const HttpRequest request{
-      .url = url, .timeout = options.timeout, .follow_redirects = true, .accept_compressed = true};
+  const HttpRequest request{.url = url,
+                            .timeout = options.timeout,
+                            .follow_redirects = true,
+                            .accept_compressed = true,
+                            .max_response_bytes = kMaxResponseBytes};
   const auto attempts = static_cast<unsigned>(options.retries) + 1;
   for (unsigned attempt = 1;; ++attempt) {
     limiter.acquire();

@@ -182,6 +182,29 @@ TEST(Enricher, FollowsAPointerToANestedString) {
   EXPECT_TRUE(contains(reason(wrong[0]), "not a string")) << reason(wrong[0]);
 }
 
+// The bytes held by responses in flight are bounded: a response over 4 MiB (decompressed) fails
+// its item instead of being held whole (before, up to 64 MiB each) (issue 14, fault 10).
+TEST(Enricher, AResponseOverFourMebibytesFailsItsItem) {
+  std::atomic<int> requests{0};
+  LocalServer server([&](httplib::Server& s) {
+    s.Get("/big", [&](const httplib::Request&, httplib::Response& res) {
+      ++requests;
+      res.set_content(R"({"extract": ")" + std::string((4u << 20) + 1, 'a') + R"("})", "application/json");
+    });
+    s.Get("/small", [](const httplib::Request&, httplib::Response& res) {
+      res.set_content(R"({"extract": "fine"})", "application/json");
+    });
+  });
+  Enricher big(options_for(server, "/big"));
+  const auto outcomes = big.fetch_all(named({"x"}));
+  ASSERT_FALSE(outcomes[0].ok());
+  EXPECT_EQ(outcomes[0].error->code(), ErrorCode::invalid_input);
+  EXPECT_TRUE(contains(reason(outcomes[0]), "larger than 4194304 bytes")) << reason(outcomes[0]);
+  EXPECT_EQ(requests, 1) << "not retried";
+  Enricher small(options_for(server, "/small"));
+  EXPECT_TRUE(small.fetch_all(named({"x"}))[0].ok());
+}
+
 TEST(Enricher, AMissingPointerFailsTheItem) {
   std::atomic<int> requests{0};
   LocalServer server(summaries(requests));
