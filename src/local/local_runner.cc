@@ -107,7 +107,13 @@ struct LocalRunner::Impl {
     if (server) server->start();
   }
 
-  ~Impl() { driver.stop(); }
+  // The server first: its threads call the sampler (the dashboard's status), which is destroyed
+  // before it; then the consumers and the producer.
+  ~Impl() {
+    if (server) server->stop();
+    pool.stop();
+    driver.stop();
+  }
 
   bool scheduler() const { return lock != nullptr; }
 

@@ -38,6 +38,7 @@ void RunDriver::start(const RunRecord& run) {
   producer_stop_ = false;
   producer_failure_ = nullptr;
   producer_failed_ = false;
+  marked_finished_ = false;
   if (produced_) return;
   // The progress line's total: exact and cheap on a local table; on DynamoDB a count is a
   // full scan, so there the ETA goes by what has been sent.
@@ -71,21 +72,32 @@ void RunDriver::start(const RunRecord& run) {
 
 bool RunDriver::finished() {
   if (current_.empty() || !produced_) return false;
-  const auto now = SteadyClock::now();
-  const uint64_t empty = pool_.empty_receives();
-  if (empty == empty_receives_seen_ && now - last_check_ < kFinishCheck) return false;
-  empty_receives_seen_ = empty;
-  last_check_ = now;
-  if (!assembly::finish_if_drained(state_, queue_, current_, now_millis(), 0,
-                                   [this] { return pool_.batches_in_hand() == 0; }))
-    return false;
+  if (!marked_finished_) {
+    const auto now = SteadyClock::now();
+    const uint64_t empty = pool_.empty_receives();
+    if (empty == empty_receives_seen_ && now - last_check_ < kFinishCheck) return false;
+    empty_receives_seen_ = empty;
+    last_check_ = now;
+    if (!assembly::finish_if_drained(state_, queue_, current_, now_millis(), 0,
+                                     [this] { return pool_.batches_in_hand() == 0; }))
+      return false;
+    // Marked: from here on the run's end is owed whatever fails below (a busy state file); the
+    // next call does it again instead of waiting for a phase that will never be `draining`.
+    marked_finished_ = true;
+  }
   join_producer();
   // Dead letters of the run are counted by the consumers (a failure on its last receive);
   // the queue's own count also catches messages that ran out of receives in crashes, for the
   // exit status.
-  dead_letters_total_ += std::max<int64_t>(0, dead_letters_.counts().total() - dead_letters_at_start_);
-  sampler_.sample(current_, true);
-  if (const auto run = state_.run(current_)) {
+  const int64_t dead = std::max<int64_t>(0, dead_letters_.counts().total() - dead_letters_at_start_);
+  try {
+    sampler_.sample(current_, true);
+  } catch (const std::exception& e) {  // the final point is worth a line in the log, not the run
+    log::warn("could not sample the run's final point", {{"run", current_}, {"error", e.what()}});
+  }
+  const auto run = state_.run(current_);
+  dead_letters_total_ += dead;
+  if (run) {
     if (observer_) {
       observer_->end();
       observer_->finished(
@@ -101,6 +113,7 @@ bool RunDriver::finished() {
     }
   }
   current_.clear();
+  marked_finished_ = false;
   return true;
 }
 

@@ -94,6 +94,7 @@ class RunDriver {
   std::atomic<bool> producer_failed_{false};
   std::thread producer_;
   std::chrono::steady_clock::time_point last_check_{};
+  bool marked_finished_ = false;  // the current run is marked finished; its end is not done yet
   std::chrono::steady_clock::time_point last_progress_{};
   uint64_t empty_receives_seen_ = 0;
 };

@@ -57,14 +57,12 @@ ObjectKind kind_of(std::string_view key) {
   return k;
 }
 
-// The object's text, gunzipped when its key says so; nullopt when it went away since the
-// listing (a user removed it: nothing to read).
-std::optional<std::string> read_object(ObjectStore& store, const std::string& key, bool gzipped) {
-  auto object = store.get(key);
-  if (!object) return std::nullopt;
-  if (!gzipped) return std::move(object->data);
+// The object's text, gunzipped when its key says so. Throws Error(invalid_input) for gzip that
+// cannot be read: damage of the object, not a failure of the store.
+std::string decoded_text(const std::string& key, std::string data, bool gzipped) {
+  if (!gzipped) return data;
   try {
-    return gunzip(object->data);
+    return gunzip(data);
   } catch (const Error& e) {
     throw invalid_input(fmt::format("object '{}': {}", key, e.what()));
   }
@@ -132,9 +130,13 @@ RunRecords read_run(ObjectStore& store, const std::string& prefix, const std::st
   list_all(store, folder, [&](const ObjectInfo& info) {
     const ObjectKind kind = kind_of(info.key);
     if (kind.kind == Kind::unknown) return skip_unknown(info.key);
+    // The store's own failures (access denied, a skewed clock, the network) fail the read: they
+    // are not damage of the object and must not be reported as such. Nullopt: it went away
+    // since the listing (a user removed it).
+    auto object = store.get(info.key);
+    if (!object) return;
     try {
-      const auto text = read_object(store, info.key, kind.gzipped);
-      if (!text) return;
+      const std::optional<std::string> text = decoded_text(info.key, std::move(object->data), kind.gzipped);
       // The sink never writes an object of no records: an empty one lost them.
       if (text->empty()) throw invalid_input(fmt::format("object '{}' is empty", info.key));
       if (kind.kind == Kind::jsonl) {
@@ -206,9 +208,13 @@ std::vector<ErrorRecord> ResultsReader::errors(const std::optional<std::string>&
     const ObjectKind kind = kind_of(info.key);
     const std::string_view object_run = run_of(info.key, prefix_ + "_errors/run=");
     if (kind.kind != Kind::jsonl || object_run.empty()) return skip_unknown(info.key);
+    // The store's own failures (access denied, a skewed clock, the network) fail the read: they
+    // are not damage of the object and must not be reported as such. Nullopt: it went away
+    // since the listing (a user removed it).
+    auto object = store_.get(info.key);
+    if (!object) return;
     try {
-      const auto text = read_object(store_, info.key, kind.gzipped);
-      if (!text) return;
+      const std::optional<std::string> text = decoded_text(info.key, std::move(object->data), kind.gzipped);
       if (text->empty()) throw invalid_input(fmt::format("object '{}' is empty", info.key));
       for_each_line(*text, [&](std::string_view line, int64_t number) {
         ErrorRecord record;

@@ -43,8 +43,9 @@ class ResultsReader {
   // Calls `emit` for every distinct record of `run` (all runs when nullopt), in order. An
   // object it cannot read whole (empty, truncated, not gzip, a line that is not a record, a
   // record of another run: what a power cut or a hand edit leaves) does not stop it: the
-  // records of its lines before the damage count, the object is logged and listed in
-  // damaged(), and the rest is read.
+  // records of a JSON Lines object's lines before the damage count (a damaged gzip or CSV
+  // object gives none), the object is logged and listed in damaged(), and the rest is read. The
+  // store's own failures (access denied, a skewed clock) are thrown as they are.
   void for_each_result(const std::optional<std::string>& run, const std::function<void(const ResultRecord&)>& emit);
 
   // Every error record of `run` (all runs when nullopt), sorted by run, then at, then key.

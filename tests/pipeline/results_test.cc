@@ -63,6 +63,28 @@ class SmallPages final : public ObjectStore {
   ObjectStore& inner_;
 };
 
+// Refuses get() of one key as a store does for an object it may not read (EACCES, S3's
+// AccessDenied or a skewed clock): Error(invalid_input), the store's failure, not damage.
+class DeniesOneKey final : public ObjectStore {
+ public:
+  DeniesOneKey(ObjectStore& inner, std::string key) : inner_(inner), key_(std::move(key)) {}
+  StoreLimits limits() const override { return inner_.limits(); }
+  ObjectInfo put(std::string_view key, std::string_view data, std::string_view type) override {
+    return inner_.put(key, data, type);
+  }
+  std::optional<StoredObject> get(std::string_view key) override {
+    if (key == key_) throw invalid_input("get " + key_ + ": access denied");
+    return inner_.get(key);
+  }
+  std::optional<ObjectInfo> head(std::string_view key) override { return inner_.head(key); }
+  ListPage list(const ListRequest& request) override { return inner_.list(request); }
+  void remove(std::string_view key) override { inner_.remove(key); }
+
+ private:
+  ObjectStore& inner_;
+  std::string key_;
+};
+
 class ResultsReaderTest : public ::testing::Test {
  protected:
   // One batch: its records in one object, named by `ids`.
@@ -233,6 +255,16 @@ TEST_F(ResultsReaderTest, ADamagedObjectIsNamedAndTheRestIsRead) {
   ResultsReader reader(store_, "");
   EXPECT_TRUE(reader.errors(std::nullopt).empty());
   ASSERT_EQ(reader.damaged().count("_errors/run=r/bad.jsonl"), 1u);
+}
+
+// An object the store refuses to give is the store's failure: thrown as it is, never called
+// damaged (which would tell the user to remove a good object).
+TEST_F(ResultsReaderTest, AnObjectTheStoreRefusesIsAFailureNotDamage) {
+  const std::string key = put({record("r", "a", 1)}, {"m-a"});
+  DeniesOneKey denying(store_, key);
+  ResultsReader reader(denying, "");
+  EXPECT_THROW(reader.for_each_result(std::nullopt, [](const ResultRecord&) {}), Error);
+  EXPECT_TRUE(reader.damaged().empty());
 }
 
 TEST_F(ResultsReaderTest, SkipsObjectsTheSinkDoesNotWrite) {
