@@ -13,7 +13,6 @@
 #include "config/loader.h"
 #include "core/error.h"
 #include "core/ids.h"
-#include "core/strings.h"
 #include "core/time.h"
 #include "observe/log.h"
 #include "lambda/handlers.h"
@@ -22,12 +21,6 @@
 #include "deploy/sam_template.h"
 
 namespace sentiflow::cli {
-namespace {
-
-// A variable of the process's environment; nullopt when unset or empty.
-std::optional<std::string> environment(std::string_view name) { return aws::process_environment()(name); }
-
-}  // namespace
 
 void add_invoke_command(CLI::App& app, int& status) {
   auto* cmd =
@@ -63,11 +56,12 @@ void add_invoke_command(CLI::App& app, int& status) {
     const std::filesystem::path file =
         o->pipeline.empty() ? lambda::lambda_pipeline_file() : std::filesystem::path(o->pipeline);
     const PipelineConfig config = load_pipeline_or_throw(file);
+    const aws::Environment env = aws::process_environment();
     const auto where =
-        environment("SENTIFLOW_STATE_TABLE") ? assembly::RunStateStore::dynamodb : assembly::RunStateStore::local;
+        env("SENTIFLOW_STATE_TABLE") ? assembly::RunStateStore::dynamodb : assembly::RunStateStore::local;
     lambda::LambdaHandlerOptions options;
     options.create_resources = true;
-    options.function_name = environment("AWS_LAMBDA_FUNCTION_NAME").value_or("");
+    options.function_name = env("AWS_LAMBDA_FUNCTION_NAME").value_or("");
     const lambda::LambdaFunction function =
         lambda::make_lambda_function(o->handler, config, assembly::open_run_state(config, where), options);
 

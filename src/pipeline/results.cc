@@ -113,6 +113,26 @@ void note_damaged(std::map<std::string, std::string>& damaged, const std::string
              {{"key", key}, {"error", why}});
 }
 
+// Reads one object the sink wrote and hands its text to `read`. The store's own failures
+// (access denied, a skewed clock, the network) are thrown as they are: they are not damage of
+// the object. An object gone since the listing (a user removed it) is nothing to read. Damage —
+// gzip that cannot be read, an empty object (the sink never writes one: it lost its records),
+// or invalid_input from `read` (a bad line) — is noted in `damaged`, and the caller goes on.
+template <typename Read>
+void read_object(ObjectStore& store, const std::string& key, bool gzipped, std::map<std::string, std::string>& damaged,
+                 Read&& read) {
+  auto object = store.get(key);
+  if (!object) return;
+  try {
+    const std::string text = decoded_text(key, std::move(object->data), gzipped);
+    if (text.empty()) throw invalid_input(fmt::format("object '{}' is empty", key));
+    read(text);
+  } catch (const Error& e) {
+    if (e.code() != ErrorCode::invalid_input) throw;
+    note_damaged(damaged, key, e.what());
+  }
+}
+
 RunRecords read_run(ObjectStore& store, const std::string& prefix, const std::string& run,
                     std::map<std::string, std::string>& damaged) {
   RunRecords records;
@@ -130,17 +150,9 @@ RunRecords read_run(ObjectStore& store, const std::string& prefix, const std::st
   list_all(store, folder, [&](const ObjectInfo& info) {
     const ObjectKind kind = kind_of(info.key);
     if (kind.kind == Kind::unknown) return skip_unknown(info.key);
-    // The store's own failures (access denied, a skewed clock, the network) fail the read: they
-    // are not damage of the object and must not be reported as such. Nullopt: it went away
-    // since the listing (a user removed it).
-    auto object = store.get(info.key);
-    if (!object) return;
-    try {
-      const std::optional<std::string> text = decoded_text(info.key, std::move(object->data), kind.gzipped);
-      // The sink never writes an object of no records: an empty one lost them.
-      if (text->empty()) throw invalid_input(fmt::format("object '{}' is empty", info.key));
+    read_object(store, info.key, kind.gzipped, damaged, [&](const std::string& text) {
       if (kind.kind == Kind::jsonl) {
-        for_each_line(*text, [&](std::string_view line, int64_t number) {
+        for_each_line(text, [&](std::string_view line, int64_t number) {
           ResultRecord record;
           try {
             record = parse_result_jsonl(line);
@@ -151,15 +163,11 @@ RunRecords read_run(ObjectStore& store, const std::string& prefix, const std::st
         });
       } else {
         // parse_result_csv names the object and the line of a bad row itself.
-        std::vector<ResultRecord> rows = parse_result_csv(*text, info.key);
+        std::vector<ResultRecord> rows = parse_result_csv(text, info.key);
         int64_t row = 0;
         for (auto& record : rows) keep(std::move(record), info.key, ++row);
       }
-    } catch (const Error& e) {
-      // Damage (invalid_input); a store that fails (transient, internal) fails the read.
-      if (e.code() != ErrorCode::invalid_input) throw;
-      note_damaged(damaged, info.key, e.what());
-    }
+    });
   });
   return records;
 }
@@ -208,15 +216,8 @@ std::vector<ErrorRecord> ResultsReader::errors(const std::optional<std::string>&
     const ObjectKind kind = kind_of(info.key);
     const std::string_view object_run = run_of(info.key, prefix_ + "_errors/run=");
     if (kind.kind != Kind::jsonl || object_run.empty()) return skip_unknown(info.key);
-    // The store's own failures (access denied, a skewed clock, the network) fail the read: they
-    // are not damage of the object and must not be reported as such. Nullopt: it went away
-    // since the listing (a user removed it).
-    auto object = store_.get(info.key);
-    if (!object) return;
-    try {
-      const std::optional<std::string> text = decoded_text(info.key, std::move(object->data), kind.gzipped);
-      if (text->empty()) throw invalid_input(fmt::format("object '{}' is empty", info.key));
-      for_each_line(*text, [&](std::string_view line, int64_t number) {
+    read_object(store_, info.key, kind.gzipped, damaged_, [&](const std::string& text) {
+      for_each_line(text, [&](std::string_view line, int64_t number) {
         ErrorRecord record;
         try {
           record = parse_error_jsonl(line);
@@ -228,10 +229,7 @@ std::vector<ErrorRecord> ResultsReader::errors(const std::optional<std::string>&
                          fmt::format("an error record of run '{}' in the folder of run '{}'", record.run, object_run));
         records.push_back(std::move(record));
       });
-    } catch (const Error& e) {
-      if (e.code() != ErrorCode::invalid_input) throw;
-      note_damaged(damaged_, info.key, e.what());
-    }
+    });
   });
   std::stable_sort(records.begin(), records.end(), [](const ErrorRecord& a, const ErrorRecord& b) {
     if (a.run != b.run) return a.run < b.run;
