@@ -4,11 +4,13 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <mutex>
 
 #include "aws/client.h"
 #include "aws/credentials.h"
 #include "aws/endpoints.h"
 #include "core/error.h"
+#include "observe/log.h"
 #include "queue/local_queue.h"
 #include "queue/sqs_queue.h"
 #include "sentiment/comprehend.h"
@@ -92,9 +94,19 @@ std::unique_ptr<ObjectStore> open_store_directory(const std::filesystem::path& d
   return std::make_unique<FileStore>(directory, create);
 }
 
+std::filesystem::path run_state_dir(const PipelineConfig& config) {
+  return config.state_dir / "pipelines" / config.name;
+}
+
+std::filesystem::path shared_run_state_file(const PipelineConfig& config) {
+  return SqliteRunState::file_in(config.state_dir);
+}
+
 std::unique_ptr<RunState> open_existing_run_state(const PipelineConfig& config) {
-  if (!std::filesystem::exists(SqliteRunState::file_in(config.state_dir))) return nullptr;
-  return std::make_unique<SqliteRunState>(config.state_dir);
+  const auto own = run_state_dir(config);
+  if (std::filesystem::exists(SqliteRunState::file_in(own))) return std::make_unique<SqliteRunState>(own);
+  if (std::filesystem::exists(shared_run_state_file(config))) return std::make_unique<SqliteRunState>(config.state_dir);
+  return nullptr;
 }
 
 std::unique_ptr<Table> open_table(const PipelineConfig& config, bool create) {
@@ -246,7 +258,20 @@ std::string queue_region(const PipelineConfig& config) {
 }
 
 std::unique_ptr<RunState> open_run_state(const PipelineConfig& config, RunStateStore where) {
-  if (where == RunStateStore::local) return std::make_unique<SqliteRunState>(config.state_dir);
+  if (where == RunStateStore::local) {
+    const auto shared = shared_run_state_file(config);
+    static std::once_flag warned;
+    if (std::filesystem::exists(shared))
+      std::call_once(warned, [&] {
+        log::warn(
+            "the state folder holds runs of an older sentiflow, shared by every pipeline of the folder; they are "
+            "not resumed or finished. If they are this pipeline's, stop its processes and move the file",
+            {{"pipeline", config.name},
+             {"file", shared.string()},
+             {"move_to", SqliteRunState::file_in(run_state_dir(config)).string()}});
+      });
+    return std::make_unique<SqliteRunState>(run_state_dir(config));
+  }
   DynamoDbRunStateOptions options;
   options.table = DynamoDbRunState::table_name_for(config.name);
   try {

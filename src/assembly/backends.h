@@ -74,14 +74,27 @@ std::unique_ptr<sentiment::Analyzer> make_analyzer(const PipelineConfig& config)
 // Where open_run_state keeps the state.
 enum class RunStateStore { local, dynamodb };
 
-// The pipeline's run state: `local` is SqliteRunState in config.state_dir; `dynamodb` is
+// The folder of the pipeline's own local run state, `<state_dir>/pipelines/<name>/`: its runs,
+// checkpoints, ticks, timelines (state.sqlite) and scheduler lock. Per pipeline name, so that
+// pipelines sharing a state_dir (and its tables and queues, which go by their own names) never
+// adopt, resume or finish each other's runs (DESIGN.md, "Runs").
+std::filesystem::path run_state_dir(const PipelineConfig& config);
+// `<state_dir>/state.sqlite`: where every pipeline of a state_dir kept its runs before they had
+// a folder each. Never written by a runner (it cannot tell whose runs they are); read by
+// open_existing_run_state while the pipeline has no state of its own.
+std::filesystem::path shared_run_state_file(const PipelineConfig& config);
+
+// The pipeline's run state: `local` is SqliteRunState in run_state_dir(config) (with a warning,
+// once per process, when shared_run_state_file(config) exists: how to make those runs the
+// pipeline's own); `dynamodb` is
 // DynamoDbRunState on the table `<config.name>-state` (env SENTIFLOW_STATE_TABLE overrides
 // the name), with the pipeline's AWS settings (as the dynamodb:// backend), which must exist
 // (the SAM template creates it): a missing table is Error(invalid_input) naming it, the region
 // and the endpoint. Otherwise throws what the constructors throw.
 std::unique_ptr<RunState> open_run_state(const PipelineConfig& config, RunStateStore where);
-// The pipeline's local run state for reading (status, report, eval): null when no run has
-// recorded anything in config.state_dir yet, which is not an error.
+// The pipeline's local run state for reading (status, report, eval): the one in
+// run_state_dir(config); while that has none, the shared file of an older sentiflow when there
+// is one; null when neither exists (no run recorded yet, which is not an error).
 std::unique_ptr<RunState> open_existing_run_state(const PipelineConfig& config);
 
 // The parts of a state directory by name, for the commands that inspect and repair them

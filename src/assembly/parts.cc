@@ -9,6 +9,7 @@ namespace sentiflow::assembly {
 
 pipeline::ProducerOptions producer_options(const PipelineConfig& config) {
   pipeline::ProducerOptions o;
+  o.table = config.source.table.uri;
   o.key_attribute = config.source.key;
   o.text_attribute = config.source.text;
   o.text_required = !config.consumer.enrich.has_value();

@@ -46,9 +46,21 @@ ProduceReport Producer::run(const std::string& run, const std::vector<ScanCheckp
                             const PageCallback& on_page, const std::atomic<bool>& stop) {
   const int n = options_.segments;
   std::vector<ScanCheckpoint> start(static_cast<size_t>(n));
-  for (int i = 0; i < n; ++i) start[static_cast<size_t>(i)] = ScanCheckpoint{i, n, "", false, 0, 0};
-  for (const auto& c : resume)
-    if (c.total_segments == n && c.segment >= 0 && c.segment < n) start[static_cast<size_t>(c.segment)] = c;
+  for (int i = 0; i < n; ++i) start[static_cast<size_t>(i)] = ScanCheckpoint{i, n, "", false, 0, 0, options_.table};
+  for (const auto& c : resume) {
+    // A token is a position in one table: after source.table changed, continuing from it
+    // would skip or repeat items of the new table, so that segment starts over.
+    if (!c.table.empty() && c.table != options_.table) {
+      log::warn("a checkpoint of another table is ignored; its segment scans from the start",
+                {{"run", run}, {"segment", c.segment}, {"checkpoint_table", c.table}, {"table", options_.table}});
+      continue;
+    }
+    if (c.total_segments == n && c.segment >= 0 && c.segment < n) {
+      auto& s = start[static_cast<size_t>(c.segment)];
+      s = c;
+      s.table = options_.table;
+    }
+  }
 
   std::vector<ProduceReport> reports(static_cast<size_t>(n));
   std::vector<std::exception_ptr> failures(static_cast<size_t>(n));

@@ -30,6 +30,7 @@
 namespace sentiflow::pipeline {
 
 struct ProducerOptions {
+  std::string table;                          // source.table's URI: recorded in each checkpoint
   std::string key_attribute;                  // source.key
   std::optional<std::string> text_attribute;  // source.text; nullopt when the consumer enriches
   bool text_required = true;                  // false when the consumer has an enrich step
@@ -58,7 +59,8 @@ class Producer {
            Metrics& metrics = Metrics::global());
 
   // Produces run `run`. `resume` holds the checkpoints saved by an earlier call for this run
-  // (those with another total_segments are ignored: the scan restarts). Returns when every
+  // (those with another total_segments, or of another table than options.table, are ignored:
+  // that segment's scan restarts). Returns when every
   // segment is done, or early, at a page boundary, once `stop` is set. Throws Error when the
   // table or the queue fails for good (after retries of transient failures); what was sent
   // before stays sent and checkpointed.

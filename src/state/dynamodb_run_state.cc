@@ -141,6 +141,8 @@ ScanCheckpoint parse_checkpoint(const json& item) {
   c.done = done != nullptr && done->get<bool>();
   c.scanned = number(item, "scanned");
   c.sent = number(item, "sent");
+  // Absent in checkpoints saved before sentiflow recorded the table.
+  if (const json* table = attribute(item, "table", "S")) c.table = table->get<std::string>();
   return c;
 }
 
@@ -569,7 +571,8 @@ void DynamoDbRunState::save_checkpoint(const std::string& id, const ScanCheckpoi
                      {"token", S(checkpoint.token)},
                      {"done", {{"BOOL", checkpoint.done}}},
                      {"scanned", N(checkpoint.scanned)},
-                     {"sent", N(checkpoint.sent)}};
+                     {"sent", N(checkpoint.sent)},
+                     {"table", S(checkpoint.table)}};
   const json put = {{"TableName", s.options.table}, {"Item", item}};
   if (!lease_owner) {
     s.require_run(id);

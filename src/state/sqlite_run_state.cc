@@ -20,9 +20,9 @@ using sqlite::WriteTransaction;
 // 'SFLS': marks a SQLite file as a sentiflow run state file (the table is 'SFLT', the queue
 // 'SFLQ'), so that a state_dir pointing at somebody else's database is refused, not written.
 constexpr int64_t kApplicationId = 0x53464C53;
-// 2 added the producer lease (runs.lease_owner, runs.lease_until); a file of 1 is upgraded on
-// open (upgrade_schema).
-constexpr int64_t kSchemaVersion = 2;
+// 2 added the producer lease (runs.lease_owner, runs.lease_until), 3 the table a checkpoint's
+// token belongs to (checkpoints.table_uri); older files are upgraded on open (upgrade_schema).
+constexpr int64_t kSchemaVersion = 3;
 // As the table and the queue: a scheduler and consumer processes share the file, and every
 // transaction is short, so a long wait means something is stuck.
 constexpr std::chrono::milliseconds kBusyTimeout{10'000};
@@ -65,6 +65,7 @@ CREATE TABLE checkpoints(
   done INTEGER NOT NULL,
   scanned INTEGER NOT NULL,
   sent INTEGER NOT NULL,
+  table_uri TEXT NOT NULL DEFAULT '',     -- the source table of the token; '' before schema 3
   PRIMARY KEY (run, segment)
 ) WITHOUT ROWID;
 CREATE TABLE timeline(
@@ -107,16 +108,21 @@ int64_t schema_version(Database& db) {
   return u.step() ? u.int64(0) : 0;
 }
 
-// Adds the lease columns to a file of schema 1. A file that is current (every open but the
-// first after an upgrade of sentiflow) is only read, so that opens do not queue for the write
-// lock; an old one is upgraded in a write transaction that reads the version again, so that of
-// several processes opening it at once one upgrades it.
+// Brings a file of schema 1 or 2 to the current one (the lease columns of 2, the checkpoints'
+// table_uri of 3). A file that is current (every open but the first after an upgrade of
+// sentiflow) is only read, so that opens do not queue for the write lock; an old one is
+// upgraded in a write transaction that reads the version again, so that of several processes
+// opening it at once one upgrades it.
 void upgrade_schema(Database& db) {
-  if (schema_version(db) >= 2) return;
+  if (schema_version(db) >= kSchemaVersion) return;
   WriteTransaction tx(db);
-  if (schema_version(db) < 2) {
+  const int64_t version = schema_version(db);
+  if (version < 2) {
     db.exec("ALTER TABLE runs ADD COLUMN lease_owner TEXT");
     db.exec("ALTER TABLE runs ADD COLUMN lease_until INTEGER");
+  }
+  if (version < 3) {
+    db.exec("ALTER TABLE checkpoints ADD COLUMN table_uri TEXT NOT NULL DEFAULT ''");
     db.exec(fmt::format("PRAGMA user_version={}", kSchemaVersion).c_str());
   }
   tx.commit();
@@ -205,12 +211,13 @@ struct SqliteRunState::State {
     mark_finished =
         db.prepare("UPDATE runs SET phase = 'finished', finished_at = coalesce(finished_at, ?2) WHERE id = ?1");
     select_checkpoints = db.prepare(
-        "SELECT segment, total_segments, token, done, scanned, sent FROM checkpoints WHERE run = ?1 ORDER BY segment");
+        "SELECT segment, total_segments, token, done, scanned, sent, table_uri FROM checkpoints WHERE run = ?1 "
+        "ORDER BY segment");
     save_checkpoint = db.prepare(
-        "INSERT INTO checkpoints(run, segment, total_segments, token, done, scanned, sent) "
-        "SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7 WHERE EXISTS (SELECT 1 FROM runs WHERE id = ?1) "
+        "INSERT INTO checkpoints(run, segment, total_segments, token, done, scanned, sent, table_uri) "
+        "SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8 WHERE EXISTS (SELECT 1 FROM runs WHERE id = ?1) "
         "ON CONFLICT(run, segment) DO UPDATE SET total_segments = excluded.total_segments, token = excluded.token, "
-        "done = excluded.done, scanned = excluded.scanned, sent = excluded.sent");
+        "done = excluded.done, scanned = excluded.scanned, sent = excluded.sent, table_uri = excluded.table_uri");
     select_meta = db.prepare("SELECT value FROM meta WHERE key = ?1");
     set_meta =
         db.prepare("INSERT INTO meta(key, value) VALUES(?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value");
@@ -404,6 +411,7 @@ std::vector<ScanCheckpoint> SqliteRunState::checkpoints(const std::string& id) {
     c.done = u.int64(3) != 0;
     c.scanned = u.int64(4);
     c.sent = u.int64(5);
+    c.table = std::string(u.text(6));
     result.push_back(std::move(c));
   }
   return result;
@@ -456,6 +464,7 @@ void SqliteRunState::save_checkpoint(const std::string& id, const ScanCheckpoint
       .bind(5, checkpoint.done ? 1 : 0)
       .bind(6, checkpoint.scanned)
       .bind(7, checkpoint.sent)
+      .bind_text(8, checkpoint.table)
       .run();
   if (s.db.changes() == 0) s.throw_not_found(id);
   tx.commit();

@@ -75,6 +75,9 @@ struct ScanCheckpoint {
   bool done = false;  // read to its end
   int64_t scanned = 0;
   int64_t sent = 0;
+  // The table the token belongs to (its URI, source.table): a run resumes only from checkpoints
+  // of the table it scans now. "" in checkpoints saved before sentiflow recorded it.
+  std::string table{};
 };
 
 class Table {

@@ -40,18 +40,52 @@ ErrorCode error_of(F&& f, std::string* message = nullptr) {
   return ErrorCode::internal;
 }
 
-TEST(OpenRunState, LocalIsTheStateDirectorysFile) {
+TEST(OpenRunState, LocalIsThePipelinesOwnFolderOfTheStateDirectory) {
   TempDir dir;
   PipelineConfig config;
   config.name = "p";
   config.state_dir = dir.path() / "state";
+  EXPECT_EQ(run_state_dir(config), config.state_dir / "pipelines" / "p");
   EXPECT_EQ(open_existing_run_state(config), nullptr);  // nothing recorded yet: not an error
   auto state = open_run_state(config, RunStateStore::local);
   state->start_run("r", RunKind::manual, at_ms(1));
-  EXPECT_TRUE(fs::exists(SqliteRunState::file_in(config.state_dir)));
-  EXPECT_TRUE(SqliteRunState(config.state_dir).run("r").has_value());
+  EXPECT_TRUE(fs::exists(SqliteRunState::file_in(run_state_dir(config))));
+  EXPECT_FALSE(fs::exists(shared_run_state_file(config)));
+  EXPECT_TRUE(SqliteRunState(run_state_dir(config)).run("r").has_value());
   ASSERT_NE(open_existing_run_state(config), nullptr);
   EXPECT_TRUE(open_existing_run_state(config)->run("r").has_value());
+}
+
+// Issue 14, fault 1: two pipelines of one state folder each have their own runs.
+TEST(OpenRunState, TwoPipelinesOfOneFolderNeverSeeEachOthersRuns) {
+  TempDir dir;
+  PipelineConfig a;
+  a.name = "a";
+  a.state_dir = dir.path() / "state";
+  PipelineConfig b = a;
+  b.name = "b";
+  open_run_state(a, RunStateStore::local)->start_run("r", RunKind::manual, at_ms(1));
+  auto state_b = open_run_state(b, RunStateStore::local);
+  EXPECT_FALSE(state_b->newest_unfinished().has_value());
+  EXPECT_FALSE(state_b->run("r").has_value());
+  EXPECT_EQ(open_existing_run_state(b)->recent_runs(10).size(), 0u);
+}
+
+// The state file of an older sentiflow (shared by every pipeline of the folder) stays readable
+// while the pipeline has none of its own, and a runner never writes it.
+TEST(OpenRunState, TheSharedFileOfAnOlderVersionIsReadNotWritten) {
+  TempDir dir;
+  PipelineConfig config;
+  config.name = "p";
+  config.state_dir = dir.path() / "state";
+  SqliteRunState(config.state_dir).start_run("old", RunKind::manual, at_ms(1));
+  ASSERT_NE(open_existing_run_state(config), nullptr);
+  EXPECT_TRUE(open_existing_run_state(config)->run("old").has_value());
+  auto state = open_run_state(config, RunStateStore::local);
+  EXPECT_FALSE(state->newest_unfinished().has_value()) << "the shared file's unfinished run is not adopted";
+  state->start_run("new", RunKind::manual, at_ms(2));
+  EXPECT_FALSE(SqliteRunState(config.state_dir).run("new").has_value());
+  EXPECT_TRUE(open_existing_run_state(config)->run("new").has_value());
 }
 
 // open_run_state(dynamodb): the table named by SENTIFLOW_STATE_TABLE (else <name>-state), through

@@ -410,7 +410,7 @@ TYPED_TEST_P(RunStateConformance, CheckpointsReplacePerSegmentInSegmentOrder) {
   state.save_checkpoint("r", ScanCheckpoint{2, 13, "t2", false, 5, 5});
   state.save_checkpoint("r", ScanCheckpoint{0, 13, "t0", false, 1, 1});
   state.save_checkpoint("other", ScanCheckpoint{0, 1, "x", true, 9, 9});
-  state.save_checkpoint("r", ScanCheckpoint{0, 13, "", true, 7, 6});
+  state.save_checkpoint("r", ScanCheckpoint{0, 13, "", true, 7, 6, "dynamodb://items"});
   const auto cps = state.checkpoints("r");
   ASSERT_EQ(cps.size(), 3u);
   EXPECT_EQ(cps[0].segment, 0);
@@ -419,7 +419,9 @@ TYPED_TEST_P(RunStateConformance, CheckpointsReplacePerSegmentInSegmentOrder) {
   EXPECT_TRUE(cps[0].done);
   EXPECT_EQ(cps[0].scanned, 7);
   EXPECT_EQ(cps[0].sent, 6);
+  EXPECT_EQ(cps[0].table, "dynamodb://items");  // the table the token belongs to
   EXPECT_EQ(cps[1].segment, 2);
+  EXPECT_EQ(cps[1].table, "");
   EXPECT_EQ(cps[1].token, "t2");
   EXPECT_FALSE(cps[1].done);
   EXPECT_EQ(cps[1].scanned, 5);

@@ -103,21 +103,28 @@ TEST_F(RunStateTest, CreatesTheStateDirectoryAndFile) {
   EXPECT_TRUE(state.recent_runs(10).empty());
 }
 
-// A file of schema 1 (before leases) is upgraded in place on open, its runs kept.
+// A file of schema 1 (before leases and the checkpoints' table) is upgraded in place on open,
+// its runs and checkpoints kept; a checkpoint saved before schema 3 names no table.
 TEST_F(RunStateTest, ASchemaOneFileIsUpgraded) {
   {
     SqliteRunState state(dir_.path());
     state.start_run("old", RunKind::scheduled, at_ms(1));
     state.add_counts("old", some_counts());
+    state.save_checkpoint("old", ScanCheckpoint{0, 1, "k1", false, 1, 1, "local://items"});
   }
   {
     sqlite::Database db(SqliteRunState::file_in(dir_.path()), milliseconds(1000));
     db.exec(
         "ALTER TABLE runs DROP COLUMN lease_owner; ALTER TABLE runs DROP COLUMN lease_until; "
-        "PRAGMA user_version=1");
+        "ALTER TABLE checkpoints DROP COLUMN table_uri; PRAGMA user_version=1");
   }
   SqliteRunState state(dir_.path());
   EXPECT_EQ(state.run("old")->counts.scanned, some_counts().scanned);
+  ASSERT_EQ(state.checkpoints("old").size(), 1u);
+  EXPECT_EQ(state.checkpoints("old")[0].token, "k1");
+  EXPECT_EQ(state.checkpoints("old")[0].table, "");
+  state.save_checkpoint("old", ScanCheckpoint{0, 1, "k2", false, 2, 2, "local://items"});
+  EXPECT_EQ(state.checkpoints("old")[0].table, "local://items");
   EXPECT_TRUE(state.acquire_producer_lease("old", "p1", at_ms(1), at_ms(10)));
   EXPECT_FALSE(state.acquire_producer_lease("old", "p2", at_ms(2), at_ms(10)));
   SqliteRunState again(dir_.path());  // an upgraded file opens as it is
