@@ -7,6 +7,7 @@
 #include "cli/commands.h"
 #include "lambda/bootstrap.h"
 #include "core/error.h"
+#include "core/secrets.h"
 #include "core/time.h"
 #include "core/version.h"
 #include "observe/log.h"
@@ -18,11 +19,11 @@ namespace {
 // Written whatever --log-level says: a command must never fail without a word.
 int report(const Error& error, log::Format format) {
   if (format == log::Format::json)
-    std::cerr << log::render(format, log::Level::error, format_utc_millis(now_millis()), error.what(),
-                             {{"code", std::string(to_string(error.code()))}})
+    std::cerr << redact_secrets(log::render(format, log::Level::error, format_utc_millis(now_millis()), error.what(),
+                                            {{"code", std::string(to_string(error.code()))}}))
               << "\n";
   else
-    std::cerr << "sentiflow: " << error.what() << "\n";
+    std::cerr << "sentiflow: " << redact_secrets(error.what()) << "\n";
   return exit_status(error.code());
 }
 

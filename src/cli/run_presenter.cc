@@ -53,7 +53,7 @@ void RunPresenter::progress(const local::RunProgress& p) {
   }
 }
 
-void RunPresenter::finished(const RunRecord& run, const Histogram::Snapshot& latency) {
+void RunPresenter::finished(const RunRecord& run, const Histogram::Snapshot& latency, int64_t expired) {
   const RunCounts& c = run.counts;
   const double seconds = run.finished_at ? std::chrono::duration<double>(*run.finished_at - run.started_at).count() : 0;
   std::string labels;
@@ -61,19 +61,22 @@ void RunPresenter::finished(const RunRecord& run, const Histogram::Snapshot& lat
     labels += fmt::format("{}{} {} ({:.1f}%)", labels.empty() ? "" : " · ", label, thousands(n),
                           c.processed > 0 ? 100.0 * static_cast<double>(n) / static_cast<double>(c.processed) : 0);
   summary_ << fmt::format(
-                  "run {} ({}, attempt {}) finished in {:.1f} s\n"
-                  "  items         {} scanned · {} sent · {} error records\n"
-                  "  processed     {} stored · {} failed receives\n"
-                  "  labels        {}\n"
-                  "  dead letters  {}\n"
-                  "  throughput    {} items/s\n"
-                  "  latency       p50 {:.3f} s · p99 {:.3f} s (send → stored)\n",
-                  run.id, to_string(run.kind), run.attempt, seconds, thousands(c.scanned), thousands(c.sent),
-                  thousands(c.producer_errors), thousands(c.processed), thousands(c.failed),
-                  labels.empty() ? "-" : labels, thousands(c.dead_letters),
-                  thousands(seconds > 0 ? static_cast<int64_t>(static_cast<double>(c.processed) / seconds) : 0),
-                  latency.quantile(0.5), latency.quantile(0.99))
-           << std::flush;
+      "run {} ({}, attempt {}) finished in {:.1f} s\n"
+      "  items         {} scanned · {} sent · {} error records\n"
+      "  processed     {} stored · {} failed receives\n"
+      "  labels        {}\n"
+      "  dead letters  {}\n"
+      "  throughput    {} items/s\n"
+      "  latency       p50 {:.3f} s · p99 {:.3f} s (send → stored)\n",
+      run.id, to_string(run.kind), run.attempt, seconds, thousands(c.scanned), thousands(c.sent),
+      thousands(c.producer_errors), thousands(c.processed), thousands(c.failed), labels.empty() ? "-" : labels,
+      thousands(c.dead_letters),
+      thousands(seconds > 0 ? static_cast<int64_t>(static_cast<double>(c.processed) / seconds) : 0),
+      latency.quantile(0.5), latency.quantile(0.99));
+  if (expired > 0)
+    summary_ << fmt::format("  expired       {} (past queue.retention before they were processed: no result)\n",
+                            thousands(expired));
+  summary_ << std::flush;
 }
 
 void RunPresenter::end() {

@@ -19,7 +19,7 @@ class RunPresenter final : public local::RunObserver {
 
   std::chrono::milliseconds progress_interval() const override;
   void progress(const local::RunProgress& progress) override;
-  void finished(const RunRecord& run, const Histogram::Snapshot& latency) override;
+  void finished(const RunRecord& run, const Histogram::Snapshot& latency, int64_t expired) override;
   void end() override;
 
  private:

@@ -34,6 +34,9 @@ nlohmann::json gather(const PipelineConfig& c, size_t limit) {
   const auto queue = assembly::open_queue(c, assembly::QueueAccess::inspect);
   const auto dead = assembly::open_dead_letter_queue(c, assembly::QueueAccess::inspect);
   out["queue"] = {{"uri", c.queue.url.uri}, {"counts", counts_json(queue ? queue->counts() : QueueCounts{})}};
+  // Messages that passed the retention unprocessed, ever (null where the queue does not tell).
+  const auto expired = queue ? queue->expired_total() : std::optional<int64_t>(0);
+  out["queue"]["expired"] = expired ? nlohmann::json(*expired) : nlohmann::json(nullptr);
   out["dead_letter_queue"] = {{"name", c.queue.dead_letter}, {"messages", dead ? dead->counts().total() : 0}};
   nlohmann::json errors = nlohmann::json::object();
   int64_t error_total = 0;

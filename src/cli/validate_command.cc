@@ -6,6 +6,7 @@
 #include "config/keys.h"
 #include "config/loader.h"
 #include "core/error.h"
+#include "core/secrets.h"
 #include "core/time.h"
 
 namespace sentiflow::cli {
@@ -22,8 +23,9 @@ std::string table_line(const PipelineConfig& c) {
 // The readable summary: what the pipeline will do, in the order it does it.
 void print_summary(const std::string& file, const PipelineConfig& c) {
   std::cout << fmt::format("{}: valid\n", file);
+  // Values from the environment are shown as the ${NAME} that brought them (core/secrets.h).
   auto row = [](std::string_view label, const std::string& text) {
-    std::cout << fmt::format("  {:<10} {}\n", label, text);
+    std::cout << fmt::format("  {:<10} {}\n", label, redact_secrets(text));
   };
   row("name", c.name);
   if (c.schedule) {
@@ -85,12 +87,12 @@ void add_validate_command(CLI::App& app, int& status) {
       out["warnings"] = nlohmann::ordered_json::array();
       for (const auto& w : result.warnings) out["warnings"].push_back(w.to_json());
       if (result.ok()) out["config"] = result.resolved;
-      std::cout << out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+      std::cout << redact_secrets(out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace)) << "\n";
       return;
     }
-    for (const auto& w : result.warnings) std::cerr << "warning: " << w.to_string() << "\n";
+    for (const auto& w : result.warnings) std::cerr << "warning: " << redact_secrets(w.to_string()) << "\n";
     if (!result.ok()) {
-      for (const auto& e : result.errors) std::cerr << e.to_string() << "\n";
+      for (const auto& e : result.errors) std::cerr << redact_secrets(e.to_string()) << "\n";
       std::cerr << fmt::format("{}: {} error{}\n", options->file, result.errors.size(),
                                result.errors.size() == 1 ? "" : "s");
       return;

@@ -13,6 +13,7 @@
 #include "config/keys.h"
 #include "config/locations.h"
 #include "core/error.h"
+#include "core/secrets.h"
 #include "core/strings.h"
 #include "core/time.h"
 #include "core/utf8.h"
@@ -71,6 +72,7 @@ std::string substitute_environment(std::string_view text) {
     const char* env = std::getenv(std::string(name).c_str());
     if (env != nullptr && *env != '\0') {
       out += env;
+      register_secret(name, env);  // never shown again: core/secrets.h
     } else if (marker != std::string_view::npos) {
       out += reference.substr(marker + 2);  // shell semantics: unset or empty takes the default
     } else if (env != nullptr) {

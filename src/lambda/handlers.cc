@@ -156,7 +156,7 @@ struct ConsumerHandler::Impl {
       try {
         outcome = parts.consumer().handle(part);
       } catch (const std::exception& e) {
-        // Not even the error records of this chunk could be stored. With nothing handled yet the
+        // The chunk's results or error records could not be stored. With nothing handled yet the
         // invocation fails (every record comes back, and Lambda counts an error); after earlier
         // chunks were stored, this chunk and the rest are handed back instead, so that the
         // stored ones are not processed again.

@@ -85,7 +85,7 @@ struct LocalRunner::Impl {
       : self(runner),
         config(c),
         state(assembly::open_run_state(c, assembly::RunStateStore::local)),
-        lock(SchedulerLock::try_acquire(c.state_dir)),
+        lock(SchedulerLock::try_acquire(assembly::run_state_dir(c))),
         queue(assembly::open_queue(c)),
         dead_letters(assembly::open_dead_letter_queue(c)),
         parts(c, /*create_store=*/true),
@@ -97,6 +97,8 @@ struct LocalRunner::Impl {
         sampler(
             c, *state, *state, *queue, *dead_letters, [this] { return pool.workers(); }, server.get()),
         driver(c, *state, *queue, *dead_letters, parts.sink(), pool, sampler, runner.options_.observer) {
+    // Before any message is taken: a sink that cannot be written would fail every batch.
+    parts.sink().check_writable(c.sink.store.uri);
     if (lock) {
       seed_table(c);  // by the scheduler only, before anything reads the table
       // A table that cannot be opened (missing, or an AWS table that is not there) is refused
@@ -135,10 +137,10 @@ struct LocalRunner::Impl {
   int run_once() {
     // A backfill is produced by the scheduler; consuming instead would exit 0 without it.
     if (!scheduler() && self.options_.mode == RunnerOptions::Mode::run)
-      throw invalid_input(
-          fmt::format("cannot run {}: another sentiflow process schedules {} (it holds {}); stop it "
-                      "first, or let it produce and join with `sentiflow run --once`",
-                      self.options_.run_id, config.state_dir.string(), (config.state_dir / "scheduler.lock").string()));
+      throw invalid_input(fmt::format(
+          "cannot run {}: another sentiflow process schedules {} (it holds {}); stop it "
+          "first, or let it produce and join with `sentiflow run --once`",
+          self.options_.run_id, config.name, (assembly::run_state_dir(config) / "scheduler.lock").string()));
     if (!scheduler()) return consume_only(false);
     RunRecord run;
     const Millis now = now_millis();
@@ -172,13 +174,13 @@ struct LocalRunner::Impl {
       log::warn("stopped before the run finished; `sentiflow run --once` resumes it", {{"run", driver.current()}});
       return 1;
     }
-    return driver.dead_letters() > 0 ? 1 : 0;
+    return driver.dead_letters() > 0 || driver.expired() > 0 ? 1 : 0;
   }
 
   // Another process schedules: work until nothing is left (once) or until stopped (daemon).
   int consume_only(bool daemon) {
-    log::info("another sentiflow process schedules this state directory; this one only consumes",
-              {{"state_dir", config.state_dir.string()}});
+    log::info("another sentiflow process schedules this pipeline; this one only consumes",
+              {{"pipeline", config.name}, {"state_dir", config.state_dir.string()}});
     const int64_t dead_before = dead_letters->counts().total();
     start_consumers();
     uint64_t empty_receives_seen = 0;

@@ -4,6 +4,7 @@
 
 #include "assembly/backends.h"
 #include "assembly/parts.h"
+#include "config/values.h"
 #include "observe/log.h"
 #include "pipeline/producer.h"
 
@@ -34,6 +35,7 @@ void RunDriver::start(const RunRecord& run) {
   current_ = run.id;
   started_ = SteadyClock::now();
   dead_letters_at_start_ = dead_letters_.counts().total();
+  expired_at_start_ = queue_.expired_total().value_or(0);
   produced_ = run.phase != RunPhase::producing;
   producer_stop_ = false;
   producer_failure_ = nullptr;
@@ -97,11 +99,27 @@ bool RunDriver::finished() {
   }
   const auto run = state_.run(current_);
   dead_letters_total_ += dead;
+  // A message past the queue's retention is gone without a result or an error record: the run
+  // says so (log, metric, summary, exit status) instead of finishing as if complete.
+  int64_t expired = -1;
+  if (const auto total = queue_.expired_total()) {
+    expired = std::max<int64_t>(0, *total - expired_at_start_);
+    expired_total_ += expired;
+    if (expired > 0) {
+      Metrics::global()
+          .counter("sentiflow_messages_expired_total",
+                   "Messages that passed the queue's retention before they were processed (local queue).")
+          .add(static_cast<double>(expired));
+      log::error("messages expired in the queue before they were processed: their items have no result",
+                 {{"run", current_}, {"expired", expired}, {"retention", format_duration(config_.queue.retention)}});
+    }
+  }
   if (run) {
     if (observer_) {
       observer_->end();
       observer_->finished(
-          *run, Metrics::global().histogram_snapshot("sentiflow_end_to_end_seconds").value_or(Histogram::Snapshot{}));
+          *run, Metrics::global().histogram_snapshot("sentiflow_end_to_end_seconds").value_or(Histogram::Snapshot{}),
+          expired);
     } else {
       const double seconds =
           run->finished_at ? std::chrono::duration<double>(*run->finished_at - run->started_at).count() : 0;

@@ -70,6 +70,9 @@ class RunDriver {
 
   // Messages that became dead letters during the runs this driver saw finish.
   int64_t dead_letters() const { return dead_letters_total_; }
+  // Messages of the queue that passed its retention while runs of this driver went on (never
+  // processed); 0 where the queue does not tell (SQS).
+  int64_t expired() const { return expired_total_; }
 
  private:
   void join_producer();
@@ -88,6 +91,8 @@ class RunDriver {
   int64_t total_items_ = -1;  // the progress's total: a local table's count, else unknown
   int64_t dead_letters_at_start_ = 0;
   int64_t dead_letters_total_ = 0;
+  int64_t expired_at_start_ = 0;
+  int64_t expired_total_ = 0;
   std::atomic<bool> produced_{false};
   std::atomic<bool> producer_stop_{false};
   std::exception_ptr producer_failure_;  // written by the producer thread before producer_failed_

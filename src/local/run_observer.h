@@ -38,7 +38,9 @@ class RunObserver {
   virtual void progress(const RunProgress& progress) = 0;
   // Once per run this process saw finish: the run as the state has it, and this process's
   // send-to-stored latency (sentiflow_end_to_end_seconds).
-  virtual void finished(const RunRecord& run, const Histogram::Snapshot& latency) = 0;
+  // `expired`: the queue's messages that passed its retention during the run (never processed),
+  // -1 where the queue does not tell (SQS).
+  virtual void finished(const RunRecord& run, const Histogram::Snapshot& latency, int64_t expired) = 0;
   // The runner stops (or a run ends): whatever the observer draws over stderr is cleared.
   virtual void end() = 0;
 };

@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "core/secrets.h"
 #include "observe/log.h"
 #include "pipeline/retry.h"
 
@@ -28,7 +29,11 @@ WorkerPool::WorkerPool(WorkerPoolOptions options, Queue& queue, const pipeline::
       extended_(metrics.counter("sentiflow_visibility_extensions_total",
                                 "Visibility extensions of messages still being processed (heartbeats).")),
       callback_failures_(metrics.counter("sentiflow_batch_report_failures_total",
-                                         "Batches whose counts could not be recorded in the run state.")) {
+                                         "Batches whose counts could not be recorded in the run state.")),
+      sink_down_gauge_(metrics.gauge("sentiflow_sink_down",
+                                     "1 while the sink cannot be written and the consumers hold their batches.")),
+      sink_retries_(metrics.counter("sentiflow_sink_retries_total",
+                                    "Batches handled again because the sink could not store them.")) {
   if (options_.max_workers < options_.min_workers || options_.min_workers < 0)
     throw invalid_input("concurrency.min must be between 0 and concurrency.max");
   if (options_.batch_size < 1) throw invalid_input("consumer.batch_size must be at least 1");
@@ -234,9 +239,63 @@ std::vector<ReceivedMessage> WorkerPool::receive_batch(std::optional<uint64_t>& 
   return batch;
 }
 
+void WorkerPool::set_sink_down(bool down, const std::string& error) {
+  {
+    std::lock_guard lock(mutex_);
+    if (sink_down_.exchange(down) == down) return;
+    if (down) {
+      sink_down_since_ = SteadyClock::now();
+      log::error("the sink cannot store results: the consumers hold their batches and take no new ones until it can",
+                 {{"error", error}});
+    } else {
+      log::info("the sink stores results again: the consumers go on",
+                {{"down_seconds", std::chrono::duration<double>(SteadyClock::now() - sink_down_since_).count()}});
+    }
+  }
+  sink_down_gauge_.set(down ? 1 : 0);
+  if (!down) wake_.notify_all();
+}
+
+bool WorkerPool::wait_for_sink() {
+  std::unique_lock lock(mutex_);
+  wake_.wait(lock, [this] { return stopping_.load() || !sink_down_.load(); });
+  return !stopping_;
+}
+
+pipeline::BatchOutcome WorkerPool::handle_until_stored(const pipeline::SqsEvent& event) {
+  auto wait = options_.sink_retry_min;
+  while (true) {
+    try {
+      auto outcome = consumer_.handle(event);
+      set_sink_down(false);
+      return outcome;
+    } catch (const std::exception& e) {
+      set_sink_down(true, e.what());
+      std::unique_lock lock(mutex_);
+      if (!wake_.wait_for(lock, wait, [this] { return stopping_.load(); })) {
+        wait = std::min(wait * 2, options_.sink_retry_max);
+        sink_retries_.add();
+        continue;
+      }
+      // Stopping: let the batch go. Nothing was acknowledged; every message comes back after
+      // its visibility timeout, the reason kept (the dead-letter queue shows it if it ends there).
+      pipeline::BatchOutcome outcome;
+      const std::string reason = fmt::format("the sink could not store the batch: {}", e.what());
+      for (const auto& r : event.records) outcome.reasons[r.message_id] = reason;
+      return outcome;
+    }
+  }
+}
+
 void WorkerPool::worker_loop() {
   auto idle_since = SteadyClock::now();
   while (!stopping_) {
+    // While the sink is down, a new batch would only wait beside the held ones (and spend a
+    // receive of each message); the time waited is not idle time.
+    if (sink_down_) {
+      if (!wait_for_sink()) break;
+      idle_since = SteadyClock::now();
+    }
     std::vector<ReceivedMessage> batch;
     std::optional<uint64_t> id;
     try {
@@ -281,16 +340,7 @@ void WorkerPool::handle_batch(uint64_t id, std::vector<ReceivedMessage> messages
   received_.add(static_cast<double>(messages.size()));
   const pipeline::SqsEvent event = pipeline::make_sqs_event(std::move(messages), options_.queue_arn, options_.region);
 
-  pipeline::BatchOutcome outcome;
-  try {
-    outcome = consumer_.handle(event);
-  } catch (const std::exception& e) {
-    // Nothing was acknowledged: every message comes back after its visibility timeout, with
-    // the reason kept (the dead-letter queue shows it if it ends there).
-    log::error("a batch failed as a whole; its messages will be delivered again", {{"error", e.what()}});
-    const std::string reason = fmt::format("the batch failed as a whole: {}", e.what());
-    for (const auto& r : event.records) outcome.reasons[r.message_id] = reason;
-  }
+  const pipeline::BatchOutcome outcome = handle_until_stored(event);
 
   const QueueLimits limits = queue_.limits();
   std::vector<DeleteEntry> deletes;
@@ -301,7 +351,7 @@ void WorkerPool::handle_batch(uint64_t id, std::vector<ReceivedMessage> messages
       deletes.push_back(DeleteEntry{std::to_string(deletes.size() % limits.max_batch_entries), r.receipt_handle});
     else  // back after the visibility timeout, with the reason kept for the dead-letter queue
       releases.push_back(VisibilityChange{std::to_string(releases.size() % limits.max_batch_entries), r.receipt_handle,
-                                          options_.visibility_timeout, reason->second});
+                                          options_.visibility_timeout, redact_secrets(reason->second)});
   }
   const auto in_chunks = [&](auto& entries, auto&& call) {
     using Entry = typename std::decay_t<decltype(entries)>::value_type;

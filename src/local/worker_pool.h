@@ -9,6 +9,14 @@
 // visibility of the batches in hand: docs/RUNNING.md, "Elastic concurrency" and "Heartbeat",
 // give the policy (the numbers there are WorkerPoolOptions' defaults).
 //
+// Sink outages (docs/RUNNING.md, "Sink outages"): a batch the Consumer cannot store (it
+// throws: the sink failed after its retries) is not let go, which would spend a receive of
+// each of its messages and, with the outage lasting, dead-letter the backlog. The worker keeps
+// it (the heartbeat keeps it hidden) and handles it again with backoff (sink_retry_min to
+// sink_retry_max); meanwhile the sink is marked down and no worker takes a new batch. The first
+// batch that is stored again marks it up, and the workers go on. stop() lets a held batch go:
+// its messages come back after their visibility timeout.
+//
 // start() and stop() are called by one thread; workers() and the other counts may be read
 // from any thread.
 #pragma once
@@ -51,6 +59,10 @@ struct WorkerPoolOptions {
   // Long-poll wait of one receive: bounds how fast stop() is noticed (a receive cannot be
   // interrupted) and so the end of every run; an idle worker's receive is a cheap read.
   std::chrono::milliseconds poll_wait{100};
+  // How long a worker that holds a batch the sink could not store waits before it tries
+  // again: sink_retry_min, doubling up to sink_retry_max (the probe interval of an outage).
+  std::chrono::milliseconds sink_retry_min{250};
+  std::chrono::milliseconds sink_retry_max{5'000};
   std::string queue_arn;
   std::string region;
 };
@@ -87,6 +99,8 @@ class WorkerPool {
   // finished while this is above 0, even when the queue's counts say it is empty. Read the
   // queue's counts first, then this.
   int batches_in_hand() const { return in_hand_.load(); }
+  // Whether the sink is down now: a batch could not be stored and none has been since.
+  bool sink_down() const { return sink_down_.load(); }
 
  private:
   // A batch from its first receive until it is acknowledged: the heartbeat keeps its messages
@@ -114,6 +128,13 @@ class WorkerPool {
   void reap_workers();  // joins workers that have stopped; with mutex_ held
   // Handles batch `id` (received and tracked by receive_batch) and stops tracking it.
   void handle_batch(uint64_t id, std::vector<ReceivedMessage> messages);
+  // The consumer's outcome of `event`; while the sink cannot store it, tries again with backoff
+  // (the batch stays in hand) until it can or stop() is called (then every record is failed
+  // with the reason, to come back after its visibility timeout).
+  pipeline::BatchOutcome handle_until_stored(const pipeline::SqsEvent& event);
+  void set_sink_down(bool down, const std::string& error = "");
+  // Waits while the sink is down (returns at once otherwise); false once stopping.
+  bool wait_for_sink();
   // A batch, tracked in in_flight_ from its first receive (`id` set when it is not empty).
   std::vector<ReceivedMessage> receive_batch(std::optional<uint64_t>& id);
 
@@ -133,7 +154,11 @@ class WorkerPool {
   std::atomic<uint64_t> empty_receives_{0};
   std::atomic<int> in_hand_{0};
   Counter& callback_failures_;
-  std::mutex mutex_;  // guards threads_, in_flight_, next_batch_id_
+  Gauge& sink_down_gauge_;
+  Counter& sink_retries_;
+  std::atomic<bool> sink_down_{false};
+  std::chrono::steady_clock::time_point sink_down_since_{};  // guarded by mutex_
+  std::mutex mutex_;                                         // guards threads_, in_flight_, next_batch_id_
   std::condition_variable wake_;
   std::list<Worker> threads_;  // workers; those that stopped are joined by the scaler
   std::map<uint64_t, InFlight> in_flight_;

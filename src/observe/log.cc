@@ -7,6 +7,7 @@
 #include <mutex>
 
 #include "core/error.h"
+#include "core/secrets.h"
 #include "core/time.h"
 
 namespace sentiflow::log {
@@ -137,9 +138,10 @@ void write(Level level, std::string_view message, const Fields& fields) {
   const auto spd_level = to_spdlog(level);
   if (!sink.should_log(spd_level)) return;
   const Format format = g_format;
+  // Redacted last, on the whole line: a secret may be in the message or in any field.
   sink.log(spd_level, "{}",
-           render(format, level, format_utc_millis(now_millis()), message, fields,
-                  format == Format::lambda ? request_id() : std::string()));
+           redact_secrets(render(format, level, format_utc_millis(now_millis()), message, fields,
+                                 format == Format::lambda ? request_id() : std::string())));
 }
 
 }  // namespace sentiflow::log

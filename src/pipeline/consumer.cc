@@ -10,6 +10,7 @@
 #include "core/json_text.h"
 #include "observe/log.h"
 #include "pipeline/message.h"
+#include "pipeline/retry.h"
 
 namespace sentiflow::pipeline {
 namespace {
@@ -300,20 +301,14 @@ BatchOutcome Consumer::handle(const SqsEvent& event) const {
       records.push_back(ResultRecord{run, w.message->key, std::move(w.text), results[j].sentiment,
                                      std::string(analyzer_.engine()), std::move(w.message->item), processed_at});
     }
+    // A result that cannot be stored is not the message's fault: it is not failed (an error
+    // record and, after its receives, a dead letter) but the batch is, as a whole, once the
+    // retries are spent, so that the caller can wait for the sink (local/worker_pool.h,
+    // "Sink outages") instead of spending the messages' receives.
     try {
-      sink_.put_results(run, ids, records);
+      with_retries([&] { return sink_.put_results(run, ids, records); });
     } catch (const Error& e) {
-      for (size_t j : indexes) {
-        Work& w = work[analysed[j]];
-        w.error = ErrorRecord{run,
-                              w.message->key,
-                              w.record->message_id,
-                              w.record->receive_count,
-                              std::string(error_codes::kSinkFailed),
-                              e.what(),
-                              Millis{}};
-      }
-      continue;
+      throw Error(e.code(), fmt::format("storing the results of run '{}': {}", run, e.what()));
     }
     RunTally& tally = outcome.runs[run];
     std::array<int64_t, kLabels.size()> per_label{};
@@ -354,7 +349,7 @@ BatchOutcome Consumer::handle(const SqsEvent& event) const {
   }
   for (const auto& [run, records] : errors_by_run) {
     try {
-      sink_.put_errors(run, records);
+      with_retries([&] { return sink_.put_errors(run, records); });
     } catch (const Error& e) {
       // The failures still come back (they are not deleted) and will be recorded on a later
       // receive; but the caller must know that this batch's records are missing.

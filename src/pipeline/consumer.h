@@ -7,9 +7,10 @@
 // analyse every text of the batch in one call, write the batch's results as one object per
 // run, and write an error record for each failure. A record fails — and is listed in
 // batchItemFailures, so the queue delivers it again and, after max_receive_count receives,
-// dead-letters it — when its body is not a message, it has no text, the fetch fails, the
-// engine refuses the text, or its results cannot be stored. The caller deletes the other
-// messages (the runner; Lambda itself on AWS).
+// dead-letters it — when its body is not a message, it has no text, the fetch fails or the
+// engine refuses the text. The caller deletes the other messages (the runner; Lambda itself on
+// AWS). Puts to the sink are retried (pipeline/retry.h); a sink that still fails is not any
+// message's fault, so the whole batch fails (handle throws) and no error record is written.
 //
 // A Consumer is immutable after construction: one object may serve any number of threads.
 // Metrics: sentiflow_records_processed_total{label}, sentiflow_records_failed_total{code},
@@ -102,8 +103,9 @@ class Consumer {
   Consumer(ConsumerOptions options, const sentiment::Analyzer& analyzer, Sink& sink, Enricher* enricher,
            Metrics& metrics = Metrics::global());
 
-  // Handles one batch. Never throws for a record's failure; throws only when even the error
-  // records cannot be stored (then nothing may be deleted: every message comes back).
+  // Handles one batch. Never throws for a record's failure; throws Error (the store's code,
+  // the message naming the run) only when the sink cannot store the batch's results or error
+  // records after retries: then nothing may be deleted, every message comes back.
   BatchOutcome handle(const SqsEvent& event) const;
 
  private:

@@ -43,7 +43,7 @@ inline constexpr std::string_view kInvalidItem = "invalid_item";        // produ
 inline constexpr std::string_view kBadMessage = "bad_message";          // consumer: body is not our message
 inline constexpr std::string_view kEnrichFailed = "enrich_failed";      // consumer: the fetch failed
 inline constexpr std::string_view kAnalysisFailed = "analysis_failed";  // consumer: the engine refused the text
-inline constexpr std::string_view kSinkFailed = "sink_failed";          // consumer: the results could not be stored
+inline constexpr std::string_view kSinkFailed = "sink_failed";  // Lambda: handed back after a chunk could not be stored
 }  // namespace error_codes
 
 struct ErrorRecord {

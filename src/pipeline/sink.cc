@@ -10,6 +10,10 @@
 
 #include "core/digest.h"
 #include "core/error.h"
+#include "core/ids.h"
+#include "core/secrets.h"
+#include "observe/log.h"
+#include "pipeline/retry.h"
 
 namespace sentiflow::pipeline {
 namespace {
@@ -59,6 +63,20 @@ Sink::Sink(ObjectStore& store, std::string prefix, SinkFormat format, Compressio
     throw invalid_input(fmt::format("sink prefix '{}' must be empty or end in '/'", prefix_));
 }
 
+void Sink::check_writable(std::string_view where) {
+  const std::string key = fmt::format("{}_sentiflow/probe-{}", prefix_, random_uuid());
+  try {
+    with_retries([&] { return store_.put(key, "sentiflow checks that it can write here\n", "text/plain"); });
+  } catch (const Error& e) {
+    throw invalid_input(fmt::format("the sink {} cannot be written: {}", where, e.what()));
+  }
+  try {
+    store_.remove(key);
+  } catch (const Error& e) {
+    log::warn("could not remove the sink's probe object", {{"key", key}, {"error", e.what()}});
+  }
+}
+
 std::string Sink::results_prefix(std::string_view run) const {
   check_run(run);
   return fmt::format("{}run={}/", prefix_, run);
@@ -103,8 +121,11 @@ std::string Sink::put_errors(std::string_view run, std::span<const ErrorRecord> 
     if (record.run != run)
       throw Error(ErrorCode::internal,
                   fmt::format("sink: an error record of run '{}' among those of run '{}'", record.run, run));
-    append_jsonl(data, record);
-    ids.push_back(error_id(record));
+    // A reason may quote a peer's answer or a URL: no secret of the environment is stored.
+    ErrorRecord shown = record;
+    shown.reason = redact_secrets(record.reason);
+    append_jsonl(data, shown);
+    ids.push_back(error_id(shown));
   }
   std::string key = errors_prefix(run) + batch_object_name(ids) + ".jsonl";
   if (compression_ == Compression::gzip) {

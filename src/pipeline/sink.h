@@ -4,6 +4,7 @@
 // Layout under the sink's prefix (the empty prefix for a directory store, "PREFIX/" on S3):
 //   run=<run>/<32 hex>.jsonl[.gz] | .csv[.gz]      a batch's results, one object per batch
 //   _errors/run=<run>/<32 hex>.jsonl[.gz]          error records, one object per call
+//   _sentiflow/probe-<uuid>                         check_writable's object, removed at once
 // The 32 hex digits are the first half of the SHA-256 of the sorted ids that made the object
 // (message ids for results; see put_errors), so a replayed batch overwrites its own object
 // instead of adding a second one. Gzip objects are whole gzip files (zlib, level 6).
@@ -43,6 +44,13 @@ class Sink {
   // Both puts throw Error(internal) for a record of another run than `run`, or a run id that
   // is empty or holds a '/' (it becomes one key segment).
   std::string put_errors(std::string_view run, std::span<const ErrorRecord> records);
+
+  // Writes and removes a small object under `_sentiflow/` (which the results reader never
+  // reads), with retries: so that a runner finds a sink it cannot write (a folder it may not
+  // write, a read-only or full disk, a missing bucket, no permission) before it takes a message.
+  // Throws Error(invalid_input) naming `where` (the sink's URI) and the store's reason. A probe
+  // object that cannot be removed is left (logged), not an error.
+  void check_writable(std::string_view where);
 
   // The folder of a run's results and of its error records, with the trailing '/'.
   std::string results_prefix(std::string_view run) const;

@@ -30,8 +30,9 @@ using std::chrono::milliseconds;
 // 'SFLQ': marks a SQLite file as a sentiflow queue file, so that we never write our tables
 // into somebody else's database.
 constexpr int64_t kApplicationId = 0x53464C51;
-// 2: queues.retention (schema 1 files get the column, NULL, when first opened).
-constexpr int64_t kSchemaVersion = 2;
+// 2: queues.retention (schema 1 files get the column, NULL, when first opened); 3:
+// queues.expired (0 for files of 1 and 2).
+constexpr int64_t kSchemaVersion = 3;
 
 constexpr size_t kLocalMaxBatch = 10'000;
 constexpr uint64_t kLocalMaxBatchBytes = 64ULL * 1024 * 1024;
@@ -53,7 +54,8 @@ CREATE TABLE queues(
   id INTEGER PRIMARY KEY,
   name TEXT NOT NULL UNIQUE,
   created_at INTEGER NOT NULL,
-  retention INTEGER                       -- ms; NULL: kDefaultRetention
+  retention INTEGER,                      -- ms; NULL: kDefaultRetention
+  expired INTEGER NOT NULL DEFAULT 0      -- messages removed past their retention, ever
 );
 CREATE TABLE messages(
   seq INTEGER PRIMARY KEY,                -- order of sending
@@ -367,6 +369,8 @@ struct LocalQueue::State {
   Statement move_to_dead_letter;
   Statement delete_expired_one;
   Statement delete_expired;
+  Statement add_expired;
+  Statement expired_total;
   Statement earliest_visible;
   Statement delete_by_receipt;
   Statement find;
@@ -397,7 +401,8 @@ struct LocalQueue::State {
 namespace {
 
 // Creates the schema in a new file, or checks that an existing file is a queue file we can read.
-// A schema 1 file gets the retention column (NULL: the default) and becomes schema 2.
+// An older file gets the columns it lacks (retention NULL: the default; expired 0) and becomes
+// the current schema.
 void prepare_schema(Database& db) {
   if (sqlite::stamp_or_check(db, kApplicationId, kSchemaVersion, kSchema, "queue")) return;
   const auto single = [&](const char* sql) {
@@ -409,6 +414,8 @@ void prepare_schema(Database& db) {
   WriteTransaction tx(db);  // another process may have migrated it meanwhile: look again
   if (single("SELECT count(*) FROM pragma_table_info('queues') WHERE name = 'retention'") == 0)
     db.exec("ALTER TABLE queues ADD COLUMN retention INTEGER");
+  if (single("SELECT count(*) FROM pragma_table_info('queues') WHERE name = 'expired'") == 0)
+    db.exec("ALTER TABLE queues ADD COLUMN expired INTEGER NOT NULL DEFAULT 0");
   if (single("PRAGMA user_version") < kSchemaVersion)
     db.exec(fmt::format("PRAGMA user_version={}", kSchemaVersion).c_str());
   tx.commit();
@@ -484,6 +491,11 @@ LocalQueue::LocalQueue(LocalQueueOptions options) : options_(std::move(options))
   // Only messages visible now: a consumer (of any process) may hold a message that a shorter
   // retention, set since by another process, has expired; it goes when it is visible again.
   s.delete_expired = db.prepare("DELETE FROM messages WHERE queue_id = ?1 AND sent_at <= ?2 AND visible_at <= ?3");
+  s.add_expired = db.prepare("UPDATE queues SET expired = expired + ?2 WHERE id = ?1");
+  // Those removed, and those past their retention that no sweep has removed yet.
+  s.expired_total = db.prepare(
+      "SELECT (SELECT expired FROM queues WHERE id = ?1) + "
+      "(SELECT count(*) FROM messages WHERE queue_id = ?1 AND sent_at <= ?2)");
   s.earliest_visible = db.prepare("SELECT min(visible_at) FROM messages WHERE queue_id = ?1");
   s.delete_by_receipt = db.prepare("DELETE FROM messages WHERE seq = ?1 AND queue_id = ?2 AND receipt = ?3");
   s.find = db.prepare("SELECT queue_id, receipt, visible_at FROM messages WHERE seq = ?1");
@@ -621,6 +633,7 @@ void LocalQueue::State::take_visible(const LocalQueueOptions& options, size_t ma
   const int64_t expired_before = now - kept;
   if (now >= s.next_sweep_at) {
     s.delete_expired.use().bind(1, s.queue_id).bind(2, expired_before).bind(3, now).run();
+    if (const int64_t n = s.db.changes(); n > 0) s.add_expired.use().bind(1, s.queue_id).bind(2, n).run();
     s.next_sweep_at = now + std::clamp(milliseconds(kept / 10), kMinSweepInterval, kMaxSweepInterval).count();
   }
   std::vector<MessageRow> rows;
@@ -653,6 +666,7 @@ void LocalQueue::State::take_visible(const LocalQueueOptions& options, size_t ma
     for (auto& c : rows) {
       if (c.sent_at <= expired_before) {  // past its retention: never delivered again
         s.delete_expired_one.use().bind(1, c.seq).run();
+        s.add_expired.use().bind(1, s.queue_id).bind(2, 1).run();
         put_right = true;
         continue;
       }
@@ -891,6 +905,18 @@ QueueCounts LocalQueue::counts() {
     }
   });
   return counts;
+}
+
+std::optional<int64_t> LocalQueue::expired_total() {
+  auto& s = *state_;
+  int64_t total = 0;
+  s.read([&] {
+    const int64_t now = now_ms();
+    auto u = s.expired_total.use();
+    u.bind(1, s.queue_id).bind(2, now - s.stored_retention(now));
+    if (u.step()) total = u.int64(0);
+  });
+  return total;
 }
 
 void LocalQueue::purge() {

@@ -96,6 +96,7 @@ class LocalQueue final : public Queue {
   std::vector<EntryResult> delete_messages(std::span<const DeleteEntry> entries) override;
   std::vector<EntryResult> change_visibility(std::span<const VisibilityChange> entries) override;
   QueueCounts counts() override;
+  std::optional<int64_t> expired_total() override;
   void purge() override;
   int64_t redrive_dead_letters(int64_t max_messages) override;
 

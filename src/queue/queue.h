@@ -164,6 +164,10 @@ class Queue {
   virtual std::vector<EntryResult> change_visibility(std::span<const VisibilityChange> entries) = 0;
 
   virtual QueueCounts counts() = 0;
+  // Messages the queue removed because they outlived its retention, since it was created (a
+  // message that expires was never processed: the runner reports it, DESIGN.md "Runs"); nullopt
+  // where the backend does not say (SQS deletes them without a trace or a count).
+  virtual std::optional<int64_t> expired_total() { return std::nullopt; }
 
   // Deletes every message, in flight and delayed ones included.
   virtual void purge() = 0;

@@ -123,12 +123,23 @@ class RunCli : public ::testing::Test {
     return sentiflow::testing_support::run_sentiflow(args, {.cwd = dir_.path()});
   }
 
-  Spawned spawn(const std::vector<std::string>& args) {
+  Spawned spawn(const std::vector<std::string>& args, const std::map<std::string, std::string>& env = {}) {
     const int n = spawned_++;
     return Spawned(SENTIFLOW_BINARY, args,
-                   {.out = dir_.path() / ("p" + std::to_string(n) + ".out"),
+                   {.env = env,
+                    .out = dir_.path() / ("p" + std::to_string(n) + ".out"),
                     .err = dir_.path() / ("p" + std::to_string(n) + ".err")});
   }
+
+  // The environment that loads the disk-fault shim (tests/support/fault_shim.c) over the
+  // folder `tree` of the test's directory, armed by writing the file `fault` there (arm_fault).
+  std::map<std::string, std::string> fault_env(const std::string& tree) const {
+    return {{"LD_PRELOAD", SENTIFLOW_FAULT_SHIM},
+            {"SENTIFLOW_FAULT_PATH", path(tree)},
+            {"SENTIFLOW_FAULT_CONTROL", path("fault")}};
+  }
+  void arm_fault(const std::string& text) const { write("fault", text); }
+  void disarm_fault() const { std::filesystem::remove(dir_.path() / "fault"); }
 
   nlohmann::json status() const {
     const Outcome r = run("status " + quoted_file() + " --json");
@@ -418,12 +429,135 @@ TEST_F(RunCli, ABackfillWhileAnotherProcessSchedulesIsRefused) {
   write_seed(3);
   write_pipeline("{table: local://items, key: name, text: description, seed: seed.jsonl}", "{url: local://producer}",
                  "{batch_size: 10}");
-  const auto lock = sentiflow::SchedulerLock::try_acquire(dir_.path() / "state");  // as a daemon holds it
+  const auto lock =
+      sentiflow::SchedulerLock::try_acquire(dir_.path() / "state" / "pipelines" / "run-cli-test");  // a daemon's
   ASSERT_NE(lock, nullptr);
   const Outcome r = run("run " + quoted_file() + " --run backfill-1 --no-progress");
   EXPECT_EQ(r.status, 2) << r.err;
   EXPECT_NE(r.err.find("cannot run backfill-1: another sentiflow process schedules"), std::string::npos) << r.err;
   EXPECT_TRUE(status()["runs"].empty()) << status().dump();
+}
+
+// Two pipeline files in one folder share its state_dir (issue 14, fault 1): pipeline A is
+// stopped in the middle of its run; pipeline B's `run --once` must run B (its own table, its own
+// run), never report, resume or finish A's; A then resumes its own run. Before, B adopted A's
+// unfinished run: it reported A's counts, exited 0 and never scanned its own table.
+TEST_F(RunCli, TwoPipelinesOfOneStateFolderKeepTheirRunsApart) {
+  constexpr int kItems = 20'000;
+  write_seed(kItems);
+  write_pipeline("{table: local://items, key: name, seed: seed.jsonl, page_size: 500}",
+                 "{url: local://producer, visibility_timeout: 30s}",
+                 rate_limited_consumer("batch_size: 100, concurrency: {min: 1, max: 1}", 10000));
+  write_seed(7, "b-seed.jsonl");
+  write("b.yaml",
+        "name: other\nstate_dir: state\n"
+        "source: {table: local://b-items, key: name, text: description, seed: b-seed.jsonl}\n"
+        "consumer: {batch_size: 10}\nsink: {store: out-b/}\n");
+
+  Spawned a = spawn({"run", file(), "--once", "--no-progress"});
+  ASSERT_TRUE(poll_until(
+      [&] {
+        const auto s = status();
+        return !s["runs"].empty() && s["runs"][0]["processed"].get<int64_t>() > 0;
+      },
+      seconds(15), milliseconds(50)))
+      << a.err();
+  a.signal(SIGKILL);
+  ASSERT_TRUE(a.wait_for_end(seconds(15)));
+  const std::string a_run = status()["runs"][0]["id"];
+  ASSERT_NE(status()["runs"][0]["state"], "finished") << "A must still be unfinished: make it longer";
+
+  const std::string b_file = "'" + path("b.yaml") + "'";
+  Outcome r = run("run " + b_file + " --once --no-progress");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.err.find("resuming"), std::string::npos) << r.err;
+  r = run("status " + b_file + " --json");
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto b = nlohmann::json::parse(r.out);
+  ASSERT_EQ(b["runs"].size(), 1u) << b.dump(2);
+  EXPECT_NE(b["runs"][0]["id"], a_run);
+  EXPECT_EQ(b["runs"][0]["scanned"], 7);
+  EXPECT_EQ(b["runs"][0]["state"], "finished");
+  r = run("results " + b_file);
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto b_runs = keys_by_run(json_lines(r.out));
+  ASSERT_EQ(b_runs.size(), 1u);
+  EXPECT_EQ(b_runs.begin()->second, expected_keys(7));
+
+  auto s = status();  // A's run is untouched, and A resumes it
+  ASSERT_EQ(s["runs"].size(), 1u) << s.dump(2);
+  EXPECT_EQ(s["runs"][0]["id"], a_run);
+  EXPECT_NE(s["runs"][0]["state"], "finished");
+  r = run("run " + quoted_file() + " --once --no-progress");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.err.find("resuming"), std::string::npos) << r.err;
+  const auto runs = keys_by_run(results());
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_EQ(runs.begin()->first, a_run);
+  EXPECT_EQ(runs.begin()->second, expected_keys(kItems));
+}
+
+// A sink that cannot be written for 30 s in the middle of a run (issue 14, fault 2): every
+// write under out/ fails with EIO (the disk-fault shim). The consumers hold their batches and
+// take no new ones until the sink stores again; the run ends with every item stored once and no
+// dead letter. Before, each batch was let go and the next taken at once, so that with two
+// receives every message of the backlog became a dead letter without an error record.
+TEST_F(RunCli, ASinkDownForThirtySecondsLosesNothingAndDeadLettersNothing) {
+  constexpr int kItems = 3'000;
+  write_seed(kItems);
+  // 500 fetches a second: the run needs 6 s of work, so the outage lands in its middle.
+  write_pipeline("{table: local://items, key: name, seed: seed.jsonl, page_size: 500}",
+                 "{url: local://producer, visibility_timeout: 10s, max_receive_count: 2}",
+                 rate_limited_consumer("batch_size: 50, concurrency: {min: 2, max: 2}", 500));
+  Spawned p = spawn({"run", file(), "--once", "--no-progress"}, fault_env("out"));
+  ASSERT_TRUE(poll_until(
+      [&] {
+        const auto s = status();
+        return !s["runs"].empty() && s["runs"][0]["processed"].get<int64_t>() > 0;
+      },
+      seconds(15), milliseconds(50)))
+      << p.err();
+  arm_fault("EIO");
+  const auto down_at = std::chrono::steady_clock::now();
+  ASSERT_TRUE(poll_until([&] { return p.err().find("the sink cannot store results") != std::string::npos; },
+                         seconds(15), milliseconds(50)))
+      << p.err();
+  const int64_t processed_when_down = status()["runs"][0]["processed"];
+  std::this_thread::sleep_until(down_at + seconds(30));  // the outage's length is the test's point
+  EXPECT_EQ(status()["runs"][0]["processed"], processed_when_down) << "nothing can be stored while the sink is down";
+  EXPECT_EQ(status()["dead_letter_queue"]["messages"], 0);
+  disarm_fault();
+  ASSERT_TRUE(p.wait_for_end(seconds(60))) << p.err();
+  EXPECT_EQ(p.exit_code(), 0) << p.err();
+  EXPECT_NE(p.err().find("the sink stores results again"), std::string::npos) << p.err();
+
+  const auto runs = keys_by_run(results());
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_EQ(runs.begin()->second, expected_keys(kItems));
+  const auto s = status();
+  EXPECT_EQ(s["runs"][0]["state"], "finished");
+  EXPECT_EQ(s["runs"][0]["dead_letters"], 0);
+  EXPECT_EQ(s["runs"][0]["failed"], 0);
+  EXPECT_EQ(s["dead_letter_queue"]["messages"], 0);
+  EXPECT_EQ(s["error_records"]["total"], 0);
+}
+
+// A sink that cannot be written when a run starts (a read-only disk here) is the user's to fix:
+// exit status 2 naming the sink and the reason, before any message is taken or run recorded.
+TEST_F(RunCli, ASinkThatCannotBeWrittenAtStartIsRefused) {
+  write_seed(3);
+  write_pipeline("{table: local://items, key: name, text: description, seed: seed.jsonl}", "{url: local://producer}",
+                 "{batch_size: 10}");
+  arm_fault("EROFS");
+  const Outcome r = sentiflow::testing_support::run_sentiflow("run " + quoted_file() + " --once --no-progress",
+                                                              {.cwd = dir_.path(), .env = fault_env("out")});
+  EXPECT_EQ(r.status, 2) << r.err;
+  EXPECT_NE(r.err.find("cannot be written"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("Read-only file system"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(path("out")), std::string::npos) << r.err;
+  EXPECT_TRUE(status()["runs"].empty()) << status().dump();
+  disarm_fault();
+  EXPECT_EQ(run("run " + quoted_file() + " --once --no-progress").status, 0);
 }
 
 TEST_F(RunCli, RunRefusesBadUsage) {

@@ -9,6 +9,7 @@
 #include <functional>
 #include <thread>
 
+#include "assembly/backends.h"
 #include "config/loader.h"
 #include "pipeline/results.h"
 #include "queue/local_queue.h"
@@ -87,7 +88,7 @@ bool finished(RunState& state, const std::string& id) {
 TEST(LocalRunnerDaemon, FiresOnTheInjectedClockAndSkipsATickWhileARunIsUnfinished) {
   TempDir dir("daemon");
   Daemon daemon(dir, "latest");
-  SqliteRunState state(daemon.config().state_dir);
+  SqliteRunState state(assembly::run_state_dir(daemon.config()));
   // First start counts as downtime: with catch_up latest the 05:00 tick runs at once.
   ASSERT_TRUE(poll_until([&] { return finished(state, "2026-11-26T05:00:00Z"); }));
   EXPECT_EQ(state.run("2026-11-26T05:00:00Z")->counts.processed, 20);
@@ -119,7 +120,7 @@ TEST(LocalRunnerDaemon, FiresOnTheInjectedClockAndSkipsATickWhileARunIsUnfinishe
 TEST(LocalRunnerDaemon, CatchUpNoneSkipsTheMissedTickAndFiresTheNextOne) {
   TempDir dir("daemon-none");
   Daemon daemon(dir, "none");
-  SqliteRunState state(daemon.config().state_dir);
+  SqliteRunState state(assembly::run_state_dir(daemon.config()));
   ASSERT_TRUE(poll_until([&] { return state.last_tick().has_value(); }));
   EXPECT_EQ(format_utc(*state.last_tick()), "2026-11-26T05:00:00Z");
   EXPECT_FALSE(state.run("2026-11-26T05:00:00Z"));
@@ -133,11 +134,11 @@ TEST(LocalRunnerDaemon, FinishesEveryUnfinishedRunBeforeANewTick) {
   TempDir dir("daemon-resume");
   // Two runs stopped before they were produced (a signal, a crash), the older one first.
   Daemon daemon(dir, "latest", [](const PipelineConfig& c) {
-    SqliteRunState state(c.state_dir);
+    SqliteRunState state(assembly::run_state_dir(c));
     state.start_run("older", RunKind::manual, Millis{milliseconds(1000)});
     state.start_run("newer", RunKind::manual, Millis{milliseconds(2000)});
   });
-  SqliteRunState state(daemon.config().state_dir);
+  SqliteRunState state(assembly::run_state_dir(daemon.config()));
   ASSERT_TRUE(poll_until([&] { return finished(state, "older") && finished(state, "newer"); }))
       << "older: " << to_json(*state.run("older")).dump() << " newer: " << to_json(*state.run("newer")).dump();
   EXPECT_EQ(state.run("older")->counts.processed, 20);
@@ -145,6 +146,41 @@ TEST(LocalRunnerDaemon, FinishesEveryUnfinishedRunBeforeANewTick) {
   // The 05:00 tick came while they were unfinished: skipped, not lost in a queue of ticks.
   EXPECT_EQ(state.skipped_ticks(), 1);
   EXPECT_EQ(daemon.stop(), 0);
+}
+
+}  // namespace
+}  // namespace sentiflow::local
+
+namespace sentiflow::local {
+namespace {
+
+// Issue 14, fault 7: messages that pass the queue's retention before any consumer takes them
+// (here there is none) are counted by the queue, and the run that lost them exits 1; before,
+// they vanished without a count and the run finished with exit status 0.
+TEST(LocalRunnerOnce, MessagesThatExpireUnprocessedAreCountedAndFailTheExitStatus) {
+  TempDir dir("expired");
+  std::ofstream(dir.path() / "items.jsonl") << R"({"id":"a","text":"good"})"
+                                            << "\n"
+                                            << R"({"id":"b","text":"bad"})"
+                                            << "\n"
+                                            << R"({"id":"c","text":"fine"})"
+                                            << "\n";
+  std::ofstream(dir.path() / "p.yaml") << "name: expiry\nstate_dir: state\n"
+                                          "source: {table: local://items, key: id, text: text, seed: items.jsonl}\n"
+                                          "sink: {store: out/}\n";
+  PipelineConfig config = load_pipeline_or_throw(dir.path() / "p.yaml");
+  // Below the file's minimum of 60 s, which only the loader checks: the test need not wait.
+  config.queue.retention = milliseconds(200);
+  config.consumer.min_concurrency = 0;
+  config.consumer.max_concurrency = 0;
+  LocalRunner runner(config, RunnerOptions{});
+  EXPECT_EQ(runner.run(), 1);
+  EXPECT_EQ(assembly::open_queue(config)->expired_total(), 3);
+  SqliteRunState state(assembly::run_state_dir(config));
+  const auto runs = state.recent_runs(1);
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_EQ(runs[0].phase, RunPhase::finished);
+  EXPECT_EQ(runs[0].counts.processed, 0);
 }
 
 }  // namespace

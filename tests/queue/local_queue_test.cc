@@ -491,18 +491,21 @@ TEST_F(LocalQueueTest, ASchemaOneFileGetsTheRetentionColumn) {
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(file.c_str(), &db), SQLITE_OK);
   ASSERT_EQ(
-      sqlite3_exec(db, "ALTER TABLE queues DROP COLUMN retention; PRAGMA user_version=1", nullptr, nullptr, nullptr),
+      sqlite3_exec(
+          db, "ALTER TABLE queues DROP COLUMN retention; ALTER TABLE queues DROP COLUMN expired; PRAGMA user_version=1",
+          nullptr, nullptr, nullptr),
       SQLITE_OK);
   sqlite3_close(db);
   ASSERT_EQ(schema_version_of(file), 1);
 
   EXPECT_EQ(LocalQueue::list(file), std::vector<std::string>{"q"});
-  EXPECT_EQ(schema_version_of(file), 2);
+  EXPECT_EQ(schema_version_of(file), 3);
   LocalQueue queue(options());
   EXPECT_EQ(queue.retention(), std::chrono::hours(4 * 24));
   const auto got = queue.receive({10, 0ms, 0ms});
   ASSERT_EQ(got.size(), 1u);
   EXPECT_EQ(got[0].body, "from schema 1");
+  EXPECT_EQ(queue.expired_total(), 0);  // the upgrade's expired column starts at 0
   auto o = options();
   o.retention = 1h;
   LocalQueue configured(o);

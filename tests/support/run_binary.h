@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -24,8 +25,9 @@ struct Outcome {
 };
 
 struct RunOptions {
-  std::filesystem::path cwd{};         // empty: the test's own working directory
-  std::optional<std::string> input{};  // stdin; nullopt: inherited
+  std::filesystem::path cwd{};               // empty: the test's own working directory
+  std::optional<std::string> input{};        // stdin; nullopt: inherited
+  std::map<std::string, std::string> env{};  // set for the command (values without a ')
 };
 
 inline std::string read_whole_file(const std::filesystem::path& file) {
@@ -71,6 +73,7 @@ inline Outcome run_sentiflow(const std::string& args, const RunOptions& options 
     std::ofstream(in_file, std::ios::binary) << *options.input;
     command += " <'" + in_file.string() + "'";
   }
+  for (const auto& [name, value] : options.env) command = name + "='" + value + "' " + command;
   if (!options.cwd.empty()) command = "cd '" + options.cwd.string() + "' && " + command;
   Outcome outcome = run_shell(command);
   std::error_code ec;

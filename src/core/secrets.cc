@@ -1,0 +1,58 @@
+#include "core/secrets.h"
+
+#include <algorithm>
+#include <atomic>
+#include <mutex>
+#include <shared_mutex>
+#include <utility>
+#include <vector>
+
+namespace sentiflow {
+namespace {
+
+struct Registry {
+  std::shared_mutex mutex;
+  std::vector<std::pair<std::string, std::string>> values;  // (value, "${NAME}"), longest value first
+  std::atomic<bool> any{false};
+};
+
+Registry& registry() {
+  static Registry r;
+  return r;
+}
+
+}  // namespace
+
+void register_secret(std::string_view name, std::string_view value) {
+  if (value.size() < kMinSecretBytes) return;
+  auto& r = registry();
+  std::unique_lock lock(r.mutex);
+  const std::string reference = "${" + std::string(name) + "}";
+  for (const auto& [v, ref] : r.values)
+    if (v == value && ref == reference) return;
+  r.values.emplace_back(std::string(value), reference);
+  std::stable_sort(r.values.begin(), r.values.end(),
+                   [](const auto& a, const auto& b) { return a.first.size() > b.first.size(); });
+  r.any = true;
+}
+
+std::string redact_secrets(std::string_view text) {
+  auto& r = registry();
+  if (!r.any.load(std::memory_order_acquire)) return std::string(text);
+  std::shared_lock lock(r.mutex);
+  std::string out(text);
+  for (const auto& [value, reference] : r.values) {
+    for (size_t at = out.find(value); at != std::string::npos; at = out.find(value, at + reference.size()))
+      out.replace(at, value.size(), reference);
+  }
+  return out;
+}
+
+void clear_secrets() {
+  auto& r = registry();
+  std::unique_lock lock(r.mutex);
+  r.values.clear();
+  r.any = false;
+}
+
+}  // namespace sentiflow
