@@ -9,6 +9,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
+#include <functional>
 #include <cerrno>
 #include <charconv>
 #include <chrono>
@@ -37,6 +39,66 @@ constexpr const char* kContentSecurityPolicy =
 // A few threads are plenty for a browser tab and a Prometheus scraper; httplib's default is one
 // per core, which a many-core host running the pipeline would rather keep.
 constexpr size_t kServerThreads = 8;
+// Accepted connections waiting for a thread. Beyond them the accept loop waits, so further
+// clients wait in the kernel's listen queue and hold no descriptor of this process: idle or
+// slow clients, however many, cannot take the descriptors the sink and the queue need (issue
+// 14, fault 5).
+constexpr size_t kMaxQueuedConnections = 32;
+// How long a connection may take to send each part of its request (and to read the answer)
+// before its thread drops it: an idle or slow client holds a thread at most this long.
+constexpr time_t kIoTimeoutSeconds = 2;
+
+// httplib's ThreadPool with a bound on the connections it holds: enqueue() waits while
+// kMaxQueuedConnections wait (the accept loop's caller, one thread), shutdown() runs what is
+// queued (each job closes its socket) and joins. Thread-safe.
+class BoundedPool final : public httplib::TaskQueue {
+ public:
+  BoundedPool(size_t threads, size_t max_queued) : max_queued_(max_queued) {
+    for (size_t i = 0; i < threads; ++i) threads_.emplace_back([this] { work(); });
+  }
+  ~BoundedPool() override = default;
+
+  void enqueue(std::function<void()> fn) override {
+    std::unique_lock lock(mutex_);
+    room_.wait(lock, [this] { return jobs_.size() < max_queued_ || shutdown_; });
+    jobs_.push_back(std::move(fn));
+    work_.notify_one();
+  }
+
+  void shutdown() override {
+    {
+      std::lock_guard lock(mutex_);
+      shutdown_ = true;
+    }
+    work_.notify_all();
+    room_.notify_all();
+    for (auto& t : threads_) t.join();
+  }
+
+ private:
+  void work() {
+    while (true) {
+      std::function<void()> fn;
+      {
+        std::unique_lock lock(mutex_);
+        work_.wait(lock, [this] { return !jobs_.empty() || shutdown_; });
+        if (jobs_.empty()) return;  // shut down and nothing left
+        fn = std::move(jobs_.front());
+        jobs_.pop_front();
+      }
+      room_.notify_one();
+      fn();
+    }
+  }
+
+  const size_t max_queued_;
+  std::mutex mutex_;
+  std::condition_variable work_;
+  std::condition_variable room_;
+  std::deque<std::function<void()>> jobs_;
+  bool shutdown_ = false;
+  std::vector<std::thread> threads_;
+};
 
 // localhost, 127.0.0.0/8 and ::1: addresses only this machine can reach.
 bool is_loopback(const std::string& host) {
@@ -133,7 +195,7 @@ struct ObserveServer::Impl {
   Impl(ListenAddress a, Metrics& m, StatusProvider s) : address(std::move(a)), metrics(m), status(std::move(s)) {}
 
   void route() {
-    server.new_task_queue = [] { return new httplib::ThreadPool(kServerThreads); };
+    server.new_task_queue = [] { return new BoundedPool(kServerThreads, kMaxQueuedConnections); };
     server.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
       if (!host_allowed(req)) {
         res.status = 421;
@@ -249,7 +311,10 @@ void ObserveServer::start() {
   // stop() would wait for it to time out. A new local connection a second costs nothing. The
   // timeout bounds how long a connection that sends nothing holds its thread.
   server.set_keep_alive_max_count(1);
-  server.set_keep_alive_timeout(2);
+  server.set_keep_alive_timeout(kIoTimeoutSeconds);
+  server.set_read_timeout(kIoTimeoutSeconds, 0);
+  server.set_write_timeout(kIoTimeoutSeconds, 0);
+  server.set_payload_max_length(64 * 1024);  // it takes GET and HEAD only
   // SO_REUSEADDR (a restarted run rebinds past TIME_WAIT), not httplib's default SO_REUSEPORT:
   // with that, a second process would share the port silently and get half the scrapes.
   server.set_socket_options([](socket_t sock) {
