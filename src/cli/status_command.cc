@@ -10,6 +10,7 @@
 #include "cli/commands.h"
 #include "config/loader.h"
 #include "core/error.h"
+#include "core/secrets.h"
 #include "pipeline/results.h"
 #include "assembly/backends.h"
 #include "state/run_state.h"
@@ -19,6 +20,16 @@ namespace {
 
 nlohmann::json counts_json(const QueueCounts& c) {
   return {{"visible", c.visible}, {"in_flight", c.in_flight}, {"delayed", c.delayed}};
+}
+
+// Every string of `j` with the environment's values shown as ${NAME} (core/secrets.h): the
+// status names the queue and the sink, whose URIs may have come from the environment.
+void redact_strings(nlohmann::json& j) {
+  if (j.is_string()) {
+    j = redact_secrets(j.get<std::string>());
+  } else if (j.is_structured()) {
+    for (auto& v : j) redact_strings(v);
+  }
 }
 
 nlohmann::json gather(const PipelineConfig& c, size_t limit) {
@@ -58,6 +69,7 @@ nlohmann::json gather(const PipelineConfig& c, size_t limit) {
   }
   out["error_records"] = {{"total", error_total}, {"by_code", std::move(errors)}};
   if (!missing.empty()) out["error_records"]["missing"] = missing;
+  redact_strings(out);
   return out;
 }
 

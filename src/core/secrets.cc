@@ -21,6 +21,33 @@ Registry& registry() {
   return r;
 }
 
+// `value` as it appears inside a JSON string (JSON logs, `validate --json`): quotes, backslashes
+// and control characters escaped as nlohmann::json writes them.
+std::string json_escaped(std::string_view value) {
+  std::string out;
+  for (const char c : value) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          static constexpr char kHex[] = "0123456789abcdef";
+          out += "\\u00";
+          out += kHex[(c >> 4) & 0xF];
+          out += kHex[c & 0xF];
+        } else {
+          out += c;
+        }
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 void register_secret(std::string_view name, std::string_view value) {
@@ -31,6 +58,8 @@ void register_secret(std::string_view name, std::string_view value) {
   for (const auto& [v, ref] : r.values)
     if (v == value && ref == reference) return;
   r.values.emplace_back(std::string(value), reference);
+  // Also its escaped form, for the outputs that are JSON text when redact_secrets sees them.
+  if (std::string escaped = json_escaped(value); escaped != value) r.values.emplace_back(std::move(escaped), reference);
   std::stable_sort(r.values.begin(), r.values.end(),
                    [](const auto& a, const auto& b) { return a.first.size() > b.first.size(); });
   r.any = true;

@@ -409,7 +409,7 @@ struct ProducerHandler::Impl {
 
     pipeline::ProduceReport report;
     try {
-      report = produce(run.id, context, margin);
+      report = produce(run.id, run.attempt, context, margin);
     } catch (...) {
       release(run.id, context.request_id);
       throw;
@@ -464,7 +464,8 @@ struct ProducerHandler::Impl {
     return std::nullopt;
   }
 
-  pipeline::ProduceReport produce(const std::string& id, const InvocationContext& context, milliseconds margin) {
+  pipeline::ProduceReport produce(const std::string& id, int attempt, const InvocationContext& context,
+                                  milliseconds margin) {
     std::atomic<bool> stop{false};
     std::mutex mutex;
     std::map<int, Millis> page_started;  // per segment: when its current page began
@@ -492,7 +493,7 @@ struct ProducerHandler::Impl {
           page_started[c.segment] = now;
           if (now + std::max(margin, longest_page) >= context.deadline) stop = true;
         },
-        stop);
+        stop, attempt);
   }
 };
 

@@ -50,7 +50,7 @@ void RunDriver::start(const RunRecord& run) {
       total_items_ = assembly::open_table(config_, false)->count();
     } catch (const Error&) {}
   }
-  producer_ = std::thread([this, id = run.id] {
+  producer_ = std::thread([this, id = run.id, attempt = run.attempt] {
     try {
       pipeline::Producer p(
           assembly::producer_options(config_), [this] { return assembly::open_table(config_, false); }, queue_, sink_);
@@ -59,7 +59,7 @@ void RunDriver::start(const RunRecord& run) {
           [&](const ScanCheckpoint& c, const pipeline::ProduceReport& page) {
             assembly::record_page(state_, state_, id, c, page);
           },
-          producer_stop_);
+          producer_stop_, attempt);
       if (report.complete) {
         state_.mark_produced(id, now_millis());
         produced_ = true;

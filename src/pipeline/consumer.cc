@@ -299,7 +299,8 @@ BatchOutcome Consumer::handle(const SqsEvent& event) const {
       Work& w = work[analysed[j]];
       ids.push_back(w.record->message_id);
       records.push_back(ResultRecord{run, w.message->key, std::move(w.text), results[j].sentiment,
-                                     std::string(analyzer_.engine()), std::move(w.message->item), processed_at});
+                                     std::string(analyzer_.engine()), std::move(w.message->item), processed_at,
+                                     w.message->attempt});
     }
     // A result that cannot be stored is not the message's fault: it is not failed (an error
     // record and, after its receives, a dead letter) but the batch is, as a whole, once the

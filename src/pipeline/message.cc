@@ -1,5 +1,7 @@
 #include "pipeline/message.h"
 
+#include <charconv>
+
 #include <fmt/format.h>
 
 #include "core/error.h"
@@ -31,7 +33,7 @@ std::string required_string(const JsonObject& message, std::string_view name) {
 }  // namespace
 
 // Runs for every item of a scan (hundreds of thousands a second): one allocation, no parsing.
-std::string encode_message(std::string_view run, std::string_view key, std::string_view item) {
+std::string encode_message(std::string_view run, std::string_view key, std::string_view item, int attempt) {
   check_utf8("run", run);
   check_utf8("key", key);
   constexpr std::string_view kHead = "{\"v\":1,\"run\":";
@@ -40,6 +42,10 @@ std::string encode_message(std::string_view run, std::string_view key, std::stri
   body.reserve(kHead.size() + run.size() + key.size() + item.size() + 32);
   body += kHead;
   append_json_quoted_unchecked(body, run);
+  if (attempt > 1) {
+    body += ",\"attempt\":";
+    body += std::to_string(attempt);
+  }
   body += ",\"key\":";
   append_json_quoted_unchecked(body, key);
   body += ",\"item\":";
@@ -64,6 +70,14 @@ Message decode_message(std::string_view body) {
     check_run_id(out.run);
   } catch (const Error& e) {
     throw invalid_input(fmt::format("the message's \"run\": {}", e.what()));
+  }
+  if (const JsonMember* attempt = message.find("attempt")) {
+    const std::string_view text = attempt->value;
+    int value = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec != std::errc() || end != text.data() + text.size() || value < 1)
+      throw invalid_input(fmt::format("the message's \"attempt\" is {}, not a whole number from 1", text));
+    out.attempt = value;
   }
   out.key = required_string(message, "key");
   const JsonMember* item = message.find("item");

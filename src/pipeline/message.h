@@ -16,16 +16,20 @@ inline constexpr int kMessageVersion = 1;
 
 struct Message {
   std::string run;
+  int attempt = 1;  // the run's attempt that sent it (RunRecord::attempt): the results' dedupe
   std::string key;
   std::string item;  // the item's JSON object, compact text
 };
 
 // The body for `item` (a JSON object's text, as a table returns it; not checked again).
 // Throws Error(invalid_input) when run or key is not valid UTF-8.
-std::string encode_message(std::string_view run, std::string_view key, std::string_view item);
+// `attempt` is written as "attempt" from 2 on; a body without it is of attempt 1 (so that the
+// messages of a first attempt, and those of an older producer, read the same).
+std::string encode_message(std::string_view run, std::string_view key, std::string_view item, int attempt = 1);
 
 // Reads a body. Throws Error(invalid_input) with a reason a user can act on when the body is
-// not a JSON object, has another "v", or lacks a string "run" that is a run id (check_run_id,
+// not a JSON object, has another "v", has an "attempt" that is not a whole number from 1, or
+// lacks a string "run" that is a run id (check_run_id,
 // state/run_state.h: the rule the producer's ids follow), a non-empty string "key" or an
 // object "item" (a poison message: the consumer turns it into an error record).
 // Other members are ignored. The item is returned as compact text, numbers as written.

@@ -43,7 +43,7 @@ Producer::Producer(ProducerOptions options, TableFactory tables, Queue& queue, S
 }
 
 ProduceReport Producer::run(const std::string& run, const std::vector<ScanCheckpoint>& resume,
-                            const PageCallback& on_page, const std::atomic<bool>& stop) {
+                            const PageCallback& on_page, const std::atomic<bool>& stop, int attempt) {
   const int n = options_.segments;
   std::vector<ScanCheckpoint> start(static_cast<size_t>(n));
   for (int i = 0; i < n; ++i) start[static_cast<size_t>(i)] = ScanCheckpoint{i, n, "", false, 0, 0, options_.table};
@@ -69,13 +69,13 @@ ProduceReport Producer::run(const std::string& run, const std::vector<ScanCheckp
     for (size_t i = 1; i < start.size(); ++i)
       threads.emplace_back([&, i] {
         try {
-          reports[i] = run_segment(run, start[i], on_page, stop);
+          reports[i] = run_segment(run, start[i], on_page, stop, attempt);
         } catch (...) {
           failures[i] = std::current_exception();
         }
       });
     try {  // segment 0 in the calling thread: the common single-segment case starts no thread
-      reports[0] = run_segment(run, start[0], on_page, stop);
+      reports[0] = run_segment(run, start[0], on_page, stop, attempt);
     } catch (...) {
       failures[0] = std::current_exception();
     }
@@ -94,7 +94,7 @@ ProduceReport Producer::run(const std::string& run, const std::vector<ScanCheckp
 }
 
 ProduceReport Producer::run_segment(const std::string& run, ScanCheckpoint checkpoint, const PageCallback& on_page,
-                                    const std::atomic<bool>& stop) {
+                                    const std::atomic<bool>& stop, int attempt) {
   ProduceReport report;
   if (checkpoint.done) {
     report.complete = true;
@@ -137,7 +137,7 @@ ProduceReport Producer::run_segment(const std::string& run, ScanCheckpoint check
             fmt::format("the item has no string attribute '{}' (source.text)", options_.text_attribute.value_or(""))));
         continue;
       }
-      std::string body = encode_message(run, *key, item);
+      std::string body = encode_message(run, *key, item, attempt);
       if (message_size(body, {}) > message_limit) {
         errors.push_back(producer_error(run, *key, error_codes::kTooLarge,
                                         fmt::format("its message is {} bytes; the queue's message limit is {} bytes "

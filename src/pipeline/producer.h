@@ -64,12 +64,13 @@ class Producer {
   // segment is done, or early, at a page boundary, once `stop` is set. Throws Error when the
   // table or the queue fails for good (after retries of transient failures); what was sent
   // before stays sent and checkpointed.
+  // `attempt` (the run's RunRecord::attempt) goes into every message, for the results' dedupe.
   ProduceReport run(const std::string& run, const std::vector<ScanCheckpoint>& resume, const PageCallback& on_page,
-                    const std::atomic<bool>& stop);
+                    const std::atomic<bool>& stop, int attempt = 1);
 
  private:
   ProduceReport run_segment(const std::string& run, ScanCheckpoint checkpoint, const PageCallback& on_page,
-                            const std::atomic<bool>& stop);
+                            const std::atomic<bool>& stop, int attempt);
 
   const ProducerOptions options_;
   const TableFactory tables_;

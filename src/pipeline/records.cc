@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <limits>
 #include <charconv>
 #include <cmath>
 #include <optional>
@@ -18,9 +19,11 @@ namespace {
 
 using sentiment::Label;
 
-constexpr std::array<std::string_view, 12> kCsvColumns = {"run",      "key",          "sentiment", "positive",
-                                                          "negative", "neutral",      "mixed",     "compound",
-                                                          "engine",   "processed_at", "text",      "item"};
+// "attempt" came last, in a 13th column: files of the 12 before it still read (attempt 1).
+constexpr std::array<std::string_view, 13> kCsvColumns = {"run",     "key",   "sentiment", "positive", "negative",
+                                                          "neutral", "mixed", "compound",  "engine",   "processed_at",
+                                                          "text",    "item",  "attempt"};
+constexpr size_t kCsvColumnsBeforeAttempt = 12;
 
 // An item may nest 32 levels (DynamoDB's limit); the record around it adds one.
 constexpr int kMaxRecordDepth = 33;
@@ -107,6 +110,8 @@ class RecordReader {
  public:
   RecordReader(std::string_view line, std::string_view what)
       : what_(what), object_(parse_json_object(line, what, kMaxRecordDepth)) {}
+
+  bool has(std::string_view name) const { return object_.find(name) != nullptr; }
 
   const JsonMember& member(std::string_view name, std::string_view kind) const {
     const JsonMember* m = object_.find(name);
@@ -284,10 +289,10 @@ sentiment::VaderScores vader_from_scores(const sentiment::Sentiment& s, double c
   return {round3(s.scores.negative + m), round3(s.scores.neutral), round3(s.scores.positive + m), compound};
 }
 
-ResultRecord result_from_csv(CsvRow& row, std::string_view name) {
+// `columns`: 13, or 12 in files written before the attempt column.
+ResultRecord result_from_csv(CsvRow& row, std::string_view name, size_t columns) {
   auto fail = [&](std::string_view why) { return invalid_input(fmt::format("{}, line {}: {}", name, row.line, why)); };
-  if (row.fields.size() != kCsvColumns.size())
-    throw fail(fmt::format("expected {} fields, found {}", kCsvColumns.size(), row.fields.size()));
+  if (row.fields.size() != columns) throw fail(fmt::format("expected {} fields, found {}", columns, row.fields.size()));
   ResultRecord r;
   r.run = std::move(row.fields[0]);
   r.key = std::move(row.fields[1]);
@@ -308,6 +313,14 @@ ResultRecord result_from_csv(CsvRow& row, std::string_view name) {
     r.item = parse_json_object(row.fields[11], "the item", kMaxRecordDepth - 1).text;
   } catch (const Error& e) {
     throw fail(e.what());
+  }
+  if (columns > kCsvColumnsBeforeAttempt) {
+    const std::string& text = row.fields[12];
+    int attempt = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), attempt);
+    if (ec != std::errc() || end != text.data() + text.size() || attempt < 1)
+      throw fail(fmt::format("the attempt column is '{}', not a whole number from 1", text));
+    r.attempt = attempt;
   }
   return r;
 }
@@ -330,6 +343,8 @@ void append_jsonl(std::string& out, const ResultRecord& record) {
   out += item_text(record);
   out += ",\"processed_at\":";
   append_millis(out, record.processed_at);
+  out += ",\"attempt\":";
+  out += std::to_string(record.attempt);
   out += "}\n";
   guard.commit();
 }
@@ -388,6 +403,8 @@ void append_csv(std::string& out, const ResultRecord& record) {
   append_csv_field(out, record.text);
   out += ',';
   append_csv_field(out, item_text(record));
+  out += ',';
+  out += std::to_string(record.attempt);
   out += "\r\n";
   guard.commit();
 }
@@ -417,6 +434,12 @@ ResultRecord parse_result_jsonl(std::string_view line) {
   r.engine = in.string("engine");
   r.item.assign(*in.object_text("item"));
   r.processed_at = in.time("processed_at");
+  if (in.has("attempt")) {
+    const int64_t attempt = in.integer("attempt");
+    if (attempt < 1 || attempt > std::numeric_limits<int>::max())
+      throw invalid_input(fmt::format("the result record's \"attempt\" is {}, not a whole number from 1", attempt));
+    r.attempt = static_cast<int>(attempt);
+  }
   return r;
 }
 
@@ -442,7 +465,9 @@ std::vector<ResultRecord> parse_result_csv(std::string_view contents, std::strin
   append_csv_header(expected);
   expected.resize(expected.size() - 2);
   if (rows.empty()) throw invalid_input(fmt::format("{} is empty; expected the header row '{}'", name, expected));
-  if (!std::equal(rows[0].fields.begin(), rows[0].fields.end(), kCsvColumns.begin(), kCsvColumns.end())) {
+  const auto& head = rows[0].fields;
+  const size_t columns = head.size() == kCsvColumnsBeforeAttempt ? kCsvColumnsBeforeAttempt : kCsvColumns.size();
+  if (head.size() != columns || !std::equal(head.begin(), head.end(), kCsvColumns.begin())) {
     std::string header;
     for (size_t i = 0; i < rows[0].fields.size(); ++i) header += (i ? "," : "") + rows[0].fields[i];
     throw invalid_input(
@@ -450,7 +475,7 @@ std::vector<ResultRecord> parse_result_csv(std::string_view contents, std::strin
   }
   std::vector<ResultRecord> records;
   records.reserve(rows.size() - 1);
-  for (size_t i = 1; i < rows.size(); ++i) records.push_back(result_from_csv(rows[i], name));
+  for (size_t i = 1; i < rows.size(); ++i) records.push_back(result_from_csv(rows[i], name, columns));
   return records;
 }
 

@@ -32,6 +32,11 @@ struct ResultRecord {
   std::string engine;  // "vader" | "comprehend"
   std::string item;    // the item's JSON object, compact text, numbers exact
   Millis processed_at{};
+  // The run's attempt whose message made it: the results reader keeps, per (run, key), the
+  // record of the highest attempt, and only among those the latest processed_at, so that a
+  // re-run on a host whose clock is behind still wins over the older attempt. 1 in records
+  // written before sentiflow recorded it.
+  int attempt = 1;
 };
 
 // Why an item or message failed; the `code` of an error record.

@@ -104,8 +104,10 @@ struct RunRecords {
 };
 
 // Reads every result object of `run` under `prefix`. Objects come in key order and lines in
-// file order, so on equal processed_at the record seen later is the one with the larger
-// object key (or the later line): replacing on >= implements the tie rule.
+// file order. A record replaces the one kept when its (attempt, processed_at) is at least as
+// high: a later attempt of the run wins whatever the clocks said (a re-run on a host whose clock
+// is behind), and within an attempt the latest; on a tie the record seen later, the one with the
+// larger object key (or the later line).
 // A damaged object: logged once, remembered by key.
 void note_damaged(std::map<std::string, std::string>& damaged, const std::string& key, const std::string& why) {
   if (!damaged.emplace(key, why).second) return;
@@ -144,7 +146,8 @@ RunRecords read_run(ObjectStore& store, const std::string& prefix, const std::st
     const auto found = records.by_key.find(record.key);
     if (found == records.by_key.end())
       records.by_key.emplace(record.key, std::move(record));
-    else if (record.processed_at >= found->second.processed_at)
+    else if (std::pair(record.attempt, record.processed_at) >=
+             std::pair(found->second.attempt, found->second.processed_at))
       found->second = std::move(record);
   };
   list_all(store, folder, [&](const ObjectInfo& info) {

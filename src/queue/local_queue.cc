@@ -492,10 +492,11 @@ LocalQueue::LocalQueue(LocalQueueOptions options) : options_(std::move(options))
   // retention, set since by another process, has expired; it goes when it is visible again.
   s.delete_expired = db.prepare("DELETE FROM messages WHERE queue_id = ?1 AND sent_at <= ?2 AND visible_at <= ?3");
   s.add_expired = db.prepare("UPDATE queues SET expired = expired + ?2 WHERE id = ?1");
-  // Those removed, and those past their retention that no sweep has removed yet.
+  // Those removed, and those past their retention that no sweep has removed yet and no consumer
+  // holds (a held one may still be processed and deleted; the sweep spares it likewise).
   s.expired_total = db.prepare(
       "SELECT (SELECT expired FROM queues WHERE id = ?1) + "
-      "(SELECT count(*) FROM messages WHERE queue_id = ?1 AND sent_at <= ?2)");
+      "(SELECT count(*) FROM messages WHERE queue_id = ?1 AND sent_at <= ?2 AND visible_at <= ?3)");
   s.earliest_visible = db.prepare("SELECT min(visible_at) FROM messages WHERE queue_id = ?1");
   s.delete_by_receipt = db.prepare("DELETE FROM messages WHERE seq = ?1 AND queue_id = ?2 AND receipt = ?3");
   s.find = db.prepare("SELECT queue_id, receipt, visible_at FROM messages WHERE seq = ?1");
@@ -913,7 +914,7 @@ std::optional<int64_t> LocalQueue::expired_total() {
   s.read([&] {
     const int64_t now = now_ms();
     auto u = s.expired_total.use();
-    u.bind(1, s.queue_id).bind(2, now - s.stored_retention(now));
+    u.bind(1, s.queue_id).bind(2, now - s.stored_retention(now)).bind(3, now);
     if (u.step()) total = u.int64(0);
   });
   return total;

@@ -110,7 +110,7 @@ TEST_F(ResultsCli, PrintsCsvWithItsHeader) {
   const auto r = run_sentiflow("results " + pipeline() + " --format csv");
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_TRUE(
-      r.out.starts_with("run,key,sentiment,positive,negative,neutral,mixed,compound,engine,processed_at,text,item\r\n"))
+      r.out.starts_with("run,key,sentiment,positive,negative,neutral,mixed,compound,engine,processed_at,text,item,attempt\r\n"))
       << r.out;
   EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 4);
   EXPECT_NE(r.out.find(std::string(kRun1) + ",Netflix,NEUTRAL,"), std::string::npos) << r.out;

@@ -14,8 +14,7 @@ TEST_F(Secrets, NothingRegisteredLeavesTextAsItIs) { EXPECT_EQ(redact_secrets("k
 
 TEST_F(Secrets, EveryOccurrenceBecomesItsReference) {
   register_secret("API_KEY", "abcdef");
-  EXPECT_EQ(redact_secrets("GET /x?key=abcdef: invalid key abcdef"),
-            "GET /x?key=${API_KEY}: invalid key ${API_KEY}");
+  EXPECT_EQ(redact_secrets("GET /x?key=abcdef: invalid key abcdef"), "GET /x?key=${API_KEY}: invalid key ${API_KEY}");
 }
 
 TEST_F(Secrets, TheLongestValueIsReplacedFirst) {
@@ -33,6 +32,12 @@ TEST_F(Secrets, ValuesTooShortToBeSecretsAreNotRegistered) {
 TEST_F(Secrets, AReferenceThatHoldsItsValueDoesNotLoop) {
   register_secret("ABCD", "ABCD");  // ${ABCD} holds ABCD: the search goes on after it
   EXPECT_EQ(redact_secrets("ABCD ABCD"), "${ABCD} ${ABCD}");
+}
+
+// A value that JSON escapes (a quote, a backslash) is found in JSON text too.
+TEST_F(Secrets, TheJsonEscapedFormIsRedactedToo) {
+  register_secret("TOKEN", R"(ab"c\d)");
+  EXPECT_EQ(redact_secrets(R"({"url":"x?t=ab\"c\\d"} and ab"c\d)"), R"({"url":"x?t=${TOKEN}"} and ${TOKEN})");
 }
 
 }  // namespace

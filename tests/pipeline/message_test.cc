@@ -122,3 +122,23 @@ TEST(Message, IsReadableByAnyJsonParser) {
 
 }  // namespace
 }  // namespace sentiflow::pipeline
+
+namespace sentiflow::pipeline {
+namespace {
+
+// A run's attempt travels in the message from attempt 2 on (issue 14, fault 7): the results'
+// dedupe orders by it. A first attempt's body is as before; a bad attempt is a poison message.
+TEST(Message, CarriesTheAttemptFromTheSecondOn) {
+  EXPECT_EQ(encode_message("r", "k", "{}"), R"({"v":1,"run":"r","key":"k","item":{}})");
+  EXPECT_EQ(decode_message(encode_message("r", "k", "{}")).attempt, 1);
+  const std::string second = encode_message("r", "k", "{}", 2);
+  EXPECT_EQ(second, R"({"v":1,"run":"r","attempt":2,"key":"k","item":{}})");
+  EXPECT_EQ(decode_message(second).attempt, 2);
+  for (const char* bad : {R"({"v":1,"run":"r","attempt":0,"key":"k","item":{}})",
+                          R"({"v":1,"run":"r","attempt":"2","key":"k","item":{}})",
+                          R"({"v":1,"run":"r","attempt":1.5,"key":"k","item":{}})"})
+    EXPECT_THROW(decode_message(bad), Error) << bad;
+}
+
+}  // namespace
+}  // namespace sentiflow::pipeline

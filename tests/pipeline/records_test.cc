@@ -80,7 +80,7 @@ TEST(ResultRecordJsonl, HasTheDesignedShape) {
             R"("sentiment":"POSITIVE","scores":{"Positive":0.746,"Negative":0.0,"Neutral":0.254,"Mixed":0.0},)"
             R"("vader":{"neg":0.0,"neu":0.254,"pos":0.746,"compound":0.8316},"engine":"vader",)"
             R"("item":{"name":"Netflix","n":12345678901234567890123456789012345678,"big":1e400},)"
-            R"("processed_at":"2026-11-26T06:00:00.123Z"})"
+            R"("processed_at":"2026-11-26T06:00:00.123Z","attempt":1})"
             "\n");
   const std::string line = jsonl(comprehend_record());
   EXPECT_NE(line.find(R"("sentiment":"MIXED","scores":{"Positive":0.1234,"Negative":0.5,"Neutral":0.0001,)"
@@ -238,13 +238,14 @@ TEST(ErrorRecordJsonl, RefusesMalformedLines) {
 TEST(ResultRecordCsv, HasTheDesignedShape) {
   std::string out;
   append_csv_header(out);
-  EXPECT_EQ(out, "run,key,sentiment,positive,negative,neutral,mixed,compound,engine,processed_at,text,item\r\n");
+  EXPECT_EQ(out,
+            "run,key,sentiment,positive,negative,neutral,mixed,compound,engine,processed_at,text,item,attempt\r\n");
   out.clear();
   append_csv(out, vader_record());
   EXPECT_EQ(out,
             "2026-11-26T06:00:00Z,Netflix,POSITIVE,0.746,0.0,0.254,0.0,0.8316,vader,2026-11-26T06:00:00.123Z,"
             "Great shows.,\"{\"\"name\"\":\"\"Netflix\"\",\"\"n\"\":12345678901234567890123456789012345678,"
-            "\"\"big\"\":1e400}\"\r\n");
+            "\"\"big\"\":1e400}\",1\r\n");
   out.clear();
   ResultRecord r = comprehend_record();
   r.text = "a, \"b\"\nc";
@@ -285,10 +286,10 @@ TEST(ResultRecordCsv, RefusesMalformedObjectsNamingTheLine) {
   auto refuse = [](const std::string& csv) { return refusal([&] { parse_result_csv(csv, "run=r/a.csv"); }); };
   EXPECT_EQ(refuse(""),
             "run=r/a.csv is empty; expected the header row "
-            "'run,key,sentiment,positive,negative,neutral,mixed,compound,engine,processed_at,text,item'");
+            "'run,key,sentiment,positive,negative,neutral,mixed,compound,engine,processed_at,text,item,attempt'");
   EXPECT_NE(refuse("run,key\r\n" + row).find("run=r/a.csv is not a sentiflow results CSV: its header is 'run,key'"),
             std::string::npos);
-  EXPECT_EQ(refuse(header + row + "a,b,c\r\n"), "run=r/a.csv, line 3: expected 12 fields, found 3");
+  EXPECT_EQ(refuse(header + row + "a,b,c\r\n"), "run=r/a.csv, line 3: expected 13 fields, found 3");
   EXPECT_EQ(refuse(header + "\"open,\r\nnever closed"), "run=r/a.csv, line 2: a quoted field is not closed");
   EXPECT_EQ(refuse(header + "\"a\"b,\r\n"), "run=r/a.csv, line 2: text after a quoted field's closing quote");
   EXPECT_EQ(refuse(header + "a\"b,\r\n"), "run=r/a.csv, line 2: a quote inside a field that does not start with one");
@@ -308,7 +309,7 @@ TEST(ResultRecordCsv, RefusesMalformedObjectsNamingTheLine) {
   two_lines.text = "a\r\nb\nc";
   std::string csv = header;
   append_csv(csv, two_lines);
-  EXPECT_EQ(refuse(csv + "x\r\n"), "run=r/a.csv, line 5: expected 12 fields, found 1");
+  EXPECT_EQ(refuse(csv + "x\r\n"), "run=r/a.csv, line 5: expected 13 fields, found 1");
 }
 
 TEST(ParseUtcMillis, ReadsWhatFormatUtcMillisWrites) {
@@ -325,6 +326,38 @@ TEST(ParseUtcMillis, ReadsWhatFormatUtcMillisWrites) {
   // Whole-second parsing still refuses fractions.
   EXPECT_NE(refusal([&] { parse_utc("2026-01-01T10:00:00.5Z"); }).find("fractions of a second are not supported"),
             std::string::npos);
+}
+
+}  // namespace
+}  // namespace sentiflow::pipeline
+
+namespace sentiflow::pipeline {
+namespace {
+
+// The attempt (issue 14, fault 7) reads back from both formats; records and CSV objects written
+// before it read as attempt 1, and a bad attempt is refused.
+TEST(ResultRecordAttempt, RoundTripsAndOlderRecordsAreAttemptOne) {
+  ResultRecord r = vader_record();
+  r.attempt = 3;
+  EXPECT_EQ(parse_result_jsonl(jsonl(r)).attempt, 3);
+  std::string csv;
+  append_csv_header(csv);
+  append_csv(csv, r);
+  EXPECT_EQ(parse_result_csv(csv, "r.csv").at(0).attempt, 3);
+
+  std::string old_line = jsonl(vader_record());
+  old_line.replace(old_line.find(",\"attempt\":1"), 12, "");
+  EXPECT_EQ(parse_result_jsonl(old_line).attempt, 1);
+  std::string old_csv;
+  append_csv_header(old_csv);
+  append_csv(old_csv, vader_record());
+  for (const std::string_view cut : {std::string_view(",attempt\r\n"), std::string_view(",1\r\n")})
+    old_csv.replace(old_csv.find(cut), cut.size(), "\r\n");
+  EXPECT_EQ(parse_result_csv(old_csv, "old.csv").at(0).attempt, 1);
+
+  std::string bad = jsonl(vader_record());
+  bad.replace(bad.find("\"attempt\":1"), 11, "\"attempt\":0");
+  EXPECT_THROW(parse_result_jsonl(bad), Error);
 }
 
 }  // namespace

@@ -144,6 +144,21 @@ TEST_F(ResultsReaderTest, TheLatestProcessedAtWinsWhicheverObjectHoldsIt) {
   EXPECT_EQ(records[1].sentiment.label, sentiment::Label::mixed);
 }
 
+// Issue 14, fault 7: a re-run (attempt 2) on a host whose clock is an hour behind still wins
+// over attempt 1's record; before, the later processed_at won whatever the attempt.
+TEST_F(ResultsReaderTest, TheHigherAttemptWinsWhateverTheClocksSaid) {
+  const std::string r = "r";
+  auto first = record(r, "a", 3'600'000 + 5000, sentiment::Label::negative);
+  auto rerun = record(r, "a", 5000, sentiment::Label::positive);
+  rerun.attempt = 2;
+  put({first}, {"m1"});
+  put({rerun}, {"m2"});
+  const auto records = all();
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0].attempt, 2);
+  EXPECT_EQ(records[0].sentiment.label, sentiment::Label::positive);
+}
+
 TEST_F(ResultsReaderTest, TiesGoToTheLargerObjectKeyThenTheLaterLine) {
   const std::string r = "r";
   const std::string k1 = put({record(r, "a", 1000, sentiment::Label::negative)}, {"m1"});
