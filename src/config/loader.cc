@@ -388,7 +388,8 @@ class Loader {
         issue_at(warnings, "consumer.batch_size",
                  "Lambda's SQS trigger takes more than 10 messages per batch only with a batch_window of at least 1s");
       if (explicit_key("queue.durability"))
-        issue_at(warnings, "queue.durability", "durability applies to local queues only; SQS ignores it");
+        issue_at(warnings, "queue.durability",
+                 "with an SQS queue, durability only decides whether a folder sink fsyncs its objects");
     }
     if (explicit_key("lambda.timeout") && has("queue.visibility_timeout") &&
         config_.lambda.timeout > config_.queue.visibility_timeout)

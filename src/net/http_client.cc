@@ -3,6 +3,7 @@
 #include <curl/curl.h>
 #include <fmt/format.h>
 
+#include <arpa/inet.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -108,6 +109,65 @@ HttpClient::~HttpClient() = default;
 HttpClient::HttpClient(HttpClient&&) noexcept = default;
 HttpClient& HttpClient::operator=(HttpClient&&) noexcept = default;
 
+namespace {
+
+// The redirect rule's state for one transfer: the scope of its first request's address, and
+// the refused address, if any. CURLOPT_PREREQFUNCTION calls it before every request of the
+// transfer (the first and each redirect), on new and reused connections alike.
+struct RedirectGuard {
+  const HttpRequest* request = nullptr;
+  bool started = false;
+  bool from_public = false;
+  std::string origin{};
+  std::string refused{};  // "ip:port" of a refused redirect target
+};
+
+int check_redirect(void* data, char* primary_ip, char* /*local_ip*/, int primary_port, int /*local_port*/) {
+  auto& g = *static_cast<RedirectGuard*>(data);
+  const std::string ip = primary_ip != nullptr ? primary_ip : "";
+  const AddressScope scope = g.request->scope_of ? g.request->scope_of(ip, primary_port) : address_scope(ip);
+  const std::string where = fmt::format("{}:{}", ip, primary_port);
+  if (!g.started) {
+    g.started = true;
+    g.from_public = scope == AddressScope::public_address;
+    g.origin = where;
+    return CURL_PREREQFUNC_OK;
+  }
+  if (g.from_public && scope == AddressScope::internal) {
+    g.refused = where;
+    return CURL_PREREQFUNC_ABORT;
+  }
+  return CURL_PREREQFUNC_OK;
+}
+
+}  // namespace
+
+AddressScope address_scope(std::string_view ip) {
+  const std::string text(ip);
+  in_addr v4{};
+  if (::inet_pton(AF_INET, text.c_str(), &v4) == 1) {
+    const uint32_t a = ntohl(v4.s_addr);
+    const uint32_t top = a >> 24;
+    const bool internal = top == 127 || top == 0 || (a >> 16) == ((169u << 8) | 254u);
+    return internal ? AddressScope::internal : AddressScope::public_address;
+  }
+  in6_addr v6{};
+  if (::inet_pton(AF_INET6, text.c_str(), &v6) != 1) return AddressScope::internal;
+  if (IN6_IS_ADDR_V4MAPPED(&v6)) {
+    char mapped[INET_ADDRSTRLEN];
+    ::inet_ntop(AF_INET, &v6.s6_addr[12], mapped, sizeof mapped);
+    return address_scope(mapped);
+  }
+  static const in6_addr kAwsMetadata = [] {
+    in6_addr a{};
+    ::inet_pton(AF_INET6, "fd00:ec2::254", &a);
+    return a;
+  }();
+  const bool internal = IN6_IS_ADDR_LOOPBACK(&v6) || IN6_IS_ADDR_UNSPECIFIED(&v6) || IN6_IS_ADDR_LINKLOCAL(&v6) ||
+                        IN6_ARE_ADDR_EQUAL(&v6, &kAwsMetadata);
+  return internal ? AddressScope::internal : AddressScope::public_address;
+}
+
 HttpResponse HttpClient::send(const HttpRequest& request) {
   CURL* curl = handle_->curl;
   // Reset clears the previous request's options but keeps the live connections.
@@ -136,6 +196,10 @@ HttpResponse HttpClient::send(const HttpRequest& request) {
   curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, request.follow_redirects ? 1L : 0L);
   curl_easy_setopt(curl, CURLOPT_MAXREDIRS, 5L);
   curl_easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+  RedirectGuard guard{&request};
+  // The handle is reused: the callback of an earlier request must not stay behind.
+  curl_easy_setopt(curl, CURLOPT_PREREQFUNCTION, request.refuse_internal_redirects ? check_redirect : nullptr);
+  curl_easy_setopt(curl, CURLOPT_PREREQDATA, &guard);
   if (!handle_->user_agent.empty()) curl_easy_setopt(curl, CURLOPT_USERAGENT, handle_->user_agent.c_str());
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
   BodySink sink{&response.body, request.max_response_bytes};
@@ -154,6 +218,11 @@ HttpResponse HttpClient::send(const HttpRequest& request) {
   const CURLcode code = curl_easy_perform(curl);
   if (code != CURLE_OK) {
     const std::string where = fmt::format("{} {}", request.method, without_query(request.url));
+    if (code == CURLE_ABORTED_BY_CALLBACK && !guard.refused.empty())
+      throw invalid_input(
+          fmt::format("{}: a redirect from the public address {} to the internal address {} (this "
+                      "host or its link, where cloud metadata answers) is refused",
+                      where, guard.origin, guard.refused));
     switch (code) {
       case CURLE_URL_MALFORMAT:
       case CURLE_UNSUPPORTED_PROTOCOL: throw invalid_input(fmt::format("{}: {}", where, curl_easy_strerror(code)));

@@ -21,6 +21,14 @@ namespace sentiflow {
 
 using HttpHeaders = std::vector<std::pair<std::string, std::string>>;
 
+// Where an address leads, for the redirect rule of HttpRequest::refuse_internal_redirects.
+// internal: this host or its link (loopback 127.0.0.0/8 and ::1, link-local 169.254.0.0/16 and
+// fe80::/10, where cloud metadata services answer, AWS's IPv6 metadata address fd00:ec2::254,
+// the unspecified 0.0.0.0/8 and ::, and their IPv4-mapped forms); public: any other address.
+enum class AddressScope { public_address, internal };
+// The scope of a numeric IPv4 or IPv6 address; text that is not one is internal (refused).
+AddressScope address_scope(std::string_view ip);
+
 struct HttpRequest {
   std::string method = "GET";
   std::string url{};
@@ -39,6 +47,15 @@ struct HttpRequest {
   // that only exist on this host, such as Lambda's Runtime API at 127.0.0.1:9001: a function
   // whose environment sets http_proxy or ALL_PROXY for its own calls must still reach it.
   bool use_proxy = true;
+  // With follow_redirects: a redirect from a public address to an internal one fails the
+  // request (Error(invalid_input) naming both), so that a URL built from data cannot reach this
+  // host's services or the cloud's metadata through a public server's redirect. Judged on the
+  // address each request of the transfer is sent to, after resolution. A request that starts on
+  // an internal address (a local server) may be redirected within this host.
+  bool refuse_internal_redirects = false;
+  // How addresses are judged (ip, port); empty: address_scope. Tests stand a loopback server in
+  // for a public one.
+  std::function<AddressScope(std::string_view ip, int port)> scope_of{};
 };
 
 struct HttpResponse {

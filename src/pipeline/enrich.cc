@@ -308,7 +308,9 @@ std::string Enricher::State::fetch_text(Worker& worker, const std::string& url) 
                             .timeout = options.timeout,
                             .follow_redirects = true,
                             .accept_compressed = true,
-                            .max_response_bytes = kMaxResponseBytes};
+                            .max_response_bytes = kMaxResponseBytes,
+                            // A URL from data must not reach this host through a redirect.
+                            .refuse_internal_redirects = true};
   const auto attempts = static_cast<unsigned>(options.retries) + 1;
   for (unsigned attempt = 1;; ++attempt) {
     limiter.acquire();

@@ -35,8 +35,9 @@ std::string_view to_string(RunPhase phase);
 std::optional<RunKind> parse_run_kind(std::string_view text);
 std::optional<RunPhase> parse_run_phase(std::string_view text);
 
-// Counts of one run, added to by every process that works on it. At least once: a batch that
-// is processed again after a crash counts again (`sentiflow results` is exact).
+// Counts of one run, added to by every process that works on it. Close, not exact: a batch that
+// is processed again after a crash counts again, and one whose process dies between its
+// acknowledgement and its count is not counted (`sentiflow results` is exact).
 struct RunCounts {
   int64_t scanned = 0;                    // items read from the table
   int64_t sent = 0;                       // messages sent

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <map>
 #include <optional>
@@ -179,6 +180,67 @@ TEST(HttpClient, UseProxyFalseIgnoresTheProxyVariables) {
   const auto answer = direct.send({.url = server.url("/hello?name=direct"), .use_proxy = false});
   EXPECT_EQ(answer.status, 200);
   EXPECT_EQ(answer.body, "hello direct");
+}
+
+TEST(AddressScope, LoopbackLinkLocalMetadataAndUnspecifiedAreInternal) {
+  for (const char* ip : {"127.0.0.1", "127.9.9.9", "169.254.169.254", "169.254.0.1", "0.0.0.0", "::1", "::", "fe80::1",
+                         "::ffff:127.0.0.1", "::ffff:169.254.169.254", "fd00:ec2::254", "not an address"})
+    EXPECT_EQ(address_scope(ip), AddressScope::internal) << ip;
+  for (const char* ip : {"8.8.8.8", "10.0.0.1", "192.168.1.1", "169.253.0.1", "2001:db8::1", "::ffff:8.8.8.8"})
+    EXPECT_EQ(address_scope(ip), AddressScope::public_address) << ip;
+}
+
+// Issue 14, fault 10: enrich follows redirects, but not from a public host to this host or the
+// cloud's metadata. A loopback server stands in for the public one (scope_of, by port); the
+// "internal" server must never see the request. Before, the redirect was followed.
+TEST(HttpClient, ARedirectFromAPublicToAnInternalAddressIsRefused) {
+  std::atomic<int> internal_hits{0};
+  testing_support::LocalHttpServer internal([&](httplib::Server& s) {
+    s.Get("/latest/meta-data", [&](const httplib::Request&, httplib::Response& res) {
+      ++internal_hits;
+      res.set_content("secret role credentials", "text/plain");
+    });
+  });
+  testing_support::LocalHttpServer other_public([](httplib::Server& s) {
+    s.Get("/page", [](const httplib::Request&, httplib::Response& res) { res.set_content("a page", "text/plain"); });
+  });
+  const std::string to_internal = internal.url("/latest/meta-data");
+  const std::string to_public = other_public.url("/page");
+  testing_support::LocalHttpServer public_server([&](httplib::Server& s) {
+    s.Get("/evil", [&](const httplib::Request&, httplib::Response& res) { res.set_redirect(to_internal); });
+    s.Get("/moved", [&](const httplib::Request&, httplib::Response& res) { res.set_redirect(to_public); });
+  });
+  const int internal_port = internal.port();
+  const auto scope = [&](std::string_view, int port) {
+    return port == internal_port ? AddressScope::internal : AddressScope::public_address;
+  };
+  HttpClient client;
+  std::string message;
+  try {
+    client.send({.url = public_server.url("/evil"),
+                 .follow_redirects = true,
+                 .refuse_internal_redirects = true,
+                 .scope_of = scope});
+    ADD_FAILURE() << "the redirect was followed";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::invalid_input) << e.what();
+    message = e.what();
+  }
+  EXPECT_NE(message.find("is refused"), std::string::npos) << message;
+  EXPECT_NE(message.find(std::to_string(internal_port)), std::string::npos) << message;
+  EXPECT_EQ(internal_hits, 0);
+  // Public to public: followed, on the same client (its callback state is per request).
+  const auto moved = client.send({.url = public_server.url("/moved"),
+                                  .follow_redirects = true,
+                                  .refuse_internal_redirects = true,
+                                  .scope_of = scope});
+  EXPECT_EQ(moved.status, 200);
+  EXPECT_EQ(moved.body, "a page");
+  // Internal to internal (a server on this host, judged for real): followed.
+  const auto local =
+      client.send({.url = public_server.url("/evil"), .follow_redirects = true, .refuse_internal_redirects = true});
+  EXPECT_EQ(local.status, 200);
+  EXPECT_EQ(internal_hits, 1);
 }
 
 TEST(Url, EncodesAllButUnreserved) {
