@@ -560,6 +560,42 @@ TEST_F(RunCli, ASinkThatCannotBeWrittenAtStartIsRefused) {
   EXPECT_EQ(run("run " + quoted_file() + " --once --no-progress").status, 0);
 }
 
+// Disk faults on the SQLite files (issue 14, "Disk faults"): 40 writes to the state folder's
+// files (queue, run state, table) fail with EIO in the middle of a run. Whatever the process
+// does then, a `run --once` after the fault resumes the run, and it ends with every item stored
+// once and no message a dead letter for a fault of ours.
+TEST_F(RunCli, WriteFaultsOnTheSqliteFilesLoseNothing) {
+  constexpr int kItems = 2'000;
+  write_seed(kItems);
+  write_pipeline("{table: local://items, key: name, seed: seed.jsonl, page_size: 200}",
+                 "{url: local://producer, visibility_timeout: 5s, max_receive_count: 3}",
+                 rate_limited_consumer("batch_size: 50, concurrency: {min: 2, max: 2}", 1000));
+  Spawned p = spawn({"run", file(), "--once", "--no-progress"}, fault_env("state"));
+  ASSERT_TRUE(poll_until(
+      [&] {
+        const auto s = status();
+        return !s["runs"].empty() && s["runs"][0]["processed"].get<int64_t>() > 0;
+      },
+      seconds(15), milliseconds(50)))
+      << p.err();
+  arm_fault("EIO write 1 40");
+  ASSERT_TRUE(poll_until([&] { return p.err().find("I/O error") != std::string::npos; }, seconds(15), milliseconds(20)))
+      << "the faults did not reach the process: " << p.err();
+  ASSERT_TRUE(p.wait_for_end(seconds(60))) << p.err();
+  disarm_fault();
+  for (int i = 0; i < 3 && status()["runs"][0]["state"] != "finished"; ++i) {
+    const Outcome r = run("run " + quoted_file() + " --once --no-progress");
+    EXPECT_NE(r.status, 2) << r.err;
+  }
+  const auto s = status();
+  ASSERT_EQ(s["runs"].size(), 1u) << s.dump(2) << p.err();
+  EXPECT_EQ(s["runs"][0]["state"], "finished") << p.err();
+  EXPECT_EQ(s["dead_letter_queue"]["messages"], 0) << p.err();
+  const auto runs = keys_by_run(results());
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_EQ(runs.begin()->second, expected_keys(kItems));
+}
+
 TEST_F(RunCli, RunRefusesBadUsage) {
   write_seed(3);
   write_pipeline("{table: local://items, key: name, text: description, seed: seed.jsonl}", "{url: local://producer}",
