@@ -7,6 +7,8 @@
 #include <utility>
 #include <vector>
 
+#include "core/json_text.h"
+
 namespace sentiflow {
 namespace {
 
@@ -21,31 +23,12 @@ Registry& registry() {
   return r;
 }
 
-// `value` as it appears inside a JSON string (JSON logs, `validate --json`): quotes, backslashes
-// and control characters escaped as nlohmann::json writes them.
+// `value` as it appears inside a JSON string (JSON logs, `validate --json`), escaped as
+// append_json_quoted writes it (which is how nlohmann::json writes it too), without the quotes.
 std::string json_escaped(std::string_view value) {
-  std::string out;
-  for (const char c : value) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          static constexpr char kHex[] = "0123456789abcdef";
-          out += "\\u00";
-          out += kHex[(c >> 4) & 0xF];
-          out += kHex[c & 0xF];
-        } else {
-          out += c;
-        }
-    }
-  }
-  return out;
+  std::string quoted;
+  append_json_quoted_unchecked(quoted, value);
+  return quoted.substr(1, quoted.size() - 2);
 }
 
 }  // namespace

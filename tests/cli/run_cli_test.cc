@@ -141,6 +141,17 @@ class RunCli : public ::testing::Test {
   void arm_fault(const std::string& text) const { write("fault", text); }
   void disarm_fault() const { std::filesystem::remove(dir_.path() / "fault"); }
 
+  // Polls (15 s at most) until the newest run has stored something: what the test does next
+  // lands in the middle of it.
+  bool storing() const {
+    return poll_until(
+        [&] {
+          const auto s = status();
+          return !s["runs"].empty() && s["runs"][0]["processed"].get<int64_t>() > 0;
+        },
+        seconds(15), milliseconds(50));
+  }
+
   nlohmann::json status() const {
     const Outcome r = run("status " + quoted_file() + " --json");
     EXPECT_EQ(r.status, 0) << r.err;
@@ -364,13 +375,7 @@ TEST_F(RunCli, SigtermInDaemonModeLosesNothing) {
 
   Spawned daemon = spawn({"run", file(), "--no-progress"});
   // A first start counts as downtime: catch_up latest fires the latest tick at once.
-  ASSERT_TRUE(poll_until(
-      [&] {
-        const auto s = status();
-        return !s["runs"].empty() && s["runs"][0]["processed"].get<int64_t>() > 0;
-      },
-      seconds(15), milliseconds(50)))
-      << daemon.err();
+  ASSERT_TRUE(storing()) << daemon.err();
   daemon.signal(SIGTERM);
   ASSERT_TRUE(daemon.wait_for_end(seconds(15))) << "the daemon did not stop within 15 s";
   EXPECT_EQ(daemon.exit_code(), 0) << daemon.err();
@@ -455,13 +460,7 @@ TEST_F(RunCli, TwoPipelinesOfOneStateFolderKeepTheirRunsApart) {
         "consumer: {batch_size: 10}\nsink: {store: out-b/}\n");
 
   Spawned a = spawn({"run", file(), "--once", "--no-progress"});
-  ASSERT_TRUE(poll_until(
-      [&] {
-        const auto s = status();
-        return !s["runs"].empty() && s["runs"][0]["processed"].get<int64_t>() > 0;
-      },
-      seconds(15), milliseconds(50)))
-      << a.err();
+  ASSERT_TRUE(storing()) << a.err();
   a.signal(SIGKILL);
   ASSERT_TRUE(a.wait_for_end(seconds(15)));
   const std::string a_run = status()["runs"][0]["id"];
@@ -510,13 +509,7 @@ TEST_F(RunCli, ASinkDownForThirtySecondsLosesNothingAndDeadLettersNothing) {
                  "{url: local://producer, visibility_timeout: 10s, max_receive_count: 2}",
                  rate_limited_consumer("batch_size: 50, concurrency: {min: 2, max: 2}", 500));
   Spawned p = spawn({"run", file(), "--once", "--no-progress"}, fault_env("out"));
-  ASSERT_TRUE(poll_until(
-      [&] {
-        const auto s = status();
-        return !s["runs"].empty() && s["runs"][0]["processed"].get<int64_t>() > 0;
-      },
-      seconds(15), milliseconds(50)))
-      << p.err();
+  ASSERT_TRUE(storing()) << p.err();
   arm_fault("EIO");
   const auto down_at = std::chrono::steady_clock::now();
   ASSERT_TRUE(poll_until([&] { return p.err().find("the sink cannot store results") != std::string::npos; },
@@ -571,13 +564,7 @@ TEST_F(RunCli, WriteFaultsOnTheSqliteFilesLoseNothing) {
                  "{url: local://producer, visibility_timeout: 5s, max_receive_count: 3}",
                  rate_limited_consumer("batch_size: 50, concurrency: {min: 2, max: 2}", 1000));
   Spawned p = spawn({"run", file(), "--once", "--no-progress"}, fault_env("state"));
-  ASSERT_TRUE(poll_until(
-      [&] {
-        const auto s = status();
-        return !s["runs"].empty() && s["runs"][0]["processed"].get<int64_t>() > 0;
-      },
-      seconds(15), milliseconds(50)))
-      << p.err();
+  ASSERT_TRUE(storing()) << p.err();
   arm_fault("EIO write 1 40");
   ASSERT_TRUE(poll_until([&] { return p.err().find("I/O error") != std::string::npos; }, seconds(15), milliseconds(20)))
       << "the faults did not reach the process: " << p.err();
