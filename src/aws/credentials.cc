@@ -11,15 +11,13 @@
 #include "core/strings.h"
 #include "core/version.h"
 #include "net/http_client.h"
+#include "net/url.h"
 #include "observe/log.h"
 
 namespace sentiflow::aws {
 namespace {
 
 std::string user_agent() { return "sentiflow/" + std::string(kVersion); }
-
-// A URL for a message: without its query, which might carry a token.
-std::string without_query(std::string_view url) { return std::string(url.substr(0, url.find_first_of("?#"))); }
 
 // Credentials from the JSON the container and instance endpoints answer with
 // ({"AccessKeyId", "SecretAccessKey", "Token", "Expiration"}). Messages name fields, never values.

@@ -48,11 +48,11 @@ void register_secret(std::string_view name, std::string_view value) {
   r.any = true;
 }
 
-std::string redact_secrets(std::string_view text) {
+std::string redact_secrets(std::string text) {
   auto& r = registry();
-  if (!r.any.load(std::memory_order_acquire)) return std::string(text);
+  if (!r.any.load(std::memory_order_acquire)) return text;
   std::shared_lock lock(r.mutex);
-  std::string out(text);
+  std::string out = std::move(text);
   for (const auto& [value, reference] : r.values) {
     for (size_t at = out.find(value); at != std::string::npos; at = out.find(value, at + reference.size()))
       out.replace(at, value.size(), reference);

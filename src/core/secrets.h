@@ -22,9 +22,9 @@ inline constexpr size_t kMinSecretBytes = 4;
 void register_secret(std::string_view name, std::string_view value);
 
 // `text` with every registered value replaced by `${NAME}` (the longest value first, so that a
-// value holding another is replaced whole). Returns `text` unchanged, without a copy's search
-// cost beyond one check, while nothing is registered.
-std::string redact_secrets(std::string_view text);
+// value holding another is replaced whole). Taken by value: while nothing is registered, `text`
+// is handed back as it came, after one check (every log line passes through here).
+std::string redact_secrets(std::string text);
 
 // Forgets every registered value (for tests that load several files in one process).
 void clear_secrets();

@@ -93,4 +93,6 @@ std::string expand_url_template(std::string_view url_template,
   return out;
 }
 
+std::string without_query(std::string_view url) { return std::string(url.substr(0, url.find_first_of("?#"))); }
+
 }  // namespace sentiflow

@@ -28,4 +28,8 @@ std::string percent_decode(std::string_view text, PercentDecodeOptions options =
 std::string expand_url_template(std::string_view url_template,
                                 const std::function<std::optional<std::string>(std::string_view)>& lookup);
 
+// `url` as error messages and logs show it: without its query and fragment, which may carry keys
+// or signatures. (Credentials in the authority are refused where URLs enter: config/values.cc.)
+std::string without_query(std::string_view url);
+
 }  // namespace sentiflow

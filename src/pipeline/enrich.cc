@@ -32,19 +32,6 @@ constexpr size_t kBodyExcerptBytes = 160;
 // concurrency × 4 MiB: a page summary is a few KiB, a peer that answers gigabytes fails its item.
 constexpr size_t kMaxResponseBytes = 4u << 20;
 
-// The URL as error reasons and logs show it: without its query and fragment (they may carry
-// keys or signatures) and without user:password@ (credentials).
-std::string without_query(std::string_view url) {
-  url = url.substr(0, url.find_first_of("?#"));
-  const size_t authority = url.find("://");
-  if (authority == std::string_view::npos) return std::string(url);
-  const size_t start = authority + 3;
-  const size_t end = std::min(url.find('/', start), url.size());
-  const size_t at = url.substr(0, end).rfind('@');
-  if (at == std::string_view::npos || at < start) return std::string(url);
-  return std::string(url.substr(0, start)) + std::string(url.substr(at + 1));
-}
-
 // The start of an error body for a reason (Wikimedia's 403 says "Please set a user-agent ..."),
 // on one line, or nothing when it is not text worth showing.
 std::string body_excerpt(std::string_view body) {
