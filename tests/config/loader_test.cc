@@ -169,6 +169,18 @@ TEST(Loader, RefusesYamlFeaturesItWouldOtherwiseIgnore) {
   EXPECT_TRUE(load(kMinimal + "catch_up: !!str latest\n").ok()) << "a standard tag changes nothing";
 }
 
+// yaml-cpp 0.7's LoadAll never ends on a stray flow indicator at the top of a file: it made
+// `validate` hang while its memory grew (found by fuzz/pipeline_fuzz.cc).
+TEST(Loader, AStrayCommaAtTheTopIsASyntaxErrorNotAHang) {
+  for (const std::string& text : std::vector<std::string>{",name: demo\n", "  , " + kMinimal, ",\n"}) {
+    const LoadResult r = load(text);
+    ASSERT_EQ(r.errors.size(), 1u) << errors_of(r);
+    EXPECT_NE(r.errors[0].message.find("unexpected ','"), std::string::npos) << errors_of(r);
+    EXPECT_EQ(r.errors[0].line, 1);
+  }
+  EXPECT_NE(errors_of(load(kMinimal + "---\n---\n")).find("one YAML document"), std::string::npos);
+}
+
 TEST(Loader, CountsColumnsInCharacters) {
   const LoadResult r = load(kMinimal + "sink: {format: \"\u00e9\u00e9\u00e9\u00e9\u00e9\", compression: zip}\n");
   ASSERT_EQ(r.errors.size(), 2u) << errors_of(r);
