@@ -169,7 +169,10 @@ struct DynamoDbRunState::Impl {
                                            .body = body.dump()})
                                    .body;
     if (answer.empty()) return json::object();
-    return json::parse(answer);
+    json parsed = json::parse(answer, nullptr, /*allow_exceptions=*/false);
+    if (!parsed.is_object())
+      throw Error(ErrorCode::internal, "DynamoDB " + operation + ": the answer is not a JSON object");
+    return parsed;
   }
 
   // call() for a conditional write: false when DynamoDB refused it with a conflict (a failed

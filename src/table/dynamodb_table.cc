@@ -280,7 +280,9 @@ std::string DynamoDbTable::call(const std::string& operation, const std::string&
   return client_->call(aws::json_request("DynamoDB_20120810.", operation, body)).body;
 }
 
-void DynamoDbTable::open_table() {
+// A DescribeTable answer of another shape is DynamoDB's fault (or a proxy's): Error(internal),
+// never a JSON library's exception (found by fuzz/aws_json_fuzz.cc).
+void DynamoDbTable::open_table() try {
   const std::string name_body = "{\"TableName\":" + json_quoted(options_.name) + "}";
   nlohmann::json table;
   const auto describe = [&] { table = nlohmann::json::parse(call("DescribeTable", name_body)).at("Table"); };
@@ -338,6 +340,9 @@ void DynamoDbTable::open_table() {
                                     options_.key_schema->partition_key,
                                     options_.key_schema->sort_key ? ", " + *options_.key_schema->sort_key : ""));
   schema_ = std::move(actual);
+} catch (const nlohmann::json::exception& e) {
+  throw Error(ErrorCode::internal,
+              fmt::format("DynamoDB DescribeTable: an answer of an unexpected shape: {}", e.what()));
 }
 
 const KeySchema& DynamoDbTable::key_schema() const { return schema_; }
