@@ -6,6 +6,9 @@
 #include <algorithm>
 #include <atomic>
 #include <charconv>
+#include <cmath>
+#include <ctime>
+#include <fstream>
 #include <condition_variable>
 #include <exception>
 #include <functional>
@@ -31,8 +34,10 @@ using std::chrono::milliseconds;
 // into somebody else's database.
 constexpr int64_t kApplicationId = 0x53464C51;
 // 2: queues.retention (schema 1 files get the column, NULL, when first opened); 3:
-// queues.expired (0 for files of 1 and 2).
-constexpr int64_t kSchemaVersion = 3;
+// queues.expired (0 for files of 1 and 2); 4: the clock table (anchored when first opened).
+constexpr int64_t kSchemaVersion = 4;
+// The wall clock may differ this much from the queue's before the queue follows it (when empty).
+constexpr int64_t kClockTolerance = 2'000;  // ms
 
 constexpr size_t kLocalMaxBatch = 10'000;
 constexpr uint64_t kLocalMaxBatchBytes = 64ULL * 1024 * 1024;
@@ -73,6 +78,15 @@ CREATE TABLE messages(
   dead_lettered_at INTEGER,
   last_error TEXT
 );
+-- The queue's clock (docs/EMBEDDED.md, "The queue's clock"): the queue's time was queue_ms when
+-- the machine's boot clock (CLOCK_BOOTTIME, which no setting of the wall clock moves) read
+-- boot_ms in the boot boot_id. Every time in this file is the queue's time.
+CREATE TABLE clock(
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  queue_ms INTEGER NOT NULL,
+  boot_ms INTEGER NOT NULL,
+  boot_id TEXT NOT NULL
+);
 -- The receive query walks this index in its order: the oldest visible first.
 -- receive_count and sent_at make it cover counts() too, so counting never reads the rows.
 CREATE INDEX messages_by_visibility ON messages(queue_id, visible_at, receive_count, sent_at);
@@ -82,7 +96,21 @@ constexpr const char* kColumns =
     "seq, receive_count, sent_at, first_received_at, message_id, body, attributes, dead_letter_source, "
     "dead_letter_receive_count, dead_lettered_at, last_error";
 
-int64_t now_ms() { return now_millis().time_since_epoch().count(); }
+// The machine's boot clock in ms (CLOCK_BOOTTIME: counts suspend, never stepped) and its boot id.
+int64_t system_boot_ms() {
+  timespec t{};
+  ::clock_gettime(CLOCK_BOOTTIME, &t);
+  return static_cast<int64_t>(t.tv_sec) * 1000 + t.tv_nsec / 1'000'000;
+}
+const std::string& system_boot_id() {
+  static const std::string id = [] {
+    std::ifstream in("/proc/sys/kernel/random/boot_id");
+    std::string line;
+    std::getline(in, line);
+    return line;  // "" where there is none: a reboot is then seen by the boot clock going back
+  }();
+  return id;
+}
 Millis to_millis(int64_t ms) { return Millis(milliseconds(ms)); }
 
 void check_queue_name(const std::string& name, std::string_view what) {
@@ -200,7 +228,12 @@ struct Operation {
 // per query (fourteen). Every operation runs on the one connection, so they stay together.
 struct LocalQueue::State {
   explicit State(const LocalQueueOptions& options)
-      : db(options.file, options.busy_timeout), random(std::random_device{}()) {}
+      : db(options.file, options.busy_timeout),
+        random(std::random_device{}()),
+        wall_clock(options.wall_clock ? options.wall_clock : now_millis),
+        boot_clock(options.boot_clock ? options.boot_clock : [] { return milliseconds(system_boot_ms()); }),
+        boot_id(options.boot_clock ? options.boot_id : system_boot_id()),
+        queue_name(options.name) {}
 
   // Group commit. Every use of the connection is an Operation. A thread that finds no group
   // running leads one: it takes every operation waiting at that moment, runs the reads, then
@@ -396,6 +429,71 @@ struct LocalQueue::State {
   static constexpr int64_t kRetentionRefresh = 1000;  // ms
   int64_t retention_cached = 0;
   int64_t retention_read_at = std::numeric_limits<int64_t>::min() / 2;  // never read yet
+
+  // The queue's time (docs/EMBEDDED.md, "The queue's clock"): the wall clock as it was when the
+  // file's clock was anchored, advanced by the boot clock since. A step of the wall clock (NTP,
+  // a VM resumed, a hand) moves neither visibility timeouts nor retention: before, a step back
+  // of an hour hid every queued message for an hour and a step forward let every message in
+  // flight be received again. The anchor is read from the file by every operation (another
+  // process may have moved it) and moved by a write only when the machine rebooted (a new boot
+  // clock) or when the file holds no message while the wall clock has moved away: an empty
+  // queue has no time to keep, so it follows the wall clock again. Returns the time now.
+  int64_t clock(bool writing) {
+    {
+      auto u = select_clock.use();
+      if (u.step()) {
+        anchor_queue = u.int64(0);
+        anchor_boot = u.int64(1);
+        anchor_boot_id = u.text(2);
+      } else {
+        anchor_boot_id.reset();  // a file of schema 3 or older, not yet anchored
+      }
+    }
+    const int64_t wall = wall_clock().time_since_epoch().count();
+    const int64_t boot = boot_clock().count();
+    const bool rebooted = !anchor_boot_id || *anchor_boot_id != boot_id || boot < anchor_boot;
+    if (rebooted) {
+      anchor_queue = wall;
+      anchor_boot = boot;
+      if (writing) write_anchor();
+      return wall;
+    }
+    const int64_t now = anchor_queue + (boot - anchor_boot);
+    if (std::abs(wall - now) <= kClockTolerance) return now;
+    if (writing) {
+      auto u = any_message.use();
+      if (!u.step()) {  // an empty file: follow the wall clock again
+        anchor_queue = wall;
+        anchor_boot = boot;
+        write_anchor();
+        return wall;
+      }
+    }
+    if (!warned_step.exchange(true))
+      log::warn(
+          fmt::format("the wall clock is {} s {} queue '{}''s time; the queue keeps its own time until it is "
+                      "empty, so visibility timeouts and retention are not moved by the step",
+                      std::abs(wall - now) / 1000, wall > now ? "ahead of" : "behind", queue_name));
+    return now;
+  }
+  // The time from the anchor last read, without a look at the file (a waiting receive's wake-up).
+  int64_t clock_now() { return anchor_queue + (boot_clock().count() - anchor_boot); }
+  void write_anchor() {
+    upsert_clock.use().bind(1, anchor_queue).bind(2, anchor_boot).bind_text(3, boot_id).run();
+    anchor_boot_id = boot_id;
+  }
+  std::function<Millis()> wall_clock;
+  std::function<milliseconds()> boot_clock;
+  std::string boot_id;
+  std::string queue_name;
+  // Written by the group's leader, read by waiting receives (clock_now): atomic.
+  std::atomic<int64_t> anchor_queue{0};
+  std::atomic<int64_t> anchor_boot{0};
+  std::optional<std::string> anchor_boot_id;
+  std::atomic<bool> warned_step{false};
+  Statement select_clock;
+  Statement upsert_clock;
+  Statement any_message;
 };
 
 namespace {
@@ -416,6 +514,9 @@ void prepare_schema(Database& db) {
     db.exec("ALTER TABLE queues ADD COLUMN retention INTEGER");
   if (single("SELECT count(*) FROM pragma_table_info('queues') WHERE name = 'expired'") == 0)
     db.exec("ALTER TABLE queues ADD COLUMN expired INTEGER NOT NULL DEFAULT 0");
+  db.exec(
+      "CREATE TABLE IF NOT EXISTS clock(id INTEGER PRIMARY KEY CHECK (id = 1), queue_ms INTEGER NOT NULL, "
+      "boot_ms INTEGER NOT NULL, boot_id TEXT NOT NULL)");
   if (single("PRAGMA user_version") < kSchemaVersion)
     db.exec(fmt::format("PRAGMA user_version={}", kSchemaVersion).c_str());
   tx.commit();
@@ -426,7 +527,11 @@ void prepare_schema(Database& db) {
 int64_t queue_id_of(Database& db, const std::string& name, std::optional<milliseconds> retention) {
   auto insert =
       db.prepare("INSERT INTO queues(name, created_at, retention) VALUES(?1, ?2, ?3) ON CONFLICT(name) DO NOTHING");
-  insert.use().bind_text(1, name).bind(2, now_ms()).bind(3, retention.value_or(kDefaultRetention).count()).run();
+  insert.use()
+      .bind_text(1, name)
+      .bind(2, now_millis().time_since_epoch().count())
+      .bind(3, retention.value_or(kDefaultRetention).count())
+      .run();
   if (retention) {
     auto update = db.prepare("UPDATE queues SET retention = ?2 WHERE name = ?1");
     update.use().bind_text(1, name).bind(2, retention->count()).run();
@@ -515,6 +620,12 @@ LocalQueue::LocalQueue(LocalQueueOptions options) : options_(std::move(options))
   s.data_version = db.prepare("PRAGMA data_version");
   s.select_retention =
       db.prepare(fmt::format("SELECT coalesce(retention, {}) FROM queues WHERE id = ?1", kDefaultRetention.count()));
+  s.select_clock = db.prepare("SELECT queue_ms, boot_ms, boot_id FROM clock WHERE id = 1");
+  s.upsert_clock = db.prepare(
+      "INSERT INTO clock(id, queue_ms, boot_ms, boot_id) VALUES(1, ?1, ?2, ?3) ON CONFLICT(id) DO UPDATE SET "
+      "queue_ms = excluded.queue_ms, boot_ms = excluded.boot_ms, boot_id = excluded.boot_id");
+  s.any_message = db.prepare("SELECT 1 FROM messages LIMIT 1");
+  s.write([&] { s.clock(true); });  // anchors the clock of a new file (or one of schema 3)
 }
 
 std::chrono::milliseconds LocalQueue::retention() const {
@@ -522,7 +633,7 @@ std::chrono::milliseconds LocalQueue::retention() const {
   int64_t stored = 0;
   s.read([&] {
     s.retention_read_at = std::numeric_limits<int64_t>::min() / 2;  // this call reads the file
-    stored = s.stored_retention(now_ms());
+    stored = s.stored_retention(s.clock(false));
   });
   return milliseconds(stored);
 }
@@ -604,7 +715,7 @@ std::vector<SendResult> LocalQueue::send(std::span<const SendEntry> entries) {
   }
   if (!any_valid) return results;
   s.write([&] {
-    const int64_t now = now_ms();
+    const int64_t now = s.clock(true);
     for (size_t i = 0; i < entries.size(); ++i) {
       if (!results[i].ok()) continue;
       auto u = s.insert.use();
@@ -629,7 +740,7 @@ void LocalQueue::State::take_visible(const LocalQueueOptions& options, size_t ma
                                      milliseconds visibility_timeout, std::vector<Taken>& taken,
                                      int64_t& next_visible_at) {
   auto& s = *this;
-  const int64_t now = now_ms();
+  const int64_t now = s.clock(true);
   const int64_t kept = s.stored_retention(now);
   const int64_t expired_before = now - kept;
   if (now >= s.next_sweep_at) {
@@ -772,7 +883,7 @@ std::vector<ReceivedMessage> LocalQueue::receive(const ReceiveRequest& request) 
         due = std::min(next_visible_at, s.earliest_hidden);
       }
       auto wake_at = std::min(deadline, now + options_.poll_interval);
-      const int64_t until_visible = due - now_ms();
+      const int64_t until_visible = due - s.clock_now();
       if (until_visible < options_.poll_interval.count())
         wake_at = std::min(wake_at, now + milliseconds(std::max<int64_t>(until_visible, 0)));
       {
@@ -781,7 +892,7 @@ std::vector<ReceivedMessage> LocalQueue::receive(const ReceiveRequest& request) 
         again = s.generation != seen_generation;
         if (!again && s.earliest_hidden < due) continue;  // one comes due earlier: wait for that
       }
-      again = again || now_ms() >= due || data_version() != seen_version;
+      again = again || s.clock_now() >= due || data_version() != seen_version;
     }
   }
   // Turning rows into messages (handles, attributes) happens outside the group.
@@ -854,7 +965,7 @@ std::vector<EntryResult> LocalQueue::change_visibility(std::span<const Visibilit
   }
   bool made_visible = false;
   s.write([&] {
-    const int64_t now = now_ms();
+    const int64_t now = s.clock(true);
     for (size_t i = 0; i < entries.size(); ++i) {
       if (!results[i].ok()) continue;
       const auto& entry = entries[i];
@@ -895,7 +1006,7 @@ QueueCounts LocalQueue::counts() {
   auto& s = *state_;
   QueueCounts counts;
   s.read([&] {
-    const int64_t now = now_ms();
+    const int64_t now = s.clock(false);
     const int64_t kept = s.stored_retention(now);
     auto u = s.count.use();
     u.bind(1, s.queue_id).bind(2, now).bind(3, now - kept);
@@ -912,7 +1023,7 @@ std::optional<int64_t> LocalQueue::expired_total() {
   auto& s = *state_;
   int64_t total = 0;
   s.read([&] {
-    const int64_t now = now_ms();
+    const int64_t now = s.clock(false);
     auto u = s.expired_total.use();
     u.bind(1, s.queue_id).bind(2, now - s.stored_retention(now)).bind(3, now);
     if (u.step()) total = u.int64(0);
@@ -934,7 +1045,7 @@ int64_t LocalQueue::redrive_dead_letters(int64_t max_messages) {
   s.write([&] {
     s.redrive.use()
         .bind(1, s.queue_id)
-        .bind(2, now_ms())
+        .bind(2, s.clock(true))
         .bind(3, s.dead_letter_id)
         .bind_text(4, options_.name)
         .bind(5, max_messages)

@@ -28,6 +28,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -65,6 +66,14 @@ struct LocalQueueOptions {
   std::chrono::milliseconds poll_interval{20};
   // How long an operation waits for another process's write lock before Error(transient).
   std::chrono::milliseconds busy_timeout{10'000};
+  // The clocks the queue's time is made of (docs/EMBEDDED.md, "The queue's clock"): the wall
+  // clock, read when the file's clock is anchored, and the machine's boot clock, which no step
+  // of the wall clock moves, with the id of the boot it counts from. Empty: the system's
+  // (now_millis, CLOCK_BOOTTIME, /proc/sys/kernel/random/boot_id). Tests step them; boot_id is
+  // read only with a boot_clock given.
+  std::function<Millis()> wall_clock{};
+  std::function<std::chrono::milliseconds()> boot_clock{};
+  std::string boot_id{};
 };
 
 class LocalQueue final : public Queue {

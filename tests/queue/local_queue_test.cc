@@ -490,16 +490,17 @@ TEST_F(LocalQueueTest, ASchemaOneFileGetsTheRetentionColumn) {
   }
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(file.c_str(), &db), SQLITE_OK);
-  ASSERT_EQ(
-      sqlite3_exec(
-          db, "ALTER TABLE queues DROP COLUMN retention; ALTER TABLE queues DROP COLUMN expired; PRAGMA user_version=1",
-          nullptr, nullptr, nullptr),
-      SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(
+                db,
+                "ALTER TABLE queues DROP COLUMN retention; ALTER TABLE queues DROP COLUMN expired; DROP TABLE clock; "
+                "PRAGMA user_version=1",
+                nullptr, nullptr, nullptr),
+            SQLITE_OK);
   sqlite3_close(db);
   ASSERT_EQ(schema_version_of(file), 1);
 
   EXPECT_EQ(LocalQueue::list(file), std::vector<std::string>{"q"});
-  EXPECT_EQ(schema_version_of(file), 3);
+  EXPECT_EQ(schema_version_of(file), 4);
   LocalQueue queue(options());
   EXPECT_EQ(queue.retention(), std::chrono::hours(4 * 24));
   const auto got = queue.receive({10, 0ms, 0ms});
@@ -510,6 +511,97 @@ TEST_F(LocalQueueTest, ASchemaOneFileGetsTheRetentionColumn) {
   o.retention = 1h;
   LocalQueue configured(o);
   EXPECT_EQ(queue.retention(), 1h);
+}
+
+// The clocks of a queue under test: a wall clock that a test steps and a boot clock that only
+// moves forward, as a machine's do when NTP or a person sets the time.
+struct SteppedClocks {
+  std::atomic<int64_t> wall_ms{1'765'000'000'000};
+  std::atomic<int64_t> boot_ms{50'000};
+  // Time passes: both clocks move.
+  void pass(std::chrono::milliseconds d) {
+    wall_ms += d.count();
+    boot_ms += d.count();
+  }
+  // The wall clock is set: only it moves.
+  void step(std::chrono::milliseconds d) { wall_ms += d.count(); }
+  void use_in(LocalQueueOptions& o, std::string boot_id = "boot-1") {
+    o.wall_clock = [this] { return Millis(std::chrono::milliseconds(wall_ms.load())); };
+    o.boot_clock = [this] { return std::chrono::milliseconds(boot_ms.load()); };
+    o.boot_id = std::move(boot_id);
+  }
+};
+
+// A step of the wall clock moves neither visibility timeouts nor retention (issue 14, fault 7).
+// Before the queue kept its own time, a step back of an hour hid every queued message for an
+// hour, and a step forward let every message in flight be received again and expired messages
+// an hour early.
+TEST_F(LocalQueueTest, VisibilityAndRetentionSurviveClockStepsOfAnHour) {
+  for (const auto step : {1h, -1h}) {
+    SCOPED_TRACE(step.count());
+    SteppedClocks clocks;
+    auto o = options(step > 0h ? "ahead" : "behind");
+    o.retention = 10min;
+    clocks.use_in(o);
+    LocalQueue queue(o);
+    queue.send_one("in flight");
+    const auto held = queue.receive({1, 30s, 0ms});
+    ASSERT_EQ(held.size(), 1u);
+    queue.send_one("waiting");
+
+    clocks.step(step);
+    clocks.pass(1s);
+    auto got = queue.receive({10, 30s, 0ms});
+    ASSERT_EQ(got.size(), 1u) << "the waiting message is visible and the one in flight still hidden";
+    EXPECT_EQ(got[0].body, "waiting");
+    EXPECT_EQ(queue.counts().in_flight, 2);
+    const std::vector<VisibilityChange> extend{{.id = "e", .receipt_handle = held[0].receipt_handle, .timeout = 30s}};
+    EXPECT_TRUE(queue.change_visibility(extend).at(0).ok()) << "its receipt is still good";
+
+    clocks.pass(31s);
+    got = queue.receive({10, 30s, 0ms});
+    EXPECT_EQ(got.size(), 2u) << "both come back once their timeouts end, in the queue's time";
+
+    clocks.pass(9min);  // 9 min 32 s since the sends: within the retention
+    EXPECT_EQ(queue.counts().visible, 2);
+    EXPECT_EQ(queue.expired_total(), 0);
+    clocks.pass(1min);
+    EXPECT_EQ(queue.counts().in_flight + queue.counts().visible, 0) << "expired after 10 min of the queue's time";
+  }
+}
+
+// The queue's time is the file's: another process (another LocalQueue) that opens the file after
+// the step keeps the same time; a queue with no message follows the wall clock again; a reboot
+// (a new boot id) anchors the clock on the wall clock anew.
+TEST_F(LocalQueueTest, TheQueuesTimeIsSharedAndFollowsTheWallClockWhenEmpty) {
+  SteppedClocks clocks;
+  auto o = options();
+  clocks.use_in(o);
+  LocalQueue first(o);
+  first.send_one("kept");
+  clocks.step(-1h);
+  LocalQueue second(o);
+  auto got = second.receive({1, 30s, 0ms});
+  ASSERT_EQ(got.size(), 1u) << "the other object sees the message as visible";
+  EXPECT_EQ(got[0].sent_at, Millis(std::chrono::milliseconds(1'765'000'000'000)));
+  const std::vector<DeleteEntry> done{{.id = "d", .receipt_handle = got[0].receipt_handle}};
+  ASSERT_TRUE(second.delete_messages(done).at(0).ok());
+
+  first.send_one("after");  // the file was empty: the queue takes the wall clock's time again
+  got = second.receive({1, 30s, 0ms});
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].sent_at, Millis(std::chrono::milliseconds(clocks.wall_ms.load())));
+
+  auto rebooted = o;
+  clocks.boot_ms = 10;  // the boot clock starts again
+  clocks.use_in(rebooted, "boot-2");
+  clocks.step(5h);
+  LocalQueue after_reboot(rebooted);
+  after_reboot.send_one("new boot");
+  got = after_reboot.receive({10, 30s, 0ms});
+  ASSERT_EQ(got.size(), 2u) << "5 h passed by the wall clock: the message in flight before the reboot is back";
+  EXPECT_EQ(got[1].body, "new boot");
+  EXPECT_EQ(got[1].sent_at, Millis(std::chrono::milliseconds(clocks.wall_ms.load())));
 }
 
 // The CLI inspects: stats, receive and --state-dir opens never change a queue's stored
