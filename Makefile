@@ -6,7 +6,7 @@ JOBS    ?= $(shell nproc)
 WERROR  ?= $(if $(CI),ON,OFF)
 SENTIFLOW := $(BUILD)/sentiflow
 
-.PHONY: all setup build demo test bench bench-pipeline docs format clean
+.PHONY: all setup build demo test bench bench-pipeline docs format clean fuzz soak
 
 all: build
 
@@ -35,6 +35,25 @@ PEERS_PATH := $(CURDIR)/tests/peers/venv/bin:$(PATH)
 
 test: build
 	cd $(BUILD) && PATH="$(PEERS_PATH)" ctest --output-on-failure -j $(JOBS) --timeout 300
+
+# `make fuzz`: the fuzz targets (docs/FUZZING.md) built by clang with libFuzzer, ASan and UBSan in
+# FUZZ_BUILD, then each run for FUZZ_SECONDS, FUZZ_JOBS at a time (scripts/fuzz.py; a finding
+# fails it). `make test` runs the same targets briefly through their replay driver instead.
+FUZZ_BUILD   ?= build-fuzz
+FUZZ_SECONDS ?= 600
+FUZZ_JOBS    ?= $(JOBS)
+FUZZ_ARGS    ?=
+fuzz: $(BUILD)/.setup-done
+	CC=clang CXX=clang++ cmake -S . -B $(FUZZ_BUILD) -G Ninja -DSENTIFLOW_FUZZ=ON -DSENTIFLOW_TESTS=OFF \
+	  -DSENTIFLOW_BENCH=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz_targets
+	python3 scripts/fuzz.py --build $(FUZZ_BUILD) --seconds $(FUZZ_SECONDS) --jobs $(FUZZ_JOBS) $(FUZZ_ARGS)
+
+# `make soak`: the soak test alone, longer than `make test` runs it (tests/local/soak_test.cc: the
+# daemon in two processes killed at random over SOAK_TICKS simulated minutes; about 0.1 s a tick).
+SOAK_TICKS ?= 3000
+soak: build
+	SENTIFLOW_SOAK_TICKS=$(SOAK_TICKS) $(BUILD)/tests/local_test --gtest_filter='Soak.*'
 
 # `make bench`: the Google Benchmark binary (every bench/*_bench.cc), then the whole pipeline end
 # to end (bench/pipeline.py: 1,000,000 items through `sentiflow run --once`; about a minute on

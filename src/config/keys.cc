@@ -292,7 +292,7 @@ std::vector<KeySpec> build_keys() {
                "the number of cores"));
   add(section("consumer.enrich", P::optional,
               "Optional: fetch each item's text over HTTP before the analysis (e.g. Wikipedia).",
-              [](PipelineConfig& c) { c.consumer.enrich.emplace(); }));
+              [](PipelineConfig& c) { c.consumer.enrich = PipelineConfig::Enrich{}; }));
   add(required(value("consumer.enrich.url", "URL template", "", "http(s) URL with {attribute} placeholders",
                      "`{attr}` is replaced by the URL-encoded value of the item's attribute `attr`.",
                      [](PipelineConfig& c, std::string_view t, const LoadContext&) {

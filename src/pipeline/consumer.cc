@@ -307,7 +307,8 @@ BatchOutcome Consumer::handle(const SqsEvent& event) const {
     // retries are spent, so that the caller can wait for the sink (local/worker_pool.h,
     // "Sink outages") instead of spending the messages' receives.
     try {
-      with_retries([&] { return sink_.put_results(run, ids, records); });
+      // Init-captures: clang 14 (`make fuzz`) cannot capture a structured binding itself.
+      with_retries([&, &run = run] { return sink_.put_results(run, ids, records); });
     } catch (const Error& e) {
       throw Error(e.code(), fmt::format("storing the results of run '{}': {}", run, e.what()));
     }
@@ -350,7 +351,7 @@ BatchOutcome Consumer::handle(const SqsEvent& event) const {
   }
   for (const auto& [run, records] : errors_by_run) {
     try {
-      with_retries([&] { return sink_.put_errors(run, records); });
+      with_retries([&, &run = run, &records = records] { return sink_.put_errors(run, records); });
     } catch (const Error& e) {
       // The failures still come back (they are not deleted) and will be recorded on a later
       // receive; but the caller must know that this batch's records are missing.
