@@ -89,10 +89,7 @@ constexpr std::array<int, 4> kStatuses{200, 200, 400, 500};
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static Backends& backends = []() -> Backends& {
-    fuzz::quiet_logs();
-    return *new Backends();  // never destroyed: its server serves every input
-  }();
+  Backends& backends = fuzz::fixture<Backends>();
   if (size == 0) return 0;
   const auto& call = kCalls[data[0] % kCalls.size()];
   backends.server.answer(kStatuses[(data[0] / kCalls.size()) % kStatuses.size()], fuzz::as_text(data + 1, size - 1));

@@ -41,10 +41,7 @@ constexpr std::array<int, 5> kStatuses{200, 200, 403, 404, 500};
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static Backends& backends = []() -> Backends& {
-    fuzz::quiet_logs();
-    return *new Backends();  // never destroyed: its server serves every input
-  }();
+  Backends& backends = fuzz::fixture<Backends>();
   if (size == 0) return 0;
   const std::string_view body = fuzz::as_text(data + 1, size - 1);
   backends.server.answer(kStatuses[(data[0] / kCalls.size()) % kStatuses.size()], body, "application/xml");

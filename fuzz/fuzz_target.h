@@ -48,8 +48,16 @@ inline void require(bool condition, std::string_view property) {
   std::abort();
 }
 
-// Silences the project's log (a refused input logs a warning; millions of them would be the
-// run's whole cost). Call once, from the target's set-up.
-inline void quiet_logs() { log::configure(log::Format::text, log::Level::off); }
+// The target's set-up, a T built by its first input and never destroyed (the folders and servers
+// it holds outlive every input, and libFuzzer exits without unwinding), with the project's log
+// silenced: a refused input logs a warning, and millions of them would be the run's whole cost.
+template <typename T>
+T& fixture() {
+  static T& instance = []() -> T& {
+    log::configure(log::Format::text, log::Level::off);
+    return *new T();
+  }();
+  return instance;
+}
 
 }  // namespace sentiflow::fuzz

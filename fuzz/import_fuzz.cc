@@ -14,10 +14,7 @@
 using namespace sentiflow;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static testing_support::TempDir& dir = []() -> testing_support::TempDir& {
-    fuzz::quiet_logs();
-    return *new testing_support::TempDir("fuzz");  // never destroyed: outlives every input
-  }();
+  testing_support::TempDir& dir = fuzz::fixture<testing_support::TempDir>();
   if (size == 0) return 0;
   const bool csv = data[0] % 2 == 1;
   std::string file(fuzz::as_text(data + 1, size - 1));

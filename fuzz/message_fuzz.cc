@@ -10,10 +10,7 @@
 using namespace sentiflow;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static fuzz::ConsumerFixture& fixture = []() -> fuzz::ConsumerFixture& {
-    fuzz::quiet_logs();
-    return *new fuzz::ConsumerFixture();  // never destroyed: its folder outlives every input
-  }();
+  fuzz::ConsumerFixture& fixture = fuzz::fixture<fuzz::ConsumerFixture>();
   const std::string body(fuzz::as_text(data, size));
   fuzz::answered([&] { (void)pipeline::decode_message(body); });
 

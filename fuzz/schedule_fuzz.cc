@@ -10,8 +10,7 @@
 using namespace sentiflow;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static const bool quiet = (fuzz::quiet_logs(), true);
-  (void)quiet;
+  (void)fuzz::fixture<bool>();  // the log silenced
   std::optional<Schedule> schedule;
   try {
     schedule = Schedule::parse(fuzz::as_text(data, size));

@@ -12,10 +12,7 @@
 using namespace sentiflow;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static fuzz::ConsumerFixture& fixture = []() -> fuzz::ConsumerFixture& {
-    fuzz::quiet_logs();
-    return *new fuzz::ConsumerFixture();  // never destroyed: its folder outlives every input
-  }();
+  fuzz::ConsumerFixture& fixture = fuzz::fixture<fuzz::ConsumerFixture>();
   pipeline::SqsEvent event;
   if (!fuzz::answered([&] { event = pipeline::parse_sqs_event(fuzz::as_text(data, size)); })) return 0;
 

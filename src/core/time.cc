@@ -83,8 +83,10 @@ Seconds parse_utc_text(std::string_view text, int* millis) {
     if (millis && !rest.empty() && rest[0] == '.') {
       size_t digits = 1;
       int value = 0;
+      // Only the first 3 digits add to the value: more are refused below, and counting them
+      // into an int overflowed (found by fuzz/results_fuzz.cc under UBSan).
       for (; digits < rest.size() && rest[digits] >= '0' && rest[digits] <= '9'; ++digits)
-        value = value * 10 + (rest[digits] - '0');
+        if (digits < 4) value = value * 10 + (rest[digits] - '0');
       if (digits == 1 || digits > 4) throw fail("a fraction of a second has 1 to 3 digits");
       for (size_t i = digits; i < 4; ++i) value *= 10;  // ".5" is 500 ms
       *millis = value;

@@ -51,9 +51,19 @@ bool CsvReader::next(Record& record) {
         }
         break;
       }
-      const int after = in_.peek();
-      if (after == '\r') get();
-      if (after != ',' && after != '\n' && after != '\r' && after != EOF) {
+      int after = in_.peek();
+      // A CR ends the line only as the first half of CRLF (or at the end of the input). Before,
+      // a lone CR was taken as the line end and the character after it swallowed, so the rest of
+      // the line became a record of its own (found by fuzz/import_fuzz.cc).
+      if (after == '\r') {
+        get();
+        after = in_.peek();
+        if (after != '\n' && after != EOF) {
+          skip_line();
+          return fail("a carriage return after the closing quote of a field that does not end the line");
+        }
+      }
+      if (after != ',' && after != '\n' && after != EOF) {
         skip_line();
         return fail("text after the closing quote of a field");
       }

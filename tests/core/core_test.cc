@@ -23,6 +23,12 @@ TEST(Error, OnlyThrottledAndTransientAreRetryable) {
   EXPECT_EQ(to_string(ErrorCode::not_found), "not_found");
 }
 
+// A long fraction overflowed an int before it was refused (UBSan, fuzz/results_fuzz.cc).
+TEST(Time, AFractionOfManyDigitsIsRefusedWithoutOverflow) {
+  EXPECT_THROW(parse_utc_millis("2026-01-01T00:00:00.6666666666666Z"), Error);
+  EXPECT_EQ(parse_utc_millis("2026-01-01T00:00:00.25Z").time_since_epoch().count() % 1000, 250);
+}
+
 TEST(Time, FormatsAndParsesUtc) {
   const Seconds t = parse_utc("2026-01-01T10:00:00Z");
   EXPECT_EQ(t.time_since_epoch().count(), 1767261600);

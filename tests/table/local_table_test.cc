@@ -163,6 +163,27 @@ TEST_F(LocalTableTest, ImportsCsvWithQuotesAndLineBreaks) {
       << "CSV values are strings, kept as written";
 }
 
+// A lone CR after a quoted field made the rest of its line a record: "lost" became an item that
+// the file never held (found by fuzz/import_fuzz.cc).
+TEST_F(LocalTableTest, ALoneCarriageReturnAfterAQuotedFieldFailsItsLineAlone) {
+  auto table = open();
+  std::istringstream in(
+      "name,text\r\n"
+      "\"Apple\"\rlost,x\r\n"
+      "\"Meta\"\r\n"
+      "\"Netflix\",\"fine\"\r\n");
+  const ImportReport report = table.import(in, ImportFormat::csv);
+  EXPECT_EQ(report.imported, 1u);
+  EXPECT_EQ(report.skipped, 2u);
+  ASSERT_EQ(report.errors.size(), 2u);
+  EXPECT_EQ(report.errors[0].line, 2u);
+  EXPECT_NE(report.errors[0].message.find("carriage return"), std::string::npos) << report.errors[0].message;
+  EXPECT_EQ(report.errors[1].line, 3u);
+  EXPECT_NE(report.errors[1].message.find("1 fields; the header has 2"), std::string::npos) << report.errors[1].message;
+  EXPECT_FALSE(table.get({"lost"}).has_value());
+  EXPECT_EQ(table.get({"Netflix"}), R"({"name":"Netflix","text":"fine"})");
+}
+
 TEST_F(LocalTableTest, AnUnclosedQuoteSkipsEveryLineItTakes) {
   auto table = open();
   std::istringstream in(
