@@ -37,6 +37,16 @@ nlohmann::ordered_json ConfigIssue::to_json() const {
   return j;
 }
 
+std::string escape_environment(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (const char c : text) {
+    if (c == '$') out += '$';
+    out += c;
+  }
+  return out;
+}
+
 std::string substitute_environment(std::string_view text) {
   std::string out;
   out.reserve(text.size());
@@ -74,6 +84,8 @@ std::string substitute_environment(std::string_view text) {
     if (env != nullptr && *env != '\0') {
       out += env;
       register_secret(name, env);  // never shown again: core/secrets.h
+      // The resolved file writes it escaped, as a value of the file's own (build_resolved).
+      register_secret(name, escape_environment(env));
     } else if (marker != std::string_view::npos) {
       out += reference.substr(marker + 2);  // shell semantics: unset or empty takes the default
     } else if (env != nullptr) {
@@ -475,7 +487,7 @@ class Loader {
       else if (spec.type == "number")
         slot = std::stod(it->second);
       else
-        slot = it->second;
+        slot = escape_environment(it->second);  // read again, "$$" is the "$" it holds
     }
     return root;
   }

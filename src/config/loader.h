@@ -56,4 +56,7 @@ PipelineConfig load_pipeline_or_throw(const std::filesystem::path& file);
 // Throws Error(invalid_input) for an unset variable without a default or a malformed reference.
 std::string substitute_environment(std::string_view text);
 
+// The text as a pipeline value that substitutes back to itself: every "$" written "$$".
+std::string escape_environment(std::string_view text);
+
 }  // namespace sentiflow

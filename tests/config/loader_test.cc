@@ -9,6 +9,7 @@
 #include "config/keys.h"
 #include "config/loader.h"
 #include "core/error.h"
+#include "core/secrets.h"
 
 namespace sentiflow {
 namespace {
@@ -147,6 +148,30 @@ TEST(Loader, TheResolvedConfigIsItselfAValidPipelineFile) {
     EXPECT_EQ(first.resolved, second.resolved) << example;
   }
   fs::remove_all(dir);
+}
+
+// A "$" of a value, written "$$" in the file or brought by a variable, is written "$$" in the
+// resolved file too: read again, it is the same "$", not the start of a ${VAR} reference.
+TEST(Loader, TheResolvedConfigKeepsEveryDollarOfAValue) {
+  ::setenv("SENTIFLOW_TEST_AGENT", "agent$1${HOME}", 1);
+  const LoadResult first = load(kMinimal +
+                                "consumer:\n  enrich: {url: 'http://127.0.0.1:1/{id}?price=$$5', text: /t, "
+                                "user_agent: '${SENTIFLOW_TEST_AGENT}'}\n");
+  ::unsetenv("SENTIFLOW_TEST_AGENT");
+  ASSERT_TRUE(first.ok()) << errors_of(first);
+  EXPECT_EQ(first.config->consumer.enrich->url, "http://127.0.0.1:1/{id}?price=$5");
+  EXPECT_EQ(first.config->consumer.enrich->user_agent, "agent$1${HOME}");
+  const auto& enrich = first.resolved["consumer"]["enrich"];
+  EXPECT_EQ(enrich["url"], "http://127.0.0.1:1/{id}?price=$$5");
+  const LoadResult second = load(first.resolved.dump());
+  ASSERT_TRUE(second.ok()) << errors_of(second);
+  EXPECT_EQ(second.config->consumer.enrich->url, first.config->consumer.enrich->url);
+  EXPECT_EQ(second.config->consumer.enrich->user_agent, first.config->consumer.enrich->user_agent);
+  EXPECT_EQ(second.resolved, first.resolved);
+  // The variable's value is a secret in either form.
+  const std::string shown = redact_secrets(first.resolved.dump());
+  EXPECT_EQ(shown.find("agent$"), std::string::npos) << shown;
+  EXPECT_NE(shown.find("${SENTIFLOW_TEST_AGENT}"), std::string::npos) << shown;
 }
 
 TEST(Loader, RefusesValuesNobodyMeans) {
