@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <map>
 #include <mutex>
 
 #include "aws/client.h"
@@ -14,6 +15,7 @@
 #include "queue/local_queue.h"
 #include "queue/sqs_queue.h"
 #include "sentiment/comprehend.h"
+#include "sentiment/fasttext.h"
 #include "sentiment/vader.h"
 #include "store/file_store.h"
 #include "state/dynamodb_run_state.h"
@@ -222,6 +224,22 @@ std::unique_ptr<sentiment::Analyzer> make_analyzer(const PipelineConfig::Sentime
     options.concurrency = sentiment.concurrency;
     return std::make_unique<sentiment::ComprehendAnalyzer>(
         std::make_shared<const aws::AwsClient>(client_of(aws, aws::kComprehend)), options);
+  }
+  if (sentiment.engine == SentimentEngine::fasttext) {
+    sentiment::FastTextAnalyzer::Options options;
+    options.model = sentiment.model;
+    options.neutral_threshold = sentiment.neutral_threshold;
+    for (const auto& [label, name] : sentiment.labels) {
+      static const std::map<std::string, sentiment::Label, std::less<>> kClasses = {
+          {"POSITIVE", sentiment::Label::positive},
+          {"NEGATIVE", sentiment::Label::negative},
+          {"NEUTRAL", sentiment::Label::neutral},
+          {"MIXED", sentiment::Label::mixed}};
+      const auto it = kClasses.find(name);
+      if (it == kClasses.end()) throw invalid_input(fmt::format("sentiment.labels: '{}' is no class", name));
+      options.labels.emplace(label, it->second);
+    }
+    return std::make_unique<sentiment::FastTextAnalyzer>(options);
   }
   sentiment::VaderAnalyzer::Options options;
   options.mixed_threshold = sentiment.mixed_threshold;

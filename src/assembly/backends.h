@@ -62,9 +62,10 @@ struct LexiconFiles {
   std::string emoji;
 };
 
-// The analyzer of sentiment.engine with its options: VADER, or Comprehend reached with the
-// `aws` settings over the standard ones. Throws Error(invalid_input) for bad options or AWS
-// settings, what VaderAnalyzer throws for a lexicon file. Every analyzer of the tool is made
+// The analyzer of sentiment.engine with its options: VADER, fastText (its model loaded and its
+// labels mapped), or Comprehend reached with the `aws` settings over the standard ones. Throws
+// Error(invalid_input) for bad options or AWS settings, what VaderAnalyzer throws for a lexicon
+// file and what FastTextAnalyzer throws for a model. Every analyzer of the tool is made
 // here: the consumer's, `sentiment`'s and `eval`'s.
 std::unique_ptr<sentiment::Analyzer> make_analyzer(const PipelineConfig::Sentiment& sentiment,
                                                    const PipelineConfig::Aws& aws, const LexiconFiles& lexicons = {});

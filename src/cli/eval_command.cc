@@ -18,6 +18,9 @@
 #include <system_error>
 
 #include "cli/commands.h"
+#include "cli/labelled_texts.h"
+#include "config/values.h"
+#include "sentiment/fasttext.h"
 #include "config/loader.h"
 #include "core/error.h"
 #include "core/json_text.h"
@@ -343,6 +346,28 @@ void run_pipeline_eval(const PipelineEvalOptions& o) {
   std::cout << out;
 }
 
+// ---- sentiflow eval --labelled FILE -----------------------------------------------------------
+
+void run_labelled_eval(const sentiment::Analyzer& analyzer, const std::string& file, bool json) {
+  const auto texts = read_labelled_file(file, "", "");
+  sentiment::LabelledAccuracy a;
+  try {
+    a = sentiment::labelled_accuracy(analyzer, texts);
+  } catch (const Error& e) {
+    throw invalid_input(fmt::format("{}: {}", file, e.what()));
+  }
+  if (json)
+    std::cout << nlohmann::json{{"file", file},
+                                {"engine", analyzer.engine()},
+                                {"texts", a.texts},
+                                {"correct", a.correct},
+                                {"accuracy", a.accuracy()}}
+                     .dump()
+              << "\n";
+  else
+    std::cout << fmt::format("{}: {} texts, accuracy {:.4f} ({})\n", file, a.texts, a.accuracy(), analyzer.engine());
+}
+
 }  // namespace
 
 void add_eval_command(CLI::App& app, int& status) {
@@ -353,8 +378,25 @@ void add_eval_command(CLI::App& app, int& status) {
     std::string corpora;
     bool json = false;
     PipelineEvalOptions pipeline;
+    std::string engine = "vader";
+    std::string model = "builtin";
+    std::string labels;
+    double neutral_threshold = sentiment::kDefaultNeutralThreshold;
+    std::string labelled;
   };
   auto options = std::make_shared<Options>();
+  cmd->add_option("--engine", options->engine, "The engine to evaluate: vader or fasttext")
+      ->check(CLI::IsMember({"vader", "fasttext"}))
+      ->capture_default_str();
+  cmd->add_option("--model", options->model, "fasttext: builtin, or a .bin/.ftz model file")->capture_default_str();
+  cmd->add_option("--labels", options->labels, "fasttext: the model's labels as classes, LABEL=CLASS,...");
+  cmd->add_option("--neutral-threshold", options->neutral_threshold,
+                  "fasttext: NEUTRAL when a model without that label is less sure than this (0.5-1)")
+      ->capture_default_str();
+  auto* labelled_option = cmd->add_option(
+      "--labelled", options->labelled,
+      "Binary accuracy on this TSV of TEXT<TAB>LABEL (0/1 or negative/positive; SST-2's format) instead of the "
+      "corpora");
   auto* corpora_option =
       cmd->add_option("--corpora", options->corpora,
                       "The folder with the four *_GroundTruth.txt files; default: the project's data/corpora");
@@ -362,6 +404,8 @@ void add_eval_command(CLI::App& app, int& status) {
   auto* pipeline_option = cmd->add_option("--pipeline", options->pipeline.pipeline,
                                           "Evaluate this pipeline's stored results instead of the corpus files");
   corpora_option->excludes(pipeline_option);
+  labelled_option->excludes(pipeline_option);
+  labelled_option->excludes(corpora_option);
   cmd->add_option("--run", options->pipeline.run,
                   "With --pipeline: this run; default: the newest finished run that has results")
       ->needs(pipeline_option);
@@ -386,12 +430,22 @@ void add_eval_command(CLI::App& app, int& status) {
       status = 0;
       return;
     }
+    PipelineConfig::Sentiment engine;
+    engine.engine = options->engine == "fasttext" ? SentimentEngine::fasttext : SentimentEngine::vader;
+    engine.model = options->model;
+    engine.neutral_threshold = options->neutral_threshold;
+    if (!options->labels.empty()) engine.labels = parse_label_map(options->labels);
+    const auto analyzer = assembly::make_analyzer(engine, PipelineConfig::Aws{});
+    if (!options->labelled.empty()) {
+      run_labelled_eval(*analyzer, options->labelled, options->json);
+      status = 0;
+      return;
+    }
     const fs::path dir = find_corpora(options->corpora);
-    const sentiment::VaderAnalyzer analyzer;
     auto corpora = sentiment::paper_corpora();
     for (auto& corpus : corpora) {
       const auto texts = sentiment::read_ground_truth((dir / corpus.file).string());
-      sentiment::evaluate(analyzer, texts, corpus);
+      sentiment::evaluate(*analyzer, texts, corpus);
     }
     if (options->json) {
       nlohmann::json rows = nlohmann::json::array();

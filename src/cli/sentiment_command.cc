@@ -20,8 +20,10 @@
 
 #include "assembly/backends.h"
 #include "cli/commands.h"
+#include "config/values.h"
 #include "core/error.h"
 #include "observe/log.h"
+#include "sentiment/fasttext.h"
 #include "sentiment/format.h"
 #include "sentiment/line_streamer.h"
 
@@ -44,6 +46,9 @@ struct Options {
   bool echo = false;
   std::string lexicon;
   std::string emoji_lexicon;
+  std::string model = "builtin";  // fasttext
+  std::string labels;             // fasttext: LABEL=CLASS, ...
+  double neutral_threshold = sentiment::kDefaultNeutralThreshold;
 };
 
 // Appends `text` to a TSV field: backslash, tab and carriage return escaped as \\, \t and \r.
@@ -125,10 +130,15 @@ int run_sentiment(const Options& o) {
   PipelineConfig::Sentiment engine;
   if (o.engine == "comprehend")
     engine.engine = SentimentEngine::comprehend;
+  else if (o.engine == "fasttext")
+    engine.engine = SentimentEngine::fasttext;
   else if (o.engine != "vader")
-    throw invalid_input(fmt::format("unknown engine '{}': use vader or comprehend", o.engine));
+    throw invalid_input(fmt::format("unknown engine '{}': use vader, fasttext or comprehend", o.engine));
   engine.language = o.language;
   engine.mixed_threshold = o.mixed_threshold;
+  engine.model = o.model;
+  engine.neutral_threshold = o.neutral_threshold;
+  if (!o.labels.empty()) engine.labels = parse_label_map(o.labels);
   // Comprehend with the standard AWS settings from the environment and shared files (docs/AWS.md).
   const auto analyzer = assembly::make_analyzer(engine, PipelineConfig::Aws{}, {o.lexicon, o.emoji_lexicon});
 
@@ -185,9 +195,17 @@ void add_sentiment_command(CLI::App& app, int& status) {
   cmd->add_option("--threads", options->threads, "Worker threads for files and stdin; 0 = one per core")
       ->check(CLI::Range(0, 256))
       ->capture_default_str();
-  cmd->add_option("--engine", options->engine,
-                  "vader, or comprehend (Amazon Comprehend; region, credentials and endpoint from the standard AWS "
-                  "settings: AWS_REGION, AWS_PROFILE, AWS_ENDPOINT_URL_COMPREHEND...)")
+  cmd->add_option(
+         "--engine", options->engine,
+         "vader, fasttext, or comprehend (Amazon Comprehend; region, credentials and endpoint from the standard AWS "
+         "settings: AWS_REGION, AWS_PROFILE, AWS_ENDPOINT_URL_COMPREHEND...)")
+      ->capture_default_str();
+  cmd->add_option("--model", options->model, "fasttext: builtin, or a .bin/.ftz model file (sentiflow train)")
+      ->capture_default_str();
+  cmd->add_option("--labels", options->labels,
+                  "fasttext: the model's labels as classes, LABEL=CLASS,... (e.g. __label__1=NEGATIVE)");
+  cmd->add_option("--neutral-threshold", options->neutral_threshold,
+                  "fasttext: NEUTRAL when a model without that label is less sure than this (0.5-1)")
       ->capture_default_str();
   cmd->add_option("--language", options->language, "comprehend: the documents' language code")->capture_default_str();
   cmd->add_option("--mixed-threshold", options->mixed_threshold,

@@ -49,9 +49,11 @@ void print_summary(const std::string& file, const PipelineConfig& c) {
       fmt::format("batches of {} within {}, {}-{} workers{}", c.consumer.batch_size,
                   format_duration(c.consumer.batch_window), c.consumer.min_concurrency, c.consumer.max_concurrency,
                   c.consumer.enrich ? fmt::format(", text from {}", c.consumer.enrich->url) : ""));
-  row("sentiment", c.sentiment.engine == SentimentEngine::vader
-                       ? fmt::format("vader (MIXED at {})", c.sentiment.mixed_threshold)
-                       : fmt::format("comprehend, {} calls in flight", c.sentiment.concurrency));
+  row("sentiment",
+      c.sentiment.engine == SentimentEngine::vader ? fmt::format("vader (MIXED at {})", c.sentiment.mixed_threshold)
+      : c.sentiment.engine == SentimentEngine::fasttext
+          ? fmt::format("fasttext, model {} (NEUTRAL under {})", c.sentiment.model, c.sentiment.neutral_threshold)
+          : fmt::format("comprehend, {} calls in flight", c.sentiment.concurrency));
   row("sink", fmt::format("{} as {}{}", c.sink.store.uri, c.sink.format == SinkFormat::jsonl ? "jsonl" : "csv",
                           c.sink.compression == Compression::gzip ? ".gz" : ""));
   row("state", c.state_dir.string());

@@ -328,8 +328,13 @@ std::vector<KeySpec> build_keys() {
 
   add(section("sentiment", P::defaulted, "The analysis step."));
   add(choice_key<SentimentEngine>(
-      "sentiment.engine", "vader", {{"vader", SentimentEngine::vader}, {"comprehend", SentimentEngine::comprehend}},
-      "`vader`: the built-in engine; `comprehend`: AWS Comprehend (BatchDetectSentiment).", FIELD(sentiment.engine)));
+      "sentiment.engine", "vader",
+      {{"vader", SentimentEngine::vader},
+       {"comprehend", SentimentEngine::comprehend},
+       {"fasttext", SentimentEngine::fasttext}},
+      "`vader`: the built-in lexicon engine; `comprehend`: AWS Comprehend (BatchDetectSentiment); `fasttext`: a "
+      "fastText classifier (`sentiment.model`; docs/SENTIMENT.md).",
+      FIELD(sentiment.engine)));
   add(value("sentiment.language", "language code", "en", "en es fr de it pt ar hi ja ko zh zh-TW",
             "The texts' language; `vader` supports `en` only.",
             [](PipelineConfig& c, std::string_view t, const LoadContext&) {
@@ -339,6 +344,24 @@ std::vector<KeySpec> build_keys() {
                  "vader: the label is MIXED when pos and neg are both at least this.",
                  FIELD(sentiment.mixed_threshold)));
   add(integer_key("sentiment.concurrency", "4", 1, 64, "comprehend: calls in flight.", FIELD(sentiment.concurrency)));
+  add(value("sentiment.model", "model", "builtin", "builtin | a .bin or .ftz file",
+            "fasttext: the model. `builtin` is the SST-2 model compiled into the binary "
+            "(data/fasttext/MODEL_CARD.md); a file is one `sentiflow train` or `fasttext` wrote, relative to the "
+            "pipeline file's folder.",
+            [](PipelineConfig& c, std::string_view t, const LoadContext& ctx) {
+              return c.sentiment.model = t == "builtin" ? std::string(t) : resolve_path(t, ctx.base_dir).string();
+            }));
+  add(value("sentiment.labels", kLabelMapType, "", "{LABEL: CLASS, ...} | \"LABEL=CLASS, ...\"",
+            "fasttext: the model's labels mapped to POSITIVE, NEGATIVE, NEUTRAL or MIXED, over the default rules "
+            "(docs/SENTIMENT.md, \"fastText: labels\").",
+            [](PipelineConfig& c, std::string_view t, const LoadContext&) {
+              c.sentiment.labels = parse_label_map(t);
+              return format_label_map(c.sentiment.labels);
+            }));
+  add(number_key("sentiment.neutral_threshold", "0.6", 0.5, 1, true,
+                 "fasttext: a model without a NEUTRAL label says NEUTRAL when its top class is less likely than "
+                 "this; 0.5: never.",
+                 FIELD(sentiment.neutral_threshold)));
 
   add(section("sink", P::defaulted, "Where results and error records are written."));
   add(value("sink.store", "store URI", "out/", "a path | file:///absolute/path/ | s3://BUCKET/PREFIX/",

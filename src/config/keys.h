@@ -47,6 +47,10 @@ struct KeySpec {
   std::string_view parent() const;
 };
 
+// The type of a key whose value may be a YAML mapping (sentiment.labels): the loader gives its
+// apply function the mapping as "KEY=VALUE, ..." text.
+inline constexpr const char* kLabelMapType = "label map";
+
 // Every key in document order, sections before their keys.
 const std::vector<KeySpec>& pipeline_keys();
 // The key with this dotted path, or nullptr.

@@ -322,12 +322,23 @@ class Loader {
 
   void apply_value(const KeySpec& spec, const YAML::Node& node) {
     const std::string expected = fmt::format("expected {} ({})", spec.type, spec.allowed);
-    if (!node.IsScalar()) {
+    std::string raw;
+    if (spec.type == kLabelMapType && node.IsMap()) {
+      for (const auto& entry : node) {
+        if (!entry.first.IsScalar() || !entry.second.IsScalar()) {
+          add_error(entry.first.Mark(), spec.path, "", fmt::format("{}, got a nested value", expected));
+          failed_.insert(spec.path);
+          return;
+        }
+        raw += fmt::format("{}{}={}", raw.empty() ? "" : ", ", entry.first.Scalar(), entry.second.Scalar());
+      }
+    } else if (node.IsScalar()) {
+      raw = node.Scalar();
+    } else {
       add_error(node.Mark(), spec.path, "", fmt::format("{}, got {}", expected, node_kind(node)));
       failed_.insert(spec.path);
       return;
     }
-    const std::string raw = node.Scalar();
     try {
       const std::string text(trim(substitute_environment(raw)));
       // A NUL would cut the value short for the operating system (paths) and for messages;
@@ -419,6 +430,21 @@ class Loader {
       issue_at(errors, "sentiment.language",
                fmt::format("the vader engine analyses English only; use engine: comprehend for '{}'",
                            config_.sentiment.language));
+    if (has("sentiment.engine") && config_.sentiment.engine == SentimentEngine::fasttext) {
+      if (has("sentiment.model") && config_.sentiment.model != "builtin" &&
+          !std::filesystem::is_regular_file(config_.sentiment.model))
+        issue_at(errors, "sentiment.model", fmt::format("file not found: {}", config_.sentiment.model));
+      if (has("sentiment.language") && config_.sentiment.language != "en" && config_.sentiment.model == "builtin")
+        issue_at(warnings, "sentiment.language",
+                 fmt::format("the built-in fastText model was trained on English reviews; train one for '{}' "
+                             "(sentiflow train) and name it in sentiment.model",
+                             config_.sentiment.language));
+    } else if (has("sentiment.engine")) {
+      // Only a value other than the default: a resolved file writes every key.
+      for (const char* key : {"sentiment.model", "sentiment.labels", "sentiment.neutral_threshold"})
+        if (explicit_key(key) && canonical_.at(key) != find_key(key)->default_text)
+          issue_at(warnings, key, "applies to engine: fasttext only; this pipeline's engine ignores it");
+    }
     if (has("queue.url") && has("queue.dead_letter") && config_.queue.dead_letter == config_.queue.url.name)
       issue_at(errors, "queue.dead_letter", "the dead-letter queue must not be the queue itself");
     const bool on_sqs = has("queue.url") && config_.queue.url.backend == QueueLocation::Backend::sqs;
@@ -478,6 +504,11 @@ class Loader {
     for (const auto& spec : pipeline_keys()) {
       const auto it = canonical_.find(spec.path);
       if (spec.kind == KeySpec::Kind::section || it == canonical_.end()) continue;
+      // Under 1s of visibility no Lambda timeout fits (a warning says so): the computed 1s is a
+      // placeholder, and written out it would make the resolved file refuse itself.
+      if (spec.path == "lambda.timeout" && !explicit_key(spec.path) &&
+          config_.queue.visibility_timeout < std::chrono::seconds{1})
+        continue;
       nlohmann::ordered_json* node = &root;
       for (const auto part : split(spec.parent(), '.'))
         if (!part.empty()) node = &(*node)[std::string(part)];

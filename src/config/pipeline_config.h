@@ -6,6 +6,7 @@
 #pragma once
 
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 
@@ -43,7 +44,7 @@ struct StoreLocation {
 
 enum class CatchUp { latest, none };
 enum class Durability { normal, full };
-enum class SentimentEngine { vader, comprehend };
+enum class SentimentEngine { vader, comprehend, fasttext };
 enum class SinkFormat { jsonl, csv };
 enum class Compression { none, gzip };
 
@@ -100,6 +101,9 @@ struct PipelineConfig {
     std::string language = "en";
     double mixed_threshold = 0.2;
     int concurrency = 4;
+    std::string model = "builtin";              // fasttext: "builtin" or an absolute path
+    std::map<std::string, std::string> labels;  // fasttext: label -> POSITIVE | NEGATIVE | NEUTRAL | MIXED
+    double neutral_threshold = 0.6;             // fasttext: NEUTRAL under this, for models without it
   } sentiment;
 
   struct Sink {

@@ -175,4 +175,29 @@ ListenAddress parse_listen_address(std::string_view raw) {
   return address;
 }
 
+std::map<std::string, std::string> parse_label_map(std::string_view text) {
+  std::map<std::string, std::string> labels;
+  for (const std::string_view part : split(text, ',')) {
+    const std::string_view item = trim(part);
+    if (item.empty()) continue;
+    const auto eq = item.find('=');
+    const std::string_view label = trim(item.substr(0, eq));
+    const std::string value = to_upper_ascii(eq == std::string_view::npos ? "" : trim(item.substr(eq + 1)));
+    if (label.empty() || label.find_first_of(" \t") != std::string_view::npos ||
+        (value != "POSITIVE" && value != "NEGATIVE" && value != "NEUTRAL" && value != "MIXED"))
+      throw invalid_input(
+          fmt::format("'{}': expected LABEL=CLASS, CLASS one of POSITIVE, NEGATIVE, NEUTRAL, MIXED", item));
+    if (!labels.emplace(std::string(label), value).second)
+      throw invalid_input(fmt::format("the label '{}' is mapped twice", label));
+  }
+  if (labels.empty()) throw invalid_input("expected LABEL=CLASS, ... (e.g. __label__1=NEGATIVE, __label__2=POSITIVE)");
+  return labels;
+}
+
+std::string format_label_map(const std::map<std::string, std::string>& labels) {
+  std::string text;
+  for (const auto& [label, value] : labels) text += fmt::format("{}{}={}", text.empty() ? "" : ", ", label, value);
+  return text;
+}
+
 }  // namespace sentiflow

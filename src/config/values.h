@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
 
@@ -42,5 +43,13 @@ struct ListenAddress {
   std::string text() const;
 };
 ListenAddress parse_listen_address(std::string_view text);
+
+// sentiment.labels: "LABEL=CLASS, LABEL=CLASS" -> LABEL -> CLASS, CLASS one of POSITIVE,
+// NEGATIVE, NEUTRAL, MIXED (any case in, upper case out). A LABEL is a model's label, with or
+// without fastText's "__label__". Throws Error(invalid_input) for a malformed item, an unknown
+// class, a label mapped twice or an empty map.
+std::map<std::string, std::string> parse_label_map(std::string_view text);
+// The canonical text parse_label_map reads back: "LABEL=CLASS, ..." in the map's order.
+std::string format_label_map(const std::map<std::string, std::string>& labels);
 
 }  // namespace sentiflow

@@ -100,25 +100,50 @@ std::vector<CorpusEvaluation> paper_corpora() {
   };
 }
 
-void evaluate(const VaderAnalyzer& analyzer, std::span<const RatedText> texts, CorpusEvaluation& corpus) {
+double score_of(const Sentiment& s) { return s.vader ? s.vader->compound : s.scores.positive - s.scores.negative; }
+
+int class_of(const Sentiment& s) {
+  if (s.vader) return vader_class(s.vader->compound);
+  return s.label == Label::positive ? 1 : s.label == Label::negative ? -1 : 0;
+}
+
+void evaluate(const Analyzer& analyzer, std::span<const RatedText> texts, CorpusEvaluation& corpus) {
   std::vector<std::string_view> documents;
   documents.reserve(texts.size());
   for (const RatedText& t : texts) documents.push_back(t.text);
   const std::vector<Result> results = analyzer.analyze(documents);
-  std::vector<double> compound, mean;
+  std::vector<double> score, mean;
   std::vector<int> truth, predicted;
   for (size_t i = 0; i < texts.size(); ++i) {
     if (!results[i].ok())
       throw invalid_input(fmt::format("{}: text {}: {}", corpus.file, texts[i].id, results[i].error->what()));
-    const double c = results[i].sentiment.vader->compound;
-    compound.push_back(c);
+    score.push_back(score_of(results[i].sentiment));
     mean.push_back(texts[i].mean);
     truth.push_back(human_class(texts[i].mean));
-    predicted.push_back(vader_class(c));
+    predicted.push_back(class_of(results[i].sentiment));
   }
   corpus.sentences = texts.size();
-  corpus.r = pearson(compound, mean);
+  corpus.r = pearson(score, mean);
   corpus.f1 = weighted_f1(truth, predicted);
+}
+
+LabelledAccuracy labelled_accuracy(const Analyzer& analyzer, std::span<const LabelledText> texts) {
+  std::vector<std::string_view> documents;
+  for (const auto& t : texts) {
+    if (t.label != "positive" && t.label != "negative")
+      throw invalid_input(
+          fmt::format("line {}: label '{}': two classes are measured, 0/1 or negative/positive", t.line, t.label));
+    documents.push_back(t.text);
+  }
+  const std::vector<Result> results = analyzer.analyze(documents);
+  LabelledAccuracy a;
+  for (size_t i = 0; i < results.size(); ++i) {
+    if (!results[i].ok()) throw invalid_input(fmt::format("line {}: {}", texts[i].line, results[i].error->what()));
+    const auto& scores = results[i].sentiment.scores;
+    ++a.texts;
+    if ((scores.positive > scores.negative) == (texts[i].label == "positive")) ++a.correct;
+  }
+  return a;
 }
 
 }  // namespace sentiflow::sentiment

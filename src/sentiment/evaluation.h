@@ -1,8 +1,9 @@
-// Evaluation of VADER against the human-rated corpora of Hutto & Gilbert (ICWSM 2014), as
-// `sentiflow eval` prints it: for each corpus, Pearson's r of compound against the human mean
-// rating, and the support-weighted F1 of three classes (human: the sign of the mean rating;
-// VADER: compound >= 0.05 positive, <= -0.05 negative, else neutral), beside the paper's
-// VADER row (Table 4). Pure functions apart from read_ground_truth(); all thread-safe.
+// Evaluation of an engine against the human-rated corpora of Hutto & Gilbert (ICWSM 2014), as
+// `sentiflow eval` prints it: for each corpus, Pearson's r of the score (VADER's compound, or
+// Positive - Negative) against the human mean rating, and the support-weighted F1 of three
+// classes (human: the sign of the mean rating; VADER: compound >= 0.05 positive, <= -0.05
+// negative, else neutral; other engines: their label), beside the paper's VADER row (Table 4);
+// and binary accuracy on labelled texts (SST-2's kind). Pure functions apart from read_ground_truth(); all thread-safe.
 #pragma once
 
 #include <span>
@@ -10,7 +11,7 @@
 #include <string_view>
 #include <vector>
 
-#include "sentiment/vader.h"
+#include "sentiment/analyzer.h"
 
 namespace sentiflow::sentiment {
 
@@ -55,8 +56,34 @@ struct CorpusEvaluation {
 // The four corpora in the paper's order, with the paper's VADER row filled in.
 std::vector<CorpusEvaluation> paper_corpora();
 
-// Scores `texts` with `analyzer` (compound only) and fills r, f1 and sentences of `corpus`.
+// A result's score and class for the figures: VADER's compound and vader_class when the engine
+// has VADER numbers; else Positive - Negative and the label's class (POSITIVE 1, NEGATIVE -1,
+// NEUTRAL and MIXED 0).
+double score_of(const Sentiment& s);
+int class_of(const Sentiment& s);
+
+// Scores `texts` with `analyzer` and fills r, f1 and sentences of `corpus` (score_of, class_of).
 // A text that is not valid UTF-8 is an Error(invalid_input) naming the corpus file and id.
-void evaluate(const VaderAnalyzer& analyzer, std::span<const RatedText> texts, CorpusEvaluation& corpus);
+void evaluate(const Analyzer& analyzer, std::span<const RatedText> texts, CorpusEvaluation& corpus);
+
+// One labelled text. `label` is a class name as the model will hold it ("positive"); `line`
+// is where it was read, for messages.
+struct LabelledText {
+  std::string text;
+  std::string label;
+  size_t line = 0;
+};
+
+// Binary accuracy on texts labelled positive or negative (SST-2's kind): a text counts as
+// predicted positive when its Positive score is above its Negative one, so that the NEUTRAL
+// and MIXED rules do not count against an engine on data without those classes.
+struct LabelledAccuracy {
+  size_t texts = 0;
+  size_t correct = 0;
+  double accuracy() const { return texts ? static_cast<double>(correct) / static_cast<double>(texts) : 0; }
+};
+// Each text's label must be "positive" or "negative". Throws Error(invalid_input) naming the
+// line of a text with another label or one the engine cannot analyse.
+LabelledAccuracy labelled_accuracy(const Analyzer& analyzer, std::span<const LabelledText> texts);
 
 }  // namespace sentiflow::sentiment

@@ -174,6 +174,52 @@ TEST(Loader, TheResolvedConfigKeepsEveryDollarOfAValue) {
   EXPECT_NE(shown.find("${SENTIFLOW_TEST_AGENT}"), std::string::npos) << shown;
 }
 
+// A fuzz finding: on SQS with a visibility timeout under 1s, the computed lambda.timeout (1s) was
+// written into the resolved file, which then refused itself ("longer than the visibility timeout").
+TEST(Loader, AVisibilityTimeoutUnderASecondResolvesToAValidFile) {
+  const LoadResult first = load(
+      "name: demo\nsource: {table: dynamodb://things, key: id, text: body}\nqueue: {url: sqs://things, "
+      "visibility_timeout: 0s}\n");
+  ASSERT_TRUE(first.ok()) << errors_of(first);
+  const LoadResult second = load(first.resolved.dump());
+  ASSERT_TRUE(second.ok()) << errors_of(second);
+  EXPECT_EQ(second.resolved, first.resolved);
+  EXPECT_FALSE(first.resolved["lambda"].contains("timeout"));
+}
+
+// The fastText keys: a label map as YAML or as text, and a warning only for a value the other
+// engines would ignore.
+TEST(Loader, ReadsTheFastTextKeys) {
+  const LoadResult r = load(kMinimal +
+                            "sentiment:\n  engine: fasttext\n  labels: {__label__1: negative, __label__2: Positive}\n"
+                            "  neutral_threshold: 0.7\n");
+  ASSERT_TRUE(r.ok()) << errors_of(r);
+  EXPECT_EQ(r.config->sentiment.engine, SentimentEngine::fasttext);
+  EXPECT_EQ(r.config->sentiment.model, "builtin");
+  const std::map<std::string, std::string> labels = {{"__label__1", "NEGATIVE"}, {"__label__2", "POSITIVE"}};
+  EXPECT_EQ(r.config->sentiment.labels, labels);
+  EXPECT_EQ(r.config->sentiment.neutral_threshold, 0.7);
+  EXPECT_EQ(r.resolved["sentiment"]["labels"], "__label__1=NEGATIVE, __label__2=POSITIVE");
+  const LoadResult again = load(r.resolved.dump());
+  ASSERT_TRUE(again.ok()) << errors_of(again);
+  EXPECT_EQ(again.config->sentiment.labels, labels);
+  EXPECT_TRUE(again.warnings.empty());
+
+  EXPECT_NE(errors_of(load(kMinimal + "sentiment: {engine: fasttext, labels: {a: good}}\n"))
+                .find("expected LABEL=CLASS, CLASS one of POSITIVE"),
+            std::string::npos);
+  EXPECT_NE(errors_of(load(kMinimal + "sentiment: {engine: fasttext, model: /nonexistent/m.ftz}\n"))
+                .find("sentiment.model: file not found: /nonexistent/m.ftz"),
+            std::string::npos);
+  EXPECT_NE(errors_of(load(kMinimal + "sentiment: {engine: fasttext, neutral_threshold: 0.4}\n")).find("out of range"),
+            std::string::npos);
+  const LoadResult ignored = load(kMinimal + "sentiment: {engine: vader, model: m.ftz}\n");
+  ASSERT_TRUE(ignored.ok()) << errors_of(ignored);
+  ASSERT_EQ(ignored.warnings.size(), 1u);
+  EXPECT_EQ(ignored.warnings[0].key, "sentiment.model");
+  EXPECT_EQ(ignored.config->sentiment.model, "/srv/pipelines/m.ftz");
+}
+
 TEST(Loader, RefusesValuesNobodyMeans) {
   EXPECT_NE(errors_of(load(kMinimal + "sentiment: {mixed_threshold: nan}\n")).find("'nan' is not a number"),
             std::string::npos);

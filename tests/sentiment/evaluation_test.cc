@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "sentiment/evaluation.h"
+#include "sentiment/vader.h"
 
 namespace sentiflow::sentiment {
 namespace {
