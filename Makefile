@@ -73,6 +73,17 @@ bench-pipeline: build
 bench-aws: build
 	PATH="$(PEERS_PATH)" python3 bench/aws.py --sentiflow $(SENTIFLOW) $(BENCH_ARGS)
 
+# `make model`: retrains the built-in fastText model, data/fasttext/sst2.ftz, from SST-2's training
+# split in ../shared (which users do not have: the model is shipped, never the data), and
+# measures it on the held-out sentences (data/fasttext/MODEL_CARD.md).
+SST2 ?= ../shared/data/sst2/train.tsv
+.PHONY: model
+model: build
+	python3 scripts/sst2_split.py $(SST2) $(BUILD)/sst2
+	$(SENTIFLOW) train --engine fasttext --data $(BUILD)/sst2/train.tsv --validation $(BUILD)/sst2/dev.tsv \
+	  --out data/fasttext/sst2.ftz --quantize
+	$(SENTIFLOW) eval --engine fasttext --labelled $(BUILD)/sst2/test.tsv
+
 # Regenerates the key reference in docs/PIPELINE.md from the key table.
 docs: build
 	python3 scripts/update_pipeline_doc.py $(SENTIFLOW) docs/PIPELINE.md

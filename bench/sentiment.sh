@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Whole-command throughput of `sentiflow sentiment` (issue 3: >= 480,000 sentences/s on one
-# thread), measured with hyperfine on the four VADER corpora repeated 20 times (474,060 lines),
-# beside the baseline anyone can rerun: NLTK's VADER (Debian python3-nltk) on the same lexicon.
+# thread; issue 17: the fasttext engine >= 500,000/s on one thread, 2 threads >= 1.8x), measured
+# with hyperfine on the four VADER corpora repeated 20 times (474,060 lines), beside the
+# baselines anyone can rerun: NLTK's VADER (Debian python3-nltk) on the same lexicon, and
+# fastText's own command line (Debian fasttext) predicting with the same built-in model.
 #
 # Usage: bench/sentiment.sh [BUILD_DIR]      (default: build; run from anywhere)
-# Needs hyperfine and /usr/bin/python3 with nltk (scripts/setup installs both).
+# Needs hyperfine, /usr/bin/python3 with nltk and fasttext (scripts/setup installs them).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -28,7 +30,10 @@ echo "machine: $(lscpu | sed -n 's/^Model name: *//p') ($(nproc) cores); input: 
 hyperfine --warmup 2 --runs 10 --export-json "$work/sentiflow.json" \
   -n "sentiflow, 1 thread, jsonl" "'$sentiflow' sentiment --file '$work/corpora20.txt' --threads 1" \
   -n "sentiflow, 1 thread, tsv" "'$sentiflow' sentiment --file '$work/corpora20.txt' --threads 1 --format tsv" \
-  -n "sentiflow, 2 threads, jsonl" "'$sentiflow' sentiment --file '$work/corpora20.txt' --threads 2"
+  -n "sentiflow, 2 threads, jsonl" "'$sentiflow' sentiment --file '$work/corpora20.txt' --threads 2" \
+  -n "sentiflow fasttext, 1 thread, jsonl" "'$sentiflow' sentiment --engine fasttext --file '$work/corpora20.txt' --threads 1" \
+  -n "sentiflow fasttext, 2 threads, jsonl" "'$sentiflow' sentiment --engine fasttext --file '$work/corpora20.txt' --threads 2" \
+  -n "fasttext predict-prob (CLI), same model" "fasttext predict-prob '$root/data/fasttext/sst2.ftz' '$work/corpora20.txt' 2 > /dev/null"
 # NLTK takes minutes for the 20-fold input; once through the corpora is enough for a rate.
 hyperfine --warmup 1 --runs 3 --export-json "$work/nltk.json" \
   -n "NLTK VADER (python3-nltk), 1 thread" "/usr/bin/python3 '$root/bench/sentiment_nltk.py' '$work/vader_lexicon.txt' '$work/corpora.txt'"

@@ -47,6 +47,7 @@ void add_package_command(CLI::App& app, int& status) {
     package.binary = std::filesystem::read_symlink("/proc/self/exe");
     package.bootstrap = deploy::default_bootstrap(package.binary);
     package.strip = !options->no_strip;
+    package.data_files = deploy::pipeline_data_files(options->file, config);
     const deploy::PackageSummary summary = deploy::write_package(package);
     for (const auto& warning : summary.warnings) std::cerr << "warning: " << warning << "\n";
     std::cout << fmt::format("{}: {} bytes ({}), {} files, {} unzipped\n", options->out, summary.zip_bytes,

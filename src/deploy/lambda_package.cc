@@ -218,6 +218,10 @@ PackageSummary write_package(const PackageOptions& options) {
   entries.push_back({lib + libraries.loader.filename().string(), fs::canonical(libraries.loader), true});
   for (const auto& [soname, file] : libraries.libraries) entries.push_back({lib + soname, fs::canonical(file), false});
   entries.push_back({"pipeline.yaml", options.pipeline_file, false});
+  for (const auto& [name, file] : options.data_files) {
+    if (!fs::is_regular_file(file)) throw invalid_input(fmt::format("the data file {} does not exist", file.string()));
+    entries.push_back({name, file, false});
+  }
   std::sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
   entries.erase(
       std::unique(entries.begin(), entries.end(), [](const auto& a, const auto& b) { return a.name == b.name; }),
@@ -275,6 +279,22 @@ PackageSummary write_package(const PackageOptions& options) {
     summary.warnings.push_back(
         fmt::format("unzipped the package is {} bytes, over Lambda's 250 MB limit", summary.unzipped_bytes));
   return summary;
+}
+
+std::vector<std::pair<std::string, fs::path>> pipeline_data_files(const fs::path& pipeline_file,
+                                                                 const PipelineConfig& config) {
+  std::vector<std::pair<std::string, fs::path>> files;
+  if (config.sentiment.engine != SentimentEngine::fasttext || config.sentiment.model == "builtin") return files;
+  const fs::path folder = fs::absolute(pipeline_file).parent_path().lexically_normal();
+  const fs::path model = fs::path(config.sentiment.model).lexically_normal();
+  const fs::path relative = model.lexically_relative(folder);
+  if (relative.empty() || *relative.begin() == "..")
+    throw invalid_input(fmt::format(
+        "sentiment.model {} is outside the pipeline file's folder {}: the zip holds a model at its path relative to "
+        "the pipeline file, so move it there and name it by that relative path (or use builtin)",
+        model.string(), folder.string()));
+  files.emplace_back(relative.generic_string(), model);
+  return files;
 }
 
 }  // namespace sentiflow::deploy

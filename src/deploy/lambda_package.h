@@ -11,6 +11,8 @@
 //   runtime/lib/<loader>, runtime/lib/<soname>…
 //                                 the libraries as the loader resolves them here
 //   pipeline.yaml                 the pipeline file, as written (its ${VAR}s resolve on Lambda)
+//   <model>                       a fastText sentiment.model file, at its path relative to the
+//                                 pipeline file (the built-in model is compiled into the binary)
 //
 // Why runtime/lib and not lib/: Lambda's default LD_LIBRARY_PATH names /var/task and
 // /var/task/lib, so a library there would be loaded by every dynamically linked program of the
@@ -18,7 +20,8 @@
 // Amazon Linux's, would make them fail. No folder of the zip but runtime/lib holds a library,
 // and only our launcher names it (--library-path, not the environment, so that no child
 // process inherits it).
-// The lexicons and the dashboard are compiled into the binary, so no data files are needed.
+// The lexicons, the built-in fastText model and the dashboard are compiled into the binary, so
+// no other data files are needed.
 // The launcher is static, so the zip runs in an otherwise empty root: no shell, no libc there.
 //
 // Functions here are thread-safe; they read the files named and write only `out`.
@@ -27,7 +30,10 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <utility>
 #include <vector>
+
+#include "config/pipeline_config.h"
 
 namespace sentiflow::deploy {
 
@@ -54,7 +60,17 @@ struct PackageOptions {
   std::filesystem::path binary;         // the sentiflow executable to package
   std::filesystem::path bootstrap;      // the static launcher (target sentiflow-bootstrap)
   bool strip = true;                    // strip debug sections from the binary (objcopy)
+  // Data files the pipeline names (a fastText model): path inside the zip, relative to
+  // pipeline.yaml as the file names it -> the file here.
+  std::vector<std::pair<std::string, std::filesystem::path>> data_files{};
 };
+
+// The data files of a pipeline for its zip: sentiment.model when the engine is fasttext and the
+// model is a file, at its path relative to the pipeline file's folder (so that the relative path
+// the file writes finds it in /var/task). Throws Error(invalid_input) for a model outside that
+// folder: it could not be found on Lambda.
+std::vector<std::pair<std::string, std::filesystem::path>> pipeline_data_files(
+    const std::filesystem::path& pipeline_file, const PipelineConfig& config);
 
 struct PackageEntry {
   std::string name;              // path inside the zip

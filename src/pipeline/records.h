@@ -29,7 +29,7 @@ struct ResultRecord {
   std::string key;
   std::string text;
   sentiment::Sentiment sentiment;
-  std::string engine;  // "vader" | "comprehend"
+  std::string engine;  // "vader" | "fasttext" | "comprehend"
   std::string item;    // the item's JSON object, compact text, numbers exact
   Millis processed_at{};
   // The run's attempt whose message made it: the results reader keeps, per (run, key), the

@@ -44,7 +44,8 @@ std::optional<int> small_number(std::string_view name) {
 
 std::vector<Label> map_fasttext_labels(const std::vector<std::string>& labels,
                                        const std::map<std::string, Label>& overrides) {
-  for (const auto& [name, label] : overrides) {
+  for (const auto& override_entry : overrides) {
+    const std::string& name = override_entry.first;  // not a structured binding: clang 14 cannot capture one
     const bool known = std::any_of(labels.begin(), labels.end(),
                                    [&](const std::string& l) { return l == name || without_prefix(l) == name; });
     if (!known)

@@ -24,7 +24,15 @@ namespace sentiflow::sentiment {
 // to fastText's own output.
 class LineDictionary : public fasttext::Dictionary {
  public:
-  LineDictionary(std::shared_ptr<fasttext::Args> args, std::istream& in) : Dictionary(std::move(args), in) {}
+  LineDictionary(std::shared_ptr<fasttext::Args> args, std::istream& in) : Dictionary(std::move(args), in) {
+    // A pruned (quantized) model maps the n-gram buckets it kept to rows with an unordered_map,
+    // two lookups per n-gram in pushHash; a flat table answers in one load. Only for a table
+    // that stays small (4 bytes a bucket).
+    if (pruneidx_size_ > 0 && args_->bucket <= kFlatBucketsMax) {
+      bucket_rows_.assign(static_cast<size_t>(args_->bucket), -1);
+      for (const auto& [bucket, row] : pruneidx_) bucket_rows_[static_cast<size_t>(bucket)] = row;
+    }
+  }
 
   void line_ids(std::string_view tokens, std::vector<int32_t>& words, std::vector<int32_t>& hashes) const {
     words.clear();
@@ -35,7 +43,10 @@ class LineDictionary : public fasttext::Dictionary {
       start = end + 1;
     }
     add_token(EOS, words, hashes);
-    addWordNgrams(words, hashes, args_->wordNgrams);
+    if (bucket_rows_.empty())
+      addWordNgrams(words, hashes, args_->wordNgrams);
+    else
+      add_word_ngrams(words, hashes, args_->wordNgrams);
   }
 
  private:
@@ -47,6 +58,24 @@ class LineDictionary : public fasttext::Dictionary {
     }
     return h;
   }
+
+  static constexpr int32_t kFlatBucketsMax = 4 << 20;
+
+  // Dictionary::addWordNgrams and pushHash with bucket_rows_ for pruneidx_: the same
+  // arithmetic, int32 hashes widened to uint64 as fastText widens them.
+  void add_word_ngrams(std::vector<int32_t>& line, const std::vector<int32_t>& hashes, int32_t n) const {
+    const auto count = static_cast<int32_t>(hashes.size());
+    for (int32_t i = 0; i < count; ++i) {
+      uint64_t h = static_cast<uint64_t>(static_cast<int64_t>(hashes[static_cast<size_t>(i)]));
+      for (int32_t j = i + 1; j < count && j < i + n; ++j) {
+        h = h * 116049371 + static_cast<uint64_t>(static_cast<int64_t>(hashes[static_cast<size_t>(j)]));
+        const int32_t row = bucket_rows_[h % static_cast<uint64_t>(args_->bucket)];
+        if (row >= 0) line.push_back(nwords_ + row);
+      }
+    }
+  }
+
+  std::vector<int32_t> bucket_rows_;  // n-gram bucket -> row of a pruned model, -1 when dropped
 
   void add_token(std::string_view token, std::vector<int32_t>& words, std::vector<int32_t>& hashes) const {
     const uint32_t h = hash_of(token);

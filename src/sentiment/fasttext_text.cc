@@ -25,6 +25,13 @@ constexpr std::array<Kind, 256> make_kinds() {
 }
 constexpr std::array<Kind, 256> kKinds = make_kinds();
 
+constexpr std::array<char, 256> make_lower() {
+  std::array<char, 256> lower{};
+  for (int c = 0; c < 256; ++c) lower[c] = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+  return lower;
+}
+constexpr std::array<char, 256> kLower = make_lower();
+
 constexpr std::string_view kRightQuote = "\xE2\x80\x99";  // U+2019, the typographic apostrophe
 
 // The byte at `i` as the tokenizer reads it: U+2019's first byte is an apostrophe (its other two
@@ -78,17 +85,17 @@ void append_fasttext_tokens(std::string& out, std::string_view text) {
   };
   const size_t n = text.size();
   for (size_t i = 0; i < n;) {
-    const char raw = text[i];
-    Kind kind = kind_of(raw);
-    if (kind == Kind::word && raw != kRightQuote[0]) {  // the common case: a plain word byte
+    if (kind_of(text[i]) == Kind::word && text[i] != kRightQuote[0]) {  // the common case: a run of word bytes
       if (word == nullptr) word = at;
-      *at++ = (raw >= 'A' && raw <= 'Z') ? static_cast<char>(raw - 'A' + 'a') : raw;
-      ++i;
+      do {
+        *at++ = kLower[static_cast<unsigned char>(text[i])];
+        ++i;
+      } while (i < n && kind_of(text[i]) == Kind::word && text[i] != kRightQuote[0]);
       continue;
     }
     size_t width = 1;
     const char c = read_at(text, i, &width);
-    kind = kind_of(c);
+    Kind kind = kind_of(c);
     if (kind == Kind::joiner) {
       // Inside a word only between two word characters: "well-made", "it's", "3.5".
       size_t next_width = 1;

@@ -449,6 +449,37 @@ TEST_F(PackagedRuntimeTest, AFailedInitialisationIsPostedToInitError) {
   EXPECT_EQ(api_.violations(), std::vector<std::string>{});
 }
 
+// A fastText model file goes into the zip at its path relative to the pipeline file, so that the
+// relative path the file writes finds it in /var/task; one outside that folder is refused.
+TEST_F(PackageTest, AFastTextModelGoesIntoTheZipBesideThePipeline) {
+  TempDir dir("package-model");
+  fs::create_directories(dir.path() / "models");
+  fs::copy_file(kSource + "/data/fasttext/sst2.ftz", dir.path() / "models/mine.ftz");
+  const std::string aws = read_whole_file(kSource + "/examples/aws.yaml");
+  const auto with_model = [&](const std::string& model) {
+    std::string text = aws;
+    const auto at = text.find("  engine: comprehend");
+    EXPECT_NE(at, std::string::npos);
+    text.replace(at, std::string("  engine: comprehend").size(), "  engine: fasttext\n  model: " + model);
+    std::ofstream(dir.path() / "pipeline.yaml") << text;
+    return run_sentiflow("package '" + (dir.path() / "pipeline.yaml").string() + "' --out '" +
+                         (dir.path() / "f.zip").string() + "'");
+  };
+  Outcome r = with_model("models/mine.ftz");
+  ASSERT_EQ(r.status, 0) << r.err;
+  bool found = false;
+  for (const auto& e : read_zip(dir.path() / "f.zip"))
+    if (e.name == "models/mine.ftz") {
+      found = true;
+      EXPECT_EQ(e.data, read_whole_file(dir.path() / "models/mine.ftz"));
+      EXPECT_EQ(e.mode, 0100644u);
+    }
+  EXPECT_TRUE(found);
+  r = with_model(kSource + "/data/fasttext/sst2.ftz");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("is outside the pipeline file's folder"), std::string::npos) << r.err;
+}
+
 TEST_F(PackageTest, BadInputsAreRefusedWithExitStatusTwo) {
   TempDir dir("package-bad");
   const Outcome missing =

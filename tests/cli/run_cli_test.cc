@@ -240,6 +240,28 @@ TEST_F(RunCli, EndToEndOnASmallTable) {
   for (const auto& run_record : s["runs"]) EXPECT_EQ(run_record["state"], "finished");
 }
 
+// The pipeline with the fastText engine: every item analysed by the built-in model, the records
+// naming their engine, no VADER numbers.
+TEST_F(RunCli, TheFastTextEngineAnalysesEveryItem) {
+  std::string seed;
+  for (int i = 0; i < 30; ++i) seed += seed_item(i);
+  write("seed.jsonl", seed);
+  write_pipeline("{table: local://items, key: name, text: description, seed: seed.jsonl}",
+                 "{url: local://producer, visibility_timeout: 5s}", "{batch_size: 4, concurrency: {min: 1, max: 2}}",
+                 "sentiment: {engine: fasttext}\n");
+  const Outcome r = run("run " + quoted_file() + " --once --no-progress");
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto records = results();
+  ASSERT_EQ(records.size(), 30u);
+  EXPECT_EQ(keys_by_run(records).begin()->second, expected_keys(30));
+  for (const auto& record : records) {
+    EXPECT_EQ(record.at("engine"), "fasttext");
+    EXPECT_TRUE(record.at("vader").is_null());
+    const auto& scores = record.at("scores");
+    EXPECT_NEAR(scores.at("Positive").get<double>() + scores.at("Negative").get<double>(), 1.0, 2e-4);
+  }
+}
+
 TEST_F(RunCli, PoisonMessagesAndAFailingEnrichBecomeErrorRecordsAndDeadLetters) {
   PageServer server;
   constexpr int kGood = 12;

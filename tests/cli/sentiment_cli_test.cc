@@ -205,4 +205,93 @@ TEST(EvalCli, AMissingCorporaFolderNamesTheOption) {
   EXPECT_EQ(r.out, "");
 }
 
+// ---- the fastText engine and `sentiflow train` ---------------------------------------------------
+
+TEST(FastTextCli, SentimentWithTheBuiltinModel) {
+  Outcome r = run("sentiment --engine fasttext 'A gorgeous, witty, seductive movie.'");
+  ASSERT_EQ(r.status, 0) << r.err;
+  const json j = json::parse(r.out);
+  EXPECT_EQ(j.at("sentiment"), "POSITIVE");
+  EXPECT_TRUE(j.at("vader").is_null());
+  r = run("sentiment --engine fasttext --labels '__label__x=POSITIVE' 'fine'");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("sentiment.labels names '__label__x', which is not a label of the model"), std::string::npos)
+      << r.err;
+  r = run("sentiment --engine fasttext --model '" + temp_file("corrupt.ftz", "not a model") + "' 'fine'");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("corrupt.ftz: not a fastText model this engine can use: the magic number is not fastText's"),
+            std::string::npos)
+      << r.err;
+  r = run("sentiment --engine nope 'x'");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("use vader, fasttext or comprehend"), std::string::npos) << r.err;
+}
+
+// A labelled TSV of two obvious classes: TEXT<TAB>0/1, with SST-2's header.
+std::string labelled_tsv(int n, unsigned seed) {
+  const char* good[] = {"great", "wonderful", "loved", "charming", "brilliant"};
+  const char* bad[] = {"awful", "boring", "hated", "dull", "terrible"};
+  std::string tsv = "text\tlabel\n";
+  unsigned x = seed;
+  for (int i = 0; i < n; ++i) {
+    x = x * 1103515245 + 12345;
+    const bool positive = (x >> 16) % 2 == 0;
+    tsv += std::string("the film was ") + (positive ? good : bad)[(x >> 8) % 5] + " and the plot " +
+           (positive ? good : bad)[(x >> 4) % 5] + "\t" + (positive ? "1" : "0") + "\n";
+  }
+  return tsv;
+}
+
+TEST(FastTextCli, TrainSavesAModelThatSentimentAndEvalUse) {
+  const std::string data = temp_file("train.tsv", labelled_tsv(600, 1));
+  const std::string held = temp_file("held.tsv", labelled_tsv(100, 2));
+  const std::string model = (fs::path(::testing::TempDir()) / ("sentiflow-" + std::to_string(::getpid()) + "-m.ftz")).string();
+  Outcome r = run("train --engine fasttext --data '" + data + "' --validation '" + held + "' --out '" + model +
+                  "' --quantize --cutoff 256 --epoch 30 --lr 0.5");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.err.find("training on 600 texts (negative "), std::string::npos) << r.err;
+  EXPECT_NE(r.out.find("accuracy   1.0000 on 100 validation texts"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("positive"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(std::to_string(fs::file_size(model)) + " bytes, quantized"), std::string::npos) << r.out;
+
+  r = run("sentiment --engine fasttext --model '" + model + "' 'the plot was dull and boring'");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(json::parse(r.out).at("sentiment"), "NEGATIVE");
+  r = run("eval --engine fasttext --model '" + model + "' --labelled '" + held + "' --json");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(json::parse(r.out).at("accuracy"), 1.0);
+  EXPECT_EQ(json::parse(r.out).at("texts"), 100);
+
+  // Without --validation, a seeded tenth is held out.
+  r = run("train --engine fasttext --data '" + data + "' --out '" + model + "' --epoch 30 --lr 0.5");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.err.find("validating on 60 held out (0.1)"), std::string::npos) << r.err;
+}
+
+TEST(FastTextCli, TrainRefusesBadDataWithTheLine) {
+  const std::string model = (fs::path(::testing::TempDir()) / ("sentiflow-" + std::to_string(::getpid()) + "-bad.bin")).string();
+  const auto train_on = [&](const std::string& name, const std::string& contents, const std::string& more = "") {
+    return run("train --engine fasttext --data '" + temp_file(name, contents) + "' --out '" + model + "' " + more);
+  };
+  Outcome r = train_on("notab.tsv", "good film\t1\nno tab here\n");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("notab.tsv:2: expected TEXT<TAB>LABEL"), std::string::npos) << r.err;
+  r = train_on("oneclass.tsv", labelled_tsv(0, 1) + "good\t1\nfine\t1\ngreat\t1\nnice\t1\n", "--split 0.25");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("every training text is labelled 'positive'"), std::string::npos) << r.err;
+  r = train_on("badlabel.tsv", "good\t1\nbad\tvery bad!\n");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("badlabel.tsv:2: label 'very bad!' is not a plain name"), std::string::npos) << r.err;
+  r = train_on("utf8.tsv", "good\t1\nbad \xff\t0\n");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("utf8.tsv:2: invalid UTF-8 at byte 4"), std::string::npos) << r.err;
+  r = train_on("items.jsonl", "{\"t\": \"good\", \"l\": 1}\n{\"t\": \"bad\"}\n", "--text t --label l");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("items.jsonl:2: no attribute 'l' (--label)"), std::string::npos) << r.err;
+  r = train_on("empty.tsv", "text\tlabel\n");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("empty.tsv: no labelled texts"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(model));
+}
+
 }  // namespace

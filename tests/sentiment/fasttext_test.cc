@@ -172,13 +172,15 @@ TEST(FastTextAnalyzer, CallsATwoClassModelNeutralWhenItIsUnsure) {
     const auto s = never.analyze(text).sentiment;
     EXPECT_NE(s.label, Label::neutral) << text;
     const double top = std::max(s.scores.positive, s.scores.negative);
-    if (top + 1e-4 <= 1.0)
+    if (top + 1e-4 <= 1.0) {
       EXPECT_EQ(FastTextAnalyzer(model, {.neutral_threshold = top + 1e-4}).analyze(text).sentiment.label,
                 Label::neutral)
           << text;
-    if (top - 1e-4 >= 0.5)
+    }
+    if (top - 1e-4 >= 0.5) {
       EXPECT_EQ(FastTextAnalyzer(model, {.neutral_threshold = top - 1e-4}).analyze(text).sentiment.label, s.label)
           << text;
+    }
   }
   EXPECT_THROW(FastTextAnalyzer(model, {.neutral_threshold = 0.4}), Error);
 }
