@@ -94,7 +94,7 @@ def generate(work_dir, n, seed):
     return items, texts
 
 
-def pipeline_file(directory, items, workers, batch_size):
+def pipeline_file(directory, items, workers, batch_size, engine="vader"):
     """The pipeline of one configuration, in its own folder (state and sink beside it)."""
     path = os.path.join(directory, "pipeline.yaml")
     # JSON strings are YAML double-quoted scalars: a path with spaces or colons stays one value.
@@ -105,7 +105,7 @@ def pipeline_file(directory, items, workers, batch_size):
             f"source: {{table: local://items, key: id, text: text, seed: {json.dumps(items)}, page_size: 1000}}\n"
             "queue: {visibility_timeout: 60s, durability: normal}\n"
             f"consumer: {{batch_size: {batch_size}, concurrency: {{min: {workers}, max: {workers}}}}}\n"
-            "sentiment: {engine: vader}\n"
+            f"sentiment: {{engine: {engine}}}\n"
             "sink: {store: out/, format: jsonl}\n"
         )
     return path
@@ -309,7 +309,7 @@ def measure_pipeline(args, items, n, workers, processes, label, log_options=("--
     directory = os.path.join(args.work_dir, f"run-{label}-{n}")
     shutil.rmtree(directory, ignore_errors=True)
     os.makedirs(directory)
-    pipeline = pipeline_file(directory, items, workers, args.batch_size)
+    pipeline = pipeline_file(directory, items, workers, args.batch_size, args.engine)
     report = json.loads(run_checked(
         [args.sentiflow, "--log-level", "warn", "table", "import", "--pipeline", pipeline, "--json", items],
         f"{label}: table import"))
@@ -583,6 +583,8 @@ def main():
     parser.add_argument("--workers", help="worker counts to time in one process (default 1,2 and up to the cores)")
     parser.add_argument("--processes", type=int, default=2, help="processes of 1 worker on one state (0: none)")
     parser.add_argument("--batch-size", type=int, default=1000)
+    parser.add_argument("--engine", default="vader", choices=["vader", "fasttext"],
+                        help="the pipeline's sentiment.engine (fasttext: the built-in model)")
     parser.add_argument("--seed", type=int, default=20261126, help="seed of the synthetic items")
     parser.add_argument("--work-dir", default=os.path.join(os.environ.get("TMPDIR", "/tmp"), "sentiflow-bench"),
                         help="where the items are cached and the runs' state goes")

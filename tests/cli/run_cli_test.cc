@@ -4,7 +4,10 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <nlohmann/json.hpp>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
@@ -384,6 +387,79 @@ TEST_F(RunCli, KilledAtRandomMomentsAndRestartedEndsAsOneCompleteRun) {
   EXPECT_EQ(s["runs"][0]["id"], runs.begin()->first);
   EXPECT_EQ(s["runs"][0]["state"], "finished");
   EXPECT_EQ(s["dead_letter_queue"]["messages"], 0);
+}
+
+// Fault 5 of issue 14 at the pipeline's level: 600 clients of the --listen server that never
+// finish a request (each one dropped by the server's read timeout is opened again at once) while
+// a run goes on in a process limited to 200 descriptors. The server holds a bounded number of
+// them; the run, its queue, table and sink keep their descriptors and store every item.
+TEST_F(RunCli, SixHundredSlowClientsOfTheListenServerDoNotStarveTheRun) {
+  constexpr int kItems = 6'000;
+  write_seed(kItems);
+  // 3,000 fetches a second: the run lasts about 2 s with the clients on it.
+  write_pipeline("{table: local://items, key: name, seed: seed.jsonl, page_size: 500}",
+                 "{url: local://producer, visibility_timeout: 30s}",
+                 rate_limited_consumer("batch_size: 100, concurrency: {min: 1, max: 2}", 3000));
+  const int port = sentiflow::testing_support::free_port();
+  Spawned runner("/bin/sh",
+                 {"-c", "ulimit -n 200 && exec '" + std::string(SENTIFLOW_BINARY) + "' run '" + file() +
+                            "' --once --no-progress --listen 127.0.0.1:" + std::to_string(port)},
+                 {.out = dir_.path() / "runner.out", .err = dir_.path() / "runner.err"});
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<uint16_t>(port));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const auto open_client = [&] {
+    // Non-blocking: once the server's bounded queue and the kernel's listen queue are full, a
+    // connect stays in progress, which is what a slow client is to the server too.
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    if (fd < 0) return -1;
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 && errno != EINPROGRESS) {
+      ::close(fd);
+      return -1;
+    }
+    // A request that never ends: the header's last line is never sent (nothing when not yet connected).
+    constexpr std::string_view kStart = "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n";
+    (void)!::send(fd, kStart.data(), kStart.size(), MSG_NOSIGNAL);
+    return fd;
+  };
+  ASSERT_TRUE(sentiflow::testing_support::poll_until(
+      [&] {
+        const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+        const bool listening = fd >= 0 && ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
+        if (fd >= 0) ::close(fd);
+        return listening || !runner.running();
+      },
+      seconds(10), std::chrono::milliseconds(20)))
+      << runner.err();
+  std::vector<int> clients;
+  while (clients.size() < 600 && runner.running()) {
+    const int fd = open_client();
+    if (fd >= 0) clients.push_back(fd);
+  }
+  EXPECT_EQ(clients.size(), 600u) << "the run ended before its 600 clients were connected: make it longer";
+  // Keep 600 open until the run ends: one the server dropped is opened again.
+  const bool ended = sentiflow::testing_support::poll_until(
+      [&] {
+        for (int& fd : clients) {
+          char byte = 0;
+          const auto n = ::recv(fd, &byte, 1, MSG_DONTWAIT | MSG_PEEK);
+          if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOTCONN)) {
+            ::close(fd);
+            fd = open_client();
+          }
+        }
+        return !runner.running();
+      },
+      seconds(90), std::chrono::milliseconds(100));
+  for (const int fd : clients)
+    if (fd >= 0) ::close(fd);
+  ASSERT_TRUE(ended) << runner.err();
+  EXPECT_EQ(runner.exit_code(), 0) << runner.err();
+  const auto runs = keys_by_run(results());
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_EQ(runs.begin()->second, expected_keys(kItems));
+  EXPECT_EQ(runner.err().find("Too many open files"), std::string::npos) << runner.err();
 }
 
 TEST_F(RunCli, SigtermInDaemonModeLosesNothing) {
