@@ -149,6 +149,18 @@ class Loader {
       add_error(line, column, "", "", fmt::format("invalid UTF-8 at byte {}; pipeline files are UTF-8", *bad));
       return finish();
     }
+    // YAML allows no C0 control character but tab, LF and CR; yaml-cpp 0.7 reads some of them
+    // into other bytes (a NUL before 'N' became a lone 0x85: a fuzz finding), so they are
+    // refused before it sees them.
+    for (size_t i = 0; i < text.size(); ++i) {
+      const auto c = static_cast<unsigned char>(text[i]);
+      if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') {
+        const auto [line, column] = position_of(text, i);
+        add_error(line, column, "", "",
+                  fmt::format("a control character (0x{:02x}) at byte {}; pipeline files are text", c, i));
+        return finish();
+      }
+    }
     YAML::Node root;
     try {
       const std::string yaml(text);
@@ -341,6 +353,8 @@ class Loader {
     }
     try {
       const std::string text(trim(substitute_environment(raw)));
+      if (const auto bad = find_invalid_utf8(text))  // a variable's value, or a YAML escape
+        throw invalid_input(fmt::format("the value is not UTF-8 (invalid byte at {})", *bad));
       // A NUL would cut the value short for the operating system (paths) and for messages;
       // other control characters are always a mistake in a setting.
       for (const char c : text)

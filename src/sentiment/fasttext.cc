@@ -123,7 +123,9 @@ Sentiment FastTextAnalyzer::classify_tokens(std::string_view tokens) const {
     total += p[i];
   }
   Sentiment s;
-  if (!(total > 0) || !std::isfinite(total)) {  // no token the model knows: nothing to say
+  if (!std::isfinite(total))  // finite weights whose sums overflow on this text
+    throw invalid_input("the model's probabilities for this text are not numbers (its weights overflow)");
+  if (!(total > 0)) {  // no prediction at all: nothing to say
     s.label = Label::neutral;
     s.scores.neutral = 1;
     return s;
@@ -149,7 +151,11 @@ void FastTextAnalyzer::analyze(std::span<const std::string_view> documents, std:
     }
     tokens.clear();
     append_fasttext_tokens(tokens, documents[i]);
-    results[i].sentiment = classify_tokens(tokens);
+    try {
+      results[i].sentiment = classify_tokens(tokens);
+    } catch (const Error& e) {  // this document only: a model whose numbers overflow on it
+      results[i].error = e;
+    }
   }
 }
 

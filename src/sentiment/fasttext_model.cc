@@ -222,6 +222,19 @@ class Checker {
       fail(fmt::format("{} of {} entries does not fit in the file", what, count));
     at_ += static_cast<size_t>(count * size);
   }
+  // Skips `count` floats, each of which must be finite: fastText's prediction throws on a NaN.
+  void skip_floats(int64_t count, std::string_view what) {
+    const size_t start = at_;
+    skip(count, sizeof(float), what);
+    for (size_t at = start; at < at_; at += sizeof(float)) {
+      float x = 0;
+      std::memcpy(&x, bytes_.data() + at, sizeof x);
+      if (!std::isfinite(x)) {
+        at_ = at;
+        fail(fmt::format("{} holds a number that is not finite ({})", what, x));
+      }
+    }
+  }
   bool at_end() const { return at_ == bytes_.size(); }
   size_t offset() const { return at_; }
   size_t left() const { return bytes_.size() - at_; }
@@ -318,7 +331,7 @@ int32_t check_quantizer(Checker& in, int32_t dim, std::string_view what) {
       lastdsub != dim - (nsubq - 1) * dsub)
     in.fail(fmt::format("{} of dim {}, {} sub-quantizers of {} (last {}) does not tile {} columns", what, pq_dim, nsubq,
                         dsub, lastdsub, dim));
-  in.skip(static_cast<int64_t>(dim) * kCentroids, sizeof(float), what);
+  in.skip_floats(static_cast<int64_t>(dim) * kCentroids, what);
   return nsubq;
 }
 
@@ -334,7 +347,7 @@ void check_matrix(Checker& in, bool quantized, int32_t dim, int64_t min_rows, in
   if (!quantized) {
     if (rows > 0 && static_cast<uint64_t>(rows) > in.left() / sizeof(float) / static_cast<uint64_t>(dim))
       in.fail(fmt::format("{} of {} x {} floats does not fit in the file", what, rows, dim));
-    in.skip(rows * dim, sizeof(float), what);
+    in.skip_floats(rows * dim, what);
     return;
   }
   const auto code_size = in.read<int32_t>(fmt::format("{}'s code size", what));
@@ -426,7 +439,11 @@ void FastTextModel::predict(std::string_view tokens, std::span<float> probabilit
   model_->dictionary().line_ids(tokens, scratch.words, scratch.hashes);
   scratch.predictions.clear();
   std::fill(probabilities.begin(), probabilities.end(), 0.0f);
-  model_->predict_ids(scratch.words, scratch.predictions, *scratch.state);
+  try {
+    model_->predict_ids(scratch.words, scratch.predictions, *scratch.state);
+  } catch (const std::exception& e) {  // fastText's "Encountered NaN.": finite weights that overflow
+    throw invalid_input(fmt::format("the model cannot score this text: fastText: {}", e.what()));
+  }
   for (const auto& [log_probability, label] : scratch.predictions)
     probabilities[static_cast<size_t>(label)] = std::exp(log_probability);
 }

@@ -55,6 +55,8 @@ class FastTextModel {
   // append_fasttext_tokens writes; no newline). Exactly what `fasttext predict-prob MODEL - k`
   // prints for that line, with k the number of labels: fastText's own prediction. A line with
   // no token the model knows gives all zeros. probabilities.size() must equal labels().size().
+  // Throws Error(invalid_input) when fastText cannot score the line (its weights, finite as the
+  // file's check requires, overflow into a NaN on it).
   void predict(std::string_view tokens, std::span<float> probabilities) const;
 
  private:

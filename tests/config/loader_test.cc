@@ -232,6 +232,20 @@ TEST(Loader, RefusesValuesNobodyMeans) {
   EXPECT_NE(errors_of(nul).find("control character (0x00)"), std::string::npos) << errors_of(nul);
 }
 
+// A fuzz finding: yaml-cpp 0.7 read a NUL byte followed by 'N' in a plain scalar as a lone 0x85
+// byte, so a value that is not UTF-8 passed into the config (and `validate --json` replaced it).
+TEST(Loader, AControlCharacterInTheFileIsRefusedWhereItIs) {
+  const LoadResult r = load(std::string("name: Fuzz\nsource:\n  table: local://items\n  key: i\n  text: t\0Nl\n", 64));
+  ASSERT_FALSE(r.ok());
+  ASSERT_EQ(r.errors.size(), 1u) << errors_of(r);
+  EXPECT_EQ(r.errors[0].line, 5);
+  EXPECT_EQ(r.errors[0].column, 10);
+  EXPECT_NE(errors_of(r).find("a control character (0x00) at byte 60; pipeline files are text"), std::string::npos)
+      << errors_of(r);
+  EXPECT_FALSE(load(kMinimal + "queue: {url: local://q\x01}\n").ok());
+  EXPECT_TRUE(load(kMinimal + "queue: {url: local://q}\t\r\n").ok()) << "tab, CR and LF are text";
+}
+
 TEST(Loader, RefusesYamlFeaturesItWouldOtherwiseIgnore) {
   EXPECT_NE(errors_of(load(kMinimal + "---\nbogus: 1\n")).find("one YAML document"), std::string::npos);
   EXPECT_NE(errors_of(load("base: &b {batch_size: 5}\n" + kMinimal + "consumer:\n  <<: *b\n")).find("merge keys"),

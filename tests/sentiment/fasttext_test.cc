@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -276,6 +277,14 @@ TEST(FastTextModel, ACutOrCorruptFileIsAClearError) {
       EXPECT_EQ(e.code(), ErrorCode::invalid_input) << at;
     }
   }
+  // A weight that is not a number: fastText's prediction would throw on it.
+  train_fasttext(synthetic(300, 1), synthetic(20, 2), small_settings(), dir.path() / "dense.bin");
+  std::string nan = read_whole_file(dir.path() / "dense.bin");
+  const float not_a_number = std::nanf("");
+  std::memcpy(nan.data() + nan.size() - sizeof(float), &not_a_number, sizeof(float));  // the output's last
+  EXPECT_NE(std::string(load_error(nan).what()).find("the output matrix holds a number that is not finite"),
+            std::string::npos)
+      << load_error(nan).what();
   try {
     FastTextModel::load(dir.path() / "missing.ftz");
     FAIL();
