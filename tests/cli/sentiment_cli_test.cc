@@ -245,7 +245,8 @@ std::string labelled_tsv(int n, unsigned seed) {
 TEST(FastTextCli, TrainSavesAModelThatSentimentAndEvalUse) {
   const std::string data = temp_file("train.tsv", labelled_tsv(600, 1));
   const std::string held = temp_file("held.tsv", labelled_tsv(100, 2));
-  const std::string model = (fs::path(::testing::TempDir()) / ("sentiflow-" + std::to_string(::getpid()) + "-m.ftz")).string();
+  const std::string model =
+      (fs::path(::testing::TempDir()) / ("sentiflow-" + std::to_string(::getpid()) + "-m.ftz")).string();
   Outcome r = run("train --engine fasttext --data '" + data + "' --validation '" + held + "' --out '" + model +
                   "' --quantize --cutoff 256 --epoch 30 --lr 0.5");
   ASSERT_EQ(r.status, 0) << r.err;
@@ -268,8 +269,38 @@ TEST(FastTextCli, TrainSavesAModelThatSentimentAndEvalUse) {
   EXPECT_NE(r.err.find("validating on 60 held out (0.1)"), std::string::npos) << r.err;
 }
 
+// From a pipeline's own table: the text from source.text, the label from --label.
+TEST(FastTextCli, TrainOnAPipelinesTable) {
+  const fs::path dir = fs::path(::testing::TempDir()) / ("sentiflow-" + std::to_string(::getpid()) + "-ptrain");
+  fs::create_directories(dir);
+  std::string items;
+  for (int i = 0; i < 200; ++i)
+    items += json{{"id", std::to_string(i)},
+                  {"body", i % 2 ? "a wonderful charming film" : "a dull boring plot"},
+                  {"tone", i % 2 ? "positive" : "negative"}}
+                 .dump() +
+             "\n";
+  std::ofstream(dir / "items.jsonl") << items;
+  std::ofstream(dir / "p.yaml")
+      << "name: ptrain\nstate_dir: state\nsource: {table: local://items, key: id, text: body}\n";
+  Outcome r =
+      run("table import --pipeline '" + (dir / "p.yaml").string() + "' '" + (dir / "items.jsonl").string() + "'");
+  ASSERT_EQ(r.status, 0) << r.err;
+  r = run("train --engine fasttext --pipeline '" + (dir / "p.yaml").string() + "' --label tone --out '" +
+          (dir / "m.bin").string() + "' --epoch 30 --lr 0.5");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.err.find("training on 180 texts (negative "), std::string::npos) << r.err;
+  EXPECT_NE(r.out.find("accuracy   1.0000 on 20 validation texts"), std::string::npos) << r.out;
+  r = run("train --engine fasttext --pipeline '" + (dir / "p.yaml").string() + "' --label mood --out '" +
+          (dir / "m.bin").string() + "'");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("local://items item 1: no attribute 'mood' (--label)"), std::string::npos) << r.err;
+  fs::remove_all(dir);
+}
+
 TEST(FastTextCli, TrainRefusesBadDataWithTheLine) {
-  const std::string model = (fs::path(::testing::TempDir()) / ("sentiflow-" + std::to_string(::getpid()) + "-bad.bin")).string();
+  const std::string model =
+      (fs::path(::testing::TempDir()) / ("sentiflow-" + std::to_string(::getpid()) + "-bad.bin")).string();
   const auto train_on = [&](const std::string& name, const std::string& contents, const std::string& more = "") {
     return run("train --engine fasttext --data '" + temp_file(name, contents) + "' --out '" + model + "' " + more);
   };
