@@ -293,6 +293,31 @@ TEST(FastTextModel, ACutOrCorruptFileIsAClearError) {
   }
 }
 
+// A fuzz finding: finite weights whose sums overflow make fastText's prediction throw on some
+// texts; the analyzer gives those documents an error and the others their sentiment.
+TEST(FastTextAnalyzer, ATextTheModelOverflowsOnIsThatDocumentsError) {
+  const auto model =
+      FastTextModel::load(fs::path(SENTIFLOW_SOURCE_DIR) / "fuzz/corpus/fasttext_model/overflow_weights.bin");
+  std::map<std::string, Label> labels;  // its labels are garbled: each is POSITIVE
+  for (const auto& label : model->labels()) labels.emplace(label, Label::positive);
+  const FastTextAnalyzer analyzer(model, {.labels = labels});
+  const std::vector<std::string_view> texts = {"a wonderful film", "", "zzz qqq the the the"};
+  std::vector<Result> results(texts.size());
+  ASSERT_NO_THROW(analyzer.analyze(texts, results));
+  size_t failed = 0;
+  for (const auto& r : results)
+    if (!r.ok()) {
+      ++failed;
+      const std::string what = r.error->what();
+      EXPECT_TRUE(what.find("the model cannot score this text") != std::string::npos ||
+                  what.find("are not numbers (its weights overflow)") != std::string::npos)
+          << what;
+      EXPECT_EQ(r.error->code(), ErrorCode::invalid_input);
+    }
+  EXPECT_GE(failed, 1u);
+  EXPECT_TRUE(results[1].ok()) << "an empty text is NEUTRAL without asking the model";
+}
+
 TEST(FastTextModel, RefusesAWordVectorModel) {
   TempDir dir("fasttext");
   {
