@@ -186,6 +186,7 @@ constexpr int32_t kCentroids = 256;    // ProductQuantizer::ksub_
 constexpr int32_t kMaxDim = 1 << 16;
 constexpr int32_t kMaxWordNgrams = 100;
 constexpr int32_t kMaxCharNgram = 100;
+constexpr int64_t kHsMaxCount = 1'000'000'000'000'000;  // HierarchicalSoftmaxLoss's 1e15 for unbuilt nodes
 
 // The file read from the front with every read checked against its end; the layout is
 // fastText 0.9's FastText::saveModel (args, dictionary, input matrix, output matrix).
@@ -255,6 +256,7 @@ struct Header {
   int32_t labels = 0;
   int64_t pruned = -1;  // pruneidx_size_: -1 not pruned, else the kept n-gram buckets
   int64_t needed_input_rows = 0;
+  int32_t loss = 0;  // fastText's loss_name: 1 hs, 2 ns, 3 softmax, 4 ova
   bool quantized = false;
   size_t dictionary_offset = 0;
   std::vector<std::string> label_names;
@@ -271,8 +273,8 @@ void check_args(Checker& in, Header& h) {
   h.word_ngrams = in.read<int32_t>("wordNgrams");
   if (h.word_ngrams < 1 || h.word_ngrams > kMaxWordNgrams)
     in.fail(fmt::format("wordNgrams {} is outside 1-{}", h.word_ngrams, kMaxWordNgrams));
-  const auto loss = in.read<int32_t>("loss");
-  if (loss < 1 || loss > 4) in.fail(fmt::format("loss {} is none of hs, ns, softmax, ova", loss));
+  h.loss = in.read<int32_t>("loss");
+  if (h.loss < 1 || h.loss > 4) in.fail(fmt::format("loss {} is none of hs, ns, softmax, ova", h.loss));
   const auto model = in.read<int32_t>("model");
   if (model != 3)
     in.fail(model == 1 || model == 2 ? "a word-vector model (cbow or skipgram), not a classifier (supervised)"
@@ -299,10 +301,24 @@ void check_dictionary(Checker& in, Header& h) {
   if (h.words < 0 || h.labels < 1 || static_cast<int64_t>(h.words) + h.labels != size || tokens < 0)
     in.fail(fmt::format("a dictionary of {} entries with {} words and {} labels", size, h.words, h.labels));
   if (h.pruned < -1) in.fail(fmt::format("the pruned index's size is {}", h.pruned));
+  int64_t previous_label_count = 0, label_total = 0;
   for (int32_t i = 0; i < size; ++i) {
     const bool is_label = i >= h.words;
     const std::string_view word = in.read_word(is_label ? "a label" : "a word");
-    if (in.read<int64_t>("a count") < 0) in.fail(fmt::format("'{}' has a negative count", word));
+    const auto count = in.read<int64_t>("a count");
+    if (count < 0) in.fail(fmt::format("'{}' has a negative count", word));
+    // Hierarchical softmax builds its Huffman tree from the label counts, assuming them in
+    // decreasing order (as training writes them) and under its own 1e15 for nodes not yet
+    // built; any other counts make a tree whose walk reads outside it (a fuzz finding).
+    if (is_label && h.loss == 1) {
+      label_total += count;  // the tree's root holds the sum: it must stay an int64
+      if (count >= kHsMaxCount || (i > h.words && count > previous_label_count) || label_total > (int64_t{1} << 62))
+        in.fail(
+            fmt::format("label '{}' has count {}: a hierarchical-softmax model's label counts decrease and "
+                        "stay under 1e15",
+                        word, count));
+      previous_label_count = count;
+    }
     const auto type = in.read<int8_t>("an entry's type");
     if (type != (is_label ? 1 : 0))
       in.fail(fmt::format("entry {} ('{}') is typed {}; the words come first, then the labels", i, word, type));

@@ -188,7 +188,8 @@ TEST(FastTextAnalyzer, CallsATwoClassModelNeutralWhenItIsUnsure) {
 
 // Our prediction is fastText's: `fasttext predict-prob` on the same model and the same
 // preprocessed lines prints the same probabilities (to the 6 digits it prints), for a dense
-// model, the built-in quantized one, and one with subword n-grams and word trigrams.
+// model, the built-in quantized one, one with subword n-grams and word trigrams, and one with
+// hierarchical softmax.
 TEST(FastTextModel, SameProbabilitiesAsTheFastTextCommandLine) {
   TempDir dir("fasttext");
   const auto train = synthetic(600, 1);
@@ -201,6 +202,10 @@ TEST(FastTextModel, SameProbabilitiesAsTheFastTextCommandLine) {
                              (dir.path() / "subwords").string() +
                              "' -dim 6 -epoch 2 -minn 2 -maxn 4 -wordNgrams 3 -bucket 10000 -thread 1 -verbose 0");
   ASSERT_EQ(cli.status, 0) << "the fasttext command line (Debian package fasttext, scripts/setup): " << cli.err;
+  const auto hs = run_shell("fasttext supervised -input '" + (dir.path() / "train.txt").string() + "' -output '" +
+                            (dir.path() / "hs").string() +
+                            "' -loss hs -dim 6 -epoch 2 -wordNgrams 2 -bucket 10000 -thread 1 -verbose 0");
+  ASSERT_EQ(hs.status, 0) << hs.err;
 
   std::vector<std::string> lines;
   for (const char* text : {"A wonderful, charming story!", "The plot was dull and boring.", "", "zzz unknown qqq",
@@ -210,7 +215,8 @@ TEST(FastTextModel, SameProbabilitiesAsTheFastTextCommandLine) {
     std::ofstream out(dir.path() / "lines.txt");
     for (const auto& line : lines) out << line << "\n";
   }
-  for (const fs::path& model_file : {dir.path() / "dense.bin", kBuiltin, dir.path() / "subwords.bin"}) {
+  for (const fs::path& model_file :
+       {dir.path() / "dense.bin", kBuiltin, dir.path() / "subwords.bin", dir.path() / "hs.bin"}) {
     const auto model = FastTextModel::load(model_file);
     const auto k = std::to_string(model->labels().size());
     const auto printed = run_shell("fasttext predict-prob '" + model_file.string() + "' '" +
@@ -285,6 +291,13 @@ TEST(FastTextModel, ACutOrCorruptFileIsAClearError) {
   EXPECT_NE(std::string(load_error(nan).what()).find("the output matrix holds a number that is not finite"),
             std::string::npos)
       << load_error(nan).what();
+  // A fuzz finding: label counts out of order make hierarchical softmax build a tree that its
+  // prediction walks out of (a SEGV in HierarchicalSoftmaxLoss::dfs).
+  EXPECT_NE(std::string(load_error(read_whole_file(fs::path(SENTIFLOW_SOURCE_DIR) /
+                                                   "fuzz/corpus/fasttext_model/hs_unsorted_counts.bin"))
+                            .what())
+                .find("a hierarchical-softmax model's label counts decrease"),
+            std::string::npos);
   try {
     FastTextModel::load(dir.path() / "missing.ftz");
     FAIL();
