@@ -4,6 +4,8 @@ BUILD   ?= build
 JOBS    ?= $(shell nproc)
 # Warnings are errors in CI (CI=true) and wherever WERROR=ON is given.
 WERROR  ?= $(if $(CI),ON,OFF)
+# CI compiles the test programs without debug information (half their compile time).
+TEST_DEBUG_INFO ?= $(if $(CI),OFF,ON)
 SENTIFLOW := $(BUILD)/sentiflow
 
 .PHONY: all setup build demo test bench bench-pipeline docs format clean fuzz soak
@@ -17,7 +19,7 @@ $(BUILD)/.setup-done: scripts/setup
 setup: $(BUILD)/.setup-done
 
 $(BUILD)/build.ninja: CMakeLists.txt | $(BUILD)/.setup-done
-	cmake -S . -B $(BUILD) -G Ninja -DSENTIFLOW_WERROR=$(WERROR)
+	cmake -S . -B $(BUILD) -G Ninja -DSENTIFLOW_WERROR=$(WERROR) -DSENTIFLOW_TEST_DEBUG_INFO=$(TEST_DEBUG_INFO)
 
 build: $(BUILD)/build.ninja
 	cmake --build $(BUILD) -j $(JOBS)
