@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <map>
 #include <mutex>
 
 #include "aws/client.h"
@@ -230,14 +229,9 @@ std::unique_ptr<sentiment::Analyzer> make_analyzer(const PipelineConfig::Sentime
     options.model = sentiment.model;
     options.neutral_threshold = sentiment.neutral_threshold;
     for (const auto& [label, name] : sentiment.labels) {
-      static const std::map<std::string, sentiment::Label, std::less<>> kClasses = {
-          {"POSITIVE", sentiment::Label::positive},
-          {"NEGATIVE", sentiment::Label::negative},
-          {"NEUTRAL", sentiment::Label::neutral},
-          {"MIXED", sentiment::Label::mixed}};
-      const auto it = kClasses.find(name);
-      if (it == kClasses.end()) throw invalid_input(fmt::format("sentiment.labels: '{}' is no class", name));
-      options.labels.emplace(label, it->second);
+      const auto c = sentiment::label_named(name);
+      if (!c) throw invalid_input(fmt::format("sentiment.labels: '{}' is no class", name));
+      options.labels.emplace(label, *c);
     }
     return std::make_unique<sentiment::FastTextAnalyzer>(options);
   }

@@ -18,6 +18,17 @@ std::string_view to_string(Label label) {
   return "NEUTRAL";
 }
 
+std::optional<Label> label_named(std::string_view name) {
+  for (const Label label : {Label::positive, Label::negative, Label::neutral, Label::mixed}) {
+    const std::string_view spelled = to_string(label);
+    if (name.size() == spelled.size() && std::equal(name.begin(), name.end(), spelled.begin(), [](char a, char b) {
+          return (a >= 'a' && a <= 'z' ? static_cast<char>(a - 'a' + 'A') : a) == b;
+        }))
+      return label;
+  }
+  return std::nullopt;
+}
+
 void check_mixed_threshold(double threshold) {
   if (!(threshold > 0 && threshold <= 1))
     throw invalid_input(fmt::format("mixed threshold {} is out of range 0 < x <= 1", threshold));

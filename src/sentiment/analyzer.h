@@ -30,6 +30,9 @@ enum class Label { positive, negative, neutral, mixed };
 // "POSITIVE", "NEGATIVE", "NEUTRAL", "MIXED": Comprehend's spelling.
 std::string_view to_string(Label label);
 
+// The label of to_string's name, in any case ("positive", "Mixed"); nullopt for any other text.
+std::optional<Label> label_named(std::string_view name);
+
 // Comprehend's SentimentScore: four numbers in [0, 1], 4 decimals.
 struct Scores {
   double positive = 0;

@@ -24,12 +24,13 @@ std::string_view without_prefix(std::string_view label) {
   return label.starts_with(kLabelPrefix) ? label.substr(kLabelPrefix.size()) : label;
 }
 
+// label_named, or one of its common short forms.
 std::optional<Label> class_named(std::string_view name) {
+  if (const auto label = label_named(name)) return label;
   const std::string lower = to_lower_ascii(name);
-  if (lower == "positive" || lower == "pos") return Label::positive;
-  if (lower == "negative" || lower == "neg") return Label::negative;
-  if (lower == "neutral" || lower == "neu") return Label::neutral;
-  if (lower == "mixed") return Label::mixed;
+  if (lower == "pos") return Label::positive;
+  if (lower == "neg") return Label::negative;
+  if (lower == "neu") return Label::neutral;
   return std::nullopt;
 }
 
