@@ -14,6 +14,7 @@
 #include <streambuf>
 
 #include "core/error.h"
+#include "core/fast_modulo.h"
 
 namespace sentiflow::sentiment {
 
@@ -24,7 +25,8 @@ namespace sentiflow::sentiment {
 // to fastText's own output.
 class LineDictionary : public fasttext::Dictionary {
  public:
-  LineDictionary(std::shared_ptr<fasttext::Args> args, std::istream& in) : Dictionary(std::move(args), in) {
+  LineDictionary(std::shared_ptr<fasttext::Args> args, std::istream& in)
+      : Dictionary(std::move(args), in), bucket_modulo_(static_cast<uint64_t>(std::max(args_->bucket, 1))) {
     // A pruned (quantized) model maps the n-gram buckets it kept to rows with an unordered_map,
     // two lookups per n-gram in pushHash; a flat table answers in one load. Only for a table
     // that stays small (4 bytes a bucket).
@@ -32,21 +34,33 @@ class LineDictionary : public fasttext::Dictionary {
       bucket_rows_.assign(static_cast<size_t>(args_->bucket), -1);
       for (const auto& [bucket, row] : pruneidx_) bucket_rows_[static_cast<size_t>(bucket)] = row;
     }
+    build_word_table();
   }
 
-  void line_ids(std::string_view tokens, std::vector<int32_t>& words, std::vector<int32_t>& hashes) const {
+  // `pieces` is the caller's buffer for the tokens of the line.
+  void line_ids(std::string_view tokens, std::vector<int32_t>& words, std::vector<int32_t>& hashes,
+                std::vector<std::pair<std::string_view, uint32_t>>& pieces) const {
     words.clear();
     hashes.clear();
+    pieces.clear();
+    // Two passes: the first hashes every token and asks for its slot, so that the lookups of the
+    // second find their slots in the cache instead of waiting for each in turn.
     for (size_t start = 0; start < tokens.size();) {
       const size_t end = std::min(tokens.find(' ', start), tokens.size());
-      if (end > start) add_token(tokens.substr(start, end - start), words, hashes);
+      if (end > start) {
+        const std::string_view token = tokens.substr(start, end - start);
+        const uint32_t h = hash_of(token);
+        __builtin_prefetch(&word_slots_[h & word_mask_]);
+        pieces.emplace_back(token, h);
+      }
       start = end + 1;
     }
-    add_token(EOS, words, hashes);
-    if (bucket_rows_.empty())
-      addWordNgrams(words, hashes, args_->wordNgrams);
-    else
+    pieces.emplace_back(EOS, hash_of(EOS));
+    for (const auto& piece : pieces) add_token(piece.first, piece.second, words, hashes);
+    if (pruneidx_size_ < 0 || !bucket_rows_.empty())
       add_word_ngrams(words, hashes, args_->wordNgrams);
+    else  // a pruned model whose buckets are too many for a flat table, or none kept
+      addWordNgrams(words, hashes, args_->wordNgrams);
   }
 
  private:
@@ -61,29 +75,86 @@ class LineDictionary : public fasttext::Dictionary {
 
   static constexpr int32_t kFlatBucketsMax = 4 << 20;
 
-  // Dictionary::addWordNgrams and pushHash with bucket_rows_ for pruneidx_: the same
-  // arithmetic, int32 hashes widened to uint64 as fastText widens them.
+  // Dictionary::addWordNgrams and pushHash, for a model that is not pruned or whose pruned
+  // buckets map through bucket_rows_: the same arithmetic, int32 hashes widened to uint64 as
+  // fastText widens them. The buckets go into `line` first, each one's row asked for, and are
+  // then replaced by the rows kept: the lookups overlap instead of waiting for each other.
   void add_word_ngrams(std::vector<int32_t>& line, const std::vector<int32_t>& hashes, int32_t n) const {
+    const size_t first = line.size();
     const auto count = static_cast<int32_t>(hashes.size());
     for (int32_t i = 0; i < count; ++i) {
       uint64_t h = static_cast<uint64_t>(static_cast<int64_t>(hashes[static_cast<size_t>(i)]));
       for (int32_t j = i + 1; j < count && j < i + n; ++j) {
         h = h * 116049371 + static_cast<uint64_t>(static_cast<int64_t>(hashes[static_cast<size_t>(j)]));
-        const int32_t row = bucket_rows_[h % static_cast<uint64_t>(args_->bucket)];
-        if (row >= 0) line.push_back(nwords_ + row);
+        const auto bucket = static_cast<int32_t>(bucket_modulo_(h));
+        if (!bucket_rows_.empty()) __builtin_prefetch(&bucket_rows_[static_cast<size_t>(bucket)]);
+        line.push_back(bucket);
       }
     }
+    if (pruneidx_size_ < 0) {  // every bucket has its row
+      for (size_t k = first; k < line.size(); ++k) line[k] += nwords_;
+      return;
+    }
+    size_t kept = first;
+    for (size_t k = first; k < line.size(); ++k) {
+      const int32_t row = bucket_rows_[static_cast<size_t>(line[k])];
+      if (row >= 0) line[kept++] = nwords_ + row;
+    }
+    line.resize(kept);
   }
 
   std::vector<int32_t> bucket_rows_;  // n-gram bucket -> row of a pruned model, -1 when dropped
+  FastModulo bucket_modulo_;          // h % bucket without a division: one per n-gram
 
-  void add_token(std::string_view token, std::vector<int32_t>& words, std::vector<int32_t>& hashes) const {
-    const uint32_t h = hash_of(token);
-    const auto size = static_cast<int32_t>(word2int_.size());
-    auto slot = static_cast<int32_t>(h % static_cast<uint32_t>(size));
-    while (word2int_[slot] != -1 && words_[word2int_[slot]].word != token) slot = (slot + 1) % size;
-    const int32_t wid = word2int_[slot];
-    const bool is_word = wid >= 0 ? words_[wid].type == fasttext::entry_type::word : !token.starts_with(args_->label);
+  // The dictionary's entries in an open-addressing table of their own: fastText's word2int_
+  // finds a word with a division, then compares it with the std::string of an entry of 70-odd
+  // bytes, two cache misses away; here the slot holds the full hash and the id side by side,
+  // the words lie packed in one buffer, and the table's size is a power of two. A word has one
+  // id, so any table that finds it gives fastText's id.
+  struct WordSlot {
+    uint32_t hash = 0;
+    int32_t id = -1;  // -1: empty
+  };
+
+  void build_word_table() {
+    size_t slots = 16;
+    while (slots < 2 * static_cast<size_t>(size_)) slots *= 2;
+    word_slots_.assign(slots, WordSlot{});
+    word_mask_ = slots - 1;
+    word_starts_.reserve(static_cast<size_t>(size_) + 1);
+    for (int32_t id = 0; id < size_; ++id) {
+      const std::string& word = words_[static_cast<size_t>(id)].word;
+      word_starts_.push_back(static_cast<uint32_t>(word_bytes_.size()));
+      word_bytes_ += word;
+      const uint32_t h = hash_of(word);
+      size_t slot = h & word_mask_;
+      while (word_slots_[slot].id != -1) slot = (slot + 1) & word_mask_;
+      word_slots_[slot] = WordSlot{h, id};
+    }
+    word_starts_.push_back(static_cast<uint32_t>(word_bytes_.size()));
+  }
+
+  // The entry's id of `token` (hashed `h`), or -1.
+  int32_t id_of(std::string_view token, uint32_t h) const {
+    for (size_t slot = h & word_mask_;; slot = (slot + 1) & word_mask_) {
+      const WordSlot s = word_slots_[slot];
+      if (s.id < 0) return -1;
+      if (s.hash != h) continue;
+      const uint32_t start = word_starts_[static_cast<size_t>(s.id)];
+      const uint32_t length = word_starts_[static_cast<size_t>(s.id) + 1] - start;
+      if (length == token.size() && std::memcmp(word_bytes_.data() + start, token.data(), length) == 0) return s.id;
+    }
+  }
+
+  std::vector<WordSlot> word_slots_;
+  size_t word_mask_ = 0;
+  std::string word_bytes_;             // every entry's word, one after another
+  std::vector<uint32_t> word_starts_;  // entry id -> its word's first byte; one more at the end
+
+  void add_token(std::string_view token, uint32_t h, std::vector<int32_t>& words, std::vector<int32_t>& hashes) const {
+    const int32_t wid = id_of(token, h);
+    // The words come first, then the labels (the Checker holds the file to it).
+    const bool is_word = wid >= 0 ? wid < nwords_ : !token.starts_with(args_->label);
     if (!is_word) return;  // a label: ignored for prediction
     if (wid < 0) {
       if (args_->maxn > 0 && token != EOS) computeSubwords(BOW + std::string(token) + EOW, words);
@@ -128,7 +199,9 @@ class LoadedFastText : public fasttext::FastText {
     // floats (norm x centroid, as ProductQuantizer::addcode computes them) in the same order,
     // without decoding every row of every prediction. Only for matrices that stay small.
     if (!quant_) {
-      input_ = std::make_shared<RowSumMatrix>(std::move(dynamic_cast<fasttext::DenseMatrix&>(*input_)));
+      auto dense = std::make_shared<RowSumMatrix>(std::move(dynamic_cast<fasttext::DenseMatrix&>(*input_)));
+      dense_input_ = dense.get();
+      input_ = std::move(dense);
       buildModel();
     } else if (input_->size(0) * input_->size(1) * static_cast<int64_t>(sizeof(float)) <= dense_bytes_max) {
       auto dense = std::make_shared<RowSumMatrix>(input_->size(0), input_->size(1));
@@ -138,7 +211,8 @@ class LoadedFastText : public fasttext::FastText {
         input_->addRowToVector(row, static_cast<int32_t>(i));
         for (int64_t j = 0; j < input_->size(1); ++j) dense->at(i, j) = row[j];
       }
-      input_ = dense;
+      dense_input_ = dense.get();
+      input_ = std::move(dense);
       buildModel();
     }
   }
@@ -146,6 +220,14 @@ class LoadedFastText : public fasttext::FastText {
   // FastText::predict with the caller's state and word ids from line_ids.
   void predict_ids(const std::vector<int32_t>& words, fasttext::Predictions& out, fasttext::Model::State& state) const {
     if (words.empty()) return;
+    if (dense_input_ != nullptr) {  // every row asked for at once, before the sum waits on each
+      const int64_t columns = dense_input_->cols();
+      for (const int32_t id : words) {
+        const float* row = dense_input_->data() + id * columns;
+        __builtin_prefetch(row);
+        __builtin_prefetch(row + columns - 1);
+      }
+    }
     model_->predict(words, dict_->nlabels(), 0.0f, out, state);
   }
 
@@ -154,6 +236,7 @@ class LoadedFastText : public fasttext::FastText {
 
  private:
   std::shared_ptr<LineDictionary> dictionary_;
+  const RowSumMatrix* dense_input_ = nullptr;  // input_ when it is dense (owned by input_)
 };
 
 namespace {
@@ -398,6 +481,7 @@ constexpr int64_t kDenseInputBytesMax = 128 << 20;
 struct PredictScratch {
   std::vector<int32_t> words;
   std::vector<int32_t> hashes;
+  std::vector<std::pair<std::string_view, uint32_t>> pieces;
   fasttext::Predictions predictions;
   std::unique_ptr<fasttext::Model::State> state;
   int32_t dim = 0;
@@ -452,7 +536,7 @@ void FastTextModel::predict(std::string_view tokens, std::span<float> probabilit
     scratch.dim = model_->dim();
     scratch.labels = labels;
   }
-  model_->dictionary().line_ids(tokens, scratch.words, scratch.hashes);
+  model_->dictionary().line_ids(tokens, scratch.words, scratch.hashes, scratch.pieces);
   scratch.predictions.clear();
   std::fill(probabilities.begin(), probabilities.end(), 0.0f);
   try {

@@ -1,6 +1,12 @@
 #include <gtest/gtest.h>
 
+#include <cstdint>
+#include <limits>
+#include <random>
+#include <vector>
+
 #include "core/error.h"
+#include "core/fast_modulo.h"
 #include "core/strings.h"
 #include "core/time.h"
 #include "core/utf8.h"
@@ -14,6 +20,24 @@ TEST(Error, ExitStatusIsTwoOnlyForInvalidInput) {
        {ErrorCode::not_found, ErrorCode::throttled, ErrorCode::transient, ErrorCode::conflict, ErrorCode::internal})
     EXPECT_EQ(exit_status(code), 1) << to_string(code);
 }
+
+TEST(FastModulo, EqualsTheRemainderOfADivisionForEdgeAndRandomValues) {
+  constexpr uint64_t kMax = std::numeric_limits<uint64_t>::max();
+  std::mt19937_64 random(20261208);
+  std::vector<uint64_t> divisors = {
+      1,          2,        3,   7, 1000, 200000, 2000000, 65535, 65536, 1ULL << 32, (1ULL << 32) + 1, (1ULL << 63) - 1,
+      1ULL << 63, kMax - 1, kMax};
+  for (int i = 0; i < 200; ++i) divisors.push_back(random() >> (random() % 64) | 1);
+  for (const uint64_t d : divisors) {
+    const FastModulo modulo(d);
+    std::vector<uint64_t> xs = {
+        0, 1, d - 1, d, d + 1, 2 * d, 2 * d - 1, kMax, kMax - 1, kMax / d * d, kMax / d * d - 1};
+    for (int i = 0; i < 2000; ++i) xs.push_back(random());
+    for (const uint64_t x : xs) ASSERT_EQ(modulo(x), x % d) << x << " % " << d;
+  }
+}
+
+TEST(FastModulo, RefusesADivisorOfZero) { EXPECT_THROW(FastModulo(0), Error); }
 
 TEST(Error, OnlyThrottledAndTransientAreRetryable) {
   EXPECT_TRUE(is_retryable(ErrorCode::throttled));
