@@ -17,6 +17,7 @@
 
 #include "core/error.h"
 #include "core/strings.h"
+#include "core/temp_file.h"
 
 extern char** environ;
 
@@ -114,28 +115,6 @@ Finished run_capturing(const std::vector<std::string>& argv) {
 }
 
 // A temporary file removed when it goes out of scope.
-class TempFile {
- public:
-  explicit TempFile(const fs::path& near) {
-    std::string pattern = (near.parent_path() / (near.filename().string() + ".XXXXXX")).string();
-    const int fd = ::mkstemp(pattern.data());
-    if (fd < 0)
-      throw invalid_input(fmt::format("cannot create a file next to {}: {}", near.string(), std::strerror(errno)));
-    ::close(fd);
-    path_ = pattern;
-  }
-  ~TempFile() {
-    std::error_code ec;
-    fs::remove(path_, ec);
-  }
-  TempFile(const TempFile&) = delete;
-  TempFile& operator=(const TempFile&) = delete;
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
-
 std::string zip_error_text(zip_t* archive) { return zip_strerror(archive); }
 
 }  // namespace
@@ -282,7 +261,7 @@ PackageSummary write_package(const PackageOptions& options) {
 }
 
 std::vector<std::pair<std::string, fs::path>> pipeline_data_files(const fs::path& pipeline_file,
-                                                                 const PipelineConfig& config) {
+                                                                  const PipelineConfig& config) {
   std::vector<std::pair<std::string, fs::path>> files;
   if (config.sentiment.engine != SentimentEngine::fasttext || config.sentiment.model == "builtin") return files;
   const fs::path folder = fs::absolute(pipeline_file).parent_path().lexically_normal();

@@ -248,19 +248,6 @@ class ViewBuffer : public std::streambuf {
     char* begin = const_cast<char*>(data);  // read-only: nothing here writes to the get area
     setg(begin, begin, begin + size);
   }
-
- protected:
-  pos_type seekoff(off_type off, std::ios_base::seekdir dir, std::ios_base::openmode) override {
-    const off_type base = dir == std::ios_base::beg   ? 0
-                          : dir == std::ios_base::cur ? gptr() - eback()
-                                                      : egptr() - eback();
-    return seekpos(pos_type(base + off), std::ios_base::in);
-  }
-  pos_type seekpos(pos_type pos, std::ios_base::openmode) override {
-    if (pos < 0 || pos > egptr() - eback()) return pos_type(off_type(-1));
-    setg(eback(), eback() + pos, egptr());
-    return pos;
-  }
 };
 
 constexpr int32_t kMagic = 793712314;  // FASTTEXT_FILEFORMAT_MAGIC_INT32

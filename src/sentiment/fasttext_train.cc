@@ -9,11 +9,9 @@
 #include <cstring>
 #include <fstream>
 #include <map>
-#include <set>
-
-#include <unistd.h>
 
 #include "core/error.h"
+#include "core/temp_file.h"
 #include "sentiment/fasttext_model.h"
 #include "sentiment/fasttext_text.h"
 
@@ -22,29 +20,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// fastText trains from files only: the preprocessed texts go to a file removed afterwards.
-class ScratchFile {
- public:
-  ScratchFile(const fs::path& near, std::string_view suffix) {
-    std::string pattern =
-        (near.parent_path() / fmt::format(".{}.{}.XXXXXX", near.filename().string(), suffix)).string();
-    const int fd = ::mkstemp(pattern.data());
-    if (fd < 0) throw invalid_input(fmt::format("cannot write next to {}: {}", near.string(), std::strerror(errno)));
-    ::close(fd);
-    path_ = pattern;
-  }
-  ~ScratchFile() {
-    std::error_code ec;
-    fs::remove(path_, ec);
-  }
-  ScratchFile(const ScratchFile&) = delete;
-  ScratchFile& operator=(const ScratchFile&) = delete;
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
-
+// fastText trains from files only: the preprocessed texts go to a TempFile beside the model.
 // Lines as fastText reads them: "__label__NAME tokens".
 void write_examples(const fs::path& file, std::span<const LabelledText> texts) {
   std::ofstream out(file, std::ios::binary);
@@ -93,8 +69,8 @@ TrainReport train_fasttext(std::span<const LabelledText> train, std::span<const 
           fmt::format("validation line {}: label '{}' is not among the training labels", v.line, v.label));
 
   const auto start = std::chrono::steady_clock::now();
-  ScratchFile train_file(out, "train");
-  ScratchFile validation_file(out, "validation");
+  TempFile train_file(out, "train");
+  TempFile validation_file(out, "validation");
   write_examples(train_file.path(), train);
   write_examples(validation_file.path(), validation);
 

@@ -1,13 +1,17 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <filesystem>
 #include <limits>
 #include <random>
 #include <vector>
 
+#include <unistd.h>
+
 #include "core/error.h"
 #include "core/fast_modulo.h"
 #include "core/strings.h"
+#include "core/temp_file.h"
 #include "core/time.h"
 #include "core/utf8.h"
 
@@ -19,6 +23,29 @@ TEST(Error, ExitStatusIsTwoOnlyForInvalidInput) {
   for (auto code :
        {ErrorCode::not_found, ErrorCode::throttled, ErrorCode::transient, ErrorCode::conflict, ErrorCode::internal})
     EXPECT_EQ(exit_status(code), 1) << to_string(code);
+}
+
+TEST(TempFile, IsAHiddenFileBesideItsPathUntilDestroyed) {
+  const auto folder = std::filesystem::temp_directory_path() / ("sentiflow-temp-file-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(folder);
+  std::filesystem::path seen;
+  {
+    const TempFile file(folder / "model.ftz", "train");
+    seen = file.path();
+    EXPECT_EQ(seen.parent_path(), folder);
+    EXPECT_TRUE(seen.filename().string().starts_with(".model.ftz.train.")) << seen;
+    EXPECT_TRUE(std::filesystem::is_regular_file(seen));
+    EXPECT_NE(TempFile(folder / "model.ftz", "train").path(), seen);  // a name of its own each time
+  }
+  EXPECT_FALSE(std::filesystem::exists(seen));
+  std::filesystem::remove_all(folder);
+  try {
+    TempFile(folder / "gone" / "model.ftz");
+    FAIL() << "a file in a folder that does not exist";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::invalid_input);
+    EXPECT_NE(std::string(e.what()).find("gone/model.ftz"), std::string::npos) << e.what();
+  }
 }
 
 TEST(FastModulo, EqualsTheRemainderOfADivisionForEdgeAndRandomValues) {
