@@ -58,6 +58,7 @@ int run(int argc, char** argv) {
   add_sentiment_command(app, status);
   add_eval_command(app, status);
   add_train_command(app, status);
+  add_cost_command(app, status);
   add_queue_command(app, status);
   add_table_command(app, status);
   add_store_command(app, status);

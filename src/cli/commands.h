@@ -13,6 +13,7 @@ void add_schedule_command(CLI::App& app, int& status);
 void add_sentiment_command(CLI::App& app, int& status);
 void add_eval_command(CLI::App& app, int& status);
 void add_train_command(CLI::App& app, int& status);
+void add_cost_command(CLI::App& app, int& status);
 void add_queue_command(CLI::App& app, int& status);
 void add_table_command(CLI::App& app, int& status);
 void add_store_command(CLI::App& app, int& status);

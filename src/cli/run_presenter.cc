@@ -6,22 +6,10 @@
 #include <iostream>
 #include <string>
 
+#include "core/strings.h"
 #include "observe/log.h"
 
 namespace sentiflow::cli {
-namespace {
-
-std::string thousands(int64_t n) {
-  std::string digits = std::to_string(n < 0 ? -n : n);
-  std::string out;
-  for (size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
-    out += digits[i];
-  }
-  return n < 0 ? "-" + out : out;
-}
-
-}  // namespace
 
 RunPresenter::RunPresenter(bool progress_bar, std::chrono::milliseconds log_interval, std::ostream& summary)
     : progress_bar_(progress_bar), log_interval_(log_interval), summary_(summary) {}

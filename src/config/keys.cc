@@ -410,6 +410,32 @@ std::vector<KeySpec> build_keys() {
                "`queue.visibility_timeout` / 6"));
   add(integer_key("lambda.memory", "512", 128, 10240, "Memory in MB.", FIELD(lambda.memory_mb)));
 
+  add(section("cost", P::defaulted,
+              "The AWS prices of `sentiflow cost` and of the runs' cost (docs/COST.md), in dollars: us-east-1 list "
+              "prices unless set here."));
+  const auto price = [&](std::string path, std::string def, std::string doc, auto field) {
+    add(number_key(std::move(path), std::move(def), 0, 1e6, true, std::move(doc), field));
+  };
+  price("cost.comprehend_unit", "0.0001",
+        "Comprehend: a unit (100 characters, at least 3 a text) of the month's first 10 M.",
+        FIELD(cost.comprehend_unit));
+  price("cost.comprehend_unit_over_10m", "0.00005", "Comprehend: a unit past the month's 10 M.",
+        FIELD(cost.comprehend_unit_over_10m));
+  price("cost.comprehend_unit_over_50m", "0.000025", "Comprehend: a unit past the month's 50 M.",
+        FIELD(cost.comprehend_unit_over_50m));
+  price("cost.sqs_per_million", "0.4", "SQS: a million requests (each 64 KiB of a request's payload is one).",
+        FIELD(cost.sqs_per_million));
+  price("cost.lambda_per_million", "0.2", "Lambda: a million invocations.", FIELD(cost.lambda_per_million));
+  price("cost.lambda_gb_second", "0.0000166667", "Lambda: a GB-second of duration (x86_64).",
+        FIELD(cost.lambda_gb_second));
+  price("cost.s3_put_per_thousand", "0.005", "S3: a thousand PUT requests.", FIELD(cost.s3_put_per_thousand));
+  price("cost.dynamodb_read_per_million", "0.125", "DynamoDB on demand: a million read request units.",
+        FIELD(cost.dynamodb_read_per_million));
+  price("cost.dynamodb_write_per_million", "0.625", "DynamoDB on demand: a million write request units.",
+        FIELD(cost.dynamodb_write_per_million));
+  price("cost.scheduler_per_million", "1", "EventBridge Scheduler: a million invocations.",
+        FIELD(cost.scheduler_per_million));
+
   add(section("observe", P::defaulted, "Metrics and the dashboard."));
   add(value("observe.listen", "address", "", "HOST:PORT", "Serve /metrics and the dashboard during `sentiflow run`.",
             [](PipelineConfig& c, std::string_view t, const LoadContext&) {

@@ -130,6 +130,21 @@ struct PipelineConfig {
   struct Observe {
     std::optional<ListenAddress> listen;
   } observe;
+
+  // The AWS prices `sentiflow cost` and the run summaries use (pipeline/cost.h, docs/COST.md):
+  // us-east-1 list prices unless the pipeline file's `cost` section sets others. Dollars.
+  struct Prices {
+    double comprehend_unit = 0.0001;             // a unit of 100 characters, the month's first 10 M
+    double comprehend_unit_over_10m = 0.00005;   // units 10 M - 50 M of the month
+    double comprehend_unit_over_50m = 0.000025;  // units past 50 M
+    double sqs_per_million = 0.40;               // standard queue requests (64 KiB chunks)
+    double lambda_per_million = 0.20;            // invocations
+    double lambda_gb_second = 0.0000166667;      // x86_64 duration
+    double s3_put_per_thousand = 0.005;          // S3 Standard PUT requests
+    double dynamodb_read_per_million = 0.125;    // on-demand read request units
+    double dynamodb_write_per_million = 0.625;   // on-demand write request units
+    double scheduler_per_million = 1.00;         // EventBridge Scheduler invocations
+  } cost;
 };
 
 }  // namespace sentiflow

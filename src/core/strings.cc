@@ -81,4 +81,16 @@ std::optional<std::string> closest_match(std::string_view word, std::span<const 
   return best;
 }
 
+std::string thousands(int64_t n) {
+  // Through the unsigned magnitude: -INT64_MIN does not fit an int64_t.
+  const uint64_t magnitude = n < 0 ? 0 - static_cast<uint64_t>(n) : static_cast<uint64_t>(n);
+  const std::string digits = std::to_string(magnitude);
+  std::string out = n < 0 ? "-" : "";
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return out;
+}
+
 }  // namespace sentiflow

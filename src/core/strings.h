@@ -1,6 +1,7 @@
 // Small string helpers shared by every component. Pure functions, thread-safe.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <span>
 #include <string>
@@ -12,6 +13,8 @@ namespace sentiflow {
 std::string_view trim(std::string_view text);
 std::string to_lower_ascii(std::string_view text);
 std::string to_upper_ascii(std::string_view text);
+// `n` with a comma between groups of three digits: 1234567 -> "1,234,567", -1000 -> "-1,000".
+std::string thousands(int64_t n);
 // Every part between separators, empty parts included: split("a,,b", ',') is {"a", "", "b"}.
 std::vector<std::string_view> split(std::string_view text, char separator);
 // The words between runs of spaces, tabs and line breaks; no empty words.

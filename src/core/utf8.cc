@@ -57,4 +57,11 @@ void append_utf8(std::string& out, char32_t c) {
   }
 }
 
+size_t count_characters(std::string_view text) {
+  size_t n = 0;
+  for (const char c : text)
+    if ((static_cast<unsigned char>(c) & 0xC0) != 0x80) ++n;
+  return n;
+}
+
 }  // namespace sentiflow

@@ -12,6 +12,10 @@ std::optional<size_t> find_invalid_utf8(std::string_view text);
 
 inline bool is_valid_utf8(std::string_view text) { return !find_invalid_utf8(text); }
 
+// The characters of `text`: its code points, counting each byte of an invalid sequence as one
+// (every byte that is not a continuation byte starts one).
+size_t count_characters(std::string_view text);
+
 // Appends code point `c` (at most U+10FFFF) to `out` as UTF-8.
 void append_utf8(std::string& out, char32_t c);
 

@@ -25,6 +25,22 @@ TEST(Error, ExitStatusIsTwoOnlyForInvalidInput) {
     EXPECT_EQ(exit_status(code), 1) << to_string(code);
 }
 
+TEST(Strings, ThousandsGroupsDigitsByThree) {
+  EXPECT_EQ(thousands(0), "0");
+  EXPECT_EQ(thousands(999), "999");
+  EXPECT_EQ(thousands(1000), "1,000");
+  EXPECT_EQ(thousands(1234567), "1,234,567");
+  EXPECT_EQ(thousands(-1000), "-1,000");
+  EXPECT_EQ(thousands(std::numeric_limits<int64_t>::min()), "-9,223,372,036,854,775,808");
+}
+
+TEST(Utf8, CountCharactersCountsCodePointsAndEachByteOfAnInvalidSequence) {
+  EXPECT_EQ(count_characters(""), 0u);
+  EXPECT_EQ(count_characters("abc"), 3u);
+  EXPECT_EQ(count_characters("caf\xC3\xA9 \xE2\x80\x99 \xF0\x9F\x98\x80"), 8u);  // café ’ 😀
+  EXPECT_EQ(count_characters("\xFF\xFE"), 2u);
+}
+
 TEST(TempFile, IsAHiddenFileBesideItsPathUntilDestroyed) {
   const auto folder = std::filesystem::temp_directory_path() / ("sentiflow-temp-file-" + std::to_string(::getpid()));
   std::filesystem::create_directories(folder);
