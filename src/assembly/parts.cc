@@ -39,6 +39,7 @@ RunCounts counts_of(const pipeline::RunTally& tally) {
   counts.failed = tally.failed;
   counts.dead_letters = tally.dead_letters;
   counts.labels = tally.labels;
+  counts.work = tally.work;
   return counts;
 }
 
@@ -47,6 +48,7 @@ RunCounts counts_of(const pipeline::ProduceReport& page) {
   counts.scanned = page.scanned;
   counts.sent = page.sent;
   counts.producer_errors = page.errors;
+  counts.work = page.work;
   return counts;
 }
 

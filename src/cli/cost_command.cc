@@ -95,17 +95,12 @@ pipeline::ItemProfile profile_of_characters(double chars) {
   return p;
 }
 
-// Cents for large sums; small ones with the digits that make them more than $0.0000.
-std::string dollars(double d) {
-  if (d >= 100) return fmt::format("${:.2f}", d);
-  return d >= 0.01 || d == 0 ? fmt::format("${:.4f}", d) : fmt::format("${:.7f}", d);
-}
-
 void print_cost(const pipeline::Cost& cost, std::string_view total_label) {
   for (const auto& l : cost.lines)
-    std::cout << fmt::format("  {:<22} {:<66} {:>12}\n", l.service, l.work,
-                             l.counted ? dollars(l.dollars) : "(" + dollars(l.dollars) + ")");
-  std::cout << fmt::format("  {:<89} {:>12}\n", total_label, dollars(cost.total));
+    std::cout << fmt::format(
+        "  {:<22} {:<66} {:>12}\n", l.service, l.work,
+        l.counted ? pipeline::format_dollars(l.dollars) : "(" + pipeline::format_dollars(l.dollars) + ")");
+  std::cout << fmt::format("  {:<89} {:>12}\n", total_label, pipeline::format_dollars(cost.total));
 }
 
 void run_cost(const Options& o) {

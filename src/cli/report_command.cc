@@ -16,6 +16,7 @@
 #include "core/error.h"
 #include "observe/log.h"
 #include "observe_server/observe_server.h"
+#include "pipeline/cost.h"
 #include "state/run_state.h"
 #include "assembly/backends.h"
 
@@ -51,7 +52,7 @@ nlohmann::json report_data(RunTimeline& timeline, const PipelineConfig& config, 
     points.push_back(std::move(value));
   }
   nlohmann::json status = {{"pipeline", config.name},
-                           {"runs", nlohmann::json::array({to_json(run)})},
+                           {"runs", nlohmann::json::array({pipeline::run_json_with_cost(run, config)})},
                            {"dead_letters", run.counts.dead_letters},
                            {"report", true}};
   return {{"points", std::move(points)}, {"status", std::move(status)}};

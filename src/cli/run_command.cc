@@ -90,7 +90,7 @@ void add_run_command(CLI::App& app, int& status) {
                                    : local::RunnerOptions::Mode::daemon;
     options.run_id = run_id;
     RunPresenter presenter(!no_progress && isatty(STDERR_FILENO) && log::format() == log::Format::text,
-                           std::chrono::seconds(5), std::cout);
+                           std::chrono::seconds(5), std::cout, config);
     options.observer = &presenter;
     options.listen = config.observe.listen;
     if (listen_option->count() > 0) options.listen = parse_listen_address(listen.empty() ? kDefaultListen : listen);

@@ -7,12 +7,14 @@
 #include <string>
 
 #include "core/strings.h"
+#include "pipeline/cost.h"
 #include "observe/log.h"
 
 namespace sentiflow::cli {
 
-RunPresenter::RunPresenter(bool progress_bar, std::chrono::milliseconds log_interval, std::ostream& summary)
-    : progress_bar_(progress_bar), log_interval_(log_interval), summary_(summary) {}
+RunPresenter::RunPresenter(bool progress_bar, std::chrono::milliseconds log_interval, std::ostream& summary,
+                           PipelineConfig config)
+    : progress_bar_(progress_bar), log_interval_(log_interval), summary_(summary), config_(std::move(config)) {}
 
 std::chrono::milliseconds RunPresenter::progress_interval() const {
   return progress_bar_ ? std::chrono::milliseconds(200) : log_interval_;
@@ -64,6 +66,8 @@ void RunPresenter::finished(const RunRecord& run, const Histogram::Snapshot& lat
   if (expired > 0)
     summary_ << fmt::format("  expired       {} (past queue.retention before they were processed: no result)\n",
                             thousands(expired));
+  summary_ << fmt::format("  cost on AWS   {} (docs/COST.md)\n",
+                          pipeline::summary_line(pipeline::price(pipeline::work_of(run, config_), config_)));
   summary_ << std::flush;
 }
 

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <iosfwd>
 
+#include "config/pipeline_config.h"
 #include "local/run_observer.h"
 
 namespace sentiflow::cli {
@@ -14,8 +15,9 @@ namespace sentiflow::cli {
 class RunPresenter final : public local::RunObserver {
  public:
   // `progress_bar`: redraw one line on stderr; else a "progress" log line every
-  // `log_interval`. Summaries go to `summary`, which must outlive the presenter.
-  RunPresenter(bool progress_bar, std::chrono::milliseconds log_interval, std::ostream& summary);
+  // `log_interval`. Summaries go to `summary`, which must outlive the presenter, with the run's
+  // cost on AWS at `config`'s settings and prices (pipeline/cost.h).
+  RunPresenter(bool progress_bar, std::chrono::milliseconds log_interval, std::ostream& summary, PipelineConfig config);
 
   std::chrono::milliseconds progress_interval() const override;
   void progress(const local::RunProgress& progress) override;
@@ -26,6 +28,7 @@ class RunPresenter final : public local::RunObserver {
   const bool progress_bar_;
   const std::chrono::milliseconds log_interval_;
   std::ostream& summary_;
+  const PipelineConfig config_;
 };
 
 }  // namespace sentiflow::cli

@@ -11,6 +11,7 @@
 #include "config/loader.h"
 #include "core/error.h"
 #include "core/secrets.h"
+#include "pipeline/cost.h"
 #include "pipeline/results.h"
 #include "assembly/backends.h"
 #include "state/run_state.h"
@@ -36,7 +37,7 @@ nlohmann::json gather(const PipelineConfig& c, size_t limit) {
   nlohmann::json out = {{"pipeline", c.name}, {"state_dir", c.state_dir.string()}};
   nlohmann::json runs = nlohmann::json::array();
   if (const auto state = assembly::open_existing_run_state(c)) {
-    for (const auto& r : state->recent_runs(limit)) runs.push_back(to_json(r));
+    for (const auto& r : state->recent_runs(limit)) runs.push_back(pipeline::run_json_with_cost(r, c));
     const auto last = state->last_tick();
     out["scheduler"] = {{"last_tick", last ? nlohmann::json(format_utc(*last)) : nullptr},
                         {"skipped_ticks", state->skipped_ticks()}};
@@ -96,15 +97,16 @@ void print_text(const nlohmann::json& s) {
     std::cout << "runs: none yet\n";
     return;
   }
-  std::cout << fmt::format("{:<28} {:<9} {:<9} {:>10} {:>10} {:>10} {:>8} {:>6} {:>9}\n", "run", "kind", "state",
-                           "scanned", "sent", "processed", "failed", "dead", "seconds");
+  std::cout << fmt::format("{:<28} {:<9} {:<9} {:>10} {:>10} {:>10} {:>8} {:>6} {:>9} {:>12}\n", "run", "kind", "state",
+                           "scanned", "sent", "processed", "failed", "dead", "seconds", "cost on AWS");
   for (const auto& r : s["runs"])
     std::cout << fmt::format(
-        "{:<28} {:<9} {:<9} {:>10} {:>10} {:>10} {:>8} {:>6} {:>9}\n", r["id"].get<std::string>(),
+        "{:<28} {:<9} {:<9} {:>10} {:>10} {:>10} {:>8} {:>6} {:>9} {:>12}\n", r["id"].get<std::string>(),
         r["kind"].get<std::string>(), r["state"].get<std::string>(), r["scanned"].get<int64_t>(),
         r["sent"].get<int64_t>(), r["processed"].get<int64_t>(), r["failed"].get<int64_t>(),
         r["dead_letters"].get<int64_t>(),
-        r["seconds"].is_null() ? std::string("-") : fmt::format("{:.1f}", r["seconds"].get<double>()));
+        r["seconds"].is_null() ? std::string("-") : fmt::format("{:.1f}", r["seconds"].get<double>()),
+        pipeline::format_dollars(r["cost"]["total"].get<double>()));
 }
 
 }  // namespace

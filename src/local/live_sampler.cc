@@ -2,6 +2,7 @@
 
 #include "core/error.h"
 #include "observe/log.h"
+#include "pipeline/cost.h"
 
 namespace sentiflow::local {
 
@@ -34,7 +35,7 @@ void LiveSampler::sample(const std::string& run, bool force) {
 
 nlohmann::json LiveSampler::status(bool scheduler) const {
   nlohmann::json runs = nlohmann::json::array();
-  for (const RunRecord& r : runs_.recent_runs(10)) runs.push_back(to_json(r));
+  for (const RunRecord& r : runs_.recent_runs(10)) runs.push_back(pipeline::run_json_with_cost(r, config_));
   return {{"pipeline", config_.name},
           {"scheduler", scheduler},
           {"queue", config_.queue.url.uri},

@@ -3,12 +3,15 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
+#include <cmath>
 
 #include "core/digest.h"
 #include "core/json_text.h"
 #include "observe/log.h"
+#include "pipeline/cost.h"
 #include "pipeline/message.h"
 #include "pipeline/retry.h"
 
@@ -46,6 +49,27 @@ struct Work {
   bool needs_fetch = false;
   std::optional<ErrorRecord> error;
 };
+
+// The batch's work in what AWS bills by (pipeline/cost.h), added to each of its runs' tally.
+void add_billed_work(const std::vector<Work>& work, const std::map<std::string, int64_t>& units_by_run, double seconds,
+                     const std::string& unknown_run, BatchOutcome& outcome) {
+  std::map<std::string, std::vector<int64_t>> sizes_by_run;  // the run's message bodies, in order
+  std::map<std::string, int64_t> deleted_by_run;             // its messages that succeeded (deleted)
+  for (const Work& w : work) {
+    const std::string& run = w.message ? w.message->run : unknown_run;
+    sizes_by_run[run].push_back(static_cast<int64_t>(w.record->body.size()));
+    if (!w.error) ++deleted_by_run[run];
+  }
+  for (const auto& [run, sizes] : sizes_by_run) {
+    BilledWork& billed = outcome.runs[run].work;
+    const auto units = units_by_run.find(run);
+    billed.comprehend_units += units == units_by_run.end() ? 0 : units->second;
+    billed.sqs_requests += sqs_batched_requests(sizes) + sqs_delete_requests(deleted_by_run[run]);
+    billed.batches += 1;
+    billed.batch_ms += std::llround(seconds * 1000 * static_cast<double>(sizes.size()) /
+                                    static_cast<double>(std::max<size_t>(1, work.size())));
+  }
+}
 
 }  // namespace
 
@@ -156,6 +180,7 @@ RunTally& RunTally::operator+=(const RunTally& other) {
   failed += other.failed;
   dead_letters += other.dead_letters;
   for (const auto& [label, count] : other.labels) labels[label] += count;
+  work += other.work;
   return *this;
 }
 
@@ -272,6 +297,9 @@ BatchOutcome Consumer::handle(const SqsEvent& event) const {
     for (auto& r : results) r.error = Error(ErrorCode::internal, e.what());
   }
   sentiment_seconds_.observe(seconds_since(analysis_started));
+  std::map<std::string, int64_t> units_by_run;  // what Comprehend would bill for these texts
+  for (size_t j = 0; j < analysed.size(); ++j)
+    units_by_run[work[analysed[j]].message->run] += comprehend_units(documents[j]);
 
   // Group the results by run and store each run's records as one object.
   const Millis processed_at = now_millis();
@@ -313,6 +341,7 @@ BatchOutcome Consumer::handle(const SqsEvent& event) const {
       throw Error(e.code(), fmt::format("storing the results of run '{}': {}", run, e.what()));
     }
     RunTally& tally = outcome.runs[run];
+    ++tally.work.objects;
     std::array<int64_t, kLabels.size()> per_label{};
     for (size_t k = 0; k < records.size(); ++k) {
       ++per_label[static_cast<size_t>(records[k].sentiment.label)];
@@ -350,6 +379,7 @@ BatchOutcome Consumer::handle(const SqsEvent& event) const {
     errors_by_run[w.error->run].push_back(std::move(*w.error));
   }
   for (const auto& [run, records] : errors_by_run) {
+    ++outcome.runs[run].work.objects;
     try {
       with_retries([&, &run = run, &records = records] { return sink_.put_errors(run, records); });
     } catch (const Error& e) {
@@ -359,7 +389,9 @@ BatchOutcome Consumer::handle(const SqsEvent& event) const {
       throw;
     }
   }
-  batch_seconds_.observe(seconds_since(started));
+  const double seconds = seconds_since(started);
+  batch_seconds_.observe(seconds);
+  add_billed_work(work, units_by_run, seconds, options_.unknown_run, outcome);
   return outcome;
 }
 

@@ -29,6 +29,7 @@
 #include "observe/metrics.h"
 #include "pipeline/enrich.h"
 #include "pipeline/sink.h"
+#include "state/run_state.h"
 #include "queue/queue.h"
 #include "sentiment/analyzer.h"
 
@@ -70,6 +71,10 @@ struct RunTally {
   int64_t dead_letters = 0;  // failures on their last receive: the queue dead-letters them next
 
   std::map<std::string, int64_t> labels;
+  // The run's share of the batch in what AWS bills by: its texts' Comprehend units, its
+  // messages' receives and deletes, its objects; the batch (one invocation for each run in
+  // it) and its time in proportion to the run's messages.
+  BilledWork work;
 
   // Adds every count and label of `other`.
   RunTally& operator+=(const RunTally& other);

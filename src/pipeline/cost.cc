@@ -26,6 +26,7 @@ constexpr int64_t kSqsRequestBytes = 256 * 1024;  // a SendMessageBatch's payloa
 constexpr int kComprehendBatchDocuments = 25;     // BatchDetectSentiment
 constexpr double kMegabytesPerGigabyte = 1024;    // Lambda's GB-second is memory in MB / 1024
 constexpr int64_t kDaysOfAMonth = 30;
+constexpr double kLambdaMaxSeconds = 900;  // a producer longer than this continues in a new invocation
 
 // Time assumptions (docs/COST.md, "Assumptions"): round figures of Lambda in us-east-1 with
 // lambda.memory 512, to be replaced by a run's measured times.
@@ -56,6 +57,21 @@ double dynamodb_read_units(int64_t bytes, bool strongly_consistent) {
 int64_t sqs_billed_requests(int64_t payload_bytes) {
   return std::max<int64_t>(1, ceil_div(payload_bytes, kSqsChunkBytes));
 }
+
+int64_t sqs_batched_requests(std::span<const int64_t> sizes) {
+  int64_t requests = 0, in_batch = 0, bytes = 0;
+  for (const int64_t size : sizes) {
+    if (in_batch == kSqsBatchEntries || (in_batch > 0 && bytes + size > kSqsRequestBytes)) {
+      requests += sqs_billed_requests(bytes);
+      in_batch = bytes = 0;
+    }
+    ++in_batch;
+    bytes += size;
+  }
+  return in_batch > 0 ? requests + sqs_billed_requests(bytes) : requests;
+}
+
+int64_t sqs_delete_requests(int64_t messages) { return ceil_div(messages, kSqsBatchEntries); }
 
 RunWork& RunWork::operator*=(int64_t runs) {
   items *= runs;
@@ -126,6 +142,27 @@ RunWork estimate_run_work(const PipelineConfig& config, int64_t items, const Ite
   return w;
 }
 
+RunWork work_of(const RunRecord& run, const PipelineConfig& config) {
+  const BilledWork& b = run.counts.work;
+  RunWork w;
+  w.items = run.counts.scanned;
+  w.texts = run.counts.processed + run.counts.failed;
+  w.comprehend_units = b.comprehend_units;
+  w.table_read_units = static_cast<double>(b.scan_read_units);
+  w.sqs_requests = b.sqs_requests;
+  const double producer_seconds =
+      run.produced_at ? std::max(0.0, std::chrono::duration<double>(*run.produced_at - run.started_at).count()) : 0;
+  const auto producer_invocations =
+      std::max<int64_t>(1, static_cast<int64_t>(std::ceil(producer_seconds / kLambdaMaxSeconds)));
+  w.lambda_invocations = b.batches + producer_invocations;
+  w.lambda_gb_seconds =
+      (static_cast<double>(b.batch_ms) / 1000 + producer_seconds) * (config.lambda.memory_mb / kMegabytesPerGigabyte);
+  w.s3_puts = b.objects;
+  w.state_write_units = b.pages + b.batches + 2;
+  w.scheduler_invocations = run.kind == RunKind::scheduled ? 1 : 0;
+  return w;
+}
+
 double comprehend_dollars(int64_t units, int64_t units_before, const PipelineConfig::Prices& prices) {
   const auto in_tier = [&](int64_t low, int64_t high) {
     const int64_t from = std::max(units_before, low);
@@ -163,8 +200,10 @@ Cost price(const RunWork& w, const PipelineConfig& config, int64_t units_before)
            static_cast<double>(w.state_write_units) * p.dynamodb_write_per_million / 1e6,
        true});
   if (w.scheduler_invocations > 0)
-    cost.lines.push_back({"EventBridge Scheduler", fmt::format("{} invocation{}", thousands(w.scheduler_invocations), w.scheduler_invocations == 1 ? "" : "s"),
-                          static_cast<double>(w.scheduler_invocations) * p.scheduler_per_million / 1e6, true});
+    cost.lines.push_back(
+        {"EventBridge Scheduler",
+         fmt::format("{} invocation{}", thousands(w.scheduler_invocations), w.scheduler_invocations == 1 ? "" : "s"),
+         static_cast<double>(w.scheduler_invocations) * p.scheduler_per_million / 1e6, true});
   for (const auto& line : cost.lines)
     if (line.counted) cost.total += line.dollars;
   return cost;
@@ -177,6 +216,24 @@ int64_t runs_in_30_days(const PipelineConfig& config, Seconds from) {
   for (auto t = next_fire_time(*config.schedule, from); t && *t <= end; t = next_fire_time(*config.schedule, *t))
     ++runs;
   return runs;
+}
+
+std::string format_dollars(double d) {
+  if (d >= 100) return fmt::format("${:.2f}", d);
+  return d >= 0.01 || d == 0 ? fmt::format("${:.4f}", d) : fmt::format("${:.7f}", d);
+}
+
+std::string summary_line(const Cost& cost) {
+  std::string parts;
+  std::string comprehend;
+  for (const auto& l : cost.lines) {
+    if (!l.counted) {
+      comprehend = fmt::format(" (with engine comprehend, {} more)", format_dollars(l.dollars));
+      continue;
+    }
+    parts += fmt::format("{}{} {}", parts.empty() ? "" : " · ", l.service, format_dollars(l.dollars));
+  }
+  return fmt::format("{}: {}{}", format_dollars(cost.total), parts, comprehend);
 }
 
 nlohmann::json to_json(const Cost& cost) {
@@ -197,6 +254,12 @@ nlohmann::json to_json(const RunWork& w) {
           {"s3_puts", w.s3_puts},
           {"state_write_units", w.state_write_units},
           {"scheduler_invocations", w.scheduler_invocations}};
+}
+
+nlohmann::json run_json_with_cost(const RunRecord& run, const PipelineConfig& config) {
+  nlohmann::json j = to_json(run);
+  j["cost"] = to_json(price(work_of(run, config), config));
+  return j;
 }
 
 }  // namespace sentiflow::pipeline

@@ -14,12 +14,14 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "config/pipeline_config.h"
 #include "core/time.h"
+#include "state/run_state.h"
 
 namespace sentiflow::pipeline {
 
@@ -36,6 +38,14 @@ double dynamodb_read_units(int64_t bytes, bool strongly_consistent = true);
 
 // SQS bills each 64 KiB chunk of a request's payload as one request, and at least one.
 int64_t sqs_billed_requests(int64_t payload_bytes);
+
+// The requests SQS bills to move messages of `sizes` bytes, in order, in batches of up to 10
+// and 256 KiB (a SendMessageBatch as the producer sends it; a ReceiveMessage of 10): each
+// batch's payload in 64 KiB chunks. 0 for no messages.
+int64_t sqs_batched_requests(std::span<const int64_t> sizes);
+
+// The requests of DeleteMessageBatch for `messages` messages, 10 a request.
+int64_t sqs_delete_requests(int64_t messages);
 
 // The work of one run (or of a month of runs) in what AWS bills by.
 struct RunWork {
@@ -78,6 +88,12 @@ double default_batch_seconds(const PipelineConfig& config, int batch_size);
 RunWork estimate_run_work(const PipelineConfig& config, int64_t items, const ItemProfile& profile,
                           const TimeAssumptions& times = {});
 
+// The work a finished (or running) run did, from its counted BilledWork (state/run_state.h)
+// and its measured times: one consumer invocation per batch for the batches' summed time, the
+// producer's invocations (one per 15 minutes, Lambda's longest) for the time from the run's
+// start to its last page, one scheduler invocation for a scheduled run.
+RunWork work_of(const RunRecord& run, const PipelineConfig& config);
+
 // One line of a bill.
 struct CostLine {
   std::string service;  // "Comprehend", "SQS", "Lambda", "S3", "DynamoDB", "EventBridge Scheduler"
@@ -102,6 +118,17 @@ double comprehend_dollars(int64_t units, int64_t units_before, const PipelineCon
 
 // The runs of the pipeline's schedule in 30 days from `from` (0 without a schedule).
 int64_t runs_in_30_days(const PipelineConfig& config, Seconds from);
+
+// "$1234.56" for sums from $100, "$0.0123" down to a cent, "$0.0000123" below.
+std::string format_dollars(double dollars);
+
+// One line for a run's summary: the total and each counted service's part, and what Comprehend
+// would cost when it is not the engine.
+std::string summary_line(const Cost& cost);
+
+// The run as to_json(RunRecord) shows it (state/run_state.h), with "cost": its to_json(Cost)
+// at the pipeline's settings and prices: what status, the dashboard and reports show.
+nlohmann::json run_json_with_cost(const RunRecord& run, const PipelineConfig& config);
 
 // {"total": .., "lines": [{"service", "work", "dollars", "counted"}, ...]}.
 nlohmann::json to_json(const Cost& cost);

@@ -7,6 +7,7 @@
 
 #include "core/json_text.h"
 #include "observe/log.h"
+#include "pipeline/cost.h"
 #include "pipeline/message.h"
 #include "pipeline/retry.h"
 #include "queue/message_rules.h"
@@ -83,11 +84,12 @@ ProduceReport Producer::run(const std::string& run, const std::vector<ScanCheckp
   for (const auto& f : failures)
     if (f) std::rethrow_exception(f);
 
-  ProduceReport total{0, 0, 0, true};
+  ProduceReport total{0, 0, 0, true, {}};
   for (const auto& r : reports) {
     total.scanned += r.scanned;
     total.sent += r.sent;
     total.errors += r.errors;
+    total.work += r.work;
     total.complete = total.complete && r.complete;
   }
   return total;
@@ -113,6 +115,10 @@ ProduceReport Producer::run_segment(const std::string& run, ScanCheckpoint check
 
     ProduceReport counts;
     counts.scanned = static_cast<int64_t>(page.items.size());
+    int64_t page_bytes = 0;
+    for (const std::string& item : page.items) page_bytes += static_cast<int64_t>(item.size());
+    counts.work.pages = 1;
+    counts.work.scan_read_units = static_cast<int64_t>(dynamodb_read_units(page_bytes));
     std::vector<Pending> pending;
     pending.reserve(page.items.size());
     std::vector<ErrorRecord> errors;
@@ -184,6 +190,10 @@ ProduceReport Producer::run_segment(const std::string& run, ScanCheckpoint check
           throw Error(ErrorCode::transient, fmt::format("the queue could not take {} messages", remaining.size()));
       });
     };
+    std::vector<int64_t> sizes;  // as SQS would bill their sends, whatever this queue's batches
+    sizes.reserve(pending.size());
+    for (const Pending& p : pending) sizes.push_back(static_cast<int64_t>(p.body.size()));
+    counts.work.sqs_requests = sqs_batched_requests(sizes);
     for (size_t i = 0; i < pending.size(); ++i) {
       const uint64_t size = pending[i].body.size();
       if (batch.size() == limits.max_batch_entries || batch_bytes + size > limits.max_batch_bytes) flush();
@@ -195,6 +205,7 @@ ProduceReport Producer::run_segment(const std::string& run, ScanCheckpoint check
 
     if (!errors.empty()) {
       with_retries([&] { return sink_.put_errors(run, errors); });
+      counts.work.objects = 1;
       for (const auto& e : errors)
         metrics_
             .counter("sentiflow_producer_errors_total", "Items the producer could not send (error records).",
@@ -207,6 +218,7 @@ ProduceReport Producer::run_segment(const std::string& run, ScanCheckpoint check
     report.scanned += counts.scanned;
     report.sent += counts.sent;
     report.errors += counts.errors;
+    report.work += counts.work;
 
     checkpoint.token = page.next_token;
     checkpoint.done = page.next_token.empty();

@@ -25,6 +25,7 @@
 #include "observe/metrics.h"
 #include "pipeline/sink.h"
 #include "queue/queue.h"
+#include "state/run_state.h"
 #include "table/table.h"
 
 namespace sentiflow::pipeline {
@@ -44,6 +45,9 @@ struct ProduceReport {
   int64_t sent = 0;
   int64_t errors = 0;     // error records written
   bool complete = false;  // every segment read to its end (false when stopped)
+  // The pages' read units (from the items' JSON text), the sends as SQS bills them
+  // (pipeline/cost.h), the error objects written.
+  BilledWork work;
 };
 
 class Producer {

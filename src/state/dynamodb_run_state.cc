@@ -109,6 +109,9 @@ RunRecord parse_run(const json& item) {
   r.counts.processed = number(item, "processed");
   r.counts.failed = number(item, "failed");
   r.counts.dead_letters = number(item, "dead_letters");
+  // BilledWork's attributes are added by ADD from the first count: absent until then, and in
+  // runs of a sentiflow that did not count them.
+  for (const auto& [name, field] : BilledWork::kFields) r.counts.work.*field = optional_number(item, name).value_or(0);
   if (const json* labels = attribute(item, "labels", "M"))
     for (const auto& [label, value] : labels->items()) r.counts.labels[label] = parse_number(value.at("N"), "labels");
   return r;
@@ -146,10 +149,13 @@ ScanCheckpoint parse_checkpoint(const json& item) {
   return c;
 }
 
-// The six counts, by the names of the run item's attributes.
+// The six counts and BilledWork's, by the names of the run item's attributes.
 std::vector<std::pair<const char*, int64_t>> count_fields(const RunCounts& c) {
-  return {{"scanned", c.scanned},     {"sent", c.sent},     {"producer_errors", c.producer_errors},
-          {"processed", c.processed}, {"failed", c.failed}, {"dead_letters", c.dead_letters}};
+  std::vector<std::pair<const char*, int64_t>> fields = {
+      {"scanned", c.scanned},     {"sent", c.sent},     {"producer_errors", c.producer_errors},
+      {"processed", c.processed}, {"failed", c.failed}, {"dead_letters", c.dead_letters}};
+  for (const auto& [name, field] : BilledWork::kFields) fields.emplace_back(name, c.work.*field);
+  return fields;
 }
 
 }  // namespace

@@ -67,7 +67,19 @@ RunCounts& RunCounts::operator+=(const RunCounts& other) {
   failed += other.failed;
   dead_letters += other.dead_letters;
   for (const auto& [label, count] : other.labels) labels[label] += count;
+  work += other.work;
   return *this;
+}
+
+BilledWork& BilledWork::operator+=(const BilledWork& other) {
+  for (const auto& [name, field] : kFields) this->*field += other.*field;
+  return *this;
+}
+
+nlohmann::json to_json(const BilledWork& work) {
+  nlohmann::json j = nlohmann::json::object();
+  for (const auto& [name, field] : BilledWork::kFields) j[name] = work.*field;
+  return j;
 }
 
 nlohmann::json to_json(const RunRecord& r) {
@@ -84,7 +96,8 @@ nlohmann::json to_json(const RunRecord& r) {
                       {"processed", r.counts.processed},
                       {"failed", r.counts.failed},
                       {"dead_letters", r.counts.dead_letters},
-                      {"labels", r.counts.labels}};
+                      {"labels", r.counts.labels},
+                      {"work", to_json(r.counts.work)}};
   j["seconds"] =
       r.finished_at ? nlohmann::json(std::chrono::duration<double>(*r.finished_at - r.started_at).count()) : nullptr;
   return j;

@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <array>
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -19,6 +20,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/time.h"
@@ -35,6 +37,36 @@ std::string_view to_string(RunPhase phase);
 std::optional<RunKind> parse_run_kind(std::string_view text);
 std::optional<RunPhase> parse_run_phase(std::string_view text);
 
+// A run's work in the units AWS bills by, counted as it happens, whichever runner does it
+// (pipeline/cost.h prices it; docs/COST.md says how each is counted). Close, not exact, as the
+// counts below.
+struct BilledWork {
+  int64_t comprehend_units = 0;  // Σ over the texts analysed: 100 characters a unit, 3 at least
+  int64_t scan_read_units = 0;   // DynamoDB read units of the scan's pages (strongly consistent)
+  int64_t pages = 0;             // scan pages
+  int64_t sqs_requests = 0;      // the sends, receives and deletes, in requests as SQS bills them
+  int64_t batches = 0;           // consumer batches: Lambda invocations
+  int64_t batch_ms = 0;          // the batches' time, summed
+  int64_t objects = 0;           // sink objects written: S3 PUTs
+
+  BilledWork& operator+=(const BilledWork& other);
+  bool operator==(const BilledWork&) const = default;
+
+  // Every field by name (the run state's column and attribute names, the JSON's members).
+  static constexpr std::array<std::pair<const char*, int64_t BilledWork::*>, 7> kFields{{
+      {"comprehend_units", &BilledWork::comprehend_units},
+      {"scan_read_units", &BilledWork::scan_read_units},
+      {"pages", &BilledWork::pages},
+      {"sqs_requests", &BilledWork::sqs_requests},
+      {"batches", &BilledWork::batches},
+      {"batch_ms", &BilledWork::batch_ms},
+      {"objects", &BilledWork::objects},
+  }};
+};
+
+// {"comprehend_units": .., ...}: every field of kFields.
+nlohmann::json to_json(const BilledWork& work);
+
 // Counts of one run, added to by every process that works on it. Close, not exact: a batch that
 // is processed again after a crash counts again, and one whose process dies between its
 // acknowledgement and its count is not counted (`sentiflow results` is exact).
@@ -46,6 +78,7 @@ struct RunCounts {
   int64_t failed = 0;                     // messages that failed in a consumer (error records)
   int64_t dead_letters = 0;               // messages of this run moved to the dead-letter queue
   std::map<std::string, int64_t> labels;  // "POSITIVE" -> records stored
+  BilledWork work;                        // what AWS would bill for the run's work
 
   RunCounts& operator+=(const RunCounts& other);
 };
@@ -62,8 +95,8 @@ struct RunRecord {
 };
 
 // The run as `sentiflow status --json`, the dashboard and reports show it: id, kind, state,
-// attempt, started_at, produced_at, finished_at (UTC text or null), the counts, labels, and
-// seconds (finished_at - started_at, or null).
+// attempt, started_at, produced_at, finished_at (UTC text or null), the counts, labels, work
+// (BilledWork), and seconds (finished_at - started_at, or null).
 nlohmann::json to_json(const RunRecord& run);
 
 // Throws Error(invalid_input) unless `id` can name a run: 1 to 128 of A-Z a-z 0-9 - _ . :

@@ -22,7 +22,7 @@ using sqlite::WriteTransaction;
 constexpr int64_t kApplicationId = 0x53464C53;
 // 2 added the producer lease (runs.lease_owner, runs.lease_until), 3 the table a checkpoint's
 // token belongs to (checkpoints.table_uri); older files are upgraded on open (upgrade_schema).
-constexpr int64_t kSchemaVersion = 3;
+constexpr int64_t kSchemaVersion = 4;
 // As the table and the queue: a scheduler and consumer processes share the file, and every
 // transaction is short, so a long wait means something is stuck.
 constexpr std::chrono::milliseconds kBusyTimeout{10'000};
@@ -46,6 +46,13 @@ CREATE TABLE runs(
   processed INTEGER NOT NULL DEFAULT 0,
   failed INTEGER NOT NULL DEFAULT 0,
   dead_letters INTEGER NOT NULL DEFAULT 0,
+  comprehend_units INTEGER NOT NULL DEFAULT 0,  -- BilledWork (schema 4)
+  scan_read_units INTEGER NOT NULL DEFAULT 0,
+  pages INTEGER NOT NULL DEFAULT 0,
+  sqs_requests INTEGER NOT NULL DEFAULT 0,
+  batches INTEGER NOT NULL DEFAULT 0,
+  batch_ms INTEGER NOT NULL DEFAULT 0,
+  objects INTEGER NOT NULL DEFAULT 0,
   lease_owner TEXT,                       -- the producer lease: who holds it, until when (ms)
   lease_until INTEGER
 );
@@ -77,9 +84,26 @@ CREATE TABLE timeline(
 CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
 )sql";
 
-constexpr const char* kRunColumns =
+constexpr const char* kCountColumns =
     "id, kind, phase, attempt, started_at, produced_at, finished_at, scanned, sent, producer_errors, processed, "
     "failed, dead_letters";
+constexpr int kFirstWorkColumn = 13;
+
+// The columns read_run reads: the counts', then BilledWork's in kFields' order.
+std::string run_columns() {
+  std::string columns = kCountColumns;
+  for (const auto& [name, field] : BilledWork::kFields) columns += fmt::format(", {}", name);
+  return columns;
+}
+
+// "name = 0, ..." or "name = name + ?N, ..." over BilledWork's columns, parameters from `first`.
+std::string work_assignments(std::optional<int> first) {
+  std::string out;
+  int n = first.value_or(0);
+  for (const auto& [name, field] : BilledWork::kFields)
+    out += first ? fmt::format(", {0} = {0} + ?{1}", name, n++) : fmt::format(", {} = 0", name);
+  return out;
+}
 
 constexpr const char* kLastTick = "last_tick";
 constexpr const char* kSkippedTicks = "skipped_ticks";
@@ -108,8 +132,8 @@ int64_t schema_version(Database& db) {
   return u.step() ? u.int64(0) : 0;
 }
 
-// Brings a file of schema 1 or 2 to the current one (the lease columns of 2, the checkpoints'
-// table_uri of 3). A file that is current (every open but the first after an upgrade of
+// Brings a file of schema 1, 2 or 3 to the current one (the lease columns of 2, the
+// checkpoints' table_uri of 3, BilledWork's columns of 4). A file that is current (every open but the first after an upgrade of
 // sentiflow) is only read, so that opens do not queue for the write lock; an old one is
 // upgraded in a write transaction that reads the version again, so that of several processes
 // opening it at once one upgrades it.
@@ -121,10 +145,11 @@ void upgrade_schema(Database& db) {
     db.exec("ALTER TABLE runs ADD COLUMN lease_owner TEXT");
     db.exec("ALTER TABLE runs ADD COLUMN lease_until INTEGER");
   }
-  if (version < 3) {
-    db.exec("ALTER TABLE checkpoints ADD COLUMN table_uri TEXT NOT NULL DEFAULT ''");
-    db.exec(fmt::format("PRAGMA user_version={}", kSchemaVersion).c_str());
-  }
+  if (version < 3) db.exec("ALTER TABLE checkpoints ADD COLUMN table_uri TEXT NOT NULL DEFAULT ''");
+  if (version < 4)
+    for (const auto& [name, field] : BilledWork::kFields)
+      db.exec(fmt::format("ALTER TABLE runs ADD COLUMN {} INTEGER NOT NULL DEFAULT 0", name).c_str());
+  db.exec(fmt::format("PRAGMA user_version={}", kSchemaVersion).c_str());
   tx.commit();
 }
 
@@ -183,24 +208,26 @@ struct SqliteRunState::State {
   Statement select_lease_owner;
 
   void prepare() {
-    select_run = db.prepare(fmt::format("SELECT {} FROM runs WHERE id = ?1", kRunColumns));
+    select_run = db.prepare(fmt::format("SELECT {} FROM runs WHERE id = ?1", run_columns()));
     select_labels = db.prepare("SELECT label, count FROM run_labels WHERE run = ?1");
     newest_unfinished = db.prepare(fmt::format(
-        "SELECT {} FROM runs WHERE phase != 'finished' ORDER BY started_at DESC, id DESC LIMIT 1", kRunColumns));
+        "SELECT {} FROM runs WHERE phase != 'finished' ORDER BY started_at DESC, id DESC LIMIT 1", run_columns()));
     recent_runs =
-        db.prepare(fmt::format("SELECT {} FROM runs ORDER BY started_at DESC, id DESC LIMIT ?1", kRunColumns));
+        db.prepare(fmt::format("SELECT {} FROM runs ORDER BY started_at DESC, id DESC LIMIT ?1", run_columns()));
     insert_run =
         db.prepare("INSERT INTO runs(id, kind, phase, attempt, started_at) VALUES(?1, ?2, 'producing', 1, ?3)");
     restart_run = db.prepare(
         "UPDATE runs SET kind = ?2, phase = 'producing', attempt = attempt + 1, started_at = ?3, produced_at = NULL, "
         "finished_at = NULL, lease_owner = NULL, lease_until = NULL, scanned = 0, sent = 0, producer_errors = 0, "
-        "processed = 0, failed = 0, dead_letters = 0 WHERE id = ?1");
+        "processed = 0, failed = 0, dead_letters = 0" +
+        work_assignments(std::nullopt) + " WHERE id = ?1");
     clear_labels = db.prepare("DELETE FROM run_labels WHERE run = ?1");
     clear_checkpoints = db.prepare("DELETE FROM checkpoints WHERE run = ?1");
     clear_timeline = db.prepare("DELETE FROM timeline WHERE run = ?1");
     add_counts = db.prepare(
         "UPDATE runs SET scanned = scanned + ?2, sent = sent + ?3, producer_errors = producer_errors + ?4, "
-        "processed = processed + ?5, failed = failed + ?6, dead_letters = dead_letters + ?7 WHERE id = ?1");
+        "processed = processed + ?5, failed = failed + ?6, dead_letters = dead_letters + ?7" +
+        work_assignments(8) + " WHERE id = ?1");
     add_label = db.prepare(
         "INSERT INTO run_labels(run, label, count) VALUES(?1, ?2, ?3) "
         "ON CONFLICT(run, label) DO UPDATE SET count = count + excluded.count");
@@ -260,6 +287,8 @@ struct SqliteRunState::State {
     r.counts.processed = u.int64(10);
     r.counts.failed = u.int64(11);
     r.counts.dead_letters = u.int64(12);
+    int column = kFirstWorkColumn;
+    for (const auto& [name, field] : BilledWork::kFields) r.counts.work.*field = u.int64(column++);
     auto labels = select_labels.use();
     labels.bind_text(1, r.id);
     while (labels.step()) r.counts.labels[std::string(labels.text(0))] = labels.int64(1);
@@ -364,15 +393,17 @@ void SqliteRunState::add_counts(const std::string& id, const RunCounts& delta) {
   std::lock_guard lock(mutex_);
   auto& s = *state_;
   WriteTransaction tx(s.db);
-  s.add_counts.use()
-      .bind_text(1, id)
+  auto add = s.add_counts.use();
+  add.bind_text(1, id)
       .bind(2, delta.scanned)
       .bind(3, delta.sent)
       .bind(4, delta.producer_errors)
       .bind(5, delta.processed)
       .bind(6, delta.failed)
-      .bind(7, delta.dead_letters)
-      .run();
+      .bind(7, delta.dead_letters);
+  int parameter = 8;
+  for (const auto& [name, field] : BilledWork::kFields) add.bind(parameter++, delta.work.*field);
+  add.run();
   if (s.db.changes() == 0) s.throw_not_found(id);
   for (const auto& [label, count] : delta.labels)
     s.add_label.use().bind_text(1, id).bind_text(2, label).bind(3, count).run();

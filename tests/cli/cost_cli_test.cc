@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
 
 #include "support/run_binary.h"
@@ -72,6 +73,52 @@ TEST(CostCli, ReadsTheTableAndPrintsABillWhoseLinesAddUp) {
   EXPECT_NEAR(j["run"]["cost"]["total"].get<double>(), counted, 1e-15);
   EXPECT_GT(counted, 0);
   EXPECT_FALSE(j.contains("month"));
+}
+
+// A run counts its work as AWS bills it (docs/COST.md): the summary prints the bill, status and
+// the report carry the work and its cost, and the counted work is what the model predicts from
+// the same items.
+TEST(CostCli, ARunsSummaryStatusAndReportShowWhatItsWorkCostsOnAws) {
+  const TempDir dir("cost");
+  write_items(dir.path() / "items.jsonl");
+  const std::string pipeline = (dir.path() / "p.yaml").string();
+  std::ofstream(pipeline) << "name: costs\nstate_dir: state\n"
+                             "source: {table: local://items, key: id, text: text, seed: items.jsonl}\n"
+                             "consumer: {batch_size: 10}\nsink: {store: out/}\n";
+  Outcome r = run("run '" + pipeline + "' --once --no-progress");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("  cost on AWS   $"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("(with engine comprehend, $0.0140 more)"), std::string::npos) << r.out;
+
+  r = run("status '" + pipeline + "' --json");
+  ASSERT_EQ(r.status, 0) << r.err;
+  const json run_json = json::parse(r.out)["runs"][0];
+  const json& work = run_json["work"];
+  EXPECT_EQ(work["comprehend_units"], 140);  // 30 x 3 + 10 x 5: every text analysed once
+  EXPECT_EQ(work["pages"], 1);
+  EXPECT_EQ(work["objects"], 4);  // a result object per batch of 10
+  EXPECT_GE(work["batches"].get<int64_t>(), 4);
+  EXPECT_GE(work["sqs_requests"].get<int64_t>(), 4 + 4 + 4);  // sends, receives and deletes of 10
+  const json& cost = run_json["cost"];
+  EXPECT_EQ(cost["lines"][0]["service"], "Comprehend");
+  EXPECT_FALSE(cost["lines"][0]["counted"].get<bool>());
+  EXPECT_NEAR(cost["lines"][0]["dollars"].get<double>(), 0.014, 1e-12);
+  double counted = 0;
+  for (const auto& line : cost["lines"])
+    if (line["counted"].get<bool>()) counted += line["dollars"].get<double>();
+  EXPECT_GT(counted, 0);
+  EXPECT_NEAR(cost["total"].get<double>(), counted, 1e-15);
+
+  r = run("status '" + pipeline + "'");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("cost on AWS"), std::string::npos) << r.out;
+
+  const std::string html = (dir.path() / "report.html").string();
+  r = run("report '" + pipeline + "' --html '" + html + "'");
+  ASSERT_EQ(r.status, 0) << r.err;
+  std::ifstream in(html);
+  const std::string page((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(page.find("\"comprehend_units\":140"), std::string::npos);
 }
 
 TEST(CostCli, UsersFiguresNeedNoTable) {

@@ -130,6 +130,41 @@ TEST(Consumer, StoresEveryGoodRecordAndReportsOnlyTheFailures) {
   EXPECT_EQ(codes["(none)"], "bad_message");
 }
 
+// What AWS would bill for a batch, counted per run (docs/COST.md): the texts' Comprehend units
+// (100 characters a unit, 3 at least), the messages' receive and delete requests as SQS bills
+// them, one invocation and the objects written.
+TEST(Consumer, CountsTheBatchsBilledWorkPerRun) {
+  Parts p;
+  std::vector<std::string> bodies;
+  for (int i = 0; i < 12; ++i)  // 12 texts of 250 characters: 3 units each
+    bodies.push_back(
+        encode_message("r1", fmt::format("k{}", i),
+                       nlohmann::json{{"id", fmt::format("k{}", i)}, {"text", std::string(250, 'a')}}.dump()));
+  bodies.push_back(
+      encode_message("r1", "long", nlohmann::json{{"id", "long"}, {"text", std::string(1001, 'b')}}.dump()));
+  bodies.push_back(encode_message("r1", "no-text", R"({"id":"no-text"})"));
+  bodies.push_back(encode_message("r2", "other", R"({"id":"other","text":"okay"})"));
+  for (const auto& b : bodies) p.queue.send_one(b);
+  const SqsEvent event = p.receive_all();
+  ASSERT_EQ(event.records.size(), bodies.size());
+
+  Consumer consumer(ConsumerOptions{"text"}, p.vader, p.sink, nullptr, p.metrics);
+  const BatchOutcome outcome = consumer.handle(event);
+  const BilledWork& r1 = outcome.runs.at("r1").work;
+  EXPECT_EQ(r1.comprehend_units, 12 * 3 + 11);  // the text of 1,001 characters is 11 units
+  // r1's 14 messages: two receives of 10 and 4 (small bodies, one chunk each); 13 succeeded:
+  // two deletes.
+  EXPECT_EQ(r1.sqs_requests, 2 + 2);
+  EXPECT_EQ(r1.batches, 1);
+  EXPECT_EQ(r1.objects, 2);  // the results and the error records
+  const BilledWork& r2 = outcome.runs.at("r2").work;
+  EXPECT_EQ(r2.comprehend_units, 3);
+  EXPECT_EQ(r2.sqs_requests, 1 + 1);
+  EXPECT_EQ(r2.objects, 1);
+  EXPECT_EQ(r2.batches, 1);
+  EXPECT_GE(r1.batch_ms, r2.batch_ms);  // the time in proportion to the messages
+}
+
 // A body whose run cannot name a run (`x/y` would be a folder of the sink) fails alone, as a
 // bad_message error record under the unknown run; the good messages beside it are stored. Before
 // the fix the whole batch's put threw on every receive: every message became a dead letter and

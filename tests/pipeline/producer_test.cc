@@ -86,6 +86,28 @@ TEST(Producer, SendsOneMessagePerItemWithExactNumbers) {
   EXPECT_EQ(keys.size(), 25u);
 }
 
+// What AWS would bill for the scan and the sends (docs/COST.md): a page's read units from its
+// items' size rounded up to 4 KB, the sends in batches of 10 as SQS bills them, whatever the
+// local queue's own batches.
+TEST(Producer, CountsTheScansAndTheSendsBilledWork) {
+  Parts p;
+  // 25 items of about 3 KB: pages of 10 are about 30 KB, 8 units each; the last of 5, 4 units.
+  for (int i = 0; i < 25; ++i)
+    p.table.put(fmt::format(R"({{"id":"item-{:02}","text":"{}"}})", i, std::string(3000, 'a')));
+  std::atomic<bool> stop{false};
+  BilledWork per_pages;
+  const ProduceReport report = p.producer(1, 10).run(
+      "r", {}, [&](const ScanCheckpoint&, const ProduceReport& page) { per_pages += page.work; }, stop);
+  EXPECT_EQ(report.work.pages, 3);
+  const int64_t item_bytes = static_cast<int64_t>(p.table.get({"item-00"})->size());
+  const auto units = [](int64_t bytes) { return (bytes + 4095) / 4096; };
+  EXPECT_EQ(report.work.scan_read_units, 2 * units(10 * item_bytes) + units(5 * item_bytes));
+  // Each page's messages in one send of 10 (30 KB: one chunk) or of 5.
+  EXPECT_EQ(report.work.sqs_requests, 3);
+  EXPECT_EQ(report.work.objects, 0);  // no error records
+  EXPECT_EQ(per_pages, report.work);  // the pages' reports add up to the run's
+}
+
 TEST(Producer, ParallelSegmentsCoverTheTableOnce) {
   Parts p;
   fill(p.table, 500);

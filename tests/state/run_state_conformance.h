@@ -51,7 +51,8 @@ std::optional<ErrorCode> error_of(F&& f, std::string* message = nullptr) {
 
 inline bool same_counts(const RunCounts& a, const RunCounts& b) {
   return a.scanned == b.scanned && a.sent == b.sent && a.producer_errors == b.producer_errors &&
-         a.processed == b.processed && a.failed == b.failed && a.dead_letters == b.dead_letters && a.labels == b.labels;
+         a.processed == b.processed && a.failed == b.failed && a.dead_letters == b.dead_letters &&
+         a.labels == b.labels && a.work == b.work;
 }
 
 inline void expect_same(const RunRecord& a, const RunRecord& b) {
@@ -74,6 +75,8 @@ inline RunCounts some_counts() {
   c.failed = 2;
   c.dead_letters = 1;
   c.labels = {{"POSITIVE", 4}, {"NEGATIVE", 3}};
+  c.work = {.comprehend_units = 30, .scan_read_units = 3, .pages = 1, .sqs_requests = 4, .batches = 1,
+            .batch_ms = 250, .objects = 2};
   return c;
 }
 
@@ -278,11 +281,15 @@ TYPED_TEST_P(RunStateConformance, AddCountsAddsAndMergesLabels) {
   more.sent = 1;
   more.failed = 3;
   more.labels = {{"POSITIVE", 2}, {"NEUTRAL", 5}};
+  more.work.batch_ms = 1'000;
+  more.work.objects = 1;
   state.add_counts("r", more);
   RunCounts expected = some_counts();
   expected += more;
   EXPECT_TRUE(same_counts(state.run("r")->counts, expected));
   EXPECT_EQ(state.run("r")->counts.labels.at("POSITIVE"), 6);
+  EXPECT_EQ(state.run("r")->counts.work.batch_ms, 1'250);
+  EXPECT_EQ(state.run("r")->counts.work.objects, 3);
 }
 
 TYPED_TEST_P(RunStateConformance, AddCountsToAnUnknownRunIsNotFound) {

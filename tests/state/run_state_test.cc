@@ -103,8 +103,9 @@ TEST_F(RunStateTest, CreatesTheStateDirectoryAndFile) {
   EXPECT_TRUE(state.recent_runs(10).empty());
 }
 
-// A file of schema 1 (before leases and the checkpoints' table) is upgraded in place on open,
-// its runs and checkpoints kept; a checkpoint saved before schema 3 names no table.
+// A file of schema 1 (before leases, the checkpoints' table and the billed work) is upgraded
+// in place on open, its runs and checkpoints kept; a checkpoint saved before schema 3 names no
+// table, and a run counted before schema 4 has billed no work yet.
 TEST_F(RunStateTest, ASchemaOneFileIsUpgraded) {
   {
     SqliteRunState state(dir_.path());
@@ -116,10 +117,18 @@ TEST_F(RunStateTest, ASchemaOneFileIsUpgraded) {
     sqlite::Database db(SqliteRunState::file_in(dir_.path()), milliseconds(1000));
     db.exec(
         "ALTER TABLE runs DROP COLUMN lease_owner; ALTER TABLE runs DROP COLUMN lease_until; "
-        "ALTER TABLE checkpoints DROP COLUMN table_uri; PRAGMA user_version=1");
+        "ALTER TABLE checkpoints DROP COLUMN table_uri; ALTER TABLE runs DROP COLUMN comprehend_units; "
+        "ALTER TABLE runs DROP COLUMN scan_read_units; ALTER TABLE runs DROP COLUMN pages; "
+        "ALTER TABLE runs DROP COLUMN sqs_requests; ALTER TABLE runs DROP COLUMN batches; "
+        "ALTER TABLE runs DROP COLUMN batch_ms; ALTER TABLE runs DROP COLUMN objects; PRAGMA user_version=1");
   }
   SqliteRunState state(dir_.path());
   EXPECT_EQ(state.run("old")->counts.scanned, some_counts().scanned);
+  EXPECT_EQ(state.run("old")->counts.work.comprehend_units, 0);
+  RunCounts more;
+  more.work.objects = 3;
+  state.add_counts("old", more);
+  EXPECT_EQ(state.run("old")->counts.work.objects, 3);
   ASSERT_EQ(state.checkpoints("old").size(), 1u);
   EXPECT_EQ(state.checkpoints("old")[0].token, "k1");
   EXPECT_EQ(state.checkpoints("old")[0].table, "");
