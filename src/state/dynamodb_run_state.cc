@@ -34,6 +34,9 @@ constexpr const char* kLeaseSk = "lease";
 constexpr const char* kCheckpointPrefix = "checkpoint#";
 constexpr const char* kTimelinePrefix = "timeline#";
 constexpr const char* kSchedulerKey = "scheduler";
+constexpr const char* kFingerprintSk = "fingerprint";
+constexpr size_t kBatchGetKeys = 100;    // BatchGetItem's limit
+constexpr size_t kBatchWriteItems = 25;  // BatchWriteItem's limit
 
 json S(std::string_view value) { return {{"S", value}}; }
 json N(int64_t value) { return {{"N", std::to_string(value)}}; }
@@ -42,6 +45,7 @@ int64_t to_ms(Millis t) { return t.time_since_epoch().count(); }
 Millis from_ms(int64_t ms) { return Millis(std::chrono::milliseconds(ms)); }
 
 std::string run_pk(const std::string& id) { return "run#" + id; }
+std::string fingerprint_pk(const std::string& key) { return "key#" + key; }
 // Zero-padded, so that a Query returns the items in order (negative values do not occur).
 std::string checkpoint_sk(int segment) { return fmt::format("{}{:06}", kCheckpointPrefix, segment); }
 std::string timeline_sk(int64_t seconds) { return fmt::format("{}{:012}", kTimelinePrefix, seconds); }
@@ -109,6 +113,7 @@ RunRecord parse_run(const json& item) {
   r.counts.processed = number(item, "processed");
   r.counts.failed = number(item, "failed");
   r.counts.dead_letters = number(item, "dead_letters");
+  r.counts.unchanged = optional_number(item, "unchanged").value_or(0);  // absent before it was counted
   // BilledWork's attributes are added by ADD from the first count: absent until then, and in
   // runs of a sentiflow that did not count them.
   for (const auto& [name, field] : BilledWork::kFields) r.counts.work.*field = optional_number(item, name).value_or(0);
@@ -149,11 +154,12 @@ ScanCheckpoint parse_checkpoint(const json& item) {
   return c;
 }
 
-// The six counts and BilledWork's, by the names of the run item's attributes.
+// The seven counts and BilledWork's, by the names of the run item's attributes.
 std::vector<std::pair<const char*, int64_t>> count_fields(const RunCounts& c) {
   std::vector<std::pair<const char*, int64_t>> fields = {
       {"scanned", c.scanned},     {"sent", c.sent},     {"producer_errors", c.producer_errors},
-      {"processed", c.processed}, {"failed", c.failed}, {"dead_letters", c.dead_letters}};
+      {"processed", c.processed}, {"failed", c.failed}, {"dead_letters", c.dead_letters},
+      {"unchanged", c.unchanged}};
   for (const auto& [name, field] : BilledWork::kFields) fields.emplace_back(name, c.work.*field);
   return fields;
 }
@@ -676,5 +682,60 @@ std::vector<TimelinePoint> DynamoDbRunState::timeline(const std::string& id) {
 }
 
 void DynamoDbRunState::drop() { impl_->table->drop(); }
+
+// BatchGetItem of up to 100 keys a request (strongly consistent), the UnprocessedKeys asked
+// again after a backoff, as DynamoDB's documentation says to.
+std::map<std::string, std::string> DynamoDbRunState::fingerprints(const std::vector<std::string>& keys) {
+  auto& s = *impl_;
+  std::map<std::string, std::string> found;
+  for (size_t start = 0; start < keys.size(); start += kBatchGetKeys) {
+    json request_keys = json::array();
+    for (size_t i = start; i < std::min(keys.size(), start + kBatchGetKeys); ++i)
+      request_keys.push_back(key(fingerprint_pk(keys[i]), kFingerprintSk));
+    json request = {{s.options.table, {{"Keys", std::move(request_keys)}, {"ConsistentRead", true}}}};
+    Backoff backoff(std::chrono::milliseconds(50), std::chrono::milliseconds(2'000));
+    for (unsigned tries = 1; !request.empty(); ++tries) {
+      if (tries > kMaxTries)
+        throw Error(ErrorCode::throttled,
+                    fmt::format("DynamoDB table '{}': BatchGetItem left keys unprocessed {} times", s.options.table,
+                                kMaxTries));
+      if (tries > 1) std::this_thread::sleep_for(backoff.delay(tries - 2));
+      const json answer = s.call("BatchGetItem", {{"RequestItems", request}});
+      if (const auto responses = answer.find("Responses"); responses != answer.end())
+        if (const auto items = responses->find(s.options.table); items != responses->end())
+          for (const auto& item : *items) found[text(item, "pk").substr(4)] = text(item, "fingerprint");
+      const auto unprocessed = answer.find("UnprocessedKeys");
+      request = unprocessed != answer.end() && unprocessed->is_object() ? *unprocessed : json::object();
+    }
+  }
+  return found;
+}
+
+// BatchWriteItem of up to 25 puts a request, the UnprocessedItems put again after a backoff.
+void DynamoDbRunState::record_fingerprints(const std::map<std::string, std::string>& fingerprints) {
+  auto& s = *impl_;
+  std::vector<json> puts;
+  for (const auto& [k, fingerprint] : fingerprints)
+    puts.push_back(
+        {{"PutRequest",
+          {{"Item", {{"pk", S(fingerprint_pk(k))}, {"sk", S(kFingerprintSk)}, {"fingerprint", S(fingerprint)}}}}}});
+  for (size_t start = 0; start < puts.size(); start += kBatchWriteItems) {
+    json request = {
+        {s.options.table, json(std::vector<json>(puts.begin() + static_cast<std::ptrdiff_t>(start),
+                                                 puts.begin() + static_cast<std::ptrdiff_t>(std::min(
+                                                                    puts.size(), start + kBatchWriteItems))))}};
+    Backoff backoff(std::chrono::milliseconds(50), std::chrono::milliseconds(2'000));
+    for (unsigned tries = 1; !request.empty(); ++tries) {
+      if (tries > kMaxTries)
+        throw Error(ErrorCode::throttled, fmt::format("DynamoDB table '{}': BatchWriteItem left items unprocessed {} "
+                                                      "times",
+                                                      s.options.table, kMaxTries));
+      if (tries > 1) std::this_thread::sleep_for(backoff.delay(tries - 2));
+      const json answer = s.call("BatchWriteItem", {{"RequestItems", request}});
+      const auto unprocessed = answer.find("UnprocessedItems");
+      request = unprocessed != answer.end() && unprocessed->is_object() ? *unprocessed : json::object();
+    }
+  }
+}
 
 }  // namespace sentiflow

@@ -42,7 +42,7 @@ struct DynamoDbRunStateOptions {
 };
 
 // Its implementation is long (some 500 lines of dynamodb_run_state.cc) because each of
-// RunState's 18 operations is its own conditional request with its own reading of a refusal;
+// RunState's 20 operations is its own conditional request with its own reading of a refusal;
 // the Impl holds only what they share (the client, the options, the runs seen).
 class DynamoDbRunState final : public RunState {
  public:
@@ -80,6 +80,8 @@ class DynamoDbRunState final : public RunState {
   void add_skipped_tick() override;
   void record_timeline(const std::string& id, const TimelinePoint& point) override;
   std::vector<TimelinePoint> timeline(const std::string& id) override;
+  std::map<std::string, std::string> fingerprints(const std::vector<std::string>& keys) override;
+  void record_fingerprints(const std::map<std::string, std::string>& fingerprints) override;
 
   // Deletes the DynamoDB table (DeleteTable); for tests. The object is unusable afterwards.
   void drop();

@@ -66,6 +66,7 @@ RunCounts& RunCounts::operator+=(const RunCounts& other) {
   processed += other.processed;
   failed += other.failed;
   dead_letters += other.dead_letters;
+  unchanged += other.unchanged;
   for (const auto& [label, count] : other.labels) labels[label] += count;
   work += other.work;
   return *this;
@@ -96,6 +97,7 @@ nlohmann::json to_json(const RunRecord& r) {
                       {"processed", r.counts.processed},
                       {"failed", r.counts.failed},
                       {"dead_letters", r.counts.dead_letters},
+                      {"unchanged", r.counts.unchanged},
                       {"labels", r.counts.labels},
                       {"work", to_json(r.counts.work)}};
   j["seconds"] =

@@ -1,10 +1,11 @@
 // Run state: what the runners remember between processes, restarts and invocations — runs,
 // producer checkpoints and leases, the scheduler's last tick, per-run metric timelines
-// (DESIGN.md, "Runs"). Four small interfaces, one per kind of user: RunLog (the runs and their
+// (DESIGN.md, "Runs"). Five small interfaces, one per kind of user: RunLog (the runs and their
 // counts: every runner, status, report, eval), ProducerLease (a run's producer lease and scan
 // checkpoints: the producers), TickLog (the scheduler's ticks: the local scheduler and the
-// Lambda producer) and RunTimeline (per-second points: the local runner and `report`). RunState
-// is all four; SqliteRunState (state/sqlite_run_state.h, local) and DynamoDbRunState
+// Lambda producer), RunTimeline (per-second points: the local runner and `report`) and
+// FingerprintLog (what each key's stored result was made from: incremental scans). RunState
+// is all five; SqliteRunState (state/sqlite_run_state.h, local) and DynamoDbRunState
 // (state/dynamodb_run_state.h, Lambda, which has no durable disk) implement it, and one
 // conformance suite (tests/state/run_state_conformance.h) runs on both. assembly/ opens the
 // pipeline's (assembly::open_run_state).
@@ -77,6 +78,7 @@ struct RunCounts {
   int64_t processed = 0;                  // records stored by consumers
   int64_t failed = 0;                     // messages that failed in a consumer (error records)
   int64_t dead_letters = 0;               // messages of this run moved to the dead-letter queue
+  int64_t unchanged = 0;                  // items an incremental scan did not send: unchanged
   std::map<std::string, int64_t> labels;  // "POSITIVE" -> records stored
   BilledWork work;                        // what AWS would bill for the run's work
 
@@ -218,7 +220,20 @@ class RunTimeline {
   virtual std::vector<TimelinePoint> timeline(const std::string& id) = 0;
 };
 
+// FingerprintLog: for each key of the source table, the fingerprint of the text (or of the
+// enrich inputs) whose result was last stored — what an incremental scan compares an item with
+// to skip it (docs/RUNNING.md, "Incremental scans"). Kept across runs; a key is never removed.
+class FingerprintLog {
+ public:
+  virtual ~FingerprintLog() = default;
+
+  // The recorded fingerprint of each of `keys` that has one (keys without one are absent).
+  virtual std::map<std::string, std::string> fingerprints(const std::vector<std::string>& keys) = 0;
+  // Records each key's fingerprint, replacing the one before. Atomic per key, not for all.
+  virtual void record_fingerprints(const std::map<std::string, std::string>& fingerprints) = 0;
+};
+
 // RunState: the whole run state store, as the runners hold it.
-class RunState : public RunLog, public ProducerLease, public TickLog, public RunTimeline {};
+class RunState : public RunLog, public ProducerLease, public TickLog, public RunTimeline, public FingerprintLog {};
 
 }  // namespace sentiflow

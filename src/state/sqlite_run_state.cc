@@ -27,7 +27,9 @@ constexpr int64_t kSchemaVersion = 4;
 // transaction is short, so a long wait means something is stuck.
 constexpr std::chrono::milliseconds kBusyTimeout{10'000};
 
-// Kind and phase are stored as their names, so that the file reads well in the sqlite3 shell.
+// Schema 4 added the runs' unchanged count and BilledWork's columns (no comments on those
+// lines: SQLite's DROP COLUMN, which the upgrade test uses to make an old file, trips on them)
+// and the fingerprints. Kind and phase are stored as their names, so that the file reads well in the sqlite3 shell.
 // Labels have a table of their own: add_counts merges them with exact integer arithmetic in
 // SQL, without reading and rewriting a JSON object. Times are ms since the Unix epoch, except
 // timeline.at_second and meta 'last_tick' (whole seconds).
@@ -46,7 +48,8 @@ CREATE TABLE runs(
   processed INTEGER NOT NULL DEFAULT 0,
   failed INTEGER NOT NULL DEFAULT 0,
   dead_letters INTEGER NOT NULL DEFAULT 0,
-  comprehend_units INTEGER NOT NULL DEFAULT 0,  -- BilledWork (schema 4)
+  unchanged INTEGER NOT NULL DEFAULT 0,
+  comprehend_units INTEGER NOT NULL DEFAULT 0,
   scan_read_units INTEGER NOT NULL DEFAULT 0,
   pages INTEGER NOT NULL DEFAULT 0,
   sqs_requests INTEGER NOT NULL DEFAULT 0,
@@ -82,12 +85,13 @@ CREATE TABLE timeline(
   PRIMARY KEY (run, at_second)
 ) WITHOUT ROWID;
 CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE fingerprints(key TEXT PRIMARY KEY, fingerprint TEXT NOT NULL) WITHOUT ROWID;  -- schema 4
 )sql";
 
 constexpr const char* kCountColumns =
     "id, kind, phase, attempt, started_at, produced_at, finished_at, scanned, sent, producer_errors, processed, "
-    "failed, dead_letters";
-constexpr int kFirstWorkColumn = 13;
+    "failed, dead_letters, unchanged";
+constexpr int kFirstWorkColumn = 14;
 
 // The columns read_run reads: the counts', then BilledWork's in kFields' order.
 std::string run_columns() {
@@ -133,7 +137,8 @@ int64_t schema_version(Database& db) {
 }
 
 // Brings a file of schema 1, 2 or 3 to the current one (the lease columns of 2, the
-// checkpoints' table_uri of 3, BilledWork's columns of 4). A file that is current (every open but the first after an upgrade of
+// checkpoints' table_uri of 3, the unchanged count, BilledWork's columns and the fingerprints
+// of 4). A file that is current (every open but the first after an upgrade of
 // sentiflow) is only read, so that opens do not queue for the write lock; an old one is
 // upgraded in a write transaction that reads the version again, so that of several processes
 // opening it at once one upgrades it.
@@ -146,9 +151,12 @@ void upgrade_schema(Database& db) {
     db.exec("ALTER TABLE runs ADD COLUMN lease_until INTEGER");
   }
   if (version < 3) db.exec("ALTER TABLE checkpoints ADD COLUMN table_uri TEXT NOT NULL DEFAULT ''");
-  if (version < 4)
+  if (version < 4) {
+    db.exec("ALTER TABLE runs ADD COLUMN unchanged INTEGER NOT NULL DEFAULT 0");
     for (const auto& [name, field] : BilledWork::kFields)
       db.exec(fmt::format("ALTER TABLE runs ADD COLUMN {} INTEGER NOT NULL DEFAULT 0", name).c_str());
+    db.exec("CREATE TABLE fingerprints(key TEXT PRIMARY KEY, fingerprint TEXT NOT NULL) WITHOUT ROWID");
+  }
   db.exec(fmt::format("PRAGMA user_version={}", kSchemaVersion).c_str());
   tx.commit();
 }
@@ -176,7 +184,7 @@ class ReadTransaction {
 
 }  // namespace
 
-// The connection and one prepared statement per query of the run state (24 of them, made once
+// The connection and one prepared statement per query of the run state (26 of them, made once
 // by prepare()): more than a dozen members, but each is only a query's handle.
 struct SqliteRunState::State {
   explicit State(const fs::path& file) : db(file, kBusyTimeout) {}
@@ -206,6 +214,8 @@ struct SqliteRunState::State {
   Statement acquire_lease;
   Statement release_lease;
   Statement select_lease_owner;
+  Statement select_fingerprint;
+  Statement save_fingerprint;
 
   void prepare() {
     select_run = db.prepare(fmt::format("SELECT {} FROM runs WHERE id = ?1", run_columns()));
@@ -219,15 +229,16 @@ struct SqliteRunState::State {
     restart_run = db.prepare(
         "UPDATE runs SET kind = ?2, phase = 'producing', attempt = attempt + 1, started_at = ?3, produced_at = NULL, "
         "finished_at = NULL, lease_owner = NULL, lease_until = NULL, scanned = 0, sent = 0, producer_errors = 0, "
-        "processed = 0, failed = 0, dead_letters = 0" +
+        "processed = 0, failed = 0, dead_letters = 0, unchanged = 0" +
         work_assignments(std::nullopt) + " WHERE id = ?1");
     clear_labels = db.prepare("DELETE FROM run_labels WHERE run = ?1");
     clear_checkpoints = db.prepare("DELETE FROM checkpoints WHERE run = ?1");
     clear_timeline = db.prepare("DELETE FROM timeline WHERE run = ?1");
     add_counts = db.prepare(
         "UPDATE runs SET scanned = scanned + ?2, sent = sent + ?3, producer_errors = producer_errors + ?4, "
-        "processed = processed + ?5, failed = failed + ?6, dead_letters = dead_letters + ?7" +
-        work_assignments(8) + " WHERE id = ?1");
+        "processed = processed + ?5, failed = failed + ?6, dead_letters = dead_letters + ?7, "
+        "unchanged = unchanged + ?8" +
+        work_assignments(9) + " WHERE id = ?1");
     add_label = db.prepare(
         "INSERT INTO run_labels(run, label, count) VALUES(?1, ?2, ?3) "
         "ON CONFLICT(run, label) DO UPDATE SET count = count + excluded.count");
@@ -265,6 +276,10 @@ struct SqliteRunState::State {
     release_lease =
         db.prepare("UPDATE runs SET lease_owner = NULL, lease_until = NULL WHERE id = ?1 AND lease_owner = ?2");
     select_lease_owner = db.prepare("SELECT lease_owner FROM runs WHERE id = ?1");
+    select_fingerprint = db.prepare("SELECT fingerprint FROM fingerprints WHERE key = ?1");
+    save_fingerprint = db.prepare(
+        "INSERT INTO fingerprints(key, fingerprint) VALUES(?1, ?2) "
+        "ON CONFLICT(key) DO UPDATE SET fingerprint = excluded.fingerprint");
   }
 
   [[noreturn]] void throw_not_found(const std::string& id) {
@@ -287,6 +302,7 @@ struct SqliteRunState::State {
     r.counts.processed = u.int64(10);
     r.counts.failed = u.int64(11);
     r.counts.dead_letters = u.int64(12);
+    r.counts.unchanged = u.int64(13);
     int column = kFirstWorkColumn;
     for (const auto& [name, field] : BilledWork::kFields) r.counts.work.*field = u.int64(column++);
     auto labels = select_labels.use();
@@ -400,8 +416,9 @@ void SqliteRunState::add_counts(const std::string& id, const RunCounts& delta) {
       .bind(4, delta.producer_errors)
       .bind(5, delta.processed)
       .bind(6, delta.failed)
-      .bind(7, delta.dead_letters);
-  int parameter = 8;
+      .bind(7, delta.dead_letters)
+      .bind(8, delta.unchanged);
+  int parameter = 9;
   for (const auto& [name, field] : BilledWork::kFields) add.bind(parameter++, delta.work.*field);
   add.run();
   if (s.db.changes() == 0) s.throw_not_found(id);
@@ -555,6 +572,30 @@ std::vector<TimelinePoint> SqliteRunState::timeline(const std::string& id) {
   u.bind_text(1, id);
   while (u.step()) points.push_back(TimelinePoint{Seconds(std::chrono::seconds(u.int64(0))), std::string(u.text(1))});
   return points;
+}
+
+std::map<std::string, std::string> SqliteRunState::fingerprints(const std::vector<std::string>& keys) {
+  std::lock_guard lock(mutex_);
+  auto& s = *state_;
+  std::map<std::string, std::string> found;
+  ReadTransaction tx(s.db);
+  for (const auto& key : keys) {
+    auto u = s.select_fingerprint.use();
+    u.bind_text(1, key);
+    if (u.step()) found.emplace(key, std::string(u.text(0)));
+  }
+  tx.commit();
+  return found;
+}
+
+void SqliteRunState::record_fingerprints(const std::map<std::string, std::string>& fingerprints) {
+  if (fingerprints.empty()) return;
+  std::lock_guard lock(mutex_);
+  auto& s = *state_;
+  WriteTransaction tx(s.db);
+  for (const auto& [key, fingerprint] : fingerprints)
+    s.save_fingerprint.use().bind_text(1, key).bind_text(2, fingerprint).run();
+  tx.commit();
 }
 
 }  // namespace sentiflow

@@ -54,6 +54,8 @@ class SqliteRunState final : public RunState {
   void add_skipped_tick() override;
   void record_timeline(const std::string& id, const TimelinePoint& point) override;
   std::vector<TimelinePoint> timeline(const std::string& id) override;
+  std::map<std::string, std::string> fingerprints(const std::vector<std::string>& keys) override;
+  void record_fingerprints(const std::map<std::string, std::string>& fingerprints) override;
 
  private:
   struct State;

@@ -311,6 +311,12 @@ class GarbledAddCounts final : public RunState {
   void add_skipped_tick() override { real_->add_skipped_tick(); }
   void record_timeline(const std::string& id, const TimelinePoint& p) override { real_->record_timeline(id, p); }
   std::vector<TimelinePoint> timeline(const std::string& id) override { return real_->timeline(id); }
+  std::map<std::string, std::string> fingerprints(const std::vector<std::string>& keys) override {
+    return real_->fingerprints(keys);
+  }
+  void record_fingerprints(const std::map<std::string, std::string>& fingerprints) override {
+    real_->record_fingerprints(fingerprints);
+  }
 
  private:
   std::shared_ptr<RunState> real_;

@@ -58,6 +58,12 @@ class BusyRunState final : public RunState {
     inner_.record_timeline(id, point);
   }
   std::vector<TimelinePoint> timeline(const std::string& id) override { return inner_.timeline(id); }
+  std::map<std::string, std::string> fingerprints(const std::vector<std::string>& keys) override {
+    return inner_.fingerprints(keys);
+  }
+  void record_fingerprints(const std::map<std::string, std::string>& fingerprints) override {
+    inner_.record_fingerprints(fingerprints);
+  }
 
  private:
   SqliteRunState inner_;

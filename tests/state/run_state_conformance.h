@@ -52,7 +52,7 @@ std::optional<ErrorCode> error_of(F&& f, std::string* message = nullptr) {
 inline bool same_counts(const RunCounts& a, const RunCounts& b) {
   return a.scanned == b.scanned && a.sent == b.sent && a.producer_errors == b.producer_errors &&
          a.processed == b.processed && a.failed == b.failed && a.dead_letters == b.dead_letters &&
-         a.labels == b.labels && a.work == b.work;
+         a.unchanged == b.unchanged && a.labels == b.labels && a.work == b.work;
 }
 
 inline void expect_same(const RunRecord& a, const RunRecord& b) {
@@ -74,9 +74,15 @@ inline RunCounts some_counts() {
   c.processed = 7;
   c.failed = 2;
   c.dead_letters = 1;
+  c.unchanged = 5;
   c.labels = {{"POSITIVE", 4}, {"NEGATIVE", 3}};
-  c.work = {.comprehend_units = 30, .scan_read_units = 3, .pages = 1, .sqs_requests = 4, .batches = 1,
-            .batch_ms = 250, .objects = 2};
+  c.work = {.comprehend_units = 30,
+            .scan_read_units = 3,
+            .pages = 1,
+            .sqs_requests = 4,
+            .batches = 1,
+            .batch_ms = 250,
+            .objects = 2};
   return c;
 }
 
@@ -290,6 +296,27 @@ TYPED_TEST_P(RunStateConformance, AddCountsAddsAndMergesLabels) {
   EXPECT_EQ(state.run("r")->counts.labels.at("POSITIVE"), 6);
   EXPECT_EQ(state.run("r")->counts.work.batch_ms, 1'250);
   EXPECT_EQ(state.run("r")->counts.work.objects, 3);
+}
+
+// Incremental scans (docs/RUNNING.md): a key's fingerprint is recorded, replaced, and read back
+// for many keys at once (more than one BatchGetItem and BatchWriteItem on DynamoDB).
+TYPED_TEST_P(RunStateConformance, FingerprintsAreRecordedReplacedAndReadForManyKeys) {
+  RunState& state = this->state();
+  EXPECT_TRUE(state.fingerprints({"a", "b"}).empty());
+  state.record_fingerprints({{"a", "fa"}, {"b", "fb"}});
+  state.record_fingerprints({{"a", "fa2"}});
+  EXPECT_EQ(state.fingerprints({"a", "b", "c"}), (std::map<std::string, std::string>{{"a", "fa2"}, {"b", "fb"}}));
+  std::map<std::string, std::string> many;
+  std::vector<std::string> keys;
+  for (int i = 0; i < 230; ++i) {
+    const std::string key = "key/" + std::to_string(i) + " with spaces";
+    many[key] = "f" + std::to_string(i);
+    keys.push_back(key);
+  }
+  state.record_fingerprints(many);
+  keys.push_back("never");
+  EXPECT_EQ(state.fingerprints(keys), many);
+  state.record_fingerprints({});  // nothing to do
 }
 
 TYPED_TEST_P(RunStateConformance, AddCountsToAnUnknownRunIsNotFound) {
@@ -631,11 +658,11 @@ REGISTER_TYPED_TEST_SUITE_P(
     RunStateConformance, AnEmptyStoreHasNothing, StartRunCreatesAttemptOne, StartRunResumesAnUnfinishedRunUnchanged,
     StartRunRestartsAFinishedRun, StartRunKeepReturnsAFinishedRunUnchanged, RacingStartsOfOneIdGiveOneRun,
     RacingRestartsOfAFinishedRunGiveOneAttempt, AddCountsAddsAndMergesLabels, AddCountsToAnUnknownRunIsNotFound,
-    AddCountsFromFourThreadsLosesNothing, MarkProducedThenFinished, MarkProducedDoesNotMoveAFinishedRunBack,
-    MarkFinishedTwiceKeepsTheFirstTime, WritesToAnUnknownRunAreNotFound, NewestUnfinishedByStartedAtThenId,
-    RecentRunsNewestFirstUpToTheLimit, CheckpointsReplacePerSegmentInSegmentOrder, LeaseGrantDenyRenewTakeOverRelease,
-    RacingLeaseTakersGetOneLease, CheckpointsWithAnOwnerNeedItsLease, LastTickAndSkippedTicksPersist,
-    TimelineOldestFirstAndReplacedAtTheSameSecond, TwoObjectsSeeEachOthersWrites,
+    FingerprintsAreRecordedReplacedAndReadForManyKeys, AddCountsFromFourThreadsLosesNothing, MarkProducedThenFinished,
+    MarkProducedDoesNotMoveAFinishedRunBack, MarkFinishedTwiceKeepsTheFirstTime, WritesToAnUnknownRunAreNotFound,
+    NewestUnfinishedByStartedAtThenId, RecentRunsNewestFirstUpToTheLimit, CheckpointsReplacePerSegmentInSegmentOrder,
+    LeaseGrantDenyRenewTakeOverRelease, RacingLeaseTakersGetOneLease, CheckpointsWithAnOwnerNeedItsLease,
+    LastTickAndSkippedTicksPersist, TimelineOldestFirstAndReplacedAtTheSameSecond, TwoObjectsSeeEachOthersWrites,
     MarkFinishedDropsTheRunsCheckpointsOnly, ClaimTickMovesTheLastTickForwardOnly, RacingClaimsOfOneTickHaveOneWinner);
 
 }  // namespace sentiflow::conformance

@@ -120,7 +120,8 @@ TEST_F(RunStateTest, ASchemaOneFileIsUpgraded) {
         "ALTER TABLE checkpoints DROP COLUMN table_uri; ALTER TABLE runs DROP COLUMN comprehend_units; "
         "ALTER TABLE runs DROP COLUMN scan_read_units; ALTER TABLE runs DROP COLUMN pages; "
         "ALTER TABLE runs DROP COLUMN sqs_requests; ALTER TABLE runs DROP COLUMN batches; "
-        "ALTER TABLE runs DROP COLUMN batch_ms; ALTER TABLE runs DROP COLUMN objects; PRAGMA user_version=1");
+        "ALTER TABLE runs DROP COLUMN batch_ms; ALTER TABLE runs DROP COLUMN objects; ALTER TABLE runs DROP COLUMN "
+        "unchanged; DROP TABLE fingerprints; PRAGMA user_version=1");
   }
   SqliteRunState state(dir_.path());
   EXPECT_EQ(state.run("old")->counts.scanned, some_counts().scanned);
@@ -129,6 +130,8 @@ TEST_F(RunStateTest, ASchemaOneFileIsUpgraded) {
   more.work.objects = 3;
   state.add_counts("old", more);
   EXPECT_EQ(state.run("old")->counts.work.objects, 3);
+  state.record_fingerprints({{"k", "f"}});
+  EXPECT_EQ(state.fingerprints({"k"}).at("k"), "f");
   ASSERT_EQ(state.checkpoints("old").size(), 1u);
   EXPECT_EQ(state.checkpoints("old")[0].token, "k1");
   EXPECT_EQ(state.checkpoints("old")[0].table, "");
