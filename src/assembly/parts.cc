@@ -7,7 +7,7 @@
 
 namespace sentiflow::assembly {
 
-pipeline::ProducerOptions producer_options(const PipelineConfig& config) {
+pipeline::ProducerOptions producer_options(const PipelineConfig& config, FingerprintLog* fingerprints, bool full) {
   pipeline::ProducerOptions o;
   o.table = config.source.table.uri;
   o.key_attribute = config.source.key;
@@ -16,6 +16,14 @@ pipeline::ProducerOptions producer_options(const PipelineConfig& config) {
   o.segments = config.source.segments;
   o.page_size = config.source.page_size;
   o.message_size_limit = config.queue.message_size_limit;
+  if (config.source.incremental) {
+    o.fingerprints = fingerprints;
+    o.skip_unchanged = !full;
+  }
+  if (config.consumer.enrich) {
+    o.enrich_url = config.consumer.enrich->url;
+    o.enrich_text = config.consumer.enrich->text;
+  }
   return o;
 }
 
@@ -48,6 +56,7 @@ RunCounts counts_of(const pipeline::ProduceReport& page) {
   counts.scanned = page.scanned;
   counts.sent = page.sent;
   counts.producer_errors = page.errors;
+  counts.unchanged = page.unchanged;
   counts.work = page.work;
   return counts;
 }
@@ -58,8 +67,17 @@ void record_page(RunLog& runs, ProducerLease& lease, const std::string& id, cons
   pipeline::with_retries([&] { lease.save_checkpoint(id, checkpoint, lease_owner); });
 }
 
-int record_batch(RunLog& runs, const pipeline::BatchOutcome& outcome) {
+int record_batch(RunLog& runs, const pipeline::BatchOutcome& outcome, FingerprintLog* fingerprints) {
   int failures = 0;
+  if (fingerprints != nullptr && !outcome.fingerprints.empty()) {
+    try {
+      pipeline::with_retries([&] { fingerprints->record_fingerprints(outcome.fingerprints); });
+    } catch (const std::exception& e) {
+      ++failures;
+      log::error("could not record the results' fingerprints; the next incremental scan sends them again",
+                 {{"results", outcome.fingerprints.size()}, {"error", e.what()}});
+    }
+  }
   for (const auto& [run, tally] : outcome.runs) {
     try {
       pipeline::with_retries([&] { runs.add_counts(run, counts_of(tally)); });

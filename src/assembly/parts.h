@@ -26,8 +26,11 @@
 namespace sentiflow::assembly {
 
 // The producer's options from the pipeline file: source.key, .text (required unless the
-// consumer enriches), .segments, .page_size and queue.message_size_limit.
-pipeline::ProducerOptions producer_options(const PipelineConfig& config);
+// consumer enriches), .segments, .page_size, queue.message_size_limit and, with
+// source.incremental, `fingerprints` (the run state's) and the enrich inputs; `full`: send
+// every item even so (`run --run ID --full`).
+pipeline::ProducerOptions producer_options(const PipelineConfig& config, FingerprintLog* fingerprints = nullptr,
+                                           bool full = false);
 
 // The sink the pipeline stores results and error records in, with its store.
 // Not copyable or movable (the sink refers to its store); safe to share between threads as
@@ -89,7 +92,10 @@ void record_page(RunLog& runs, ProducerLease& lease, const std::string& id, cons
 // skipped; any other failure is logged and counted in sentiflow_batch_report_failures_total,
 // never thrown: the results are stored either way, and failing the batch would only process it
 // again and count it twice. Returns how many runs' counts could not be recorded.
-int record_batch(RunLog& runs, const pipeline::BatchOutcome& outcome);
+// With `fingerprints`, the batch's stored results' fingerprints (BatchOutcome::fingerprints) are
+// recorded too, the same way: a failure is logged, and the next incremental scan sends those
+// items again.
+int record_batch(RunLog& runs, const pipeline::BatchOutcome& outcome, FingerprintLog* fingerprints = nullptr);
 
 // Whether a queue with `counts` holds nothing of a run beyond the caller's own messages: none
 // visible, none delayed, at most `own_in_flight` in flight.

@@ -68,11 +68,13 @@ void add_run_command(CLI::App& app, int& status) {
     std::string run_id;
     bool no_progress = false;
     std::string listen;
+    bool full = false;
   };
   auto o = std::make_shared<Options>();
   cmd->add_option("FILE", o->file, "The pipeline file")->required();
   cmd->add_flag("--once", o->once, "Resume the newest unfinished run or start a manual one, drain it, exit");
   cmd->add_option("--run", o->run_id, "Run (or re-run: backfill) this run id, drain it, exit");
+  cmd->add_flag("--full", o->full, "With --run ID and source.incremental: send every item, changed or not");
   cmd->add_flag("--no-progress", o->no_progress, "No progress bar, even on a terminal");
   auto* listen_option =
       cmd->add_option("--listen", o->listen,
@@ -81,14 +83,21 @@ void add_run_command(CLI::App& app, int& status) {
                           std::string(kDefaultListen) + ")")
           ->expected(0, 1);
   cmd->callback([o, listen_option, &status] {
-    const auto& [file, once, run_id, no_progress, listen] = *o;
+    const auto& [file, once, run_id, no_progress, listen, full] = *o;
     if (once && !run_id.empty()) throw invalid_input("give --once or --run ID, not both");
+    if (full && run_id.empty()) throw invalid_input("--full goes with --run ID (a run whose every item is sent)");
     const PipelineConfig config = load_pipeline_or_throw(file);
+    if (full && !config.source.incremental)
+      throw invalid_input(
+          fmt::format("--full: {} does not scan incrementally (source.incremental), so every run "
+                      "sends every item already",
+                      file));
     local::RunnerOptions options;
     options.mode = !run_id.empty() ? local::RunnerOptions::Mode::run
                    : once          ? local::RunnerOptions::Mode::once
                                    : local::RunnerOptions::Mode::daemon;
     options.run_id = run_id;
+    options.full = full;
     RunPresenter presenter(!no_progress && isatty(STDERR_FILENO) && log::format() == log::Format::text,
                            std::chrono::seconds(5), std::cout, config);
     options.observer = &presenter;

@@ -52,13 +52,14 @@ void RunPresenter::finished(const RunRecord& run, const Histogram::Snapshot& lat
                           c.processed > 0 ? 100.0 * static_cast<double>(n) / static_cast<double>(c.processed) : 0);
   summary_ << fmt::format(
       "run {} ({}, attempt {}) finished in {:.1f} s\n"
-      "  items         {} scanned · {} sent · {} error records\n"
+      "  items         {} scanned · {} sent{} · {} error records\n"
       "  processed     {} stored · {} failed receives\n"
       "  labels        {}\n"
       "  dead letters  {}\n"
       "  throughput    {} items/s\n"
       "  latency       p50 {:.3f} s · p99 {:.3f} s (send → stored)\n",
       run.id, to_string(run.kind), run.attempt, seconds, thousands(c.scanned), thousands(c.sent),
+      config_.source.incremental ? fmt::format(" · {} unchanged (not sent)", thousands(c.unchanged)) : "",
       thousands(c.producer_errors), thousands(c.processed), thousands(c.failed), labels.empty() ? "-" : labels,
       thousands(c.dead_letters),
       thousands(seconds > 0 ? static_cast<int64_t>(static_cast<double>(c.processed) / seconds) : 0),

@@ -252,6 +252,11 @@ std::vector<KeySpec> build_keys() {
   add(integer_key("source.segments", "1", 1, 1000, "Parallel scan segments.", FIELD(source.segments)));
   add(integer_key("source.page_size", "1000", 1, 100000, "Items per scan page (a page also stops at 1 MB).",
                   FIELD(source.page_size)));
+  add(choice_key<bool>("source.incremental", "false", {{"false", false}, {"true", true}},
+                       "`true`: a scan sends only new items and those whose text (with `consumer.enrich`, whose "
+                       "URL) changed since their result was stored; `run --run ID --full` sends all "
+                       "(docs/RUNNING.md, \"Incremental scans\").",
+                       FIELD(source.incremental)));
 
   add(section("queue", P::defaulted, "The queue between producer and consumers."));
   add(computed(value("queue.url", "queue URI", "", "local://NAME | sqs://NAME | sqs://https://…/ACCOUNT/NAME",

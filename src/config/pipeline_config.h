@@ -64,6 +64,7 @@ struct PipelineConfig {
     std::optional<std::filesystem::path> seed;
     int segments = 1;
     int page_size = 1000;
+    bool incremental = false;  // send only items whose text (or enrich inputs) changed
   } source;
 
   struct Queue {

@@ -187,7 +187,7 @@ struct ConsumerHandler::Impl {
     }
 
     // A state that cannot take the counts never fails the stored batch (assembly::record_batch).
-    assembly::record_batch(*state, total);
+    assembly::record_batch(*state, total, state.get());
     if (total.failures.empty())
       for (const auto& [run, tally] : total.runs)
         finish_if_drained(*state, *queue, run, static_cast<int64_t>(n), options.clock());
@@ -472,8 +472,8 @@ struct ProducerHandler::Impl {
     milliseconds longest_page{0};
     const Millis begun = options.clock();
     pipeline::Producer producer(
-        assembly::producer_options(config), [this] { return std::make_unique<BorrowedTable>(*table); }, *queue,
-        sink.sink());
+        assembly::producer_options(config, state.get()), [this] { return std::make_unique<BorrowedTable>(*table); },
+        *queue, sink.sink());
     return producer.run(
         id, state->checkpoints(id),
         [&](const ScanCheckpoint& c, const pipeline::ProduceReport& page) {

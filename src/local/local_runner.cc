@@ -90,7 +90,7 @@ struct LocalRunner::Impl {
         dead_letters(assembly::open_dead_letter_queue(c)),
         parts(c, /*create_store=*/true),
         pool(pool_options(c), *queue, parts.consumer(),
-             [this](const pipeline::BatchOutcome& outcome) { assembly::record_batch(*state, outcome); }),
+             [this](const pipeline::BatchOutcome& outcome) { assembly::record_batch(*state, outcome, state.get()); }),
         server(runner.options_.listen ? std::make_unique<ObserveServer>(*runner.options_.listen, Metrics::global(),
                                                                         [this] { return sampler.status(scheduler()); })
                                       : nullptr),
@@ -157,7 +157,7 @@ struct LocalRunner::Impl {
       run = state->start_run(manual_run_id(now), RunKind::manual, now);
     }
     log::info("run started", {{"run", run.id}, {"attempt", run.attempt}});
-    driver.start(run);
+    driver.start(run, self.options_.mode == RunnerOptions::Mode::run && self.options_.full);
     start_consumers();
     while (!self.stop_) {
       driver.check_producer();

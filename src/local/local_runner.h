@@ -42,6 +42,7 @@ struct RunnerOptions {
   enum class Mode { once, run, daemon };
   Mode mode = Mode::once;
   std::string run_id;                          // Mode::run
+  bool full = false;                           // Mode::run: an incremental scan sends every item
   std::function<Millis()> clock = now_millis;  // the daemon's time (tests inject their own)
   // Shown progress and run summaries (cli/run_presenter.h in the CLI); null: a "run finished"
   // log line per run. Must outlive run().

@@ -30,7 +30,7 @@ RunDriver::RunDriver(const PipelineConfig& config, RunState& state, Queue& queue
 
 RunDriver::~RunDriver() { stop(); }
 
-void RunDriver::start(const RunRecord& run) {
+void RunDriver::start(const RunRecord& run, bool full) {
   join_producer();
   current_ = run.id;
   started_ = SteadyClock::now();
@@ -50,10 +50,11 @@ void RunDriver::start(const RunRecord& run) {
       total_items_ = assembly::open_table(config_, false)->count();
     } catch (const Error&) {}
   }
-  producer_ = std::thread([this, id = run.id, attempt = run.attempt] {
+  producer_ = std::thread([this, id = run.id, attempt = run.attempt, full] {
     try {
       pipeline::Producer p(
-          assembly::producer_options(config_), [this] { return assembly::open_table(config_, false); }, queue_, sink_);
+          assembly::producer_options(config_, &state_, full), [this] { return assembly::open_table(config_, false); },
+          queue_, sink_);
       const auto report = p.run(
           id, state_.checkpoints(id),
           [&](const ScanCheckpoint& c, const pipeline::ProduceReport& page) {

@@ -44,7 +44,8 @@ class RunDriver {
 
   // Makes `run` the current run and, unless it is produced already, starts its producer from
   // the run's checkpoints. The previous run's producer must have ended (finished() or stop()).
-  void start(const RunRecord& run);
+  // `full`: an incremental scan sends every item (`run --run ID --full`).
+  void start(const RunRecord& run, bool full = false);
   // The current run's id; "" when none.
   const std::string& current() const { return current_; }
 

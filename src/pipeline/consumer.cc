@@ -187,6 +187,7 @@ RunTally& RunTally::operator+=(const RunTally& other) {
 BatchOutcome& BatchOutcome::operator+=(const BatchOutcome& other) {
   failures.insert(failures.end(), other.failures.begin(), other.failures.end());
   reasons.insert(other.reasons.begin(), other.reasons.end());
+  for (const auto& [key, fingerprint] : other.fingerprints) fingerprints[key] = fingerprint;
   for (const auto& [run, tally] : other.runs) runs[run] += tally;
   return *this;
 }
@@ -342,6 +343,9 @@ BatchOutcome Consumer::handle(const SqsEvent& event) const {
     }
     RunTally& tally = outcome.runs[run];
     ++tally.work.objects;
+    for (size_t j : indexes)
+      if (const Work& w = work[analysed[j]]; !w.message->fingerprint.empty())
+        outcome.fingerprints[w.message->key] = w.message->fingerprint;
     std::array<int64_t, kLabels.size()> per_label{};
     for (size_t k = 0; k < records.size(); ++k) {
       ++per_label[static_cast<size_t>(records[k].sentiment.label)];

@@ -84,6 +84,9 @@ struct BatchOutcome {
   std::vector<std::string> failures;           // message ids, in the event's order
   std::map<std::string, std::string> reasons;  // message id -> why it failed
   std::map<std::string, RunTally> runs;        // run -> counts
+  // key -> fingerprint of each stored result whose message carried one (an incremental
+  // scan's): what the caller records in the run state (assembly::record_batch).
+  std::map<std::string, std::string> fingerprints;
 
   // Adds the outcome of a later part of the same event: its failures after these, its reasons
   // (a message id already here keeps its reason), its counts added run by run.

@@ -33,13 +33,14 @@ std::string required_string(const JsonObject& message, std::string_view name) {
 }  // namespace
 
 // Runs for every item of a scan (hundreds of thousands a second): one allocation, no parsing.
-std::string encode_message(std::string_view run, std::string_view key, std::string_view item, int attempt) {
+std::string encode_message(std::string_view run, std::string_view key, std::string_view item, int attempt,
+                           std::string_view fingerprint) {
   check_utf8("run", run);
   check_utf8("key", key);
   constexpr std::string_view kHead = "{\"v\":1,\"run\":";
   std::string body;
   // Quotes and a little escaping room; keys and run ids rarely need any.
-  body.reserve(kHead.size() + run.size() + key.size() + item.size() + 32);
+  body.reserve(kHead.size() + run.size() + key.size() + item.size() + fingerprint.size() + 40);
   body += kHead;
   append_json_quoted_unchecked(body, run);
   if (attempt > 1) {
@@ -48,6 +49,10 @@ std::string encode_message(std::string_view run, std::string_view key, std::stri
   }
   body += ",\"key\":";
   append_json_quoted_unchecked(body, key);
+  if (!fingerprint.empty()) {
+    body += ",\"fp\":";
+    append_json_quoted_unchecked(body, fingerprint);
+  }
   body += ",\"item\":";
   body += item;
   body += '}';
@@ -70,6 +75,12 @@ Message decode_message(std::string_view body) {
     check_run_id(out.run);
   } catch (const Error& e) {
     throw invalid_input(fmt::format("the message's \"run\": {}", e.what()));
+  }
+  if (const JsonMember* fp = message.find("fp")) {
+    const auto value = json_string_value(fp->value);
+    if (value && !value->empty() && value->size() <= 64 &&
+        value->find_first_not_of("0123456789abcdef") == std::string::npos)
+      out.fingerprint = *value;
   }
   if (const JsonMember* attempt = message.find("attempt")) {
     const std::string_view text = attempt->value;

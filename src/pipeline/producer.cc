@@ -5,7 +5,9 @@
 #include <chrono>
 #include <thread>
 
+#include "core/digest.h"
 #include "core/json_text.h"
+#include "net/url.h"
 #include "observe/log.h"
 #include "pipeline/cost.h"
 #include "pipeline/message.h"
@@ -41,6 +43,28 @@ Producer::Producer(ProducerOptions options, TableFactory tables, Queue& queue, S
                                       "Time to read one page of the table and send its messages.")) {
   if (options_.segments < 1) throw invalid_input("the producer needs at least one segment");
   if (options_.page_size < 1) throw invalid_input("the producer's page size must be at least 1");
+}
+
+std::string Producer::fingerprint_of(std::string_view item, const std::optional<std::string>& text) const {
+  std::string basis;
+  if (options_.enrich_url) {
+    // What the consumer fetches with: the URL made from the item, the template and the pointer
+    // into the answer. An item the URL cannot be made from gets none:
+    // it is sent, and its fetch fails as it would without an incremental scan.
+    try {
+      basis = "enrich\n" + *options_.enrich_url + "\n" + options_.enrich_text + "\n" +
+              expand_url_template(*options_.enrich_url, [&](std::string_view name) -> std::optional<std::string> {
+                const auto value = find_member_unchecked(item, name);
+                return value ? json_scalar_text(*value) : std::nullopt;
+              });
+    } catch (const Error&) {
+      return {};
+    }
+  } else {
+    if (!text) return {};
+    basis = "text\n" + *text;
+  }
+  return sha256_hex(basis).substr(0, 32);
 }
 
 ProduceReport Producer::run(const std::string& run, const std::vector<ScanCheckpoint>& resume,
@@ -84,11 +108,13 @@ ProduceReport Producer::run(const std::string& run, const std::vector<ScanCheckp
   for (const auto& f : failures)
     if (f) std::rethrow_exception(f);
 
-  ProduceReport total{0, 0, 0, true, {}};
+  ProduceReport total;
+  total.complete = true;
   for (const auto& r : reports) {
     total.scanned += r.scanned;
     total.sent += r.sent;
     total.errors += r.errors;
+    total.unchanged += r.unchanged;
     total.work += r.work;
     total.complete = total.complete && r.complete;
   }
@@ -119,9 +145,15 @@ ProduceReport Producer::run_segment(const std::string& run, ScanCheckpoint check
     for (const std::string& item : page.items) page_bytes += static_cast<int64_t>(item.size());
     counts.work.pages = 1;
     counts.work.scan_read_units = static_cast<int64_t>(dynamodb_read_units(page_bytes));
-    std::vector<Pending> pending;
-    pending.reserve(page.items.size());
     std::vector<ErrorRecord> errors;
+    // The page's items that can be sent, each with its fingerprint when the scan is incremental.
+    struct Candidate {
+      const std::string* item;
+      std::string key;
+      std::string fingerprint;
+    };
+    std::vector<Candidate> candidates;
+    candidates.reserve(page.items.size());
     // Items come from a Table, which returns valid JSON objects (its contract): a quick walk
     // finds the key and the text without checking the whole item again.
     for (const std::string& item : page.items) {
@@ -137,21 +169,43 @@ ProduceReport Producer::run_segment(const std::string& run, ScanCheckpoint check
             fmt::format("the item has no string attribute '{}' (source.key): {:.200}", options_.key_attribute, item)));
         continue;
       }
-      if (options_.text_required && !member_string(options_.text_attribute)) {
+      const std::optional<std::string> text = member_string(options_.text_attribute);
+      if (options_.text_required && !text) {
         errors.push_back(producer_error(
             run, *key, error_codes::kMissingText,
             fmt::format("the item has no string attribute '{}' (source.text)", options_.text_attribute.value_or(""))));
         continue;
       }
-      std::string body = encode_message(run, *key, item, attempt);
+      candidates.push_back(
+          Candidate{&item, std::move(*key), options_.fingerprints ? fingerprint_of(item, text) : std::string()});
+    }
+
+    // An incremental scan leaves out the items whose result was made from what they hold now.
+    if (options_.fingerprints && options_.skip_unchanged && !candidates.empty()) {
+      std::vector<std::string> keys;
+      keys.reserve(candidates.size());
+      for (const auto& c : candidates) keys.push_back(c.key);
+      const auto recorded = with_retries([&] { return options_.fingerprints->fingerprints(keys); });
+      std::erase_if(candidates, [&](const Candidate& c) {
+        const auto it = recorded.find(c.key);
+        const bool same = !c.fingerprint.empty() && it != recorded.end() && it->second == c.fingerprint;
+        counts.unchanged += same ? 1 : 0;
+        return same;
+      });
+    }
+
+    std::vector<Pending> pending;
+    pending.reserve(candidates.size());
+    for (Candidate& c : candidates) {
+      std::string body = encode_message(run, c.key, *c.item, attempt, c.fingerprint);
       if (message_size(body, {}) > message_limit) {
-        errors.push_back(producer_error(run, *key, error_codes::kTooLarge,
+        errors.push_back(producer_error(run, c.key, error_codes::kTooLarge,
                                         fmt::format("its message is {} bytes; the queue's message limit is {} bytes "
                                                     "(queue.message_size_limit)",
                                                     body.size(), message_limit)));
         continue;
       }
-      pending.push_back(Pending{std::move(*key), std::move(body)});
+      pending.push_back(Pending{std::move(c.key), std::move(body)});
     }
 
     // Send in the largest batches the queue takes, by count and by bytes.
@@ -218,6 +272,7 @@ ProduceReport Producer::run_segment(const std::string& run, ScanCheckpoint check
     report.scanned += counts.scanned;
     report.sent += counts.sent;
     report.errors += counts.errors;
+    report.unchanged += counts.unchanged;
     report.work += counts.work;
 
     checkpoint.token = page.next_token;

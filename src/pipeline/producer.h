@@ -20,6 +20,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "observe/metrics.h"
@@ -38,12 +39,21 @@ struct ProducerOptions {
   int segments = 1;                           // source.segments
   int page_size = 1000;                       // source.page_size
   uint64_t message_size_limit = 256 * 1024;   // queue.message_size_limit
+  // source.incremental: each message carries its item's fingerprint (of the text, or of the
+  // enrich URL made from the item), and with skip_unchanged an item whose fingerprint is the
+  // one recorded with its key's stored result is not sent (counted unchanged). Null: a plain
+  // scan. Must outlive the producer.
+  FingerprintLog* fingerprints = nullptr;
+  bool skip_unchanged = true;               // false: `run --run ID --full`, every item is sent
+  std::optional<std::string> enrich_url{};  // consumer.enrich.url (the template), when it enriches
+  std::string enrich_text{};                // consumer.enrich.text (the pointer into the answer)
 };
 
 struct ProduceReport {
   int64_t scanned = 0;  // items read in this call (a resumed run counts from its checkpoints)
   int64_t sent = 0;
   int64_t errors = 0;     // error records written
+  int64_t unchanged = 0;  // items an incremental scan left out: their result is current
   bool complete = false;  // every segment read to its end (false when stopped)
   // The pages' read units (from the items' JSON text), the sends as SQS bills them
   // (pipeline/cost.h), the error objects written.
@@ -73,6 +83,9 @@ class Producer {
                     const std::atomic<bool>& stop, int attempt = 1);
 
  private:
+  // The item's fingerprint for an incremental scan: 32 hex digits of a SHA-256 of its text (or
+  // of its enrich URL); "" when it has nothing to make one from.
+  std::string fingerprint_of(std::string_view item, const std::optional<std::string>& text) const;
   ProduceReport run_segment(const std::string& run, ScanCheckpoint checkpoint, const PageCallback& on_page,
                             const std::atomic<bool>& stop, int attempt);
 

@@ -165,6 +165,20 @@ TEST(Consumer, CountsTheBatchsBilledWorkPerRun) {
   EXPECT_GE(r1.batch_ms, r2.batch_ms);  // the time in proportion to the messages
 }
 
+// An incremental scan's messages carry their fingerprint; the outcome hands back those of the
+// results stored, never of a message that failed (its item is sent again by the next scan).
+TEST(Consumer, HandsBackTheFingerprintsOfTheResultsItStored) {
+  Parts p;
+  const std::string fa(32, 'a'), fb(32, 'b'), fc(32, 'c');
+  p.queue.send_one(encode_message("r1", "good", R"({"id":"good","text":"fine"})", 1, fa));
+  p.queue.send_one(encode_message("r1", "no-text", R"({"id":"no-text"})", 1, fb));
+  p.queue.send_one(encode_message("r1", "plain", R"({"id":"plain","text":"no fingerprint"})"));
+  p.queue.send_one(encode_message("r2", "other", R"({"id":"other","text":"fine"})", 1, fc));
+  Consumer consumer(ConsumerOptions{"text"}, p.vader, p.sink, nullptr, p.metrics);
+  const BatchOutcome outcome = consumer.handle(p.receive_all());
+  EXPECT_EQ(outcome.fingerprints, (std::map<std::string, std::string>{{"good", fa}, {"other", fc}}));
+}
+
 // A body whose run cannot name a run (`x/y` would be a folder of the sink) fails alone, as a
 // bad_message error record under the unknown run; the good messages beside it are stored. Before
 // the fix the whole batch's put threw on every receive: every message became a dead letter and

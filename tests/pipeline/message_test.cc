@@ -30,6 +30,16 @@ TEST(Message, EncodesTheDesignedBodyWithTheItemVerbatim) {
             "{\"v\":1,\"run\":\"r\",\"key\":\"a \\\"quoted\\\"\\nkey \u00e9\",\"item\":{}}");
 }
 
+TEST(Message, CarriesAnIncrementalScansFingerprintAndIgnoresAMalformedOne) {
+  const std::string fp = "0123456789abcdef0123456789abcdef";
+  const std::string body = encode_message("r", "k", R"({"id":"k"})", 2, fp);
+  EXPECT_EQ(body, R"({"v":1,"run":"r","attempt":2,"key":"k","fp":")" + fp + R"(","item":{"id":"k"}})");
+  EXPECT_EQ(decode_message(body).fingerprint, fp);
+  EXPECT_EQ(decode_message(encode_message("r", "k", "{}")).fingerprint, "");
+  for (const std::string& bad : std::vector<std::string>{R"("XYZ")", "12", R"("")", "\"" + std::string(65, 'a') + "\""})
+    EXPECT_EQ(decode_message(R"({"v":1,"run":"r","key":"k","fp":)" + bad + R"(,"item":{}})").fingerprint, "") << bad;
+}
+
 TEST(Message, RoundTripsKeysAndExactNumbers) {
   const std::string item =
       R"({"name":"Net \"flix\"\n\u00e9","n":12345678901234567890123456789012345678,"big":1e400,"l":[-0.0,1E-7,{}]})";

@@ -3,7 +3,11 @@
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
+#include <climits>
+#include <cstdint>
+#include <map>
 #include <mutex>
 #include <set>
 
@@ -11,6 +15,7 @@
 #include "pipeline/message.h"
 #include "pipeline/results.h"
 #include "queue/local_queue.h"
+#include "state/sqlite_run_state.h"
 #include "store/file_store.h"
 #include "support/temp_dir.h"
 #include "table/local_table.h"
@@ -106,6 +111,101 @@ TEST(Producer, CountsTheScansAndTheSendsBilledWork) {
   EXPECT_EQ(report.work.sqs_requests, 3);
   EXPECT_EQ(report.work.objects, 0);  // no error records
   EXPECT_EQ(per_pages, report.work);  // the pages' reports add up to the run's
+}
+
+// Incremental scans (docs/RUNNING.md): only new items and those whose text changed are sent; the
+// rest are counted unchanged. The consumer's part — recording each stored result's fingerprint —
+// is played here by recording the fingerprints of the messages received.
+struct IncrementalParts : Parts {
+  SqliteRunState state{dir.path() / "state"};
+
+  Producer incremental(bool skip_unchanged = true, std::optional<std::string> enrich_url = std::nullopt) {
+    ProducerOptions o;
+    o.key_attribute = "id";
+    o.text_attribute = "text";
+    o.text_required = !enrich_url;
+    o.page_size = 4;
+    o.fingerprints = &state;
+    o.skip_unchanged = skip_unchanged;
+    o.enrich_url = std::move(enrich_url);
+    o.enrich_text = "/extract";
+    return Producer(
+        o, [this] { return std::make_unique<LocalTable>(table_options); }, queue, sink, metrics);
+  }
+
+  // Runs the producer; returns its report and the keys it sent, recording the fingerprints of
+  // the first `record` of them (all by default) as the consumer would once their results are stored.
+  std::pair<ProduceReport, std::set<std::string>> run(Producer producer, size_t record = SIZE_MAX) {
+    std::atomic<bool> stop{false};
+    const ProduceReport report = producer.run("r", {}, nullptr, stop);
+    std::set<std::string> keys;
+    std::map<std::string, std::string> stored;
+    for (const auto& m : drain()) {
+      keys.insert(m.key);
+      EXPECT_EQ(m.fingerprint.size(), 32u) << m.key;
+      if (stored.size() < record) stored[m.key] = m.fingerprint;
+    }
+    state.record_fingerprints(stored);
+    return {report, keys};
+  }
+};
+
+void put_text(LocalTable& table, const std::string& id, const std::string& text, const std::string& other = "x") {
+  table.put(nlohmann::json{{"id", id}, {"text", text}, {"other", other}}.dump());
+}
+
+TEST(Producer, AnIncrementalScanSendsOnlyNewAndChangedItems) {
+  IncrementalParts p;
+  for (int i = 0; i < 10; ++i) put_text(p.table, fmt::format("k{}", i), fmt::format("text {}", i));
+  auto [first, sent] = p.run(p.incremental());
+  EXPECT_EQ(first.sent, 10);
+  EXPECT_EQ(first.unchanged, 0);
+
+  put_text(p.table, "k1", "a new text");               // changed
+  put_text(p.table, "k2", "text 2", "another value");  // only an attribute that is not the text
+  put_text(p.table, "new", "new item");                // new
+  ASSERT_TRUE(p.table.remove({"k3"}));                 // removed: not scanned, nothing sent
+  auto [second, keys] = p.run(p.incremental());
+  EXPECT_EQ(keys, (std::set<std::string>{"k1", "new"}));
+  EXPECT_EQ(second.scanned, 10);
+  EXPECT_EQ(second.sent, 2);
+  EXPECT_EQ(second.unchanged, 8);
+
+  auto [third, none] = p.run(p.incremental());  // nothing changed since
+  EXPECT_TRUE(none.empty());
+  EXPECT_EQ(third.unchanged, 10);
+
+  auto [full, all] = p.run(p.incremental(/*skip_unchanged=*/false));  // `run --run ID --full`
+  EXPECT_EQ(full.sent, 10);
+  EXPECT_EQ(full.unchanged, 0);
+}
+
+// A run that stopped between storing results and recording their fingerprints (a crash of the
+// consumer) loses nothing: the items without a recorded fingerprint are sent again.
+TEST(Producer, ItemsWhoseFingerprintsWereNotRecordedAreSentAgain) {
+  IncrementalParts p;
+  for (int i = 0; i < 10; ++i) put_text(p.table, fmt::format("k{}", i), fmt::format("text {}", i));
+  auto [first, sent] = p.run(p.incremental(), /*record=*/6);
+  EXPECT_EQ(first.sent, 10);
+  auto [second, again] = p.run(p.incremental());
+  EXPECT_EQ(second.sent, 4);
+  EXPECT_EQ(second.unchanged, 6);
+  for (const auto& key : again) EXPECT_EQ(sent.count(key), 1u);
+  EXPECT_EQ(p.run(p.incremental()).first.sent, 0);
+}
+
+// With enrich, what the result is made of is the URL made from the item: an item is sent again
+// when an attribute of the URL changed, not when another one did.
+TEST(Producer, AnIncrementalScanWithEnrichComparesTheUrlMadeFromTheItem) {
+  IncrementalParts p;
+  const std::string url = "https://en.wikipedia.org/api/rest_v1/page/summary/{other}";
+  for (int i = 0; i < 4; ++i) p.table.put(fmt::format(R"({{"id":"k{}","other":"Page_{}","n":1}})", i, i));
+  EXPECT_EQ(p.run(p.incremental(true, url)).first.sent, 4);
+  p.table.put(R"({"id":"k0","other":"Page_0","n":2})");        // not in the URL
+  p.table.put(R"({"id":"k1","other":"Another_page","n":1})");  // in the URL
+  auto [report, keys] = p.run(p.incremental(true, url));
+  EXPECT_EQ(keys, (std::set<std::string>{"k1"}));
+  EXPECT_EQ(report.unchanged, 3);
 }
 
 TEST(Producer, ParallelSegmentsCoverTheTableOnce) {
