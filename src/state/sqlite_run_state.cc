@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "core/time.h"
+#include "observe/log.h"
 #include "sqlite/sqlite.h"
 
 namespace sentiflow {
@@ -342,7 +343,15 @@ SqliteRunState::SqliteRunState(const fs::path& state_dir) {
   state_->prepare();
 }
 
-SqliteRunState::~SqliteRunState() = default;
+SqliteRunState::~SqliteRunState() {
+  try {
+    std::lock_guard lock(mutex_);
+    write_fingerprints();
+  } catch (const std::exception& e) {  // a destructor does not throw: the next scan sends them again
+    log::warn("could not write the held fingerprints",
+              {{"fingerprints", held_fingerprints_.size()}, {"error", e.what()}});
+  }
+}
 
 fs::path SqliteRunState::file_in(const fs::path& state_dir) { return state_dir / "state.sqlite"; }
 
@@ -580,6 +589,10 @@ std::map<std::string, std::string> SqliteRunState::fingerprints(const std::vecto
   std::map<std::string, std::string> found;
   ReadTransaction tx(s.db);
   for (const auto& key : keys) {
+    if (const auto held = held_fingerprints_.find(key); held != held_fingerprints_.end()) {
+      found.emplace(key, held->second);
+      continue;
+    }
     auto u = s.select_fingerprint.use();
     u.bind_text(1, key);
     if (u.step()) found.emplace(key, std::string(u.text(0)));
@@ -589,13 +602,19 @@ std::map<std::string, std::string> SqliteRunState::fingerprints(const std::vecto
 }
 
 void SqliteRunState::record_fingerprints(const std::map<std::string, std::string>& fingerprints) {
-  if (fingerprints.empty()) return;
   std::lock_guard lock(mutex_);
+  for (const auto& [key, fingerprint] : fingerprints) held_fingerprints_[key] = fingerprint;
+  if (held_fingerprints_.size() >= kFingerprintsHeld) write_fingerprints();
+}
+
+void SqliteRunState::write_fingerprints() {
+  if (held_fingerprints_.empty()) return;
   auto& s = *state_;
   WriteTransaction tx(s.db);
-  for (const auto& [key, fingerprint] : fingerprints)
+  for (const auto& [key, fingerprint] : held_fingerprints_)  // in key order: each page once
     s.save_fingerprint.use().bind_text(1, key).bind_text(2, fingerprint).run();
   tx.commit();
+  held_fingerprints_.clear();
 }
 
 }  // namespace sentiflow

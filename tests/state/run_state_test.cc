@@ -143,6 +143,26 @@ TEST_F(RunStateTest, ASchemaOneFileIsUpgraded) {
   EXPECT_FALSE(again.acquire_producer_lease("old", "p2", at_ms(3), at_ms(10)));
 }
 
+// Fingerprints are held in memory and written in key order (sqlite_run_state.h): once enough
+// are waiting, and when the state is closed; another connection then reads them.
+TEST_F(RunStateTest, HeldFingerprintsAreWrittenWhenManyWaitAndWhenClosed) {
+  {
+    SqliteRunState state(dir_.path());
+    state.record_fingerprints({{"a", "fa"}});
+    SqliteRunState other(dir_.path());
+    EXPECT_TRUE(other.fingerprints({"a"}).empty());  // held by the first
+    EXPECT_EQ(state.fingerprints({"a"}).at("a"), "fa");
+  }
+  SqliteRunState reopened(dir_.path());
+  EXPECT_EQ(reopened.fingerprints({"a"}).at("a"), "fa");
+
+  std::map<std::string, std::string> many;
+  for (int i = 0; i < 250'000; ++i) many[std::to_string(i)] = "f";
+  reopened.record_fingerprints(many);
+  SqliteRunState other(dir_.path());
+  EXPECT_EQ(other.fingerprints({"0", "249999"}).size(), 2u);  // written without waiting for the close
+}
+
 TEST_F(RunStateTest, AFileThatIsNotAStateFileIsInvalidInput) {
   {
     std::ofstream out(SqliteRunState::file_in(dir_.path()), std::ios::binary);
