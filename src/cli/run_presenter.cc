@@ -69,6 +69,11 @@ void RunPresenter::finished(const RunRecord& run, const Histogram::Snapshot& lat
                             thousands(expired));
   summary_ << fmt::format("  cost on AWS   {} (docs/COST.md)\n",
                           pipeline::summary_line(pipeline::price(pipeline::work_of(run, config_), config_)));
+  if (config_.source.incremental)
+    summary_ << fmt::format(
+        "  saved         {} by the incremental scan: {} unchanged items not sent\n",
+        pipeline::summary_line(pipeline::price(pipeline::saved_by_incremental(run, config_), config_)),
+        thousands(c.unchanged));
   summary_ << std::flush;
 }
 

@@ -12,8 +12,8 @@ std::optional<size_t> find_invalid_utf8(std::string_view text);
 
 inline bool is_valid_utf8(std::string_view text) { return !find_invalid_utf8(text); }
 
-// The characters of `text`: its code points, counting each byte of an invalid sequence as one
-// (every byte that is not a continuation byte starts one).
+// The characters of `text`: its bytes that are not continuation bytes (10xxxxxx), which for
+// valid UTF-8 are its code points; of invalid UTF-8, a stray continuation byte counts nothing.
 size_t count_characters(std::string_view text);
 
 // Appends code point `c` (at most U+10FFFF) to `out` as UTF-8.

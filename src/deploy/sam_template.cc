@@ -207,19 +207,23 @@ const std::vector<std::string> kSourceTableActions = {"dynamodb:DescribeTable", 
 // start_run a conditional PutItem; newest_unfinished a Scan of the run items; checkpoints a
 // Query; save_checkpoint under the lease a TransactWriteItems of a ConditionCheck and a Put;
 // release_producer_lease a DeleteItem; mark_finished (finish_if_drained) an UpdateItem, then a
-// Query and TransactWriteItems of a ConditionCheck and Deletes that remove the run's checkpoints.
+// Query and TransactWriteItems of a ConditionCheck and Deletes that remove the run's checkpoints;
+// fingerprints (source.incremental, from the producer itself) a BatchGetItem.
 const std::vector<std::string> kProducerStateActions = {
     "dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
-    "dynamodb:DeleteItem",    "dynamodb:Query",   "dynamodb:Scan",    "dynamodb:ConditionCheckItem"};
+    "dynamodb:DeleteItem",    "dynamodb:Query",   "dynamodb:Scan",    "dynamodb:ConditionCheckItem",
+    "dynamodb:BatchGetItem"};
 // The consumer: add_counts (UpdateItem; GetItem after a refusal), run (GetItem) and
 // mark_finished (UpdateItem, then Query and TransactWriteItems of ConditionCheck and Deletes for
 // the finished run's checkpoints). That removal is best effort in the code (a refusal is
 // logged), but without DeleteItem, ConditionCheckItem and Query every finished run would keep
 // its checkpoints and lengthen the producer's Scan on every tick, so they are granted. Never
-// sent by the consumer: PutItem (new runs, checkpoints) and Scan.
+// sent by the consumer: PutItem (new runs, checkpoints) and Scan. record_fingerprints (the
+// stored results' fingerprints, for source.incremental) is a BatchWriteItem.
 const std::vector<std::string> kConsumerStateActions = {"dynamodb:DescribeTable", "dynamodb:GetItem",
                                                         "dynamodb:UpdateItem",    "dynamodb:DeleteItem",
-                                                        "dynamodb:Query",         "dynamodb:ConditionCheckItem"};
+                                                        "dynamodb:Query",         "dynamodb:ConditionCheckItem",
+                                                        "dynamodb:BatchWriteItem"};
 // Both functions look the queue up by name (GetQueueUrl) and read its attributes (the message
 // size limit; the consumer its counts, to see a run finish). The producer sends.
 const std::vector<std::string> kProducerQueueActions = {"sqs:GetQueueUrl", "sqs:GetQueueAttributes", "sqs:SendMessage"};

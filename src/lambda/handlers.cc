@@ -186,6 +186,8 @@ struct ConsumerHandler::Impl {
       record_last_receives(event, next, why_code, why, total);
     }
 
+    // One invocation, however many chunks it handled: each run in it counts one batch.
+    for (auto& [run, tally] : total.runs) tally.work.batches = 1;
     // A state that cannot take the counts never fails the stored batch (assembly::record_batch).
     assembly::record_batch(*state, total, state.get());
     if (total.failures.empty())

@@ -10,6 +10,7 @@
 #include "core/strings.h"
 #include "core/utf8.h"
 #include "schedule/schedule.h"
+#include "sentiment/comprehend.h"
 
 namespace sentiflow::pipeline {
 namespace {
@@ -26,7 +27,10 @@ constexpr int64_t kSqsRequestBytes = 256 * 1024;  // a SendMessageBatch's payloa
 constexpr int kComprehendBatchDocuments = 25;     // BatchDetectSentiment
 constexpr double kMegabytesPerGigabyte = 1024;    // Lambda's GB-second is memory in MB / 1024
 constexpr int64_t kDaysOfAMonth = 30;
-constexpr double kLambdaMaxSeconds = 900;  // a producer longer than this continues in a new invocation
+constexpr double kLambdaMaxSeconds = 900;
+// A checkpoint under the producer lease is a TransactWriteItems of a ConditionCheck and a Put:
+// transactional writes cost two units an item.
+constexpr int64_t kCheckpointWriteUnits = 4;  // a producer longer than this continues in a new invocation
 
 // Time assumptions (docs/COST.md, "Assumptions"): round figures of Lambda in us-east-1 with
 // lambda.memory 512, to be replaced by a run's measured times.
@@ -46,7 +50,11 @@ int64_t comprehend_units_of(int64_t characters) {
 }
 
 int64_t comprehend_units(std::string_view text) {
-  return comprehend_units_of(static_cast<int64_t>(count_characters(text)));
+  // What ComprehendAnalyzer sends: nothing for an empty text or invalid UTF-8 (refused before
+  // the call), else the text cut to the document limit.
+  if (text.empty() || find_invalid_utf8(text)) return 0;
+  return comprehend_units_of(
+      static_cast<int64_t>(count_characters(sentiment::cut_utf8(text, sentiment::kComprehendMaxBytes))));
 }
 
 double dynamodb_read_units(int64_t bytes, bool strongly_consistent) {
@@ -83,6 +91,7 @@ RunWork& RunWork::operator*=(int64_t runs) {
   lambda_gb_seconds *= static_cast<double>(runs);
   s3_puts *= runs;
   state_write_units *= runs;
+  state_read_units *= runs;
   scheduler_invocations *= runs;
   return *this;
 }
@@ -137,7 +146,9 @@ RunWork estimate_run_work(const PipelineConfig& config, int64_t items, const Ite
   w.lambda_invocations = batches + 1;
   w.lambda_gb_seconds = (static_cast<double>(batches) * batch_seconds + producer_seconds) * gigabytes;
   w.s3_puts = batches;
-  w.state_write_units = pages + batches + 2;  // a checkpoint a page, the counts a batch, start and finish
+  // A checkpoint a page, the counts a batch, start and finish; the fingerprints.
+  w.state_write_units = kCheckpointWriteUnits * pages + batches + 2 + (config.source.incremental ? items : 0);
+  w.state_read_units = config.source.incremental ? items : 0;
   w.scheduler_invocations = config.schedule ? 1 : 0;
   return w;
 }
@@ -150,16 +161,35 @@ RunWork work_of(const RunRecord& run, const PipelineConfig& config) {
   w.comprehend_units = b.comprehend_units;
   w.table_read_units = static_cast<double>(b.scan_read_units);
   w.sqs_requests = b.sqs_requests;
-  const double producer_seconds =
-      run.produced_at ? std::max(0.0, std::chrono::duration<double>(*run.produced_at - run.started_at).count()) : 0;
+  // The pages' measured time, its segments' threads side by side in one invocation: not the
+  // run's start to its end, which for a run resumed a day later would be a day.
+  const double producer_seconds = static_cast<double>(b.producer_ms) / 1000 / std::max(1, config.source.segments);
   const auto producer_invocations =
       std::max<int64_t>(1, static_cast<int64_t>(std::ceil(producer_seconds / kLambdaMaxSeconds)));
   w.lambda_invocations = b.batches + producer_invocations;
   w.lambda_gb_seconds =
       (static_cast<double>(b.batch_ms) / 1000 + producer_seconds) * (config.lambda.memory_mb / kMegabytesPerGigabyte);
   w.s3_puts = b.objects;
-  w.state_write_units = b.pages + b.batches + 2;
+  const bool incremental = config.source.incremental;
+  w.state_write_units = kCheckpointWriteUnits * b.pages + b.batches + 2 + (incremental ? run.counts.processed : 0);
+  w.state_read_units = incremental ? run.counts.scanned : 0;
   w.scheduler_invocations = run.kind == RunKind::scheduled ? 1 : 0;
+  return w;
+}
+
+RunWork saved_by_incremental(const RunRecord& run, const PipelineConfig& config) {
+  RunWork w;
+  const int64_t n = run.counts.unchanged;
+  if (n <= 0) return w;
+  const int64_t batches = ceil_div(n, config.consumer.batch_size);
+  w.texts = n;
+  w.comprehend_units = run.counts.work.unchanged_comprehend_units;
+  w.sqs_requests = 3 * ceil_div(n, kSqsBatchEntries);
+  w.lambda_invocations = batches;
+  w.lambda_gb_seconds = static_cast<double>(batches) * default_batch_seconds(config, config.consumer.batch_size) *
+                        (config.lambda.memory_mb / kMegabytesPerGigabyte);
+  w.s3_puts = batches;
+  w.state_write_units = batches;
   return w;
 }
 
@@ -194,9 +224,10 @@ Cost price(const RunWork& w, const PipelineConfig& config, int64_t units_before)
                         static_cast<double>(w.s3_puts) * p.s3_put_per_thousand / 1e3, true});
   cost.lines.push_back(
       {"DynamoDB",
-       fmt::format("{} read units (scan), {} write units (run state)",
-                   thousands(std::llround(std::ceil(w.table_read_units))), thousands(w.state_write_units)),
-       w.table_read_units * p.dynamodb_read_per_million / 1e6 +
+       fmt::format("{} read units (scan{}), {} write units (run state)",
+                   thousands(std::llround(std::ceil(w.table_read_units)) + w.state_read_units),
+                   w.state_read_units > 0 ? ", fingerprints" : "", thousands(w.state_write_units)),
+       (w.table_read_units + static_cast<double>(w.state_read_units)) * p.dynamodb_read_per_million / 1e6 +
            static_cast<double>(w.state_write_units) * p.dynamodb_write_per_million / 1e6,
        true});
   if (w.scheduler_invocations > 0)
@@ -253,12 +284,14 @@ nlohmann::json to_json(const RunWork& w) {
           {"lambda_gb_seconds", w.lambda_gb_seconds},
           {"s3_puts", w.s3_puts},
           {"state_write_units", w.state_write_units},
+          {"state_read_units", w.state_read_units},
           {"scheduler_invocations", w.scheduler_invocations}};
 }
 
 nlohmann::json run_json_with_cost(const RunRecord& run, const PipelineConfig& config) {
   nlohmann::json j = to_json(run);
   j["cost"] = to_json(price(work_of(run, config), config));
+  if (config.source.incremental) j["saved"] = to_json(price(saved_by_incremental(run, config), config));
   return j;
 }
 

@@ -26,8 +26,9 @@
 namespace sentiflow::pipeline {
 
 // Comprehend bills a text in units of 100 characters (Unicode code points), at least 3 units a
-// text (a request of BatchDetectSentiment is billed per document). Invalid UTF-8 counts a byte
-// as a character (core/utf8.h, count_characters).
+// text (a request of BatchDetectSentiment is billed per document), of the text as the
+// Comprehend engine sends it: cut to its 4,999 bytes (sentiment/comprehend.h); an empty text
+// or one of invalid UTF-8, which it never sends, is 0.
 int64_t comprehend_units(std::string_view text);
 int64_t comprehend_units_of(int64_t characters);
 
@@ -57,7 +58,8 @@ struct RunWork {
   int64_t lambda_invocations = 0;     // the producer's and the consumer's
   double lambda_gb_seconds = 0;       // their duration times lambda.memory
   int64_t s3_puts = 0;                // the sink's objects
-  int64_t state_write_units = 0;      // the run state's DynamoDB writes (checkpoints, counts)
+  int64_t state_write_units = 0;      // the run state's DynamoDB writes: checkpoints, counts, fingerprints
+  int64_t state_read_units = 0;       // its reads: an incremental scan's fingerprint lookups
   int64_t scheduler_invocations = 0;  // EventBridge Scheduler ticks
 
   RunWork& operator*=(int64_t runs);  // `runs` runs of this work
@@ -83,16 +85,24 @@ double default_batch_seconds(const PipelineConfig& config, int batch_size);
 // The work of one run over `items` items like `profile`, as the pipeline's settings would do it
 // on AWS: pages of source.page_size (and at most 1 MB), SendMessageBatch of 10, the consumer's
 // event source mapping receiving 10 a request and deleting in batches of 10, one consumer
-// invocation and one S3 object per batch of consumer.batch_size, one checkpoint write a page and
-// one count write a batch, one scheduler invocation when the pipeline has a schedule.
+// invocation and one S3 object per batch of consumer.batch_size, a checkpoint a page (a
+// TransactWriteItems of a condition check and a put under the lease: 4 write units), a count
+// write a batch, with source.incremental a fingerprint read per item and write per result (1
+// unit each), one scheduler invocation when the pipeline has a schedule.
 RunWork estimate_run_work(const PipelineConfig& config, int64_t items, const ItemProfile& profile,
                           const TimeAssumptions& times = {});
 
 // The work a finished (or running) run did, from its counted BilledWork (state/run_state.h)
 // and its measured times: one consumer invocation per batch for the batches' summed time, the
-// producer's invocations (one per 15 minutes, Lambda's longest) for the time from the run's
-// start to its last page, one scheduler invocation for a scheduled run.
+// producer's invocations (one per 15 minutes, Lambda's longest) for its pages' time (summed,
+// over source.segments threads), one scheduler invocation for a scheduled run.
 RunWork work_of(const RunRecord& run, const PipelineConfig& config);
+
+// What an incremental scan saved a run: the work its unchanged items would have made had they
+// been sent — their Comprehend units (as counted by the producer), a send, a receive and a
+// delete of each (10 a request), their share of consumer invocations (default_batch_seconds
+// each), result objects and count writes. A run without unchanged items saved nothing.
+RunWork saved_by_incremental(const RunRecord& run, const PipelineConfig& config);
 
 // One line of a bill.
 struct CostLine {
@@ -127,7 +137,8 @@ std::string format_dollars(double dollars);
 std::string summary_line(const Cost& cost);
 
 // The run as to_json(RunRecord) shows it (state/run_state.h), with "cost": its to_json(Cost)
-// at the pipeline's settings and prices: what status, the dashboard and reports show.
+// at the pipeline's settings and prices, and with source.incremental "saved": what its
+// unchanged items would have cost: what status, the dashboard and reports show.
 nlohmann::json run_json_with_cost(const RunRecord& run, const PipelineConfig& config);
 
 // {"total": .., "lines": [{"service", "work", "dollars", "counted"}, ...]}.

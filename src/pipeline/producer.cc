@@ -47,10 +47,13 @@ Producer::Producer(ProducerOptions options, TableFactory tables, Queue& queue, S
 
 std::string Producer::fingerprint_of(std::string_view item, const std::optional<std::string>& text) const {
   std::string basis;
-  if (options_.enrich_url) {
-    // What the consumer fetches with: the URL made from the item, the template and the pointer
-    // into the answer. An item the URL cannot be made from gets none:
-    // it is sent, and its fetch fails as it would without an incremental scan.
+  if (text) {
+    // The consumer analyses the item's own text when it has one, enrich step or not.
+    basis = "text\n" + *text;
+  } else if (options_.enrich_url) {
+    // Else what it fetches with: the URL made from the item, the template and the pointer into
+    // the answer. An item the URL cannot be made from gets none: it is sent, and its fetch
+    // fails as it would without an incremental scan.
     try {
       basis = "enrich\n" + *options_.enrich_url + "\n" + options_.enrich_text + "\n" +
               expand_url_template(*options_.enrich_url, [&](std::string_view name) -> std::optional<std::string> {
@@ -61,8 +64,7 @@ std::string Producer::fingerprint_of(std::string_view item, const std::optional<
       return {};
     }
   } else {
-    if (!text) return {};
-    basis = "text\n" + *text;
+    return {};
   }
   return sha256_hex(basis).substr(0, 32);
 }
@@ -151,6 +153,7 @@ ProduceReport Producer::run_segment(const std::string& run, ScanCheckpoint check
       const std::string* item;
       std::string key;
       std::string fingerprint;
+      int64_t units = 0;  // the text's Comprehend units, for what leaving it out saves
     };
     std::vector<Candidate> candidates;
     candidates.reserve(page.items.size());
@@ -176,8 +179,11 @@ ProduceReport Producer::run_segment(const std::string& run, ScanCheckpoint check
             fmt::format("the item has no string attribute '{}' (source.text)", options_.text_attribute.value_or(""))));
         continue;
       }
-      candidates.push_back(
-          Candidate{&item, std::move(*key), options_.fingerprints ? fingerprint_of(item, text) : std::string()});
+      if (options_.fingerprints)
+        candidates.push_back(
+            Candidate{&item, std::move(*key), fingerprint_of(item, text), text ? comprehend_units(*text) : 0});
+      else
+        candidates.push_back(Candidate{&item, std::move(*key), {}, 0});
     }
 
     // An incremental scan leaves out the items whose result was made from what they hold now.
@@ -189,7 +195,10 @@ ProduceReport Producer::run_segment(const std::string& run, ScanCheckpoint check
       std::erase_if(candidates, [&](const Candidate& c) {
         const auto it = recorded.find(c.key);
         const bool same = !c.fingerprint.empty() && it != recorded.end() && it->second == c.fingerprint;
-        counts.unchanged += same ? 1 : 0;
+        if (same) {
+          ++counts.unchanged;
+          counts.work.unchanged_comprehend_units += c.units;
+        }
         return same;
       });
     }
@@ -273,6 +282,9 @@ ProduceReport Producer::run_segment(const std::string& run, ScanCheckpoint check
     report.sent += counts.sent;
     report.errors += counts.errors;
     report.unchanged += counts.unchanged;
+    // The page's time so far (its checkpoint's write is the caller's, after this).
+    counts.work.producer_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - page_started).count();
     report.work += counts.work;
 
     checkpoint.token = page.next_token;

@@ -128,10 +128,17 @@ class LineDictionary : public fasttext::Dictionary {
       word_bytes_ += word;
       const uint32_t h = hash_of(word);
       size_t slot = h & word_mask_;
-      while (word_slots_[slot].id != -1) slot = (slot + 1) & word_mask_;
+      // A word that is in the file twice: the later entry wins, as in fastText's load.
+      while (word_slots_[slot].id != -1 && !(word_slots_[slot].hash == h && word_of(word_slots_[slot].id) == word))
+        slot = (slot + 1) & word_mask_;
       word_slots_[slot] = WordSlot{h, id};
     }
     word_starts_.push_back(static_cast<uint32_t>(word_bytes_.size()));
+  }
+
+  std::string_view word_of(int32_t id) const {  // of an entry already in the table
+    const uint32_t start = word_starts_[static_cast<size_t>(id)];
+    return std::string_view(word_bytes_).substr(start, words_[static_cast<size_t>(id)].word.size());
   }
 
   // The entry's id of `token` (hashed `h`), or -1.

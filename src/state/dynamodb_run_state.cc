@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "aws/endpoints.h"
+#include "core/digest.h"
 #include "core/error.h"
 #include "net/backoff.h"
 #include "observe/log.h"
@@ -45,7 +46,12 @@ int64_t to_ms(Millis t) { return t.time_since_epoch().count(); }
 Millis from_ms(int64_t ms) { return Millis(std::chrono::milliseconds(ms)); }
 
 std::string run_pk(const std::string& id) { return "run#" + id; }
-std::string fingerprint_pk(const std::string& key) { return "key#" + key; }
+// A key's fingerprint item. A partition key is at most 2,048 bytes: a source key too long for
+// the prefix is named by its SHA-256 instead.
+std::string fingerprint_pk(const std::string& key) {
+  constexpr size_t kMaxPartitionKeyBytes = 2048;
+  return key.size() + 4 <= kMaxPartitionKeyBytes ? "key#" + key : "keyh#" + sha256_hex(key);
+}
 // Zero-padded, so that a Query returns the items in order (negative values do not occur).
 std::string checkpoint_sk(int segment) { return fmt::format("{}{:06}", kCheckpointPrefix, segment); }
 std::string timeline_sk(int64_t seconds) { return fmt::format("{}{:012}", kTimelinePrefix, seconds); }
@@ -688,10 +694,17 @@ void DynamoDbRunState::drop() { impl_->table->drop(); }
 std::map<std::string, std::string> DynamoDbRunState::fingerprints(const std::vector<std::string>& keys) {
   auto& s = *impl_;
   std::map<std::string, std::string> found;
-  for (size_t start = 0; start < keys.size(); start += kBatchGetKeys) {
+  // BatchGetItem refuses a request that names one key twice, and a page may repeat a key
+  // (source.key need not be the table's key): each once, answers mapped back by item key.
+  std::map<std::string, std::string> key_of_pk;
+  for (const auto& k : keys) key_of_pk.emplace(fingerprint_pk(k), k);
+  std::vector<std::string> pks;
+  pks.reserve(key_of_pk.size());
+  for (const auto& [pk, k] : key_of_pk) pks.push_back(pk);
+  for (size_t start = 0; start < pks.size(); start += kBatchGetKeys) {
     json request_keys = json::array();
-    for (size_t i = start; i < std::min(keys.size(), start + kBatchGetKeys); ++i)
-      request_keys.push_back(key(fingerprint_pk(keys[i]), kFingerprintSk));
+    for (size_t i = start; i < std::min(pks.size(), start + kBatchGetKeys); ++i)
+      request_keys.push_back(key(pks[i], kFingerprintSk));
     json request = {{s.options.table, {{"Keys", std::move(request_keys)}, {"ConsistentRead", true}}}};
     Backoff backoff(std::chrono::milliseconds(50), std::chrono::milliseconds(2'000));
     for (unsigned tries = 1; !request.empty(); ++tries) {
@@ -703,7 +716,9 @@ std::map<std::string, std::string> DynamoDbRunState::fingerprints(const std::vec
       const json answer = s.call("BatchGetItem", {{"RequestItems", request}});
       if (const auto responses = answer.find("Responses"); responses != answer.end())
         if (const auto items = responses->find(s.options.table); items != responses->end())
-          for (const auto& item : *items) found[text(item, "pk").substr(4)] = text(item, "fingerprint");
+          for (const auto& item : *items)
+            if (const auto k = key_of_pk.find(text(item, "pk")); k != key_of_pk.end())
+              found[k->second] = text(item, "fingerprint");
       const auto unprocessed = answer.find("UnprocessedKeys");
       request = unprocessed != answer.end() && unprocessed->is_object() ? *unprocessed : json::object();
     }

@@ -49,12 +49,16 @@ struct BilledWork {
   int64_t batches = 0;           // consumer batches: Lambda invocations
   int64_t batch_ms = 0;          // the batches' time, summed
   int64_t objects = 0;           // sink objects written: S3 PUTs
+  // Not billed: the Comprehend units of the texts an incremental scan did not send, for what
+  // it saved (pipeline/cost.h, saved_by_incremental).
+  int64_t unchanged_comprehend_units = 0;
+  int64_t producer_ms = 0;  // the producer's pages' time, summed over its segments
 
   BilledWork& operator+=(const BilledWork& other);
   bool operator==(const BilledWork&) const = default;
 
   // Every field by name (the run state's column and attribute names, the JSON's members).
-  static constexpr std::array<std::pair<const char*, int64_t BilledWork::*>, 7> kFields{{
+  static constexpr std::array<std::pair<const char*, int64_t BilledWork::*>, 9> kFields{{
       {"comprehend_units", &BilledWork::comprehend_units},
       {"scan_read_units", &BilledWork::scan_read_units},
       {"pages", &BilledWork::pages},
@@ -62,6 +66,8 @@ struct BilledWork {
       {"batches", &BilledWork::batches},
       {"batch_ms", &BilledWork::batch_ms},
       {"objects", &BilledWork::objects},
+      {"unchanged_comprehend_units", &BilledWork::unchanged_comprehend_units},
+      {"producer_ms", &BilledWork::producer_ms},
   }};
 };
 

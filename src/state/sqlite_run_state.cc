@@ -23,12 +23,12 @@ using sqlite::WriteTransaction;
 constexpr int64_t kApplicationId = 0x53464C53;
 // 2 added the producer lease (runs.lease_owner, runs.lease_until), 3 the table a checkpoint's
 // token belongs to (checkpoints.table_uri); older files are upgraded on open (upgrade_schema).
-constexpr int64_t kSchemaVersion = 4;
+constexpr int64_t kSchemaVersion = 5;
 // As the table and the queue: a scheduler and consumer processes share the file, and every
 // transaction is short, so a long wait means something is stuck.
 constexpr std::chrono::milliseconds kBusyTimeout{10'000};
 
-// Schema 4 added the runs' unchanged count and BilledWork's columns (no comments on those
+// Schemas 4 and 5 added the runs' unchanged count and BilledWork's columns (no comments on those
 // lines: SQLite's DROP COLUMN, which the upgrade test uses to make an old file, trips on them)
 // and the fingerprints. Kind and phase are stored as their names, so that the file reads well in the sqlite3 shell.
 // Labels have a table of their own: add_counts merges them with exact integer arithmetic in
@@ -57,6 +57,8 @@ CREATE TABLE runs(
   batches INTEGER NOT NULL DEFAULT 0,
   batch_ms INTEGER NOT NULL DEFAULT 0,
   objects INTEGER NOT NULL DEFAULT 0,
+  unchanged_comprehend_units INTEGER NOT NULL DEFAULT 0,
+  producer_ms INTEGER NOT NULL DEFAULT 0,
   lease_owner TEXT,                       -- the producer lease: who holds it, until when (ms)
   lease_until INTEGER
 );
@@ -137,9 +139,9 @@ int64_t schema_version(Database& db) {
   return u.step() ? u.int64(0) : 0;
 }
 
-// Brings a file of schema 1, 2 or 3 to the current one (the lease columns of 2, the
-// checkpoints' table_uri of 3, the unchanged count, BilledWork's columns and the fingerprints
-// of 4). A file that is current (every open but the first after an upgrade of
+// Brings a file of schema 1 to 4 to the current one (the lease columns of 2, the checkpoints'
+// table_uri of 3, the unchanged count, BilledWork's columns and the fingerprints of 4, the
+// unchanged texts' units and the producer's time of 5). A file that is current (every open but the first after an upgrade of
 // sentiflow) is only read, so that opens do not queue for the write lock; an old one is
 // upgraded in a write transaction that reads the version again, so that of several processes
 // opening it at once one upgrades it.
@@ -152,12 +154,18 @@ void upgrade_schema(Database& db) {
     db.exec("ALTER TABLE runs ADD COLUMN lease_until INTEGER");
   }
   if (version < 3) db.exec("ALTER TABLE checkpoints ADD COLUMN table_uri TEXT NOT NULL DEFAULT ''");
-  if (version < 4) {
-    db.exec("ALTER TABLE runs ADD COLUMN unchanged INTEGER NOT NULL DEFAULT 0");
-    for (const auto& [name, field] : BilledWork::kFields)
+  // Each version's columns by name, as that version had them: a migration does not follow
+  // BilledWork as it grows.
+  const auto add_counts = [&](std::initializer_list<const char*> names) {
+    for (const char* name : names)
       db.exec(fmt::format("ALTER TABLE runs ADD COLUMN {} INTEGER NOT NULL DEFAULT 0", name).c_str());
+  };
+  if (version < 4) {
+    add_counts({"unchanged", "comprehend_units", "scan_read_units", "pages", "sqs_requests", "batches", "batch_ms",
+                "objects"});
     db.exec("CREATE TABLE fingerprints(key TEXT PRIMARY KEY, fingerprint TEXT NOT NULL) WITHOUT ROWID");
   }
+  if (version < 5) add_counts({"unchanged_comprehend_units", "producer_ms"});
   db.exec(fmt::format("PRAGMA user_version={}", kSchemaVersion).c_str());
   tx.commit();
 }

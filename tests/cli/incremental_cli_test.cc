@@ -48,10 +48,20 @@ TEST(IncrementalCli, ASecondRunOverAnUnchangedTableSendsNothingAndAChangedItemIs
   r = run("run '" + pipeline + "' --once --no-progress");
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_NE(r.out.find("30 scanned · 0 sent · 30 unchanged (not sent)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("  saved         $"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("by the incremental scan: 30 unchanged items not sent"), std::string::npos) << r.out;
   const json second = newest_run(pipeline);
   EXPECT_EQ(second["unchanged"], 30);
   EXPECT_EQ(second["sent"], 0);
   EXPECT_EQ(second["state"], "finished");
+  // What it saved: the 30 texts' Comprehend units (3 each: what engine comprehend would have
+  // cost, not counted with vader), and the SQS, Lambda and S3 work of sending them.
+  EXPECT_EQ(second["work"]["unchanged_comprehend_units"], 90);
+  const json& saved = second["saved"];
+  EXPECT_EQ(saved["lines"][0]["service"], "Comprehend");
+  EXPECT_NEAR(saved["lines"][0]["dollars"].get<double>(), 90 * 0.0001, 1e-12);
+  EXPECT_GT(saved["total"].get<double>(), 0);
+  EXPECT_EQ(second["work"]["comprehend_units"], 0);  // nothing was analysed
 
   // Two texts change, one item is new, and one is imported again as it was.
   {

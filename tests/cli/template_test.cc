@@ -192,13 +192,14 @@ std::map<std::string, std::set<std::string>> handler_state_calls(const std::stri
   EXPECT_TRUE(consumer_begin < consumer_end && consumer_end < producer_end && producer_end != std::string::npos)
       << "the handlers' layout in lambda/handlers.cc changed: update handler_state_calls";
   if (!(consumer_begin < consumer_end && consumer_end < producer_end && producer_end != std::string::npos)) return {};
-  // The run state's methods called on it (as `state`, or as the RunLog/ProducerLease `runs` and
-  // `lease` that assembly's functions and the handlers' helpers take).
+  // The run state's methods called on it (as `state`, or as the RunLog/ProducerLease/
+  // FingerprintLog `runs`, `lease` and `fingerprints` that assembly's functions and the
+  // handlers' helpers take); `state.get()` is the shared_ptr's, handing the state on.
   const auto calls_in = [](const std::string& text) {
     std::set<std::string> found;
-    const std::regex call(R"(\b(?:state|runs|lease)(?:->|\.)(\w+)\()");
+    const std::regex call(R"(\b(?:(?:state|runs|lease)(?:->|\.)|fingerprints->)(\w+)\()");
     for (auto it = std::sregex_iterator(text.begin(), text.end(), call); it != std::sregex_iterator(); ++it)
-      found.insert((*it)[1]);
+      if ((*it)[1] != "get") found.insert((*it)[1]);
     return found;
   };
   // What a handler reaches through assembly/parts.cc: the state calls of each assembly function
@@ -227,6 +228,15 @@ std::map<std::string, std::set<std::string>> handler_state_calls(const std::stri
   std::map<std::string, std::set<std::string>> out;
   out["consumer"] = all_calls(source.substr(consumer_begin, consumer_end - consumer_begin));
   out["producer"] = all_calls(source.substr(consumer_end, producer_end - consumer_end));
+  // The producer handed the state as its FingerprintLog (assembly::producer_options) calls it
+  // from pipeline/producer.cc, for source.incremental.
+  if (source.substr(consumer_end, producer_end - consumer_end).find("producer_options(config, state") !=
+      std::string::npos) {
+    const std::string producer = read_whole_file(kSource + "/src/pipeline/producer.cc");
+    const std::regex call(R"(\boptions_\.fingerprints->(\w+)\()");
+    for (auto it = std::sregex_iterator(producer.begin(), producer.end(), call); it != std::sregex_iterator(); ++it)
+      out["producer"].insert((*it)[1]);
+  }
   for (auto& [handler, methods] : out) methods.insert(shared.begin(), shared.end());
   return out;
 }
@@ -371,13 +381,16 @@ TEST_F(TemplateTest, EachRoleGrantsExactlyTheCallsOfItsFunctionOnThePipelinesOwn
   }
   using Set = std::set<std::string>;
   const Set logs = {"logs:CreateLogStream", "logs:PutLogEvents"};
-  // The state table: the producer starts runs, leases, checkpoints and scans for unfinished runs;
-  // the consumer only adds counts and finishes runs (which removes their checkpoints).
-  const Set producer_state = {"dynamodb:DescribeTable", "dynamodb:GetItem",           "dynamodb:PutItem",
-                              "dynamodb:UpdateItem",    "dynamodb:DeleteItem",        "dynamodb:Query",
-                              "dynamodb:Scan",          "dynamodb:ConditionCheckItem"};
+  // The state table: the producer starts runs, leases, checkpoints, scans for unfinished runs
+  // and reads fingerprints; the consumer only adds counts, records fingerprints and finishes
+  // runs (which removes their checkpoints).
+  const Set producer_state = {
+      "dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
+      "dynamodb:DeleteItem",    "dynamodb:Query",   "dynamodb:Scan",    "dynamodb:ConditionCheckItem",
+      "dynamodb:BatchGetItem"};
   const Set consumer_state = {"dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:UpdateItem",
-                              "dynamodb:DeleteItem",    "dynamodb:Query",   "dynamodb:ConditionCheckItem"};
+                              "dynamodb:DeleteItem",    "dynamodb:Query",   "dynamodb:ConditionCheckItem",
+                              "dynamodb:BatchWriteItem"};
   const Set sink = {"s3:PutObject", "s3:AbortMultipartUpload"};
   const std::string objects = "arn:${AWS::Partition}:s3:::fang-sentiment-results/sentiment/*";
 

@@ -34,11 +34,12 @@ TEST(Strings, ThousandsGroupsDigitsByThree) {
   EXPECT_EQ(thousands(std::numeric_limits<int64_t>::min()), "-9,223,372,036,854,775,808");
 }
 
-TEST(Utf8, CountCharactersCountsCodePointsAndEachByteOfAnInvalidSequence) {
+TEST(Utf8, CountCharactersCountsTheBytesThatAreNotContinuationBytes) {
   EXPECT_EQ(count_characters(""), 0u);
   EXPECT_EQ(count_characters("abc"), 3u);
   EXPECT_EQ(count_characters("caf\xC3\xA9 \xE2\x80\x99 \xF0\x9F\x98\x80"), 8u);  // café ’ 😀
   EXPECT_EQ(count_characters("\xFF\xFE"), 2u);
+  EXPECT_EQ(count_characters("a\x80\x80" "b"), 2u);  // stray continuation bytes count nothing
 }
 
 TEST(TempFile, IsAHiddenFileBesideItsPathUntilDestroyed) {

@@ -471,6 +471,58 @@ TEST_F(LambdaHandlers, InvokeKeepsTheRunStateInTheTableThatSentiflowStateTableNa
   EXPECT_FALSE(std::filesystem::exists(config.state_dir / "state.sqlite"));  // nothing local
 }
 
+// source.incremental on Lambda: the fingerprints live in the DynamoDB state table. The consumer
+// handler records them for the results it stored; the next tick sends only what changed.
+TEST_F(LambdaHandlers, AnIncrementalTickSendsOnlyWhatChangedSinceItsResultsWereStored) {
+  std::vector<std::string> items;
+  for (int i = 0; i < 12; ++i) items.push_back(fmt::format(R"({{"name":"c{:02}","description":"company {}"}})", i, i));
+  const PipelineConfig config = [&] {  // the fixture's pipeline() with incremental: true
+    std::ofstream(dir_.path() / "pipeline.yaml") << fmt::format(R"(name: {0}
+state_dir: state
+source: {{table: "dynamodb://{0}-items", key: name, text: description, page_size: 5, incremental: true}}
+queue: {{url: "sqs://{0}-queue", visibility_timeout: 60s, max_receive_count: 3}}
+sink: {{store: "s3://{0}-results/sentiment/"}}
+aws: {{region: us-east-1, endpoint_url: "{1}"}}
+)",
+                                                                name_, moto_->endpoint());
+    return load_pipeline_or_throw(dir_.path() / "pipeline.yaml");
+  }();
+  ASSERT_TRUE(config.source.incremental);
+  const auto state = provision(config, items);
+  ProducerHandler producer(config, state);
+  ConsumerHandler consumer(config, state);
+  auto queue = assembly::open_queue(config, assembly::QueueAccess::inspect);
+  // One tick: produce, consume everything as the event source mapping would, delete.
+  const auto tick = [&](const std::string& time, int64_t expected_sent) {
+    const auto answer = nlohmann::json::parse(producer(fmt::format(R"({{"time":"{}"}})", time), context("p-" + time)));
+    EXPECT_EQ(answer["status"], "produced") << answer.dump();
+    EXPECT_EQ(answer["sent"], expected_sent) << time;
+    const auto messages = receive_all(*queue, static_cast<size_t>(expected_sent));
+    if (!messages.empty()) {
+      const auto handled =
+          nlohmann::json::parse(consumer(pipeline::to_json(pipeline::make_sqs_event(
+                                             messages, assembly::queue_arn(config), assembly::queue_region(config))),
+                                         context("c-" + time)));
+      EXPECT_TRUE(handled["batchItemFailures"].empty());
+      std::vector<DeleteEntry> deletes;
+      for (const auto& m : messages) deletes.push_back({.id = m.message_id, .receipt_handle = m.receipt_handle});
+      for (size_t i = 0; i < deletes.size(); i += 10)
+        queue->delete_messages(std::span(deletes).subspan(i, std::min<size_t>(10, deletes.size() - i)));
+    }
+    return state->run(time).value();
+  };
+  EXPECT_EQ(tick("2026-11-26T06:00:00Z", 12).counts.unchanged, 0);
+  EXPECT_EQ(state->fingerprints({"c00", "c11"}).size(), 2u);  // recorded in the DynamoDB state table
+  EXPECT_EQ(tick("2026-11-26T07:00:00Z", 0).counts.unchanged, 12);
+  DynamoDbTableOptions t;
+  t.name = config.source.table.name;
+  t.key_schema = KeySchema{"name"};
+  DynamoDbTable(client(aws::kDynamoDb), t).put(R"({"name":"c05","description":"a company that changed"})");
+  const RunRecord third = tick("2026-11-26T08:00:00Z", 1);
+  EXPECT_EQ(third.counts.unchanged, 11);
+  EXPECT_EQ(third.counts.sent, 1);
+}
+
 TEST_F(LambdaHandlers, ProducerLeavesARunThatAnotherInvocationIsProducing) {
   const PipelineConfig config = pipeline();
   const auto state = provision(config, {R"({"name":"a","description":"x"})"});

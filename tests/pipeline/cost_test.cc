@@ -29,7 +29,9 @@ const char* const kBase = "name: cost\nsource: {table: local://items, key: id, t
 // are measured in units of 100 characters, with a 3-unit (300-character) minimum charge per
 // request.
 TEST(CostModel, ComprehendBillsAHundredCharactersAUnitAndThreeUnitsAtLeast) {
-  EXPECT_EQ(comprehend_units(""), 3);
+  EXPECT_EQ(comprehend_units(""), 0);                         // never sent: the engine refuses it before the call
+  EXPECT_EQ(comprehend_units("bad \xFF"), 0);                 // nor invalid UTF-8
+  EXPECT_EQ(comprehend_units(std::string(20'000, 'a')), 50);  // cut to 4,999 bytes, as sent
   EXPECT_EQ(comprehend_units("great"), 3);
   EXPECT_EQ(comprehend_units(std::string(300, 'a')), 3);
   EXPECT_EQ(comprehend_units(std::string(301, 'a')), 4);
@@ -121,7 +123,8 @@ TEST(CostModel, ARunOfTenThousandShortTextsIsTheIssuesThreeDollarsOnComprehend) 
   EXPECT_EQ(w.lambda_invocations, 1'001);
   EXPECT_DOUBLE_EQ(w.lambda_gb_seconds, 1'000 * 0.5 + 10);
   EXPECT_EQ(w.s3_puts, 1'000);
-  EXPECT_EQ(w.state_write_units, 10 + 1'000 + 2);
+  EXPECT_EQ(w.state_write_units, 4 * 10 + 1'000 + 2);  // checkpoints are transactions: 4 units a page
+  EXPECT_EQ(w.state_read_units, 0);
   EXPECT_EQ(w.scheduler_invocations, 1);
 
   const Cost cost = price(w, c);
@@ -129,7 +132,7 @@ TEST(CostModel, ARunOfTenThousandShortTextsIsTheIssuesThreeDollarsOnComprehend) 
   EXPECT_TRUE(cost.lines.front().counted);
   EXPECT_DOUBLE_EQ(cost.lines.front().dollars, 3.0);
   const double expected = 3.0 + 3'000 * 0.40 / 1e6 + (1'001 * 0.20 / 1e6 + 510 * 0.0000166667) + 1'000 * 0.005 / 1e3 +
-                          (490 * 0.125 / 1e6 + 1'012 * 0.625 / 1e6) + 1 * 1.0 / 1e6;
+                          (490 * 0.125 / 1e6 + 1'042 * 0.625 / 1e6) + 1 * 1.0 / 1e6;
   EXPECT_NEAR(cost.total, expected, 1e-12);
 }
 
@@ -158,6 +161,25 @@ TEST(CostModel, LargeMessagesTakeMoreChunksAndFewerMessagesARequest) {
   EXPECT_EQ(w.sqs_requests, 2 * 5 * 4 + 1);  // 5 sends and 5 receives of 4 chunks, 1 delete of 10
   // Pages stop at 1 MB: 10 items of 100 KiB per page, so one page of 1,000 KiB: 250 units.
   EXPECT_DOUBLE_EQ(w.table_read_units, 250);
+}
+
+TEST(CostModel, WhatAnIncrementalScanSavedIsTheWorkOfItsUnchangedItems) {
+  const PipelineConfig c = config_of(std::string(kBase) +
+                                     "consumer: {batch_size: 100}\nsentiment: {engine: comprehend}\n"
+                                     "lambda: {memory: 1024}\n");
+  RunRecord run;
+  EXPECT_EQ(price(saved_by_incremental(run, c), c).total, 0);  // nothing unchanged, nothing saved
+  run.counts.unchanged = 1'000;
+  run.counts.work.unchanged_comprehend_units = 3'500;
+  const RunWork w = saved_by_incremental(run, c);
+  EXPECT_EQ(w.comprehend_units, 3'500);
+  EXPECT_EQ(w.sqs_requests, 3 * 100);  // a send, a receive and a delete of 10 at a time
+  EXPECT_EQ(w.lambda_invocations, 10);
+  EXPECT_DOUBLE_EQ(w.lambda_gb_seconds, 10 * default_batch_seconds(c, 100) * 1.0);
+  EXPECT_EQ(w.s3_puts, 10);
+  const Cost saved = price(w, c);
+  EXPECT_TRUE(saved.lines.front().counted);
+  EXPECT_DOUBLE_EQ(saved.lines.front().dollars, 0.35);
 }
 
 TEST(CostModel, RunsInThirtyDaysFollowTheSchedule) {

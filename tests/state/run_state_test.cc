@@ -121,7 +121,9 @@ TEST_F(RunStateTest, ASchemaOneFileIsUpgraded) {
         "ALTER TABLE runs DROP COLUMN scan_read_units; ALTER TABLE runs DROP COLUMN pages; "
         "ALTER TABLE runs DROP COLUMN sqs_requests; ALTER TABLE runs DROP COLUMN batches; "
         "ALTER TABLE runs DROP COLUMN batch_ms; ALTER TABLE runs DROP COLUMN objects; ALTER TABLE runs DROP COLUMN "
-        "unchanged; DROP TABLE fingerprints; PRAGMA user_version=1");
+        "unchanged_comprehend_units; ALTER TABLE runs DROP COLUMN producer_ms; ALTER TABLE runs DROP COLUMN "
+        "unchanged; DROP TABLE fingerprints; "
+        "PRAGMA user_version=1");
   }
   SqliteRunState state(dir_.path());
   EXPECT_EQ(state.run("old")->counts.scanned, some_counts().scanned);
