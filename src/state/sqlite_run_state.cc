@@ -611,8 +611,10 @@ std::map<std::string, std::string> SqliteRunState::fingerprints(const std::vecto
 
 void SqliteRunState::record_fingerprints(const std::map<std::string, std::string>& fingerprints) {
   std::lock_guard lock(mutex_);
+  const auto now = std::chrono::steady_clock::now();
+  if (held_fingerprints_.empty()) held_since_ = now;
   for (const auto& [key, fingerprint] : fingerprints) held_fingerprints_[key] = fingerprint;
-  if (held_fingerprints_.size() >= kFingerprintsHeld) write_fingerprints();
+  if (held_fingerprints_.size() >= kFingerprintsHeld || now - held_since_ >= kFingerprintsHeldFor) write_fingerprints();
 }
 
 void SqliteRunState::write_fingerprints() {

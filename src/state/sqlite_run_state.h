@@ -9,7 +9,9 @@
 // for anything else. A file of schema 1, 2 or 3 is upgraded in place on open.
 //
 // The exception to "each call durable": record_fingerprints keeps the fingerprints in memory
-// and writes them in one transaction once kFingerprintsHeld are waiting, and at destruction.
+// and writes them in one transaction once kFingerprintsHeld are waiting or the oldest has
+// waited kFingerprintsHeldFor (so that a consumer-only process's reach the scheduler's
+// producer by its next run), and at destruction.
 // Consumer batches come in no key order, so each batch's upserts would touch most pages of
 // the fingerprints' B-tree: a million items written batch by batch rewrote gigabytes of WAL
 // (34 s for a run of 30 with VADER). A crash loses the held ones, which only makes the next
@@ -19,6 +21,7 @@
 // prepared once at open; its State holds those statements, one per query.
 #pragma once
 
+#include <chrono>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -68,11 +71,13 @@ class SqliteRunState final : public RunState {
  private:
   struct State;
   static constexpr size_t kFingerprintsHeld = 250'000;
+  static constexpr std::chrono::seconds kFingerprintsHeldFor{10};
   void write_fingerprints();  // the held ones, under mutex_
 
   std::mutex mutex_;
   std::unique_ptr<State> state_;
   std::map<std::string, std::string> held_fingerprints_;  // recorded, not written yet
+  std::chrono::steady_clock::time_point held_since_{};    // when the oldest held one came
 };
 
 }  // namespace sentiflow

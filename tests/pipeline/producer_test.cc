@@ -206,6 +206,12 @@ TEST(Producer, AnIncrementalScanWithEnrichComparesTheUrlMadeFromTheItem) {
   auto [report, keys] = p.run(p.incremental(true, url));
   EXPECT_EQ(keys, (std::set<std::string>{"k1"}));
   EXPECT_EQ(report.unchanged, 3);
+  // An item that carries its own text is analysed from it, enrich step or not: its text is
+  // what counts (a review finding: the URL alone hid an edited text).
+  p.table.put(R"({"id":"k2","other":"Page_2","n":1,"text":"its own text"})");
+  EXPECT_EQ(p.run(p.incremental(true, url)).second, (std::set<std::string>{"k2"}));
+  p.table.put(R"({"id":"k2","other":"Page_2","n":1,"text":"its own text, edited"})");
+  EXPECT_EQ(p.run(p.incremental(true, url)).second, (std::set<std::string>{"k2"}));
 }
 
 TEST(Producer, ParallelSegmentsCoverTheTableOnce) {

@@ -147,6 +147,28 @@ TEST_F(RunStateTest, ASchemaOneFileIsUpgraded) {
 
 // Fingerprints are held in memory and written in key order (sqlite_run_state.h): once enough
 // are waiting, and when the state is closed; another connection then reads them.
+// A file of schema 4 (this release's first, before the unchanged texts' units and the
+// producer's time) opens: its two columns are added, its fingerprints kept.
+TEST_F(RunStateTest, ASchemaFourFileIsUpgraded) {
+  {
+    SqliteRunState state(dir_.path());
+    state.start_run("r", RunKind::manual, at_ms(1));
+    state.record_fingerprints({{"k", "f"}});
+  }
+  {
+    sqlite::Database db(SqliteRunState::file_in(dir_.path()), milliseconds(1000));
+    db.exec(
+        "ALTER TABLE runs DROP COLUMN unchanged_comprehend_units; ALTER TABLE runs DROP COLUMN producer_ms; "
+        "PRAGMA user_version=4");
+  }
+  SqliteRunState state(dir_.path());
+  RunCounts more;
+  more.work.producer_ms = 7;
+  state.add_counts("r", more);
+  EXPECT_EQ(state.run("r")->counts.work.producer_ms, 7);
+  EXPECT_EQ(state.fingerprints({"k"}).at("k"), "f");
+}
+
 TEST_F(RunStateTest, HeldFingerprintsAreWrittenWhenManyWaitAndWhenClosed) {
   {
     SqliteRunState state(dir_.path());
