@@ -244,6 +244,46 @@ TEST(FastTextModel, SameProbabilitiesAsTheFastTextCommandLine) {
   }
 }
 
+// A model whose dictionary holds one word twice (a hand-edited or hostile file): fastText's
+// loader keeps the later entry for the word, and so does our table (a review finding: it kept
+// the first). The same probabilities as `fasttext predict-prob` on the same file.
+TEST(FastTextModel, AWordTwiceInTheDictionaryTakesTheLaterEntryAsFastTextDoes) {
+  TempDir dir("fasttext");
+  train_fasttext(synthetic(600, 1), synthetic(50, 2), small_settings(), dir.path() / "m.bin");
+  std::ifstream in(dir.path() / "m.bin", std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto at = bytes.find(std::string("hated") + '\0');
+  ASSERT_NE(at, std::string::npos);
+  ASSERT_NE(bytes.find(std::string("awful") + '\0'), std::string::npos);
+  bytes.replace(at, 5, "awful");  // "hated" becomes a second "awful", with hated's row
+  std::ofstream(dir.path() / "twice.bin", std::ios::binary) << bytes;
+  // Lines that do not saturate: the word's row shows in the probabilities.
+  const std::vector<std::string> lines = {"awful great", "awful wonderful", "hated great", "awful"};
+  {
+    std::ofstream out(dir.path() / "lines.txt");
+    for (const auto& line : lines) out << line << "\n";
+  }
+  const auto model = FastTextModel::load(dir.path() / "twice.bin");
+  const auto printed = run_shell("fasttext predict-prob '" + (dir.path() / "twice.bin").string() + "' '" +
+                                 (dir.path() / "lines.txt").string() + "' 2");
+  ASSERT_EQ(printed.status, 0) << printed.err;
+  std::istringstream out(printed.out);
+  std::string row;
+  for (const auto& line : lines) {
+    ASSERT_TRUE(std::getline(out, row));
+    std::vector<float> ours(model->labels().size());
+    model->predict(line, ours);
+    std::istringstream fields(row);
+    std::string label;
+    float theirs = 0;
+    while (fields >> label >> theirs) {
+      const auto i = std::find(model->labels().begin(), model->labels().end(), label) - model->labels().begin();
+      ASSERT_LT(static_cast<size_t>(i), ours.size());
+      EXPECT_NEAR(ours[static_cast<size_t>(i)], theirs, 5e-6 * std::max(1.0f, theirs)) << line << " " << label;
+    }
+  }
+}
+
 Error load_error(const std::string& bytes) {
   try {
     FastTextModel::from_bytes(bytes, "m.ftz");
