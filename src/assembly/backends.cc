@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <mutex>
 
 #include "aws/client.h"
@@ -21,6 +22,7 @@
 #include "state/sqlite_run_state.h"
 #include "store/s3_store.h"
 #include "table/dynamodb_table.h"
+#include "table/import.h"
 #include "table/local_table.h"
 
 namespace sentiflow::assembly {
@@ -89,6 +91,22 @@ std::filesystem::path local_table_file(const std::filesystem::path& state_dir, c
 std::unique_ptr<Table> open_local_table(const std::filesystem::path& state_dir, const std::string& name,
                                         const std::optional<KeySchema>& key) {
   return std::make_unique<LocalTable>(LocalTableOptions{LocalTable::file_in(state_dir, name), name, key});
+}
+
+ImportReport import_seed(const PipelineConfig& config, Table& table, bool only_if_empty) {
+  if (!config.source.seed) throw invalid_input("the pipeline has no source.seed");
+  const auto& path = *config.source.seed;
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw invalid_input(fmt::format("source.seed: cannot read {}", path.string()));
+  const ImportFormat format = path.extension() == ".csv" ? ImportFormat::csv : ImportFormat::json_lines;
+  return import_items(table, config.source.table.uri, in, format, only_if_empty);
+}
+
+std::unique_ptr<Table> open_seed_copy(const PipelineConfig& config, const std::filesystem::path& file) {
+  auto table = std::make_unique<LocalTable>(
+      LocalTableOptions{.file = file, .name = config.source.table.name, .key_schema = KeySchema{config.source.key}});
+  import_seed(config, *table, /*only_if_empty=*/false);
+  return table;
 }
 
 std::unique_ptr<ObjectStore> open_store_directory(const std::filesystem::path& directory, bool create) {

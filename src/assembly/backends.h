@@ -22,6 +22,7 @@
 #include "sentiment/analyzer.h"
 #include "state/run_state.h"
 #include "store/object_store.h"
+#include "table/local_table.h"
 #include "table/table.h"
 
 namespace sentiflow::assembly {
@@ -117,6 +118,14 @@ struct LocalQueueSpec {
 std::vector<std::string> local_queue_names(const std::filesystem::path& state_dir);
 // The queue (created, with its dead-letter queue, when missing). Throws what LocalQueue throws.
 std::unique_ptr<Queue> open_local_queue(const LocalQueueSpec& spec);
+// Imports source.seed (JSON Lines, or CSV by its `.csv` extension) into `table`, as
+// import_items does (table/import.h) with `only_if_empty`. Error(invalid_input) when the
+// pipeline has no seed or the file cannot be read.
+ImportReport import_seed(const PipelineConfig& config, Table& table, bool only_if_empty);
+// A local table in `file` (a scratch file, empty or not there) holding source.seed's items:
+// a seeded pipeline's items before its first run made its table (`sentiflow cost`).
+std::unique_ptr<Table> open_seed_copy(const PipelineConfig& config, const std::filesystem::path& file);
+
 // The file of local table `name` in `state_dir` (it may not exist).
 std::filesystem::path local_table_file(const std::filesystem::path& state_dir, const std::string& name);
 // Local table `name` of `state_dir`; created with `key` when missing (without a key a missing

@@ -21,8 +21,6 @@
 #include "core/utf8.h"
 #include "pipeline/cost.h"
 #include "pipeline/message.h"
-#include "table/import.h"
-#include "table/local_table.h"
 
 namespace sentiflow::cli {
 namespace {
@@ -122,8 +120,8 @@ void run_cost(const Options& o) {
           fmt::format("{}: the pipeline fetches its texts (consumer.enrich), so the table cannot tell "
                       "their length: give --avg-chars C",
                       o.file));
+    std::optional<TempFile> scratch;  // before the table: removed after it is closed
     std::unique_ptr<Table> table;
-    std::optional<TempFile> scratch;
     std::string source = c.source.table.uri;
     try {
       table = assembly::open_table(c, /*create=*/false);
@@ -133,13 +131,7 @@ void run_cost(const Options& o) {
           !c.source.seed)
         throw invalid_input(fmt::format("{} (or give --items N and --avg-chars C)", e.what()));
       scratch.emplace(std::filesystem::temp_directory_path() / "sentiflow-cost.sqlite");
-      auto local = std::make_unique<LocalTable>(LocalTableOptions{
-          .file = scratch->path(), .name = c.source.table.name, .key_schema = KeySchema{c.source.key}});
-      std::ifstream in(*c.source.seed, std::ios::binary);
-      if (!in) throw invalid_input(fmt::format("source.seed: cannot read {}", c.source.seed->string()));
-      const auto format = c.source.seed->extension() == ".csv" ? ImportFormat::csv : ImportFormat::json_lines;
-      import_items(*local, c.source.table.uri, in, format, /*only_if_empty=*/false);
-      table = std::move(local);
+      table = assembly::open_seed_copy(c, scratch->path());
       source = fmt::format("the seed {}", c.source.seed->filename().string());
     }
     const TableProfile t = profile_table(*table, c, o.sample, /*count=*/!o.items);

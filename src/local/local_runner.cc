@@ -2,8 +2,6 @@
 
 #include <fmt/format.h>
 
-#include <fstream>
-
 #include "assembly/backends.h"
 #include "assembly/parts.h"
 #include "observe/log.h"
@@ -14,7 +12,6 @@
 #include "local/ticks.h"
 #include "local/worker_pool.h"
 #include "state/scheduler_lock.h"
-#include "table/import.h"
 
 namespace sentiflow::local {
 namespace {
@@ -38,11 +35,8 @@ std::string manual_run_id(Millis now) {
 void seed_table(const PipelineConfig& c) {
   if (!c.source.seed || c.source.table.backend != TableLocation::Backend::local) return;
   const auto& path = *c.source.seed;
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw invalid_input(fmt::format("source.seed: cannot read {}", path.string()));
   const auto table = assembly::open_local_table(c.state_dir, c.source.table.name, KeySchema{c.source.key});
-  const ImportFormat format = path.extension() == ".csv" ? ImportFormat::csv : ImportFormat::json_lines;
-  const ImportReport report = import_items(*table, c.source.table.uri, in, format, /*only_if_empty=*/true);
+  const ImportReport report = assembly::import_seed(c, *table, /*only_if_empty=*/true);
   if (report.table_was_not_empty) return;
   for (const auto& e : report.errors)
     log::warn(fmt::format("{}:{}: {}", path.string(), e.line, e.message), {{"skipped", "line"}});

@@ -179,11 +179,9 @@ ProduceReport Producer::run_segment(const std::string& run, ScanCheckpoint check
             fmt::format("the item has no string attribute '{}' (source.text)", options_.text_attribute.value_or(""))));
         continue;
       }
-      if (options_.fingerprints)
-        candidates.push_back(
-            Candidate{&item, std::move(*key), fingerprint_of(item, text), text ? comprehend_units(*text) : 0});
-      else
-        candidates.push_back(Candidate{&item, std::move(*key), {}, 0});
+      const bool incremental = options_.fingerprints != nullptr;
+      candidates.push_back(Candidate{&item, std::move(*key), incremental ? fingerprint_of(item, text) : std::string(),
+                                     incremental && text ? comprehend_units(*text) : 0});
     }
 
     // An incremental scan leaves out the items whose result was made from what they hold now.

@@ -243,6 +243,24 @@ struct DynamoDbRunState::Impl {
                                                   options.table, what, id, kMaxTries));
   }
 
+  // A batch call (BatchGetItem, BatchWriteItem) of `request_items`, its `unprocessed` part
+  // (UnprocessedKeys, UnprocessedItems) asked again after a backoff, as DynamoDB's
+  // documentation says to, up to kMaxTries; each answer is handed to `on_answer`.
+  void call_until_processed(const std::string& operation, json request_items, const char* unprocessed,
+                            const std::function<void(const json&)>& on_answer = {}) const {
+    Backoff backoff(std::chrono::milliseconds(50), std::chrono::milliseconds(2'000));
+    for (unsigned tries = 1; !request_items.empty(); ++tries) {
+      if (tries > kMaxTries)
+        throw Error(ErrorCode::throttled, fmt::format("DynamoDB table '{}': {} left requests unprocessed {} times",
+                                                      options.table, operation, kMaxTries));
+      if (tries > 1) std::this_thread::sleep_for(backoff.delay(tries - 2));
+      const json answer = call(operation, {{"RequestItems", request_items}});
+      if (on_answer) on_answer(answer);
+      const auto left = answer.find(unprocessed);
+      request_items = left != answer.end() && left->is_object() ? *left : json::object();
+    }
+  }
+
   std::optional<json> get(const std::string& pk, const std::string& sk) const {
     const json answer = call("GetItem", {{"TableName", options.table}, {"Key", key(pk, sk)}, {"ConsistentRead", true}});
     const auto item = answer.find("Item");
@@ -689,8 +707,7 @@ std::vector<TimelinePoint> DynamoDbRunState::timeline(const std::string& id) {
 
 void DynamoDbRunState::drop() { impl_->table->drop(); }
 
-// BatchGetItem of up to 100 keys a request (strongly consistent), the UnprocessedKeys asked
-// again after a backoff, as DynamoDB's documentation says to.
+// BatchGetItem of up to 100 keys a request (strongly consistent).
 std::map<std::string, std::string> DynamoDbRunState::fingerprints(const std::vector<std::string>& keys) {
   auto& s = *impl_;
   std::map<std::string, std::string> found;
@@ -705,28 +722,20 @@ std::map<std::string, std::string> DynamoDbRunState::fingerprints(const std::vec
     json request_keys = json::array();
     for (size_t i = start; i < std::min(pks.size(), start + kBatchGetKeys); ++i)
       request_keys.push_back(key(pks[i], kFingerprintSk));
-    json request = {{s.options.table, {{"Keys", std::move(request_keys)}, {"ConsistentRead", true}}}};
-    Backoff backoff(std::chrono::milliseconds(50), std::chrono::milliseconds(2'000));
-    for (unsigned tries = 1; !request.empty(); ++tries) {
-      if (tries > kMaxTries)
-        throw Error(ErrorCode::throttled,
-                    fmt::format("DynamoDB table '{}': BatchGetItem left keys unprocessed {} times", s.options.table,
-                                kMaxTries));
-      if (tries > 1) std::this_thread::sleep_for(backoff.delay(tries - 2));
-      const json answer = s.call("BatchGetItem", {{"RequestItems", request}});
-      if (const auto responses = answer.find("Responses"); responses != answer.end())
-        if (const auto items = responses->find(s.options.table); items != responses->end())
-          for (const auto& item : *items)
-            if (const auto k = key_of_pk.find(text(item, "pk")); k != key_of_pk.end())
-              found[k->second] = text(item, "fingerprint");
-      const auto unprocessed = answer.find("UnprocessedKeys");
-      request = unprocessed != answer.end() && unprocessed->is_object() ? *unprocessed : json::object();
-    }
+    s.call_until_processed("BatchGetItem",
+                           {{s.options.table, {{"Keys", std::move(request_keys)}, {"ConsistentRead", true}}}},
+                           "UnprocessedKeys", [&](const json& answer) {
+                             if (const auto responses = answer.find("Responses"); responses != answer.end())
+                               if (const auto items = responses->find(s.options.table); items != responses->end())
+                                 for (const auto& item : *items)
+                                   if (const auto k = key_of_pk.find(text(item, "pk")); k != key_of_pk.end())
+                                     found[k->second] = text(item, "fingerprint");
+                           });
   }
   return found;
 }
 
-// BatchWriteItem of up to 25 puts a request, the UnprocessedItems put again after a backoff.
+// BatchWriteItem of up to 25 puts a request.
 void DynamoDbRunState::record_fingerprints(const std::map<std::string, std::string>& fingerprints) {
   auto& s = *impl_;
   std::vector<json> puts;
@@ -735,21 +744,10 @@ void DynamoDbRunState::record_fingerprints(const std::map<std::string, std::stri
         {{"PutRequest",
           {{"Item", {{"pk", S(fingerprint_pk(k))}, {"sk", S(kFingerprintSk)}, {"fingerprint", S(fingerprint)}}}}}});
   for (size_t start = 0; start < puts.size(); start += kBatchWriteItems) {
-    json request = {
-        {s.options.table, json(std::vector<json>(puts.begin() + static_cast<std::ptrdiff_t>(start),
-                                                 puts.begin() + static_cast<std::ptrdiff_t>(std::min(
-                                                                    puts.size(), start + kBatchWriteItems))))}};
-    Backoff backoff(std::chrono::milliseconds(50), std::chrono::milliseconds(2'000));
-    for (unsigned tries = 1; !request.empty(); ++tries) {
-      if (tries > kMaxTries)
-        throw Error(ErrorCode::throttled, fmt::format("DynamoDB table '{}': BatchWriteItem left items unprocessed {} "
-                                                      "times",
-                                                      s.options.table, kMaxTries));
-      if (tries > 1) std::this_thread::sleep_for(backoff.delay(tries - 2));
-      const json answer = s.call("BatchWriteItem", {{"RequestItems", request}});
-      const auto unprocessed = answer.find("UnprocessedItems");
-      request = unprocessed != answer.end() && unprocessed->is_object() ? *unprocessed : json::object();
-    }
+    const auto first = puts.begin() + static_cast<std::ptrdiff_t>(start);
+    const auto last = puts.begin() + static_cast<std::ptrdiff_t>(std::min(puts.size(), start + kBatchWriteItems));
+    s.call_until_processed("BatchWriteItem", {{s.options.table, json(std::vector<json>(first, last))}},
+                           "UnprocessedItems");
   }
 }
 
