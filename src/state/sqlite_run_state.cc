@@ -156,16 +156,16 @@ void upgrade_schema(Database& db) {
   if (version < 3) db.exec("ALTER TABLE checkpoints ADD COLUMN table_uri TEXT NOT NULL DEFAULT ''");
   // Each version's columns by name, as that version had them: a migration does not follow
   // BilledWork as it grows.
-  const auto add_counts = [&](std::initializer_list<const char*> names) {
+  const auto add_columns = [&](std::initializer_list<const char*> names) {
     for (const char* name : names)
       db.exec(fmt::format("ALTER TABLE runs ADD COLUMN {} INTEGER NOT NULL DEFAULT 0", name).c_str());
   };
   if (version < 4) {
-    add_counts({"unchanged", "comprehend_units", "scan_read_units", "pages", "sqs_requests", "batches", "batch_ms",
-                "objects"});
+    add_columns({"unchanged", "comprehend_units", "scan_read_units", "pages", "sqs_requests", "batches", "batch_ms",
+                 "objects"});
     db.exec("CREATE TABLE fingerprints(key TEXT PRIMARY KEY, fingerprint TEXT NOT NULL) WITHOUT ROWID");
   }
-  if (version < 5) add_counts({"unchanged_comprehend_units", "producer_ms"});
+  if (version < 5) add_columns({"unchanged_comprehend_units", "producer_ms"});
   db.exec(fmt::format("PRAGMA user_version={}", kSchemaVersion).c_str());
   tx.commit();
 }
